@@ -1,0 +1,42 @@
+"""create_app(settings): the Flask application factory -- wires the parts together, holds no logic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from cds_service.http.errors import register_error_handlers
+from cds_service.http.routes import blueprint
+from cds_service.knowledge import load_knowledge
+from cds_service.render.cards import CardRenderer, load_templates
+from cds_service.render.samples import FINDINGS_RENDERED, check_templates
+from cds_service.services import Engine, declare_services
+from cds_service.settings import Settings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
+    """The service, with knowledge and card templates loaded and checked once, before any request."""
+    settings = settings or Settings.from_env()
+    knowledge = load_knowledge().with_policy(
+        current_window_days=settings.current_window_days, lookback_days=settings.lookback_days
+    )
+    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge.thresholds)
+    check_templates(renderer)
+    if clock is None:
+        fixed = settings.fixed_now
+        clock = (lambda: fixed) if fixed is not None else _utc_now
+
+    app = Flask("cds_service")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["cds_settings"] = settings
+    app.extensions["cds_services"] = declare_services(knowledge)
+    app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock)
+    app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    return app

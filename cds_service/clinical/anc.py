@@ -1,0 +1,146 @@
+"""R4: the absolute neutrophil count of each collection -- reported, segs + bands, computed, or bounded by the WBC."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from cds_service.clinical.model import AncMeasurement, AncSource, LabResult, Note, Role
+from cds_service.knowledge import Knowledge
+
+_ANC_ROLES = frozenset(
+    {Role.ANC, Role.SEGS, Role.BANDS, Role.WBC, Role.NEUT_PCT, Role.SEGS_PCT, Role.BANDS_PCT}
+)
+
+
+def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
+    """Group results of one collection (R4.3): same DiagnosticReport, same specimen, or same effective time.
+
+    Results with none of these stand alone: nothing is combined across collections.
+    """
+    items = [r for r in results if r.role in _ANC_ROLES]
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with_key: dict[tuple[str, str], int] = {}
+    for index, result in enumerate(items):
+        keys = [("report", result.report), ("specimen", result.specimen)]
+        keys.append(("time", result.collected_at.isoformat() if result.collected_at else None))
+        for kind, value in keys:
+            if value is None:
+                continue
+            other = first_with_key.setdefault((kind, value), index)
+            parent[find(index)] = find(other)
+    groups: dict[int, list[LabResult]] = defaultdict(list)
+    for index, result in enumerate(items):
+        groups[find(index)].append(result)
+    return list(groups.values())
+
+
+def _bound(*parts: LabResult | None) -> str | None:
+    """The comparator of a value built from parts: an upper bound if any part is one."""
+    comparators = {p.comparator for p in parts if p is not None}
+    if "<" in comparators:
+        return "<"
+    return "<=" if "<=" in comparators else None
+
+
+def _preferred(results: list[LabResult], order: tuple[str, ...]) -> LabResult | None:
+    """The result whose code comes first in the knowledge file's order (R2: 33256-9 first for WBC)."""
+    if not results:
+        return None
+    rank = {code: i for i, code in enumerate(order)}
+    return min(results, key=lambda r: rank.get(r.loinc, len(rank)))
+
+
+def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
+    """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None."""
+    by_role: dict[Role, list[LabResult]] = defaultdict(list)
+    for result in results:
+        by_role[result.role].append(result)
+    codes = knowledge.codes.codes_by_role
+    thresholds = knowledge.thresholds
+    notes: list[Note] = []
+
+    wbc = _preferred(by_role[Role.WBC], codes[Role.WBC])
+    neut_pct = _preferred(by_role[Role.NEUT_PCT], codes[Role.NEUT_PCT])
+    segs_pct = _preferred(by_role[Role.SEGS_PCT], codes[Role.SEGS_PCT])
+    bands_pct = _preferred(by_role[Role.BANDS_PCT], codes[Role.BANDS_PCT])
+    computed: Decimal | None = None
+    computed_parts: tuple[LabResult | None, ...] = ()
+    computed_notes: list[Note] = []
+    if wbc is not None and neut_pct is not None:
+        # R4.3: total neutrophil % already includes bands -- never add a band % to it.
+        computed, computed_parts = wbc.value * neut_pct.value / 100, (wbc, neut_pct)
+    elif wbc is not None and segs_pct is not None:
+        band_value = bands_pct.value if bands_pct is not None else Decimal(0)
+        computed, computed_parts = wbc.value * (segs_pct.value + band_value) / 100, (wbc, segs_pct, bands_pct)
+        if bands_pct is None:
+            computed_notes.append(Note.BANDS_NOT_REPORTED)
+
+    reported = by_role[Role.ANC]
+    if reported:
+        # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
+        chosen = min(reported, key=lambda r: r.value)
+        highest = max(r.value for r in reported)
+        if highest - chosen.value > thresholds.mismatch_fraction * chosen.value:
+            notes.append(Note.CONFLICTING_REPORTED)
+        mismatch = None
+        if computed is not None and abs(computed - chosen.value) > thresholds.mismatch_fraction * chosen.value:
+            notes.append(Note.REPORTED_COMPUTED_MISMATCH)  # R4: use the reported one, note the mismatch
+            mismatch = computed
+        return _measurement(chosen.value, AncSource.REPORTED, [chosen], notes, _bound(chosen),
+                            reference_low=chosen.reference_low, computed_value=mismatch)
+
+    segs = _preferred(by_role[Role.SEGS], codes[Role.SEGS])
+    if segs is not None:
+        bands = _preferred(by_role[Role.BANDS], codes[Role.BANDS])
+        if bands is None:
+            notes.append(Note.BANDS_NOT_REPORTED)  # R4.2: can only under-count
+        value = segs.value + (bands.value if bands is not None else 0)
+        return _measurement(value, AncSource.SEGS_BANDS, [segs, bands], notes, _bound(segs, bands))
+
+    if computed is not None:
+        return _measurement(computed, AncSource.COMPUTED, list(computed_parts), computed_notes,
+                            _bound(*computed_parts))
+
+    if wbc is not None and wbc.value < thresholds.wbc_bound_below:
+        # R4.4: the ANC cannot exceed the WBC, so a WBC below 500/uL bounds the ANC below 500/uL.
+        return _measurement(wbc.value, AncSource.WBC_BOUND, [wbc], notes, _bound(wbc) or "<=")
+    return None
+
+
+def _measurement(
+    value: Decimal,
+    source: AncSource,
+    parts: list[LabResult | None],
+    notes: list[Note],
+    comparator: str | None,
+    reference_low: Decimal | None = None,
+    computed_value: Decimal | None = None,
+) -> AncMeasurement:
+    used = [p for p in parts if p is not None]
+    times = [p.collected_at for p in used if p.collected_at is not None]
+    return AncMeasurement(
+        value=value,
+        comparator=comparator,
+        source=source,
+        collected_at=min(times) if times else None,
+        preliminary=any(p.preliminary for p in used),
+        notes=tuple(notes),
+        observation_ids=tuple(p.observation_id for p in used if p.observation_id),
+        reference_low=reference_low,
+        computed_value=computed_value,
+    )
+
+
+def anc_measurements(results: Iterable[LabResult], knowledge: Knowledge) -> list[AncMeasurement]:
+    """One ANC per collection that yields one (R4)."""
+    found = (anc_of_collection(group, knowledge) for group in collections(results))
+    return [m for m in found if m is not None]

@@ -1,0 +1,110 @@
+"""R1: which Observations count, when each was collected, and their values in canonical units (R3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cds_service.clinical.model import (
+    DataProblem,
+    LabResult,
+    ObservationFacts,
+    PatientRecord,
+    Problem,
+    ReportFacts,
+)
+from cds_service.clinical.units import normalise
+from cds_service.knowledge import Knowledge
+
+
+@dataclass(frozen=True)
+class ReadResults:
+    """The usable results of a record, the ones that could not be read, and how many were another patient's."""
+
+    results: tuple[LabResult, ...]
+    problems: tuple[DataProblem, ...]
+    other_patient: int
+
+
+def is_patient_reference(reference: str | None, patient_id: str) -> bool:
+    """R1: True when `reference` names the hook's patient (relative, or absolute with a base URL).
+
+    A missing reference is accepted: the data came from a search scoped to the patient.
+    """
+    if reference is None:
+        return True
+    path = reference.split("/_history/", 1)[0]
+    return path == f"Patient/{patient_id}" or path.endswith(f"/Patient/{patient_id}")
+
+
+def latest_versions(observations: tuple[ObservationFacts, ...]) -> list[ObservationFacts]:
+    """R1: of two versions of one Observation id, the later meta.lastUpdated wins (then the later one sent)."""
+    chosen: dict[str, ObservationFacts] = {}
+    without_id: list[ObservationFacts] = []
+    for obs in observations:
+        if obs.id is None:
+            without_id.append(obs)
+            continue
+        kept = chosen.get(obs.id)
+        if kept is None or _version_key(obs) >= _version_key(kept):
+            chosen[obs.id] = obs
+    return [*chosen.values(), *without_id]
+
+
+def _version_key(obs: ObservationFacts) -> tuple[bool, datetime]:
+    return (obs.last_updated is not None, obs.last_updated or datetime.min)
+
+
+def _report_index(reports: tuple[ReportFacts, ...]) -> dict[str, ReportFacts]:
+    index: dict[str, ReportFacts] = {}
+    for report in reports:
+        for observation_id in report.results:
+            index.setdefault(observation_id, report)
+    return index
+
+
+def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
+    """Apply R1 (versions, subject, status, absent values, collection time) and R3 (units) to a record."""
+    thresholds = knowledge.thresholds
+    reports = _report_index(record.reports)
+    results: list[LabResult] = []
+    problems: list[DataProblem] = list(record.unreadable)
+    other_patient = 0
+    for obs in latest_versions(record.observations):
+        if obs.status not in thresholds.usable_statuses:
+            continue  # R1: registered, cancelled, entered-in-error, unknown -- never used
+        if not is_patient_reference(obs.subject, record.patient_id):
+            other_patient += 1
+            continue
+        report = reports.get(obs.id) if obs.id else None
+        # R1: effective[x], else the listing DiagnosticReport's effective[x], else issued.
+        collected_at = obs.effective or (report.effective if report else None) or obs.issued
+        if obs.quantity is None:
+            if not obs.data_absent:
+                problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at))
+            continue  # R1: dataAbsentReason and no value -- ignored
+        measure = knowledge.codes.measure_by_role[obs.role]
+        value = normalise(obs.quantity, measure, knowledge.units)
+        if isinstance(value, Problem):
+            unit = obs.quantity.code if obs.quantity.system and obs.quantity.code else obs.quantity.unit
+            problems.append(DataProblem(value, obs.role, obs.loinc, obs.id, collected_at, unit))
+            continue
+        reference_low = None
+        if obs.reference_low is not None:
+            low = normalise(obs.reference_low, measure, knowledge.units)
+            reference_low = None if isinstance(low, Problem) else low
+        results.append(
+            LabResult(
+                observation_id=obs.id,
+                role=obs.role,
+                loinc=obs.loinc,
+                value=value,
+                comparator=obs.quantity.comparator,
+                collected_at=collected_at,
+                preliminary=obs.status in thresholds.preliminary_statuses,
+                specimen=obs.specimen,
+                report=report.id if report else None,
+                reference_low=reference_low,
+            )
+        )
+    return ReadResults(tuple(results), tuple(problems), other_patient)

@@ -1,0 +1,249 @@
+"""Plain data types of the clinical domain: what the FHIR layer hands in and what an assessment hands out."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+
+class Role(enum.StrEnum):
+    """What an Observation measures, by its LOINC code (R2)."""
+
+    ANC = "anc"
+    SEGS = "segs"
+    BANDS = "bands"
+    WBC = "wbc"
+    NEUT_PCT = "neut_pct"
+    SEGS_PCT = "segs_pct"
+    BANDS_PCT = "bands_pct"
+    TEMPERATURE = "temperature"
+    BIRTH_WEIGHT = "birth_weight"
+
+
+class Measure(enum.StrEnum):
+    """The kind of quantity a role carries (R2 trap: counts and percentages never mix)."""
+
+    COUNT = "count"
+    PERCENT = "percent"
+    TEMPERATURE = "temperature"
+    MASS = "mass"
+
+
+class Severity(enum.StrEnum):
+    """R5 severity bands; `none` means at or above the lower limit of normal."""
+
+    NONE = "none"
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+
+class AncSource(enum.StrEnum):
+    """R4: which path produced the ANC of a collection."""
+
+    REPORTED = "reported"
+    SEGS_BANDS = "segs+bands"
+    COMPUTED = "computed"
+    WBC_BOUND = "wbc-bound"
+
+
+class Finding(enum.StrEnum):
+    """The headline of a card (DESIGN.md contract)."""
+
+    NEUTROPENIA = "neutropenia"
+    FEBRILE_NEUTROPENIA = "febrile-neutropenia"
+    POSSIBLE_FEBRILE_NEUTROPENIA = "possible-febrile-neutropenia"
+    FEVER_WITH_NEUTROPENIA = "fever-with-neutropenia"
+    DUFFY_NULL_RANGE = "duffy-null-range"
+    LOW_FOR_AGE = "low-for-age"
+    NO_CURRENT_ANC = "no-current-anc"
+    DATA_PROBLEM = "data-problem"
+    ORDER_RISK = "order-risk"
+
+
+class Trend(enum.StrEnum):
+    """R6 direction of the last ANCs."""
+
+    FALLING = "falling"
+    RECOVERING = "recovering"
+    RECOVERED = "recovered"
+    STABLE = "stable"
+
+
+class LlnBasis(enum.StrEnum):
+    """Which R5 row set the lower limit of normal."""
+
+    NEONATE_UNDER_72H = "neonate-under-72h"
+    NEONATE = "neonate"
+    INFANT = "infant"
+    STANDARD = "standard"
+    VERY_LOW_BIRTH_WEIGHT = "very-low-birth-weight"
+    AGE_UNKNOWN = "age-unknown"
+
+
+class Problem(enum.StrEnum):
+    """R10 data problems: reasons a result could not be interpreted."""
+
+    UNRECOGNISED_UNIT = "unrecognised-unit"
+    MISSING_UNIT = "missing-unit"
+    PERCENT_ON_COUNT = "percent-unit-on-count-code"
+    COUNT_ON_PERCENT = "count-unit-on-percent-code"
+    WRONG_KIND_OF_UNIT = "wrong-kind-of-unit"
+    LOWER_BOUND_ONLY = "lower-bound-only"
+    OUT_OF_RANGE = "value-out-of-range"
+    UNREADABLE = "unreadable-resource"
+    NOT_A_QUANTITY = "not-a-quantity"
+    UPPER_BOUND_ABOVE_LIMIT = "upper-bound-above-limit"
+
+
+class Note(enum.StrEnum):
+    """Facts about how an ANC was obtained that the card must mention (R1, R4)."""
+
+    BANDS_NOT_REPORTED = "bands-not-reported"
+    REPORTED_COMPUTED_MISMATCH = "reported-computed-mismatch"
+    CONFLICTING_REPORTED = "conflicting-reported-values"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A FHIR Quantity as sent, before R3 normalisation."""
+
+    value: Decimal
+    comparator: str | None = None
+    unit: str | None = None
+    system: str | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservationFacts:
+    """What the clinical rules need from one FHIR Observation, already matched to a role by LOINC code (R2)."""
+
+    id: str | None
+    role: Role
+    loinc: str
+    status: str
+    subject: str | None
+    quantity: Quantity | None
+    effective: datetime | None  # R1 order within the Observation: dateTime, period.end/.start, instant
+    issued: datetime | None
+    last_updated: datetime | None
+    specimen: str | None = None
+    reference_low: Quantity | None = None
+    data_absent: bool = False
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """A DiagnosticReport: its effective time dates the Observations it lists (R1), and groups them (R4)."""
+
+    id: str | None
+    effective: datetime | None
+    results: tuple[str, ...]  # Observation ids named in DiagnosticReport.result
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """Everything the assessment reads about one patient, as plain data."""
+
+    patient_id: str
+    birth_date: date | None = None
+    birth_date_precision: str = "day"  # "day", or "month"/"year" for a partial birthDate
+    observations: tuple[ObservationFacts, ...] = ()
+    reports: tuple[ReportFacts, ...] = ()
+    unreadable: tuple[DataProblem, ...] = ()  # relevant resources that failed FHIR validation (R10)
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """One usable, normalised result (R1, R3): counts in /uL, percentages in %, temperatures in Celsius."""
+
+    observation_id: str | None
+    role: Role
+    loinc: str
+    value: Decimal
+    comparator: str | None
+    collected_at: datetime | None
+    preliminary: bool
+    specimen: str | None
+    report: str | None
+    reference_low: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """A result that could not be interpreted (R10); shown, never classified."""
+
+    problem: Problem
+    role: Role
+    loinc: str
+    observation_id: str | None
+    collected_at: datetime | None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class AncMeasurement:
+    """The ANC of one collection (R4)."""
+
+    value: Decimal  # /uL; for wbc-bound, the WBC that bounds it from above
+    comparator: str | None  # "<" or "<=" when the value is an upper bound
+    source: AncSource
+    collected_at: datetime | None
+    preliminary: bool
+    notes: tuple[Note, ...] = ()
+    observation_ids: tuple[str, ...] = ()
+    reference_low: Decimal | None = None  # the lab's lower limit (referenceRange.low), for the CTCAE grade
+    computed_value: Decimal | None = None  # the computed ANC when a reported one disagreed with it
+
+
+@dataclass(frozen=True)
+class AgeLimit:
+    """The lower limit of normal that applies at a collection time (R5)."""
+
+    lln: Decimal
+    basis: LlnBasis
+    age_days: int | None
+    birth_weight_missing: bool = False
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One ANC measured against the age limit and the severity bands (R5)."""
+
+    anc: AncMeasurement
+    limit: AgeLimit
+    severity: Severity
+    profound: bool
+    ctcae_grade: int | None
+
+
+@dataclass(frozen=True)
+class TrendSummary:
+    """R6: up to the last three ANCs in the trend window, oldest first, and the direction."""
+
+    points: tuple[Classified, ...]
+    direction: Trend
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The whole clinical answer for one patient at one moment: no text, only facts and decisions."""
+
+    now: datetime
+    finding: Finding | None
+    current: Classified | None = None
+    last_abnormal: Classified | None = None  # R6: no current ANC, the last one in the look-back was abnormal
+    undated_abnormal: tuple[Classified, ...] = ()
+    trend: TrendSummary | None = None
+    data_problems: tuple[DataProblem, ...] = ()
+    ignored_other_patient: int = 0
+    febrile: bool = False
+    general_lln: Decimal = Decimal(1500)
+
+    @property
+    def headline(self) -> Classified | None:
+        """The classified ANC the card leads with."""
+        return self.current or self.last_abnormal or (self.undated_abnormal[0] if self.undated_abnormal else None)

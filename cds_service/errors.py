@@ -1,0 +1,35 @@
+"""Errors a client can cause, each with the HTTP status and FHIR issue code it is answered with."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An error answered as a FHIR OperationOutcome with this status (DESIGN.md: errors)."""
+
+    status = 500
+    issue_code = "exception"
+
+    def __init__(self, diagnostics: str) -> None:
+        super().__init__(diagnostics)
+        self.diagnostics = diagnostics
+
+
+class BadRequest(ServiceError):
+    """400: malformed body, wrong hook, missing required context."""
+
+    status = 400
+    issue_code = "invalid"
+
+
+class NotFound(ServiceError):
+    """404: no such CDS service."""
+
+    status = 404
+    issue_code = "not-found"
+
+
+class DataUnavailable(ServiceError):
+    """412: data the service needs is neither in prefetch nor obtainable."""
+
+    status = 412
+    issue_code = "not-found"

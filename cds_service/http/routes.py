@@ -1,0 +1,61 @@
+"""Routes: discovery, the hook endpoints and health. Each reads the request, calls the service, writes JSON."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+from cds_service.errors import BadRequest, NotFound
+from cds_service.fhir.prefetch import read_prefetch
+from cds_service.hook_request import parse_hook_request
+from cds_service.services import CdsService, Engine
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("cds", __name__)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def _services() -> dict[str, CdsService]:
+    services: dict[str, CdsService] = current_app.extensions["cds_services"]
+    return services
+
+
+def _request_json() -> Any:
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise BadRequest(f"Content-Type must be application/json, not {mimetype or 'missing'}")
+    try:
+        return orjson.loads(request.get_data(cache=False))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+@blueprint.get("/cds-services")
+def discovery() -> Response:
+    return _json({"services": [s.discovery() for s in _services().values()]})
+
+
+@blueprint.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> Response:
+    service = _services().get(service_id)
+    if service is None:
+        raise NotFound(f"no CDS service '{service_id}'; the services are listed at GET /cds-services")
+    started = time.perf_counter()
+    hook_request = parse_hook_request(_request_json(), service.hook, service.required_context)
+    prefetch = read_prefetch(hook_request.prefetch, service.prefetch)
+    engine: Engine = current_app.extensions["cds_engine"]
+    cards = service.handler(hook_request, prefetch, engine)
+    log.info("service=%s cards=%d ms=%.1f", service.id, len(cards), (time.perf_counter() - started) * 1000)
+    return _json({"cards": cards})
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    return _json({"status": "ok"})

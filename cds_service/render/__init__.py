@@ -1,0 +1,1 @@
+"""Assessment -> CDS Hooks cards, worded by the templates in cards/."""

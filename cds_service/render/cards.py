@@ -1,0 +1,248 @@
+"""Card templates (cards/*.toml) loaded and checked once, and the cards they make from an Assessment."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from cds_service.clinical.model import Assessment, Classified, Finding, Severity
+from cds_service.knowledge import Thresholds
+
+log = logging.getLogger(__name__)
+
+SUMMARY_LIMIT = 140  # CDS Hooks 2.0: summary SHOULD be under 140 characters
+EXTENSION_KEY = "neutropenia-cds"
+_RAW_HTML = re.compile(r"<[A-Za-z/!?]")
+_BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
+
+
+class CardTemplateError(ValueError):
+    """A card template is missing, malformed, or renders badly; the message names the file."""
+
+
+def markdown_text(value: object, limit: int = 60) -> str:
+    """Text from the record, made inert in Markdown (no raw HTML, no links) and kept short."""
+    text = " ".join(str(value).split())[:limit]
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def count_text(value: Decimal, comparator: str | None = None) -> str:
+    """'1,499/uL': rounded down, which never moves a count across an integer limit (R5: unrounded comparisons)."""
+    prefix = {"<": "<", "<=": "\u2264"}.get(comparator or "", "")
+    return f"{prefix}{int(value):,}/uL"
+
+
+def day_text(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "date unknown"
+    text = f"{moment:%b} {moment.day}"
+    return text if moment.year == now.year else f"{text}, {moment.year}"
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@dataclass(frozen=True)
+class CardTemplate:
+    finding: str
+    path: Path
+    summary: jinja2.Template
+    detail: jinja2.Template
+    source: Mapping[str, str]
+    links: tuple[Mapping[str, str], ...]
+
+
+def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
+    anc = item.anc
+    return {
+        "anc": count_text(anc.value, anc.comparator),
+        "value": int(anc.value),
+        "comparator": anc.comparator,
+        "date": day_text(anc.collected_at, now),
+        "dated": anc.collected_at is not None,
+        "when": f"{anc.collected_at:%Y-%m-%d %H:%M} UTC" if anc.collected_at else "no collection time",
+        "source": str(anc.source),
+        "preliminary": anc.preliminary,
+        "notes": [str(n) for n in anc.notes],
+        "computed": count_text(anc.computed_value) if anc.computed_value is not None else None,
+        "severity": str(item.severity),
+        "severity_title": str(item.severity).capitalize(),
+        "profound": item.profound,
+        "ctcae_grade": item.ctcae_grade,
+        "lln": count_text(item.limit.lln),
+        "lln_basis": str(item.limit.basis),
+        "age_days": item.limit.age_days,
+        "birth_weight_missing": item.limit.birth_weight_missing,
+    }
+
+
+def template_context(assessment: Assessment, thresholds: Thresholds) -> dict[str, Any]:
+    """Everything a card template may use, as plain text and numbers."""
+    now = assessment.now
+    headline = assessment.headline
+    trend = assessment.trend
+    return {
+        "finding": str(assessment.finding) if assessment.finding else None,
+        "anc": _classified_view(headline, now) if headline else None,
+        "undated_count": len(assessment.undated_abnormal),
+        "trend": {
+            "direction": str(trend.direction),
+            "points": [_classified_view(p, now) for p in trend.points],
+        } if trend else None,
+        "problems": [
+            {
+                "problem": str(p.problem),
+                "role": str(p.role),
+                "loinc": p.loinc,
+                "unit": markdown_text(p.unit, 24) if p.unit else None,
+                "date": day_text(p.collected_at, now),
+            }
+            for p in assessment.data_problems
+        ],
+        "other_patient_count": assessment.ignored_other_patient,
+        "current_window_days": thresholds.current_window_days,
+        "lookback_days": thresholds.lookback_days,
+        "general_lln": count_text(thresholds.general_lln),
+    }
+
+
+class CardRenderer:
+    """Makes the CDS cards of an Assessment from checked templates."""
+
+    def __init__(self, templates: Mapping[str, CardTemplate], thresholds: Thresholds, truncate: bool = True) -> None:
+        self.templates = templates
+        self.thresholds = thresholds
+        self.truncate = truncate  # False when checking templates: an over-long summary must show
+
+    def indicator(self, finding: Finding, severity: Severity | None) -> str:
+        if severity is not None and severity is not Severity.NONE:
+            return self.thresholds.indicator[severity]  # R5
+        return self.thresholds.indicator_by_finding[str(finding)]  # R6, R10
+
+    def card(self, finding: Finding, headline: Classified | None, context: dict[str, Any],
+             febrile: bool = False) -> dict[str, Any]:
+        template = self.templates[str(finding)]
+        summary = " ".join(template.summary.render(context).split())
+        if self.truncate and len(summary) > SUMMARY_LIMIT:
+            log.warning("summary of card %s cut to %d characters", finding, SUMMARY_LIMIT)
+            summary = summary[: SUMMARY_LIMIT - 1] + "\u2026"
+        severity = headline.severity if headline else None
+        card: dict[str, Any] = {
+            "uuid": str(uuid.uuid4()),
+            "summary": summary,
+            "indicator": self.indicator(finding, severity),
+            "detail": _BLANK_LINES.sub("\n\n", template.detail.render(context)).strip(),
+            "source": dict(template.source),
+        }
+        if template.links:
+            card["links"] = [{**link, "type": "absolute"} for link in template.links]
+        anc = headline.anc if headline else None
+        card["extension"] = {
+            EXTENSION_KEY: {
+                "finding": str(finding),
+                "severity": str(severity) if severity and severity is not Severity.NONE else None,
+                "profound": bool(headline and headline.profound),
+                "ancPerUL": _number(anc.value) if anc else None,
+                "ancComparator": anc.comparator if anc else None,
+                "ancSource": str(anc.source) if anc else None,
+                "observedAt": anc.collected_at.isoformat() if anc and anc.collected_at else None,
+                "lln": _number(headline.limit.lln if headline else self.thresholds.general_lln),
+                "ctcaeGrade": headline.ctcae_grade if headline else None,
+                "febrile": febrile,
+            }
+        }
+        return card
+
+    def cards(self, assessment: Assessment) -> list[dict[str, Any]]:
+        """The cards for an assessment: the finding's card, then a data-problem card if any (R10)."""
+        context = template_context(assessment, self.thresholds)
+        cards = []
+        if assessment.finding is not None:
+            cards.append(self.card(assessment.finding, assessment.headline, context, assessment.febrile))
+        if assessment.data_problems:
+            cards.append(self.card(Finding.DATA_PROBLEM, None, context))
+        return cards
+
+
+def _environment(cards_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(cards_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Markdown, not HTML; record text goes through markdown_text
+        keep_trailing_newline=False,
+    )
+    env.filters["md"] = markdown_text
+    return env
+
+
+def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CardTemplateError(f"{path.name}: {exc}") from exc
+    missing = [k for k in ("finding", "summary", "detail", "source") if k not in data]
+    if missing:
+        raise CardTemplateError(f"{path.name}: missing {', '.join(missing)}")
+    source = data["source"]
+    if not isinstance(source, dict) or not source.get("label") or not str(source.get("url", "")).startswith(
+        "https://"
+    ):
+        raise CardTemplateError(f"{path.name}: [source] needs a label and an https url")
+    links = tuple(data.get("links", []))
+    for link in links:
+        if not link.get("label") or not str(link.get("url", "")).startswith("https://"):
+            raise CardTemplateError(f"{path.name}: every [[links]] needs a label and an https url")
+    try:
+        return CardTemplate(
+            finding=str(data["finding"]),
+            path=path,
+            summary=env.from_string(str(data["summary"])),
+            detail=env.from_string(str(data["detail"])),
+            source={"label": str(source["label"]), "url": str(source["url"])},
+            links=tuple({"label": str(link["label"]), "url": str(link["url"])} for link in links),
+        )
+    except jinja2.TemplateSyntaxError as exc:
+        raise CardTemplateError(f"{path.name}: template syntax error line {exc.lineno}: {exc.message}") from exc
+
+
+def load_templates(cards_dir: Path, needed: tuple[Finding, ...]) -> dict[str, CardTemplate]:
+    """Every *.toml in cards_dir, keyed by finding; CardTemplateError if one is broken or a needed one is missing."""
+    if not cards_dir.is_dir():
+        raise CardTemplateError(f"card template folder not found: {cards_dir}")
+    env = _environment(cards_dir)
+    templates: dict[str, CardTemplate] = {}
+    for path in sorted(cards_dir.glob("*.toml")):
+        template = _load_one(path, env)
+        if template.finding in templates:
+            raise CardTemplateError(f"{path.name}: finding {template.finding} already has a template")
+        templates[template.finding] = template
+    absent = [str(f) for f in needed if str(f) not in templates]
+    if absent:
+        raise CardTemplateError(f"no card template for: {', '.join(absent)} (in {cards_dir})")
+    return templates
+
+
+def check_rendered(card: Mapping[str, Any], name: str) -> Iterator[str]:
+    """Problems with one rendered card: summary length, raw HTML in the detail, empty text."""
+    if not card["summary"]:
+        yield f"{name}: empty summary"
+    if len(card["summary"]) > SUMMARY_LIMIT:
+        yield f"{name}: summary longer than {SUMMARY_LIMIT} characters: {card['summary']!r}"
+    if _RAW_HTML.search(card["detail"]):
+        yield f"{name}: detail contains raw HTML"
+    if not card["detail"]:
+        yield f"{name}: empty detail"

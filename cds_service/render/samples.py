@@ -1,0 +1,102 @@
+"""Sample assessments, worst cases included, that every card template must render cleanly (checked at start)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from cds_service.clinical.model import (
+    AgeLimit,
+    AncMeasurement,
+    AncSource,
+    Assessment,
+    Classified,
+    DataProblem,
+    Finding,
+    LlnBasis,
+    Note,
+    Problem,
+    Role,
+    Severity,
+    Trend,
+    TrendSummary,
+)
+from cds_service.render.cards import CardRenderer, CardTemplateError, check_rendered
+
+# The findings the service can produce so far; each needs a template.
+FINDINGS_RENDERED = (Finding.NEUTROPENIA, Finding.LOW_FOR_AGE, Finding.NO_CURRENT_ANC, Finding.DATA_PROBLEM)
+
+_NOW = datetime(2026, 1, 2, 8, 0, tzinfo=UTC)  # early January: dates of last year print with their year
+
+
+def _classified(value: str, severity: Severity, basis: LlnBasis, *, days_ago: int | None = 1,
+                source: AncSource = AncSource.REPORTED, comparator: str | None = None) -> Classified:
+    anc = AncMeasurement(
+        value=Decimal(value),
+        comparator=comparator,
+        source=source,
+        collected_at=None if days_ago is None else _NOW - timedelta(days=days_ago, hours=3),
+        preliminary=True,
+        notes=tuple(Note),
+        observation_ids=("sample",),
+        computed_value=Decimal("1234.5"),
+    )
+    limit = AgeLimit(Decimal(1800 if basis is LlnBasis.NEONATE_UNDER_72H else 1500), basis, 1,
+                     birth_weight_missing=True)
+    return Classified(anc, limit, severity, profound=Decimal(value) < 100, ctcae_grade=None)
+
+
+def sample_assessments() -> list[tuple[str, Assessment]]:
+    """(name, assessment) pairs covering every finding, source, basis and data problem."""
+    samples: list[tuple[str, Assessment]] = []
+    trend_points = tuple(_classified(v, Severity.MODERATE, LlnBasis.STANDARD, days_ago=d)
+                         for v, d in (("1444", 20), ("999", 10), ("99", 1)))
+    for source in AncSource:
+        for basis in LlnBasis:
+            for value, severity in (("99", Severity.SEVERE), ("999", Severity.MODERATE), ("1499", Severity.MILD)):
+                current = _classified(value, severity, basis, source=source, comparator="<")
+                samples.append((f"neutropenia {severity} {source} {basis}", Assessment(
+                    now=_NOW, finding=Finding.NEUTROPENIA, current=current,
+                    trend=TrendSummary(trend_points, Trend.RECOVERING), ignored_other_patient=2)))
+    samples.append(("low-for-age", Assessment(
+        now=_NOW, finding=Finding.LOW_FOR_AGE,
+        current=_classified("1799", Severity.MILD, LlnBasis.NEONATE_UNDER_72H, days_ago=0))))
+    samples.append(("no-current-anc dated", Assessment(
+        now=_NOW, finding=Finding.NO_CURRENT_ANC,
+        last_abnormal=_classified("99", Severity.SEVERE, LlnBasis.STANDARD, days_ago=80),
+        trend=TrendSummary(trend_points, Trend.FALLING))))
+    samples.append(("no-current-anc undated", Assessment(
+        now=_NOW, finding=Finding.NO_CURRENT_ANC,
+        undated_abnormal=(_classified("99", Severity.SEVERE, LlnBasis.AGE_UNKNOWN, days_ago=None),))))
+    for problem in Problem:
+        for role in Role:
+            data = DataProblem(problem, role, "26464-8", "x", _NOW - timedelta(days=40),
+                               unit="x" * 60 if problem is Problem.UNRECOGNISED_UNIT else None)
+            samples.append((f"data-problem {problem} {role}", Assessment(
+                now=_NOW, finding=None, data_problems=(data, data))))
+    return samples
+
+
+def template_problems(renderer: CardRenderer) -> list[str]:
+    """Every problem found by rendering every sample with the renderer's templates."""
+    problems: list[str] = []
+    renderer = CardRenderer(renderer.templates, renderer.thresholds, truncate=False)
+    for name, assessment in sample_assessments():
+        try:
+            cards = renderer.cards(assessment)
+        except Exception as exc:  # a template error of any kind is reported, not raised
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        for card in cards:
+            template = renderer.templates[card["extension"]["neutropenia-cds"]["finding"]]
+            problems.extend(check_rendered(card, f"{template.path.name} ({name})"))
+    return problems
+
+
+def check_templates(renderer: CardRenderer) -> None:
+    """Raise CardTemplateError listing every problem, so a broken template stops the service at start."""
+    problems = template_problems(renderer)
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise CardTemplateError(f"card templates failed their check:\n  {shown}{more}")

@@ -1,0 +1,116 @@
+"""The CDS services, each declared once: discovery, prefetch and the call are all generated from these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cds_service.clinical.assessment import assess
+from cds_service.clinical.model import Assessment, Role
+from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue
+from cds_service.fhir.records import build_record
+from cds_service.hook_request import HookRequest
+from cds_service.knowledge import Knowledge
+from cds_service.render.cards import CardRenderer
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What a service call needs besides the request: knowledge, card templates, the clock."""
+
+    knowledge: Knowledge
+    renderer: CardRenderer
+    clock: Callable[[], datetime]
+
+
+Handler = Callable[[HookRequest, Mapping[str, PrefetchValue], Engine], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class CdsService:
+    """One CDS service: discovery entry, required context, prefetch, and the function that answers it."""
+
+    id: str
+    hook: str
+    title: str
+    description: str
+    required_context: tuple[str, ...]
+    prefetch: tuple[PrefetchTemplate, ...]
+    handler: Handler
+
+    def discovery(self) -> dict[str, Any]:
+        """The service's entry in GET /cds-services (CDS Hooks 2.0 'Discovery')."""
+        return {
+            "id": self.id,
+            "hook": self.hook,
+            "title": self.title,
+            "description": self.description,
+            "prefetch": {t.key: t.query for t in self.prefetch},
+        }
+
+
+def _codes_query(knowledge: Knowledge, roles: tuple[Role, ...]) -> str:
+    system = knowledge.codes.system
+    return ",".join(f"{system}|{code}" for role in roles for code in knowledge.codes.codes_by_role[role])
+
+
+LAB_ROLES = (Role.ANC, Role.SEGS, Role.BANDS, Role.WBC, Role.NEUT_PCT, Role.SEGS_PCT, Role.BANDS_PCT)
+VITAL_ROLES = (Role.TEMPERATURE, Role.BIRTH_WEIGHT)
+
+
+def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
+    """Prefetch of every service: the patient, R2 labs and vitals by LOINC code, lab reports to date results (R1)."""
+    patient = "{{context.patientId}}"
+    return (
+        PrefetchTemplate("patient", f"Patient/{patient}", required=True),
+        PrefetchTemplate(
+            "labs",
+            f"Observation?patient={patient}&code={_codes_query(knowledge, LAB_ROLES)}&_sort=-date&_count=500",
+            required=True,
+        ),
+        PrefetchTemplate(
+            "vitals",
+            f"Observation?patient={patient}&code={_codes_query(knowledge, VITAL_ROLES)}&_sort=-date&_count=200",
+            required=False,
+        ),
+        PrefetchTemplate(
+            "labReports",
+            f"DiagnosticReport?patient={patient}&category=http://terminology.hl7.org/CodeSystem/v2-0074|LAB"
+            "&_sort=-date&_count=200",
+            required=False,
+        ),
+    )
+
+
+def assess_request(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> Assessment:
+    """Prefetched FHIR data -> PatientRecord -> Assessment, at the engine's clock."""
+    patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
+    resources = [r for key in ("labs", "vitals", "labReports") for r in prefetch[key].resources]
+    record = build_record(request.patient_id, patient, resources, engine.knowledge)
+    return assess(record, engine.clock(), engine.knowledge)
+
+
+def patient_view(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> list[dict[str, Any]]:
+    """patient-view: the neutropenia card for the patient's current ANC, if any."""
+    return engine.renderer.cards(assess_request(request, prefetch, engine))
+
+
+def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
+    """Every service this deployment offers, by id."""
+    services = [
+        CdsService(
+            id="neutropenia-patient-view",
+            hook="patient-view",
+            title="Neutropenia check",
+            description=(
+                "Reads the patient's ANC (reported, or computed from WBC and differential) and says whether the "
+                "patient is neutropenic for their age, how severely, and what to do."
+            ),
+            required_context=("patientId", "userId"),
+            prefetch=patient_prefetch(knowledge),
+            handler=patient_view,
+        ),
+    ]
+    return {s.id: s for s in services}
