@@ -101,15 +101,14 @@ class Knowledge:
     units: Units
     thresholds: Thresholds
 
-    def with_policy(self, **overrides: int) -> Knowledge:
-        """The same knowledge with POLICY settings (R6 windows) replaced by site configuration."""
-        unknown = set(overrides) - {"current_window_days", "lookback_days"}
-        if unknown:
-            raise KnowledgeError(f"not a POLICY setting: {', '.join(sorted(unknown))}")
-        for name, value in overrides.items():
-            if value <= 0:
-                raise KnowledgeError(f"{name} must be a positive number of days, not {value}")
-        return dataclasses.replace(self, thresholds=dataclasses.replace(self.thresholds, **overrides))
+    def with_policy(self, current_window_days: int, lookback_days: int) -> Knowledge:
+        """The same knowledge with the R6 POLICY windows replaced by site configuration."""
+        if current_window_days <= 0 or lookback_days <= 0:
+            raise KnowledgeError("R6 windows must be positive numbers of days")
+        thresholds = dataclasses.replace(
+            self.thresholds, current_window_days=current_window_days, lookback_days=lookback_days
+        )
+        return dataclasses.replace(self, thresholds=thresholds)
 
 
 def fold_unit(text: str) -> str:

@@ -1,0 +1,161 @@
+"""The neutropenia-cds command: serve | evaluate | check-cards."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cds_service.knowledge import KnowledgeError
+from cds_service.render.cards import CardTemplateError
+from cds_service.settings import Settings, SettingsError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from cds_service.app import create_app
+
+    settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers)
+    app = create_app(settings)  # load and check everything before gunicorn forks its workers
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", settings.workers)
+            self.cfg.set("worker_class", "sync")
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("timeout", 30)
+
+        def load(self) -> Any:
+            return app
+
+    print(f"neutropenia-cds {settings.profile} profile on http://{settings.host}:{settings.port}/cds-services",
+          file=sys.stderr)
+    Server().run()
+    return 0
+
+
+def _hook_request_or_bundle(document: Any) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]]:
+    """(patient id, Patient, other resources) from a hook request or a FHIR Bundle."""
+    from cds_service.fhir.prefetch import PrefetchState, read_prefetch
+    from cds_service.hook_request import parse_hook_request
+    from cds_service.knowledge import load_knowledge
+    from cds_service.services import patient_prefetch
+
+    if isinstance(document, dict) and "hookInstance" in document:
+        request = parse_hook_request(document, str(document.get("hook")), ("patientId",))
+        values = read_prefetch(request.prefetch, patient_prefetch(load_knowledge()))
+        patient = values["patient"].resources[0] if values["patient"].state is PrefetchState.PRESENT else None
+        others = [r for key, v in values.items() if key != "patient" for r in v.resources]
+        return request.patient_id, patient, others
+    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+        resources = [e["resource"] for e in document.get("entry", []) if isinstance(e, dict) and "resource" in e]
+        patients = [r for r in resources if r.get("resourceType") == "Patient"]
+        if len(patients) != 1 or not isinstance(patients[0].get("id"), str):
+            raise ValueError("the Bundle must hold exactly one Patient, with an id")
+        return patients[0]["id"], patients[0], [r for r in resources if r is not patients[0]]
+    raise ValueError("the file must hold a CDS Hooks request or a FHIR Bundle")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from cds_service.clinical.assessment import assess
+    from cds_service.errors import ServiceError
+    from cds_service.fhir.records import build_record
+    from cds_service.knowledge import load_knowledge
+    from cds_service.render.cards import CardRenderer, load_templates
+    from cds_service.render.plain import to_plain
+    from cds_service.render.samples import FINDINGS_RENDERED
+
+    settings = Settings.from_env()
+    now = datetime.fromisoformat(args.at) if args.at else (settings.fixed_now or datetime.now(UTC))
+    if now.tzinfo is None:
+        print("--at needs a time zone, e.g. 2026-11-25T12:00:00Z", file=sys.stderr)
+        return 2
+    try:
+        document = orjson.loads(Path(args.file).read_bytes())
+        patient_id, patient, resources = _hook_request_or_bundle(document)
+    except (OSError, orjson.JSONDecodeError, ValueError, ServiceError) as exc:
+        print(f"cannot evaluate {args.file}: {exc}", file=sys.stderr)
+        return 2
+    knowledge = load_knowledge().with_policy(
+        current_window_days=settings.current_window_days, lookback_days=settings.lookback_days)
+    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge.thresholds)
+    assessment = assess(build_record(patient_id, patient, resources, knowledge), now, knowledge)
+    cards = renderer.cards(assessment)
+    if args.json:
+        sys.stdout.write(orjson.dumps({"assessment": to_plain(assessment), "cards": cards},
+                                      option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"Assessed at {now.isoformat()}: finding {assessment.finding or 'none (no card)'}")
+    headline = assessment.headline
+    if headline is not None:
+        anc = headline.anc
+        print(f"  ANC {anc.comparator or ''}{anc.value}/uL ({anc.source}), collected "
+              f"{anc.collected_at.isoformat() if anc.collected_at else 'at an unknown time'}")
+        print(f"  severity {headline.severity}{' (profound)' if headline.profound else ''}, "
+              f"LLN {headline.limit.lln}/uL ({headline.limit.basis}), CTCAE grade {headline.ctcae_grade}")
+    if assessment.trend:
+        points = ", ".join(f"{p.anc.value}" for p in assessment.trend.points)
+        print(f"  trend {assessment.trend.direction}: {points}")
+    for problem in assessment.data_problems:
+        print(f"  data problem: {problem.problem} ({problem.role}, LOINC {problem.loinc or '?'})")
+    for card in cards:
+        print(f"\n[{card['indicator']}] {card['summary']}\n{card['detail']}")
+    return 0
+
+
+def _check_cards(args: argparse.Namespace) -> int:
+    from cds_service.knowledge import load_knowledge
+    from cds_service.render.cards import CardRenderer, CardTemplateError, load_templates
+    from cds_service.render.samples import FINDINGS_RENDERED, template_problems
+
+    cards_dir = Path(args.cards_dir) if args.cards_dir else Settings.from_env().cards_dir
+    try:
+        templates = load_templates(cards_dir, FINDINGS_RENDERED)
+    except CardTemplateError as exc:
+        print(f"FAIL {exc}", file=sys.stderr)
+        return 1
+    problems = template_problems(CardRenderer(templates, load_knowledge().thresholds))
+    for problem in problems:
+        print(f"FAIL {problem}", file=sys.stderr)
+    if not problems:
+        print(f"ok: {len(templates)} card templates in {cards_dir} render every sample cleanly")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neutropenia-cds", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the CDS Hooks service under gunicorn")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8080)")
+    serve.add_argument("--workers", type=int, help="gunicorn sync workers (default 2)")
+    serve.set_defaults(run=_serve)
+    evaluate = commands.add_parser("evaluate", help="assess a FHIR Bundle or a hook request file")
+    evaluate.add_argument("file", help="a JSON file: a FHIR Bundle with one Patient, or a CDS Hooks request")
+    evaluate.add_argument("--at", help="assess as of this ISO 8601 time (default: now)")
+    evaluate.add_argument("--json", action="store_true", help="print the assessment and cards as JSON")
+    evaluate.set_defaults(run=_evaluate)
+    check = commands.add_parser("check-cards", help="check the card templates render every sample cleanly")
+    check.add_argument("--cards-dir", help="the templates folder (default: the configured one)")
+    check.set_defaults(run=_check_cards)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except (SettingsError, KnowledgeError, CardTemplateError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

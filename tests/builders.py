@@ -1,0 +1,106 @@
+"""Small builders of FHIR R4 JSON for tests: one keyword per field a rule looks at."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+PATIENT_ID = "pat-1"
+
+_ids = itertools.count(1)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def ago(**delta: float) -> str:
+    """An ISO time that long before NOW, e.g. ago(days=1)."""
+    return iso(NOW - timedelta(**delta))
+
+
+def observation(
+    code: str,
+    value: float | str | None,
+    unit: str | None = "/uL",
+    *,
+    ucum: bool = True,
+    when: str | None = None,
+    status: str = "final",
+    id: str | None = None,
+    subject: str | None = f"Patient/{PATIENT_ID}",
+    comparator: str | None = None,
+    specimen: str | None = None,
+    last_updated: str | None = None,
+    reference_low: tuple[float, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An Observation with a LOINC code and a valueQuantity; `ucum=False` sends only the display unit."""
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": id or f"obs-{next(_ids)}",
+        "status": status,
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+    }
+    if subject is not None:
+        resource["subject"] = {"reference": subject}
+    if when is not None:
+        resource["effectiveDateTime"] = when
+    if value is not None:
+        quantity: dict[str, Any] = {"value": value}
+        if unit is not None:
+            quantity["unit"] = unit
+            if ucum:
+                quantity.update(system=UCUM, code=unit)
+        if comparator:
+            quantity["comparator"] = comparator
+        resource["valueQuantity"] = quantity
+    if specimen:
+        resource["specimen"] = {"reference": specimen}
+    if last_updated:
+        resource["meta"] = {"lastUpdated": last_updated}
+    if reference_low:
+        resource["referenceRange"] = [{"low": {"value": reference_low[0], "unit": reference_low[1],
+                                               "system": UCUM, "code": reference_low[1]}}]
+    resource.update(extra)
+    return resource
+
+
+def anc(value: float, unit: str = "/uL", **kwargs: Any) -> dict[str, Any]:
+    """A reported ANC (LOINC 751-8), collected a day before NOW unless `when` says otherwise."""
+    kwargs.setdefault("when", ago(days=1))
+    return observation("751-8", value, unit, **kwargs)
+
+
+def patient(birth_date: str | None = "1980-05-01", id: str = PATIENT_ID) -> dict[str, Any]:
+    resource: dict[str, Any] = {"resourceType": "Patient", "id": id}
+    if birth_date is not None:
+        resource["birthDate"] = birth_date
+    return resource
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
+
+
+def hook_request(
+    *labs: dict[str, Any],
+    patient_resource: dict[str, Any] | None = None,
+    prefetch: dict[str, Any] | None = None,
+    hook: str = "patient-view",
+) -> dict[str, Any]:
+    """A patient-view request with the patient and the given lab Observations in prefetch."""
+    body: dict[str, Any] = {
+        "hook": hook,
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/example", "patientId": PATIENT_ID},
+    }
+    body["prefetch"] = prefetch if prefetch is not None else {
+        "patient": patient_resource or patient(),
+        "labs": bundle(*labs),
+    }
+    return body

@@ -1,0 +1,124 @@
+"""R4: the ANC of one collection -- reported, segs + bands, computed from WBC x %, the WBC bound."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from cds_service.clinical.model import AncSource, Note, Severity
+from tests.builders import ago, anc, observation
+from tests.conftest import AssessFn
+
+T = ago(days=1)  # one collection time
+OTHER_T = ago(days=1, hours=2)  # another collection
+
+
+def wbc(value: float, code: str = "6690-2", when: str = T, **kw: object) -> dict[str, object]:
+    return observation(code, value, "10*3/uL", when=when, **kw)  # type: ignore[arg-type]
+
+
+def pct(code: str, value: float, when: str = T) -> dict[str, object]:
+    return observation(code, value, "%", when=when)
+
+
+def count(code: str, value: float, when: str = T) -> dict[str, object]:
+    return observation(code, value, "/uL", when=when)
+
+
+@pytest.mark.parametrize(("resources", "value", "source", "notes"), [
+    # R4.1 reported ANC wins over everything else of the collection
+    ([anc(420, when=T), wbc(4.0), pct("770-8", 60)], None, AncSource.REPORTED, (Note.REPORTED_COMPUTED_MISMATCH,)),
+    ([anc(753, when=T), wbc(1.5), pct("770-8", 50)], Decimal(753), AncSource.REPORTED, ()),
+    # R4.2 segmented count + band count; segmented alone with "bands not reported"
+    ([count("768-2", 350), count("763-3", 100)], Decimal(450), AncSource.SEGS_BANDS, ()),
+    ([count("30451-9", 350)], Decimal(350), AncSource.SEGS_BANDS, (Note.BANDS_NOT_REPORTED,)),
+    # R4.3 computed: WBC x total neutrophil %
+    ([wbc(2.0), pct("770-8", 40)], Decimal(800), AncSource.COMPUTED, ()),
+    # R4.3 computed: WBC x (segmented % + band %)
+    ([wbc(1.8), pct("769-0", 20), pct("764-1", 5)], Decimal(450), AncSource.COMPUTED, ()),
+    ([wbc(1.8), pct("26505-8", 20)], Decimal(360), AncSource.COMPUTED, (Note.BANDS_NOT_REPORTED,)),
+    # R4.3 never add a band % to a total neutrophil % (770-8 already includes bands)
+    ([wbc(2.0), pct("770-8", 40), pct("764-1", 10)], Decimal(800), AncSource.COMPUTED, ()),
+    # R2: 33256-9 (nRBC-corrected WBC) preferred when present
+    ([wbc(3.0, "6690-2"), wbc(2.0, "33256-9"), pct("770-8", 40)], Decimal(800), AncSource.COMPUTED, ()),
+    # R4.4 WBC below 500/uL with no differential: ANC < 500, severe
+    ([wbc(0.499)], Decimal(499), AncSource.WBC_BOUND, ()),
+])
+def test_r4_paths(assess_record: AssessFn, resources: list[dict[str, object]], value: Decimal | None,
+                  source: AncSource, notes: tuple[Note, ...]) -> None:
+    result = assess_record(*resources)
+    assert result.current is not None
+    if value is not None:
+        assert result.current.anc.value == value
+    assert result.current.anc.source is source
+    assert result.current.anc.notes == notes
+
+
+def test_r4_reported_and_computed_disagreeing_uses_reported(assess_record: AssessFn) -> None:
+    result = assess_record(anc(420, when=T), wbc(4.0), pct("770-8", 60))
+    assert result.current is not None
+    assert result.current.anc.value == 420
+    assert result.current.anc.computed_value == 2400
+    assert result.current.severity is Severity.SEVERE
+
+
+@pytest.mark.parametrize(("computed_pct", "mismatch"), [(55, False), (55.01, True), (45, False), (44.99, True)])
+def test_r4_mismatch_is_more_than_ten_percent(assess_record: AssessFn, computed_pct: float, mismatch: bool) -> None:
+    """Reported 1000; computed 1100 or 900 is within 10 %; a hair beyond is a mismatch."""
+    result = assess_record(anc(1000, when=T), wbc(2.0), pct("770-8", computed_pct))
+    assert result.current is not None
+    assert (Note.REPORTED_COMPUTED_MISMATCH in result.current.anc.notes) is mismatch
+
+
+@pytest.mark.parametrize(("value", "severity", "profound"), [(0.499, Severity.SEVERE, False),
+                                                             (0.099, Severity.SEVERE, True)])
+def test_r4_wbc_bound_is_severe(assess_record: AssessFn, value: float, severity: Severity, profound: bool) -> None:
+    result = assess_record(wbc(value))
+    assert result.current is not None
+    assert result.current.anc.source is AncSource.WBC_BOUND
+    assert (result.current.severity, result.current.profound) == (severity, profound)
+    assert result.current.anc.comparator == "<="
+
+
+def test_r4_wbc_of_500_without_differential_gives_no_anc(assess_record: AssessFn) -> None:
+    result = assess_record(wbc(0.5))
+    assert result.current is None and result.finding is None
+
+
+def test_r4_never_computes_across_collections(assess_record: AssessFn) -> None:
+    result = assess_record(wbc(2.0, when=T), pct("770-8", 20, when=OTHER_T))
+    assert result.current is None
+
+
+def test_r4_same_diagnostic_report_is_one_collection(assess_record: AssessFn) -> None:
+    """Results of one DiagnosticReport combine even when their own times differ by seconds."""
+    white = wbc(2.0, when="2026-11-24T08:00:00Z", id="w1")
+    neut = pct("770-8", 20, when="2026-11-24T08:00:30Z")
+    neut["id"] = "n1"
+    report = {"resourceType": "DiagnosticReport", "id": "cbc", "status": "final",
+              "code": {"coding": [{"system": "http://loinc.org", "code": "57021-8"}]},
+              "effectiveDateTime": "2026-11-24T08:00:00Z",
+              "result": [{"reference": "Observation/w1"}, {"reference": "Observation/n1"}]}
+    result = assess_record(white, neut, report)
+    assert result.current is not None and result.current.anc.value == 400
+
+
+def test_r4_same_specimen_is_one_collection(assess_record: AssessFn) -> None:
+    white = wbc(2.0, when="2026-11-24T08:00:00Z", specimen="Specimen/s1")
+    neut = observation("770-8", 20, "%", when="2026-11-24T08:05:00Z", specimen="Specimen/s1")
+    result = assess_record(white, neut)
+    assert result.current is not None and result.current.anc.value == 400
+
+
+def test_r4_conflicting_reported_ancs_use_the_lowest(assess_record: AssessFn) -> None:
+    result = assess_record(anc(1600, when=T), observation("753-4", 900, "/uL", when=T))
+    assert result.current is not None
+    assert result.current.anc.value == 900
+    assert Note.CONFLICTING_REPORTED in result.current.anc.notes
+
+
+def test_r4_latest_collection_is_current(assess_record: AssessFn) -> None:
+    result = assess_record(anc(300, when=ago(days=3)), wbc(4.0, when=ago(hours=5)), pct("770-8", 50, ago(hours=5)))
+    assert result.current is not None
+    assert result.current.anc.value == 2000 and result.finding is None

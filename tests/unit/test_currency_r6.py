@@ -1,0 +1,76 @@
+"""R6: current window, stale results in the look-back, and the trend of the last ANCs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from cds_service.clinical.assessment import assess
+from cds_service.clinical.model import Finding, Severity, Trend
+from cds_service.fhir.records import build_record
+from cds_service.knowledge import Knowledge
+from tests.builders import NOW, PATIENT_ID, ago, anc, patient
+from tests.conftest import AssessFn
+
+
+@pytest.mark.parametrize(("age", "finding"), [
+    ({"days": 7}, Finding.NEUTROPENIA),  # collected exactly 7 days ago: still current
+    ({"days": 7, "minutes": 1}, Finding.NO_CURRENT_ANC),
+    ({"days": 90}, Finding.NO_CURRENT_ANC),  # the look-back is 90 days
+    ({"days": 90, "minutes": 1}, None),
+])
+def test_r6_current_window_and_look_back(assess_record: AssessFn, age: dict[str, float],
+                                         finding: Finding | None) -> None:
+    result = assess_record(anc(420, when=ago(**age)))
+    assert result.finding is finding
+    if finding is Finding.NO_CURRENT_ANC:
+        assert result.last_abnormal is not None and result.last_abnormal.severity is Severity.SEVERE
+
+
+def test_r6_stale_normal_result_gives_no_card(assess_record: AssessFn) -> None:
+    assert assess_record(anc(2500, when=ago(days=20))).finding is None
+
+
+def test_r6_stale_card_speaks_of_the_last_result_only(assess_record: AssessFn) -> None:
+    """An abnormal ANC followed by a normal one, both stale: the last one was normal, no card."""
+    result = assess_record(anc(300, when=ago(days=40)), anc(2500, when=ago(days=20)))
+    assert result.finding is None
+
+
+def test_r6_current_window_is_a_setting(knowledge: Knowledge, assess_record: AssessFn) -> None:
+    wider = knowledge.with_policy(current_window_days=14, lookback_days=90)
+    record = build_record(PATIENT_ID, patient(), [anc(420, when=ago(days=10))], wider)
+    assert assess(record, NOW, wider).finding is Finding.NEUTROPENIA
+    assert assess_record(anc(420, when=ago(days=10))).finding is Finding.NO_CURRENT_ANC
+
+
+@pytest.mark.parametrize(("values", "direction"), [
+    # falling: latest < 75 % of the previous
+    ((2000, 1499), Trend.FALLING),
+    ((2000, 1500), Trend.STABLE),  # exactly 75 %: not falling
+    # recovering: latest > 133 % of the previous, and the previous was below the LLN
+    ((300, 400), Trend.RECOVERING),  # 133.3 %
+    ((300, 399), Trend.STABLE),  # exactly 133 %
+    ((1600, 2200), Trend.STABLE),  # previous was normal
+    # recovered: a nadir followed by a count above the LLN
+    ((1200, 300, 1600), Trend.RECOVERED),
+    ((900, 1000, 950), Trend.STABLE),
+])
+def test_r6_trend(assess_record: AssessFn, values: tuple[int, ...], direction: Trend) -> None:
+    resources = [anc(v, when=ago(days=2 * (len(values) - i))) for i, v in enumerate(values)]
+    result = assess_record(*resources)
+    assert result.trend is not None
+    assert result.trend.direction is direction
+    assert [p.anc.value for p in result.trend.points] == [Decimal(v) for v in values[-3:]]
+
+
+def test_r6_trend_shows_at_most_three_values_within_30_days(assess_record: AssessFn) -> None:
+    result = assess_record(anc(1000, when=ago(days=31)), anc(900, when=ago(days=20)), anc(800, when=ago(days=10)),
+                           anc(700, when=ago(days=5)), anc(600, when=ago(days=1)))
+    assert result.trend is not None
+    assert [p.anc.value for p in result.trend.points] == [800, 700, 600]
+
+
+def test_r6_no_trend_with_a_single_value(assess_record: AssessFn) -> None:
+    assert assess_record(anc(420, when=ago(days=1)), anc(300, when=ago(days=31))).trend is None

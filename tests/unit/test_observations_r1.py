@@ -1,0 +1,151 @@
+"""R1: which Observations count, when each was collected, versions, and other patients' results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cds_service.clinical.model import Finding, Severity
+from tests.builders import PATIENT_ID, ago, anc, observation
+from tests.conftest import AssessFn
+
+
+@pytest.mark.parametrize(("status", "used", "preliminary"), [
+    ("final", True, False), ("amended", True, False), ("corrected", True, False), ("preliminary", True, True),
+    ("registered", False, False), ("cancelled", False, False), ("entered-in-error", False, False),
+    ("unknown", False, False),
+])
+def test_r1_status(assess_record: AssessFn, status: str, used: bool, preliminary: bool) -> None:
+    result = assess_record(anc(420, status=status))
+    if not used:
+        assert result.current is None and result.finding is None
+        return
+    assert result.current is not None and result.current.severity is Severity.SEVERE
+    assert result.current.anc.preliminary is preliminary
+
+
+def test_r1_data_absent_reason_without_value_is_ignored(assess_record: AssessFn) -> None:
+    absent = observation("751-8", None, when=ago(days=1),
+                         dataAbsentReason={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                                 "data-absent-reason", "code": "error"}]})
+    result = assess_record(absent)
+    assert result.current is None and result.data_problems == () and result.finding is None
+
+
+@pytest.mark.parametrize("subject", ["Patient/someone-else", "Group/ward-3",
+                                     "https://ehr.example.org/fhir/Patient/someone-else"])
+def test_r1_other_patients_observation_is_ignored_and_counted(assess_record: AssessFn, subject: str) -> None:
+    result = assess_record(anc(300, subject=subject))
+    assert result.current is None and result.finding is None
+    assert result.ignored_other_patient == 1
+
+
+@pytest.mark.parametrize("subject", [f"Patient/{PATIENT_ID}", f"https://ehr.example.org/fhir/Patient/{PATIENT_ID}",
+                                     f"Patient/{PATIENT_ID}/_history/2", None])
+def test_r1_own_patient_references(assess_record: AssessFn, subject: str | None) -> None:
+    result = assess_record(anc(300, subject=subject))
+    assert result.current is not None and result.ignored_other_patient == 0
+
+
+def _timed(**fields: Any) -> dict[str, Any]:
+    resource = anc(420, when=None, id="timed")
+    resource.update(fields)
+    return resource
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"effectiveDateTime": "2026-11-24T08:00:00Z", "issued": "2026-11-24T10:00:00Z"}, "2026-11-24T08:00:00+00:00"),
+    ({"effectivePeriod": {"start": "2026-11-24T07:00:00Z", "end": "2026-11-24T07:30:00Z"}},
+     "2026-11-24T07:30:00+00:00"),
+    ({"effectivePeriod": {"start": "2026-11-24T07:00:00Z"}}, "2026-11-24T07:00:00+00:00"),
+    ({"effectiveInstant": "2026-11-24T06:00:00Z"}, "2026-11-24T06:00:00+00:00"),
+    ({"issued": "2026-11-24T10:00:00Z"}, "2026-11-24T10:00:00+00:00"),
+    ({"effectiveDateTime": "2026-11-24"}, "2026-11-24T00:00:00+00:00"),
+])
+def test_r1_collection_time_order(assess_record: AssessFn, fields: dict[str, Any], expected: str) -> None:
+    result = assess_record(_timed(**fields))
+    assert result.current is not None and result.current.anc.collected_at is not None
+    assert result.current.anc.collected_at.isoformat() == expected
+
+
+def test_r1_time_from_the_diagnostic_report_that_lists_it(assess_record: AssessFn) -> None:
+    report = {"resourceType": "DiagnosticReport", "id": "cbc-1", "status": "final",
+              "code": {"coding": [{"system": "http://loinc.org", "code": "57021-8"}]},
+              "effectiveDateTime": "2026-11-24T05:00:00Z", "issued": "2026-11-24T09:00:00Z",
+              "result": [{"reference": "Observation/timed"}]}
+    result = assess_record(_timed(issued="2026-11-24T09:00:00Z"), report)
+    assert result.current is not None and result.current.anc.collected_at is not None
+    assert result.current.anc.collected_at.isoformat() == "2026-11-24T05:00:00+00:00"
+
+
+@pytest.mark.parametrize("fields", [{}, {"effectiveDateTime": "2026-11"}, {"effectiveDateTime": "2026"}])
+def test_r1_undated_result_is_shown_but_never_current(assess_record: AssessFn, fields: dict[str, Any]) -> None:
+    result = assess_record(_timed(**fields))
+    assert result.current is None
+    assert result.finding is Finding.NO_CURRENT_ANC
+    assert len(result.undated_abnormal) == 1
+
+
+def test_r1_amended_version_replaces_the_original(assess_record: AssessFn) -> None:
+    """RULES R1: 'an amended 1450 replaces the original 450' -- by the later meta.lastUpdated."""
+    original = anc(450, id="cbc-anc", last_updated="2026-11-24T10:00:00Z")
+    amended = anc(1450, id="cbc-anc", status="amended", last_updated="2026-11-24T15:00:00Z")
+    for order in ((original, amended), (amended, original)):
+        result = assess_record(*order)
+        assert result.current is not None
+        assert result.current.anc.value == 1450
+        assert result.current.severity is Severity.MILD
+
+
+def test_r1_later_entered_in_error_version_withdraws_the_result(assess_record: AssessFn) -> None:
+    original = anc(300, id="cbc-anc", last_updated="2026-11-24T10:00:00Z")
+    withdrawn = anc(300, id="cbc-anc", status="entered-in-error", last_updated="2026-11-24T15:00:00Z")
+    result = assess_record(original, withdrawn)
+    assert result.current is None and result.finding is None
+
+
+def test_r2_codes_match_on_system_and_code_never_display(assess_record: AssessFn) -> None:
+    wrong_system = anc(300)
+    wrong_system["code"] = {"coding": [{"system": "http://example.org/local", "code": "751-8"}],
+                            "text": "Neutrophils [#/volume] in Blood"}
+    display_only = anc(300)
+    display_only["code"] = {"coding": [{"display": "Absolute neutrophil count"}], "text": "ANC"}
+    result = assess_record(wrong_system, display_only)
+    assert result.current is None and result.finding is None
+
+
+def test_r2_trap_basophil_percent_is_not_bands(assess_record: AssessFn) -> None:
+    """30180-4 is basophils %: it must not be added to a segmented % as if it were bands."""
+    when = ago(days=1)
+    result = assess_record(observation("6690-2", 2.0, "10*3/uL", when=when),
+                           observation("769-0", 20, "%", when=when),
+                           observation("30180-4", 30, "%", when=when))
+    assert result.current is not None
+    assert result.current.anc.value == 400  # 2000 x 20 %, basophils ignored
+
+
+@pytest.mark.parametrize(("code", "unit", "problem"), [
+    ("751-8", "%", "percent-unit-on-count-code"),
+    ("770-8", "10*3/uL", "count-unit-on-percent-code"),
+    ("751-8", "kcells", "unrecognised-unit"),
+])
+def test_r10_unit_problems_are_reported_not_classified(assess_record: AssessFn, code: str, unit: str,
+                                                       problem: str) -> None:
+    result = assess_record(observation(code, 40, unit, ucum=unit != "kcells", when=ago(hours=3)))
+    assert result.current is None and result.finding is None
+    assert [p.problem.value for p in result.data_problems] == [problem]
+
+
+def test_r10_invalid_fhir_is_a_data_problem(assess_record: AssessFn) -> None:
+    broken = anc(300)
+    broken["status"] = 7  # not a code
+    result = assess_record(broken)
+    assert result.current is None
+    assert [p.problem.value for p in result.data_problems] == ["unreadable-resource"]
+
+
+def test_r10_old_problem_behind_a_newer_anc_is_not_shown(assess_record: AssessFn) -> None:
+    """A data problem older than the newest ANC cannot hide a newer count: no card for it."""
+    result = assess_record(observation("751-8", 40, "kcells", ucum=False, when=ago(days=5)), anc(2500))
+    assert result.data_problems == () and result.finding is None

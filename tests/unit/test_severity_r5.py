@@ -1,0 +1,173 @@
+"""R5: severity bands at every boundary, in every unit, at every age band; profound; CTCAE v5.0 grade."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from cds_service.clinical.model import Finding, LlnBasis, Severity
+from tests.builders import ago, anc, observation
+from tests.conftest import AssessFn
+
+# RULES R5 "Boundaries": 1500 normal, 1499 mild, 1000 mild, 999 moderate, 500 moderate, 499 severe,
+# 100 severe, 99 profound. (value /uL, severity, profound, indicator)
+ADULT_BOUNDARIES = [
+    (1500, None, False, None),
+    (1499, Severity.MILD, False, "info"),
+    (1000, Severity.MILD, False, "info"),
+    (999, Severity.MODERATE, False, "warning"),
+    (500, Severity.MODERATE, False, "warning"),
+    (499, Severity.SEVERE, False, "critical"),
+    (100, Severity.SEVERE, False, "critical"),
+    (99, Severity.SEVERE, True, "critical"),
+]
+
+
+@pytest.mark.parametrize(("value", "severity", "profound", "indicator"), ADULT_BOUNDARIES)
+def test_r5_adult_boundaries_in_cells_per_ul(assess_record: AssessFn, value: int, severity: Severity | None,
+                                             profound: bool, indicator: str | None) -> None:
+    result = assess_record(anc(value, "/uL"))
+    if severity is None:
+        assert result.finding is None
+        assert result.current is not None and result.current.severity is Severity.NONE
+        return
+    assert result.finding is Finding.NEUTROPENIA
+    assert result.current is not None
+    assert result.current.severity is severity
+    assert result.current.profound is profound
+
+
+# The same boundaries written in the units of R3 (x1000 units carry the value / 1000).
+UNIT_FORMS = [("10*9/L", True, 1000), ("10*3/uL", True, 1000), ("K/uL", False, 1000), ("x10E3/uL", False, 1000),
+              ("{cells}/uL", True, 1), ("cells/mm3", False, 1), ("/nL", True, 1000), ("G/L", False, 1000)]
+
+
+@pytest.mark.parametrize(("unit", "ucum", "divisor"), UNIT_FORMS)
+@pytest.mark.parametrize(("value", "severity", "profound", "indicator"), ADULT_BOUNDARIES)
+def test_r5_boundaries_in_every_unit(assess_record: AssessFn, unit: str, ucum: bool, divisor: int, value: int,
+                                     severity: Severity | None, profound: bool, indicator: str | None) -> None:
+    sent = str(Decimal(value) / divisor)
+    result = assess_record(anc(sent, unit, ucum=ucum))  # type: ignore[arg-type]
+    assert result.current is not None
+    assert result.current.anc.value == Decimal(value)
+    assert result.current.severity is (severity or Severity.NONE)
+    assert result.current.profound is profound
+
+
+def test_r5_compares_unrounded_values(assess_record: AssessFn) -> None:
+    """1499.9/uL is below 1500: mild, never rounded up to normal."""
+    result = assess_record(anc("1.4999", "10*3/uL"))  # type: ignore[arg-type]
+    assert result.current is not None and result.current.severity is Severity.MILD
+
+
+# Ages at collection (birth at midnight UTC on birthDate). (birthDate, collected, LLN, basis)
+AGE_BANDS = [
+    ("2026-11-22", "2026-11-24T23:00:00Z", 1800, LlnBasis.NEONATE_UNDER_72H),  # 71 h
+    ("2026-11-22", "2026-11-25T01:00:00Z", 1500, LlnBasis.NEONATE),  # 73 h
+    ("2026-11-11", "2026-11-24T12:00:00Z", 1500, LlnBasis.NEONATE),  # 13 days
+    ("2026-11-09", "2026-11-24T12:00:00Z", 1000, LlnBasis.INFANT),  # 15 days
+    ("2025-12-24", "2026-11-24T12:00:00Z", 1000, LlnBasis.INFANT),  # 11 months
+    ("2025-10-24", "2026-11-24T12:00:00Z", 1500, LlnBasis.STANDARD),  # 13 months
+    ("2025-11-24", "2026-11-24T00:00:00Z", 1500, LlnBasis.STANDARD),  # exactly 1 year
+    ("2025-11-24", "2026-11-23T23:59:00Z", 1000, LlnBasis.INFANT),  # a minute short of 1 year
+    ("1950-01-01", "2026-11-24T12:00:00Z", 1500, LlnBasis.STANDARD),
+]
+
+
+@pytest.mark.parametrize(("birth_date", "collected", "lln", "basis"), AGE_BANDS)
+def test_r5_lln_by_age_at_collection(assess_record: AssessFn, birth_date: str, collected: str, lln: int,
+                                     basis: LlnBasis) -> None:
+    result = assess_record(anc(1200, when=collected), birth_date=birth_date)
+    assert result.current is not None
+    assert result.current.limit.lln == lln
+    assert result.current.limit.basis is basis
+
+
+@pytest.mark.parametrize(("birth_date", "collected", "value", "finding", "severity"), [
+    # <72 h, LLN 1800: 1799 is below for age but above 1500 -> low-for-age (mild, info)
+    ("2026-11-23", "2026-11-24T12:00:00Z", 1799, Finding.LOW_FOR_AGE, Severity.MILD),
+    ("2026-11-23", "2026-11-24T12:00:00Z", 1800, None, Severity.NONE),
+    ("2026-11-23", "2026-11-24T12:00:00Z", 1499, Finding.NEUTROPENIA, Severity.MILD),
+    # 2 weeks to 1 year, LLN 1000: no mild band -- 1000 normal, 999 moderate
+    ("2026-05-01", "2026-11-24T12:00:00Z", 1000, None, Severity.NONE),
+    ("2026-05-01", "2026-11-24T12:00:00Z", 999, Finding.NEUTROPENIA, Severity.MODERATE),
+    ("2026-05-01", "2026-11-24T12:00:00Z", 1200, None, Severity.NONE),
+])
+def test_r5_pediatric_severity(assess_record: AssessFn, birth_date: str, collected: str, value: int,
+                               finding: Finding | None, severity: Severity) -> None:
+    result = assess_record(anc(value, when=collected), birth_date=birth_date)
+    assert result.finding is finding
+    assert result.current is not None and result.current.severity is severity
+
+
+def birth_weight(grams: int) -> dict[str, object]:
+    return observation("8339-4", grams, "g", when="2026-11-01T00:00:00Z")
+
+
+@pytest.mark.parametrize(("birth_date", "collected", "grams", "lln", "basis", "missing"), [
+    # VLBW (< 1500 g): LLN 1100 from 61 hours to 28 days (Mouzinho 1994)
+    ("2026-11-01", "2026-11-03T12:59:00Z", 1200, 1800, LlnBasis.NEONATE_UNDER_72H, False),  # 60 h 59 min
+    ("2026-11-01", "2026-11-03T13:00:00Z", 1200, 1100, LlnBasis.VERY_LOW_BIRTH_WEIGHT, False),  # 61 h
+    ("2026-11-01", "2026-11-20T12:00:00Z", 1200, 1100, LlnBasis.VERY_LOW_BIRTH_WEIGHT, False),  # 19 days
+    ("2026-10-27", "2026-11-24T00:00:00Z", 1200, 1000, LlnBasis.INFANT, False),  # 28 days: term limits again
+    ("2026-11-01", "2026-11-20T12:00:00Z", 1500, 1000, LlnBasis.INFANT, False),  # 1500 g is not < 1500 g
+    ("2026-11-01", "2026-11-20T12:00:00Z", None, 1000, LlnBasis.INFANT, True),  # no weight: term, card says so
+])
+def test_r5_very_low_birth_weight(assess_record: AssessFn, birth_date: str, collected: str, grams: int | None,
+                                  lln: int, basis: LlnBasis, missing: bool) -> None:
+    resources = [anc(1050, when=collected)]
+    if grams is not None:
+        resources.append(birth_weight(grams))  # type: ignore[arg-type]
+    result = assess_record(*resources, birth_date=birth_date, now=datetime.fromisoformat(collected))
+    assert result.current is not None
+    assert (result.current.limit.lln, result.current.limit.basis) == (lln, basis)
+    assert result.current.limit.birth_weight_missing is missing
+
+
+def test_r5_no_birth_date_uses_adult_rules(assess_record: AssessFn) -> None:
+    result = assess_record(anc(1200), birth_date=None)
+    assert result.current is not None
+    assert result.current.limit.basis is LlnBasis.AGE_UNKNOWN
+    assert result.current.limit.lln == 1500
+    assert result.current.severity is Severity.MILD
+
+
+@pytest.mark.parametrize(("birth_date", "basis"), [("2020", LlnBasis.STANDARD), ("2026", LlnBasis.AGE_UNKNOWN),
+                                                   ("2026-02", LlnBasis.AGE_UNKNOWN)])
+def test_r5_partial_birth_date(assess_record: AssessFn, birth_date: str, basis: LlnBasis) -> None:
+    """A partial birthDate is used only when even the latest possible birth is over a year ago."""
+    result = assess_record(anc(1200), birth_date=birth_date)
+    assert result.current is not None and result.current.limit.basis is basis
+    assert result.current.limit.lln == 1500
+
+
+# CTCAE v5.0: G1 1500 <= ANC < lab LLN; G2 1000-1499; G3 500-999; G4 < 500 (lower bounds inclusive).
+@pytest.mark.parametrize(("value", "lab_low", "grade"), [
+    (2000, 1800, 0), (1800, 1800, 0), (1799, 1800, 1), (1500, 1800, 1), (1500, None, None),
+    (1499, None, 2), (1000, None, 2), (999, None, 3), (500, None, 3), (499, None, 4), (99, None, 4),
+])
+def test_r5_ctcae_grade(assess_record: AssessFn, value: int, lab_low: int | None, grade: int | None) -> None:
+    low = (lab_low, "/uL") if lab_low is not None else None
+    result = assess_record(anc(value, reference_low=low))
+    assert result.current is not None and result.current.ctcae_grade == grade
+
+
+@pytest.mark.parametrize(("sent", "severity", "profound"), [
+    ("0.1", Severity.SEVERE, True),  # "<0.1 K/uL": below 100/uL
+    ("0.5", Severity.SEVERE, False),  # "<0.5 K/uL": below 500/uL, maybe not below 100
+    ("1.0", Severity.MODERATE, False),  # "<1.0 K/uL": at least moderate
+])
+def test_upper_bound_results(assess_record: AssessFn, sent: str, severity: Severity, profound: bool) -> None:
+    result = assess_record(anc(sent, "10*3/uL", comparator="<"))  # type: ignore[arg-type]
+    assert result.current is not None
+    assert (result.current.severity, result.current.profound) == (severity, profound)
+    assert result.current.anc.comparator == "<"
+
+
+def test_upper_bound_above_the_limit_is_a_data_problem(assess_record: AssessFn) -> None:
+    """"<2.0 K/uL" says nothing about how low the count is: never called normal."""
+    result = assess_record(anc("2.0", "10*3/uL", comparator="<", when=ago(hours=2)))  # type: ignore[arg-type]
+    assert result.current is None
+    assert [p.problem.value for p in result.data_problems] == ["upper-bound-above-limit"]

@@ -1,0 +1,123 @@
+"""R3 units: every row of the UCUM and display tables, the micro signs, and what must never be guessed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from cds_service.clinical.model import Measure, Problem, Quantity
+from cds_service.clinical.units import normalise
+from cds_service.knowledge import Knowledge
+from tests.builders import UCUM
+
+# R3.1 -- UCUM codes, x1000 rows then x1 rows
+UCUM_COUNTS = [
+    ("10*3/uL", 1000), ("10^3/uL", 1000), ("10*9/L", 1000), ("10*3/mm3", 1000), ("10*6/mL", 1000), ("/nL", 1000),
+    ("/uL", 1), ("1/uL", 1), ("{cells}/uL", 1), ("/mm3", 1), ("{cells}/mm3", 1),
+]
+# R3.2 -- display strings, case-insensitive
+DISPLAY_COUNTS = [
+    ("K/uL", 1000), ("K/mcL", 1000), ("x10E3/uL", 1000), ("x10^3/uL", 1000), ("10e3/uL", 1000),
+    ("thou/uL", 1000), ("G/L", 1000), ("x10*9/L", 1000), ("cells/uL", 1), ("cells/mm3", 1), ("cells/mcL", 1),
+    ("k/ul", 1000), ("THOU/UL", 1000), ("K/\u00b5L", 1000), ("K/\u03bcL", 1000), ("cells/\u00b5L", 1),
+]
+
+
+@pytest.mark.parametrize(("code", "factor"), UCUM_COUNTS)
+def test_r3_1_ucum_count_codes(knowledge: Knowledge, code: str, factor: int) -> None:
+    quantity = Quantity(Decimal("1.499"), unit="whatever the display says", system=UCUM, code=code)
+    assert normalise(quantity, Measure.COUNT, knowledge.units) == Decimal("1.499") * factor
+
+
+@pytest.mark.parametrize(("unit", "factor"), DISPLAY_COUNTS)
+def test_r3_2_display_units(knowledge: Knowledge, unit: str, factor: int) -> None:
+    quantity = Quantity(Decimal("0.5"), unit=unit, system="http://example.org/lab-units", code="X")
+    assert normalise(quantity, Measure.COUNT, knowledge.units) == Decimal("0.5") * factor
+
+
+@pytest.mark.parametrize("unit", ["K/uL", "G/L", "cells/uL"])
+def test_r3_4_display_strings_are_not_ucum_codes(knowledge: Knowledge, unit: str) -> None:
+    """UCUM reads K/uL as kelvin per uL and G/L as gauss per liter: as UCUM codes they are not counts."""
+    quantity = Quantity(Decimal("0.5"), unit=unit, system=UCUM, code=unit)
+    assert normalise(quantity, Measure.COUNT, knowledge.units) is Problem.UNRECOGNISED_UNIT
+
+
+@pytest.mark.parametrize(("unit", "system", "code"), [
+    ("kcells", None, None), ("10*3/uL", None, None), ("mmol/L", UCUM, "mmol/L"), ("K", None, None),
+])
+def test_r3_3_unknown_unit_is_never_guessed(knowledge: Knowledge, unit: str, system: str | None,
+                                            code: str | None) -> None:
+    quantity = Quantity(Decimal("0.4"), unit=unit, system=system, code=code)
+    assert normalise(quantity, Measure.COUNT, knowledge.units) is Problem.UNRECOGNISED_UNIT
+
+
+@pytest.mark.parametrize("unit", [None, "", "   "])
+def test_r3_3_missing_unit(knowledge: Knowledge, unit: str | None) -> None:
+    assert normalise(Quantity(Decimal(420), unit=unit), Measure.COUNT, knowledge.units) is Problem.MISSING_UNIT
+
+
+def test_r2_trap_percent_unit_on_count_code(knowledge: Knowledge) -> None:
+    quantity = Quantity(Decimal(40), unit="%", system=UCUM, code="%")
+    assert normalise(quantity, Measure.COUNT, knowledge.units) is Problem.PERCENT_ON_COUNT
+
+
+@pytest.mark.parametrize(("unit", "system"), [("10*3/uL", UCUM), ("K/uL", None)])
+def test_r2_trap_count_unit_on_percent_code(knowledge: Knowledge, unit: str, system: str | None) -> None:
+    quantity = Quantity(Decimal(40), unit=unit, system=system, code=unit if system else None)
+    assert normalise(quantity, Measure.PERCENT, knowledge.units) is Problem.COUNT_ON_PERCENT
+
+
+@pytest.mark.parametrize(("value", "unit", "system", "celsius"), [
+    ("38.3", "Cel", UCUM, Decimal("38.3")),
+    ("101.0", "[degF]", UCUM, (Decimal("101.0") - 32) * 5 / 9),
+    ("100.4", "degF", None, (Decimal("100.4") - 32) * 5 / 9),
+    ("38.0", "\u00b0C", None, Decimal("38.0")),
+    ("38.0", "C", None, Decimal("38.0")),
+    ("100.9", "F", None, (Decimal("100.9") - 32) * 5 / 9),
+])
+def test_r3_5_temperature_to_celsius_unrounded(knowledge: Knowledge, value: str, unit: str, system: str | None,
+                                               celsius: Decimal) -> None:
+    quantity = Quantity(Decimal(value), unit=unit, system=system, code=unit if system else None)
+    assert normalise(quantity, Measure.TEMPERATURE, knowledge.units) == celsius
+
+
+def test_r3_5_fahrenheit_edges_stay_unrounded(knowledge: Knowledge) -> None:
+    """101.0 F is 38.333.. C (>= 38.3); 100.9 F is 38.277.. C (< 38.3): rounding first would blur them."""
+    def celsius(f: str) -> Decimal:
+        result = normalise(Quantity(Decimal(f), unit="[degF]", system=UCUM, code="[degF]"),
+                           Measure.TEMPERATURE, knowledge.units)
+        assert isinstance(result, Decimal)
+        return result
+    assert celsius("101.0") >= Decimal("38.3")
+    assert celsius("100.9") < Decimal("38.3")
+
+
+def test_percent_code_keeps_percent(knowledge: Knowledge) -> None:
+    assert normalise(Quantity(Decimal("42.5"), unit="%", system=UCUM, code="%"), Measure.PERCENT,
+                     knowledge.units) == Decimal("42.5")
+
+
+@pytest.mark.parametrize(("measure", "value"), [(Measure.PERCENT, "100.1"), (Measure.PERCENT, "-1"),
+                                                (Measure.COUNT, "-5")])
+def test_impossible_values_are_data_problems(knowledge: Knowledge, measure: Measure, value: str) -> None:
+    unit = "%" if measure is Measure.PERCENT else "/uL"
+    assert normalise(Quantity(Decimal(value), unit=unit, system=UCUM, code=unit), measure,
+                     knowledge.units) is Problem.OUT_OF_RANGE
+
+
+@pytest.mark.parametrize("comparator", [">", ">=", "ad"])
+def test_lower_bounds_are_not_interpreted(knowledge: Knowledge, comparator: str) -> None:
+    quantity = Quantity(Decimal(1), comparator=comparator, unit="10*3/uL", system=UCUM, code="10*3/uL")
+    assert normalise(quantity, Measure.COUNT, knowledge.units) is Problem.LOWER_BOUND_ONLY
+
+
+@pytest.mark.parametrize("comparator", ["<", "<="])
+def test_upper_bounds_keep_their_value(knowledge: Knowledge, comparator: str) -> None:
+    quantity = Quantity(Decimal("0.1"), comparator=comparator, unit="10*3/uL", system=UCUM, code="10*3/uL")
+    assert normalise(quantity, Measure.COUNT, knowledge.units) == Decimal(100)
+
+
+def test_birth_weight_in_kilograms(knowledge: Knowledge) -> None:
+    quantity = Quantity(Decimal("1.2"), unit="kg", system=UCUM, code="kg")
+    assert normalise(quantity, Measure.MASS, knowledge.units) == Decimal(1200)
