@@ -108,7 +108,8 @@ def template_context(assessment: Assessment, thresholds: Thresholds) -> dict[str
                 "problem": str(p.problem),
                 "role": str(p.role),
                 "loinc": p.loinc,
-                "unit": markdown_text(p.unit, 24) if p.unit else None,
+                "unit": " ".join(p.unit.split())[:24] if p.unit else None,  # summaries are plain text
+                "unit_md": markdown_text(p.unit, 24) if p.unit else None,
                 "date": day_text(p.collected_at, now),
             }
             for p in assessment.data_problems
@@ -129,9 +130,12 @@ class CardRenderer:
         self.truncate = truncate  # False when checking templates: an over-long summary must show
 
     def indicator(self, finding: Finding, severity: Severity | None) -> str:
-        if severity is not None and severity is not Severity.NONE:
-            return self.thresholds.indicator[severity]  # R5
-        return self.thresholds.indicator_by_finding[str(finding)]  # R6, R10
+        fixed = self.thresholds.indicator_by_finding.get(str(finding))
+        if fixed is not None:
+            return fixed  # R6, R10: info whatever the old result's severity
+        if severity is None or severity is Severity.NONE:
+            raise ValueError(f"finding {finding} has neither a severity nor a fixed indicator")
+        return self.thresholds.indicator[severity]  # R5
 
     def card(self, finding: Finding, headline: Classified | None, context: dict[str, Any],
              febrile: bool = False) -> dict[str, Any]:
