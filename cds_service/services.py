@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,8 @@ from cds_service.fhir.records import build_record
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
 from cds_service.render.cards import CardRenderer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,12 @@ def assess_request(request: HookRequest, prefetch: Mapping[str, PrefetchValue], 
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
     resources = [r for key in ("labs", "vitals", "labReports") for r in prefetch[key].resources]
     record = build_record(request.patient_id, patient, resources, engine.knowledge)
-    return assess(record, engine.clock(), engine.knowledge)
+    assessment = assess(record, engine.clock(), engine.knowledge)
+    if assessment.ignored_other_patient:
+        # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
+        log.warning("data integrity: %d result(s) filed for another patient were ignored (hookInstance %s)",
+                    assessment.ignored_other_patient, request.hook_instance)
+    return assessment
 
 
 def patient_view(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> list[dict[str, Any]]:

@@ -24,7 +24,8 @@ SUMMARY_LIMIT = 140  # CDS Hooks 2.0: summary SHOULD be under 140 characters
 EXTENSION_KEY = "neutropenia-cds"
 _RAW_HTML = re.compile(r"<[A-Za-z/!?]")
 _BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+_ANGLE = str.maketrans({"<": "\u2039", ">": "\u203a"})  # look-alikes: inert as Markdown and as plain text
 
 
 class CardTemplateError(ValueError):
@@ -33,7 +34,7 @@ class CardTemplateError(ValueError):
 
 def markdown_text(value: object, limit: int = 60) -> str:
     """Text from the record, made inert in Markdown (no raw HTML, no links) and kept short."""
-    text = " ".join(str(value).split())[:limit]
+    text = " ".join(str(value).split())[:limit].translate(_ANGLE)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
@@ -108,7 +109,7 @@ def template_context(assessment: Assessment, thresholds: Thresholds) -> dict[str
                 "problem": str(p.problem),
                 "role": str(p.role),
                 "loinc": p.loinc,
-                "unit": " ".join(p.unit.split())[:24] if p.unit else None,  # summaries are plain text
+                "unit": " ".join(p.unit.split())[:24].translate(_ANGLE) if p.unit else None,  # plain-text summary
                 "unit_md": markdown_text(p.unit, 24) if p.unit else None,
                 "date": day_text(p.collected_at, now),
             }
@@ -140,7 +141,11 @@ class CardRenderer:
     def card(self, finding: Finding, headline: Classified | None, context: dict[str, Any],
              febrile: bool = False) -> dict[str, Any]:
         template = self.templates[str(finding)]
-        summary = " ".join(template.summary.render(context).split())
+        try:
+            summary = " ".join(template.summary.render(context).split())
+            detail = _BLANK_LINES.sub("\n\n", template.detail.render(context)).strip()
+        except jinja2.TemplateError as exc:
+            raise CardTemplateError(f"{template.path.name}: {type(exc).__name__}: {exc}") from exc
         if self.truncate and len(summary) > SUMMARY_LIMIT:
             log.warning("summary of card %s cut to %d characters", finding, SUMMARY_LIMIT)
             summary = summary[: SUMMARY_LIMIT - 1] + "\u2026"
@@ -149,7 +154,7 @@ class CardRenderer:
             "uuid": str(uuid.uuid4()),
             "summary": summary,
             "indicator": self.indicator(finding, severity),
-            "detail": _BLANK_LINES.sub("\n\n", template.detail.render(context)).strip(),
+            "detail": detail,
             "source": dict(template.source),
         }
         if template.links:

@@ -1,0 +1,135 @@
+"""Every error status of the contract, each with a FHIR OperationOutcome body that says what is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from cds_service.app import create_app
+from cds_service.settings import Settings
+from tests.builders import NOW, anc, hook_request, observation, patient
+from tests.contract import assert_cds_response, assert_operation_outcome
+
+URL = "/cds-services/neutropenia-patient-view"
+
+
+def _post(client: FlaskClient, body: Any) -> Any:
+    return client.post(URL, json=body)
+
+
+def _without(body: dict[str, Any], *path: str) -> dict[str, Any]:
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return body
+
+
+@pytest.mark.parametrize(("body", "text"), [
+    ([], "must be a JSON object"),
+    ("patient-view", "must be a JSON object"),
+    (_without(hook_request(anc(300)), "hook"), "hook is required"),
+    ({**hook_request(anc(300)), "hook": "order-sign"}, "answers the 'patient-view' hook, not 'order-sign'"),
+    (_without(hook_request(anc(300)), "hookInstance"), "hookInstance is required"),
+    ({**hook_request(anc(300)), "hookInstance": 42}, "hookInstance must be a non-empty string"),
+    (_without(hook_request(anc(300)), "context"), "context is required"),
+    (_without(hook_request(anc(300)), "context", "patientId"), "context.patientId is required"),
+    (_without(hook_request(anc(300)), "context", "userId"), "context.userId is required"),
+    ({**hook_request(anc(300)), "context": {"patientId": "", "userId": "Practitioner/1"}},
+     "context.patientId must be a non-empty string"),
+    ({**hook_request(anc(300)), "prefetch": []}, "prefetch must be a JSON object"),
+    ({**hook_request(anc(300)), "prefetch": {"patient": patient(), "labs": "Observation?code=751-8"}},
+     "prefetch 'labs' must be a FHIR resource, a Bundle or null"),
+    ({**hook_request(anc(300)), "prefetch": {"patient": patient(), "labs": {"resourceType": "Bundle", "entry": {}}}},
+     "entry is not a list"),
+    ({**hook_request(anc(300)), "fhirServer": "ftp://ehr.example.org"}, "fhirServer must be an http or https URL"),
+    ({**hook_request(anc(300)), "fhirAuthorization": {"access_token": "t", "token_type": "Bearer"}},
+     "fhirAuthorization was sent without a fhirServer"),
+])
+def test_400_for_a_malformed_request(client: FlaskClient, body: Any, text: str) -> None:
+    response = _post(client, body)
+    assert response.status_code == 400
+    assert response.mimetype == "application/fhir+json"
+    assert_operation_outcome(response.get_json(), text)
+
+
+def test_400_for_invalid_json(client: FlaskClient) -> None:
+    response = client.post(URL, data=b'{"hook": "patient-view",', content_type="application/json")
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), "not valid JSON")
+
+
+def test_400_for_a_body_that_is_not_json(client: FlaskClient) -> None:
+    response = client.post(URL, data=b"hook=patient-view", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), "Content-Type must be application/json")
+
+
+def test_404_for_an_unknown_service(client: FlaskClient) -> None:
+    response = client.post("/cds-services/no-such-service", json=hook_request(anc(300)))
+    assert response.status_code == 404
+    assert_operation_outcome(response.get_json(), "no CDS service 'no-such-service'")
+
+
+def test_404_and_405_elsewhere_are_operation_outcomes(client: FlaskClient) -> None:
+    assert_operation_outcome(client.get("/nothing-here").get_json())
+    response = client.get(URL)
+    assert response.status_code == 405
+    assert_operation_outcome(response.get_json())
+
+
+@pytest.mark.parametrize(("prefetch", "missing"), [
+    ({}, "patient, labs"),
+    ({"patient": patient()}, "labs"),
+    ({"labs": {"resourceType": "Bundle", "entry": []}}, "patient"),
+    ({"patient": patient(), "labs": {"resourceType": "OperationOutcome",
+                                     "issue": [{"severity": "error", "code": "timeout"}]}}, "labs"),
+])
+def test_412_when_required_prefetch_is_absent_or_failed(client: FlaskClient, prefetch: dict[str, Any],
+                                                        missing: str) -> None:
+    response = _post(client, hook_request(prefetch=prefetch))
+    assert response.status_code == 412
+    diagnostics = assert_operation_outcome(response.get_json(), "required prefetch not provided or failed: ")
+    assert diagnostics.split(": ", 1)[1].startswith(missing)
+
+
+def test_null_prefetch_means_no_data(client: FlaskClient) -> None:
+    """CDS Hooks 2.0: null is 'no data' -- no ANC, no card; a null patient means an unknown age."""
+    response = _post(client, hook_request(prefetch={"patient": None, "labs": None}))
+    assert response.status_code == 200
+    assert assert_cds_response(response.get_json()) == []
+
+
+def test_413_for_a_body_over_the_limit() -> None:
+    app = create_app(Settings(max_body_bytes=2000), clock=lambda: NOW)
+    body = hook_request(*[anc(2500, id=f"a{i}") for i in range(20)])
+    response = app.test_client().post(URL, json=body)
+    assert response.status_code == 413
+    assert_operation_outcome(response.get_json(), "larger than the service accepts")
+
+
+@pytest.mark.parametrize("resource", [
+    observation("751-8", 300, "kcells", ucum=False),  # unknown unit
+    observation("751-8", 30, "%"),  # a % on a count code
+    {**anc(300), "status": 12},  # not valid FHIR
+    {**anc(300), "valueQuantity": {"value": "three hundred", "unit": "/uL"}},
+    anc(300, subject="Patient/someone-else"),  # another patient's result
+    {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]}},
+    {"resourceType": "Banana"},
+])
+def test_data_problems_never_cause_a_500(client: FlaskClient, resource: dict[str, Any]) -> None:
+    response = _post(client, hook_request(resource))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    cards = assert_cds_response(response.get_json())
+    assert all(c["indicator"] == "info" for c in cards)
+    assert all(c["extension"]["neutropenia-cds"]["finding"] == "data-problem" for c in cards)
+
+
+def test_other_patients_result_is_logged_without_phi(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        _post(client, hook_request(anc(300, subject="Patient/someone-else")))
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "another patient" in messages
+    assert "someone-else" not in messages and "pat-1" not in messages

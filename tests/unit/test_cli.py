@@ -1,0 +1,51 @@
+"""neutropenia-cds evaluate: a hook request or a Bundle in, the assessment and cards out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cds_service.cli import main
+from tests.builders import NOW, anc, bundle, iso, patient
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "patient-view"
+
+
+def test_evaluate_hook_request_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["evaluate", str(FIXTURES / "severe-adult-499.request.json"), "--at", "2026-11-25T12:00:00Z",
+                 "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["assessment"]["finding"] == "neutropenia"
+    assert out["assessment"]["current"]["severity"] == "severe"
+    assert out["assessment"]["current"]["anc"]["value"] == 499
+    assert [c["summary"] for c in out["cards"]] == ["Severe neutropenia: ANC 499/uL (Nov 24)"]
+
+
+def test_evaluate_bundle_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle(patient("1980-01-01"), anc(900, when="2026-11-24T08:00:00Z"))))
+    assert main(["evaluate", str(path), "--at", iso(NOW)]) == 0
+    out = capsys.readouterr().out
+    assert "finding neutropenia" in out and "severity moderate" in out
+    assert "[warning] Moderate neutropenia: ANC 900/uL (Nov 24)" in out
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("not json", "cannot evaluate"),
+    (json.dumps({"resourceType": "Patient"}), "a CDS Hooks request or a FHIR Bundle"),
+    (json.dumps(bundle(anc(300))), "exactly one Patient"),
+])
+def test_evaluate_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
+                                    message: str) -> None:
+    path = tmp_path / "input.json"
+    path.write_text(content)
+    assert main(["evaluate", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_evaluate_needs_a_time_zone(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(FIXTURES / "normal-adult.request.json"), "--at", "2026-11-25T12:00:00"]) == 2
+    assert "time zone" in capsys.readouterr().err

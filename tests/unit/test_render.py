@@ -1,0 +1,112 @@
+"""Card rendering: templates checked at start, text from the record made inert, numbers shown honestly."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cds_service.app import create_app
+from cds_service.cli import main
+from cds_service.clinical.assessment import assess
+from cds_service.clinical.model import Finding, Severity
+from cds_service.fhir.records import build_record
+from cds_service.render.cards import CardTemplateError, count_text, markdown_text
+from cds_service.settings import Settings, default_cards_dir
+from tests.builders import NOW, PATIENT_ID, ago, anc, hook_request, observation, patient
+from tests.contract import assert_cds_response
+
+
+@pytest.mark.parametrize(("value", "comparator", "text"), [
+    ("1499.9", None, "1,499/uL"),  # rounded down: never shown as the 1,500 it is not
+    ("499.6", None, "499/uL"),
+    ("99.99", None, "99/uL"),
+    ("100", "<", "<100/uL"),
+    ("400", "<=", "\u2264400/uL"),
+    ("12345", None, "12,345/uL"),
+])
+def test_count_text(value: str, comparator: str | None, text: str) -> None:
+    assert count_text(Decimal(value), comparator) == text
+
+
+@pytest.mark.parametrize("hostile", ["<img src=x onerror=alert(1)>", "[click](https://evil.example)", "**bold**"])
+def test_markdown_text_is_inert(hostile: str) -> None:
+    text = markdown_text(hostile)
+    assert "<img" not in text and "](" not in text and "**" not in text
+
+
+def test_hostile_unit_string_never_reaches_the_detail_as_html(tmp_path: Path) -> None:
+    app = create_app(Settings(), clock=lambda: NOW)
+    hostile = observation("751-8", 300, "<script>alert(1)</script>", ucum=False, when=ago(hours=1))
+    response = app.test_client().post("/cds-services/neutropenia-patient-view", json=hook_request(hostile))
+    (card,) = assert_cds_response(response.get_json())
+    assert "<script" not in card["detail"]
+    assert len(card["summary"]) <= 140
+
+
+def _cards_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "cards"
+    shutil.copytree(default_cards_dir(), target)
+    return target
+
+
+def test_broken_template_stops_the_service_with_the_file_named(tmp_path: Path) -> None:
+    cards = _cards_copy(tmp_path)
+    path = cards / "neutropenia.toml"
+    path.write_text(path.read_text().replace("{{ anc.severity_title }}", "{{ anc.severity_title "))
+    with pytest.raises(CardTemplateError, match=r"neutropenia\.toml"):
+        create_app(Settings(cards_dir=cards))
+
+
+def test_unknown_placeholder_is_caught_at_start(tmp_path: Path) -> None:
+    cards = _cards_copy(tmp_path)
+    path = cards / "no-current-anc.toml"
+    path.write_text(path.read_text().replace("{{ anc.severity }}:", "{{ anc.sevirity }}:"))
+    with pytest.raises(CardTemplateError, match=r"no-current-anc\.toml"):
+        create_app(Settings(cards_dir=cards))
+
+
+def test_missing_template_is_named(tmp_path: Path) -> None:
+    cards = _cards_copy(tmp_path)
+    (cards / "low-for-age.toml").unlink()
+    with pytest.raises(CardTemplateError, match="no card template for: low-for-age"):
+        create_app(Settings(cards_dir=cards))
+
+
+def test_check_cards_reports_an_over_long_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cards = _cards_copy(tmp_path)
+    path = cards / "neutropenia.toml"
+    path.write_text(path.read_text().replace('summary = "', 'summary = "' + "Very long words " * 8, 1))
+    assert main(["check-cards", "--cards-dir", str(cards)]) == 1
+    assert "summary longer than 140 characters" in capsys.readouterr().err
+
+
+def test_check_cards_passes_on_the_shipped_templates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-cards"]) == 0
+    assert "ok:" in capsys.readouterr().out
+
+
+def test_indicators_follow_r5_and_r6(tmp_path: Path) -> None:
+    app = create_app(Settings(), clock=lambda: NOW)
+    renderer = app.extensions["cds_engine"].renderer
+    assert renderer.indicator(Finding.NEUTROPENIA, Severity.MILD) == "info"
+    assert renderer.indicator(Finding.NEUTROPENIA, Severity.MODERATE) == "warning"
+    assert renderer.indicator(Finding.NEUTROPENIA, Severity.SEVERE) == "critical"
+    assert renderer.indicator(Finding.NO_CURRENT_ANC, Severity.SEVERE) == "info"
+    assert renderer.indicator(Finding.DATA_PROBLEM, None) == "info"
+
+
+def test_summary_is_cut_to_140_characters_at_run_time(tmp_path: Path) -> None:
+    cards = _cards_copy(tmp_path)
+    app = create_app(Settings(cards_dir=cards), clock=lambda: NOW)
+    renderer = app.extensions["cds_engine"].renderer
+    template = renderer.templates["neutropenia"]
+    long = template.summary.environment.from_string("x" * 300)
+    renderer.templates = {**renderer.templates, "neutropenia": dataclasses.replace(template, summary=long)}
+    engine = app.extensions["cds_engine"]
+    assessment = assess(build_record(PATIENT_ID, patient(), [anc(300)], engine.knowledge), NOW, engine.knowledge)
+    (card,) = renderer.cards(assessment)
+    assert len(card["summary"]) == 140 and card["summary"].endswith("\u2026")
