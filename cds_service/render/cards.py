@@ -119,6 +119,12 @@ def template_context(assessment: Assessment, thresholds: Thresholds) -> dict[str
         "current_window_days": thresholds.current_window_days,
         "lookback_days": thresholds.lookback_days,
         "general_lln": count_text(thresholds.general_lln),
+        # R4/R5 numbers for the wording, so the text can never disagree with the rules
+        "mild_from": count_text(thresholds.mild_from),
+        "moderate_from": count_text(thresholds.moderate_from),
+        "profound_below": count_text(thresholds.profound_below),
+        "wbc_bound_below": count_text(thresholds.wbc_bound_below),
+        "mismatch_percent": f"{float(thresholds.mismatch_fraction * 100):g} %",
     }
 
 
