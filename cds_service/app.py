@@ -9,7 +9,7 @@ from flask import Flask
 
 from cds_service.http.errors import register_error_handlers
 from cds_service.http.routes import blueprint
-from cds_service.knowledge import load_knowledge
+from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
 from cds_service.render.cards import CardRenderer, load_templates
 from cds_service.render.samples import FINDINGS_RENDERED, check_templates
 from cds_service.services import Engine, declare_services
@@ -20,12 +20,19 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def site_knowledge(settings: Settings) -> Knowledge:
+    """The shipped knowledge with this site's configuration applied (R6 windows, R8 Duffy-null codes)."""
+    return load_knowledge().configured(
+        current_window_days=settings.current_window_days,
+        lookback_days=settings.lookback_days,
+        duffy_null_codes=parse_system_codes(settings.duffy_null_codes),
+    )
+
+
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
     """The service, with knowledge and card templates loaded and checked once, before any request."""
     settings = settings or Settings.from_env()
-    knowledge = load_knowledge().with_policy(
-        current_window_days=settings.current_window_days, lookback_days=settings.lookback_days
-    )
+    knowledge = site_knowledge(settings)
     renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge.thresholds)
     check_templates(renderer)
     if clock is None:

@@ -40,52 +40,50 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hook_request_or_bundle(document: Any) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]]:
-    """(patient id, Patient, other resources) from a hook request or a FHIR Bundle."""
-    from cds_service.fhir.prefetch import PrefetchState, read_prefetch
+def _assess_file(document: Any, engine: Any) -> Any:
+    """The Assessment of a hook request (its prefetch) or of a FHIR Bundle holding one Patient."""
+    from cds_service.clinical.assessment import assess
+    from cds_service.fhir.prefetch import read_prefetch
+    from cds_service.fhir.records import build_record
     from cds_service.hook_request import parse_hook_request
-    from cds_service.knowledge import load_knowledge
-    from cds_service.services import patient_prefetch
+    from cds_service.services import assess_request, patient_prefetch
 
     if isinstance(document, dict) and "hookInstance" in document:
         request = parse_hook_request(document, str(document.get("hook")), ("patientId",))
-        values = read_prefetch(request.prefetch, patient_prefetch(load_knowledge()))
-        patient = values["patient"].resources[0] if values["patient"].state is PrefetchState.PRESENT else None
-        others = [r for key, v in values.items() if key != "patient" for r in v.resources]
-        return request.patient_id, patient, others
+        return assess_request(request, read_prefetch(request.prefetch, patient_prefetch(engine.knowledge)), engine)
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
-        resources = [e["resource"] for e in document.get("entry", []) if isinstance(e, dict) and "resource" in e]
+        entries = document.get("entry", [])
+        resources = [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
         patients = [r for r in resources if r.get("resourceType") == "Patient"]
         if len(patients) != 1 or not isinstance(patients[0].get("id"), str):
             raise ValueError("the Bundle must hold exactly one Patient, with an id")
-        return patients[0]["id"], patients[0], [r for r in resources if r is not patients[0]]
+        others = [r for r in resources if r is not patients[0]]
+        record = build_record(patients[0]["id"], patients[0], others, engine.knowledge)
+        return assess(record, engine.clock(), engine.knowledge)
     raise ValueError("the file must hold a CDS Hooks request or a FHIR Bundle")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from cds_service.clinical.assessment import assess
+    from cds_service.app import site_knowledge
     from cds_service.errors import ServiceError
-    from cds_service.fhir.records import build_record
-    from cds_service.knowledge import load_knowledge
     from cds_service.render.cards import CardRenderer, load_templates
     from cds_service.render.plain import to_plain
     from cds_service.render.samples import FINDINGS_RENDERED
+    from cds_service.services import Engine
 
     settings = Settings.from_env()
     now = datetime.fromisoformat(args.at) if args.at else (settings.fixed_now or datetime.now(UTC))
     if now.tzinfo is None:
         print("--at needs a time zone, e.g. 2026-11-25T12:00:00Z", file=sys.stderr)
         return 2
+    knowledge = site_knowledge(settings)
+    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge.thresholds)
+    engine = Engine(knowledge=knowledge, renderer=renderer, clock=lambda: now)
     try:
-        document = orjson.loads(Path(args.file).read_bytes())
-        patient_id, patient, resources = _hook_request_or_bundle(document)
+        assessment = _assess_file(orjson.loads(Path(args.file).read_bytes()), engine)
     except (OSError, orjson.JSONDecodeError, ValueError, ServiceError) as exc:
         print(f"cannot evaluate {args.file}: {exc}", file=sys.stderr)
         return 2
-    knowledge = load_knowledge().with_policy(
-        current_window_days=settings.current_window_days, lookback_days=settings.lookback_days)
-    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge.thresholds)
-    assessment = assess(build_record(patient_id, patient, resources, knowledge), now, knowledge)
     cards = renderer.cards(assessment)
     if args.json:
         sys.stdout.write(orjson.dumps({"assessment": to_plain(assessment), "cards": cards},
@@ -102,6 +100,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     if assessment.trend:
         points = ", ".join(f"{p.anc.value}" for p in assessment.trend.points)
         print(f"  trend {assessment.trend.direction}: {points}")
+    if assessment.fever:
+        top = assessment.fever.highest
+        print(f"  fever ({assessment.fever.rule}): {top.celsius:.1f} C {top.route} at {top.at.isoformat()}")
+    context = assessment.context
+    if context is not None:
+        if context.chemotherapy:
+            dose = context.chemotherapy
+            print(f"  chemotherapy: {dose.agent}, {dose.days_before} days ago"
+                  f"{' (3-14 day window)' if dose.in_window else ''}")
+        if context.clozapine_active:
+            print(f"  clozapine active: {assessment.clozapine_action}")
+        print(f"  Duffy-null status: {context.duffy}")
+        if context.causes:
+            print(f"  found in the record: {', '.join(context.causes)}")
+        if context.unavailable:
+            print(f"  not available: {', '.join(context.unavailable)}")
     for problem in assessment.data_problems:
         print(f"  data problem: {problem.problem} ({problem.role}, LOINC {problem.loinc or '?'})")
     for card in cards:

@@ -64,8 +64,11 @@ VITAL_ROLES = (Role.TEMPERATURE, Role.BIRTH_WEIGHT)
 
 
 def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
-    """Prefetch of every service: the patient, R2 labs and vitals by LOINC code, lab reports to date results (R1)."""
+    """Prefetch of every service: the patient, R2 labs and vitals, lab reports (R1), and the R8 context."""
     patient = "{{context.patientId}}"
+    duffy = knowledge.context.duffy
+    duffy_codes = ",".join(f"{knowledge.codes.system}|{c}" for c in (duffy.genotype_code, duffy.fya_code,
+                                                                      duffy.fyb_code))
     return (
         PrefetchTemplate("patient", f"Patient/{patient}", required=True),
         PrefetchTemplate(
@@ -76,22 +79,54 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
         PrefetchTemplate(
             "vitals",
             f"Observation?patient={patient}&code={_codes_query(knowledge, VITAL_ROLES)}&_sort=-date&_count=200",
-            required=False,
+            required=False, describes="temperatures and birth weight",
         ),
         PrefetchTemplate(
             "labReports",
             f"DiagnosticReport?patient={patient}&category=http://terminology.hl7.org/CodeSystem/v2-0074|LAB"
             "&_sort=-date&_count=200",
-            required=False,
+            required=False, describes="laboratory reports",
         ),
+        PrefetchTemplate(
+            "medicationRequests",
+            f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_count=200",
+            required=False, describes="medications",
+        ),
+        PrefetchTemplate(
+            "medicationAdministrations",
+            f"MedicationAdministration?patient={patient}&_include=MedicationAdministration:medication&_count=200",
+            required=False, describes="medications",
+        ),
+        PrefetchTemplate(
+            "medicationStatements",
+            f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication&_count=200",
+            required=False, describes="medications",
+        ),
+        PrefetchTemplate(
+            "procedures",
+            f"Procedure?patient={patient}&code={knowledge.context.snomed}|"
+            + f",{knowledge.context.snomed}|".join(sorted(knowledge.context.chemo_procedure_codes)),
+            required=False, describes="chemotherapy procedures",
+        ),
+        PrefetchTemplate("conditions", f"Condition?patient={patient}&_count=200", required=False,
+                         describes="conditions"),
+        PrefetchTemplate("duffy", f"Observation?patient={patient}&code={duffy_codes}", required=False,
+                         describes="Duffy results"),
     )
+
+
+CONTEXT_KEYS = ("labs", "vitals", "labReports", "medicationRequests", "medicationAdministrations",
+                "medicationStatements", "procedures", "conditions", "duffy")
 
 
 def assess_request(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> Assessment:
     """Prefetched FHIR data -> PatientRecord -> Assessment, at the engine's clock."""
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
-    resources = [r for key in ("labs", "vitals", "labReports") for r in prefetch[key].resources]
-    record = build_record(request.patient_id, patient, resources, engine.knowledge)
+    resources = [r for key in CONTEXT_KEYS for r in prefetch[key].resources]
+    unavailable = tuple(dict.fromkeys(
+        value.describes for value in prefetch.values() if value.describes and not value.obtained
+    ))
+    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable)
     assessment = assess(record, engine.clock(), engine.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.

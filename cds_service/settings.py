@@ -39,6 +39,8 @@ class Settings:
     current_window_days: int = 7
     lookback_days: int = 90
     max_body_bytes: int = 10 * 1024 * 1024
+    # R8: the site's Duffy-null value set, as "system|code" entries
+    duffy_null_codes: tuple[str, ...] = ()
     # Evaluate as if it were this moment (demonstrations and tests); refused in the production profile.
     fixed_now: datetime | None = None
 
@@ -52,6 +54,10 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be a positive whole number")
         if self.lookback_days < self.current_window_days:
             raise SettingsError(f"{PREFIX}LOOKBACK_DAYS must not be shorter than {PREFIX}CURRENT_WINDOW_DAYS")
+        for entry in self.duffy_null_codes:
+            system, _, code = entry.rpartition("|")
+            if not system or not code:
+                raise SettingsError(f"{PREFIX}DUFFY_NULL_CODES entries must be system|code, not {entry!r}")
         if self.fixed_now is not None:
             if self.profile == "production":
                 raise SettingsError(f"{PREFIX}NOW is for demonstrations and tests; the production profile refuses it")
@@ -72,6 +78,9 @@ class Settings:
                 values[name] = kind(raw)
             except ValueError:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}") from None
+        if env.get(PREFIX + "DUFFY_NULL_CODES"):
+            values["duffy_null_codes"] = tuple(
+                c.strip() for c in env[PREFIX + "DUFFY_NULL_CODES"].split(",") if c.strip())
         if env.get(PREFIX + "CARDS_DIR"):
             values["cards_dir"] = Path(env[PREFIX + "CARDS_DIR"])
         if env.get(PREFIX + "NOW"):

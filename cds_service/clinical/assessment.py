@@ -6,13 +6,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from cds_service.clinical.anc import anc_measurements
+from cds_service.clinical.context import clinical_context, clozapine_action
+from cds_service.clinical.fever import detect_fever, temperature_readings
 from cds_service.clinical.labs import read_results
 from cds_service.clinical.model import (
     Assessment,
     Classified,
+    ClinicalContext,
     DataProblem,
+    DuffyStatus,
     Finding,
     LabResult,
+    LlnBasis,
     PatientRecord,
     Problem,
     Role,
@@ -20,7 +25,7 @@ from cds_service.clinical.model import (
     Trend,
     TrendSummary,
 )
-from cds_service.clinical.severity import age_limit, classify
+from cds_service.clinical.severity import age_limit, classify, is_below
 from cds_service.clinical.units import UPPER_BOUND_COMPARATORS
 from cds_service.knowledge import Knowledge, Thresholds
 
@@ -53,12 +58,48 @@ def trend(dated: list[Classified], now: datetime, thresholds: Thresholds) -> Tre
     return TrendSummary(tuple(window[-thresholds.trend_values :]), direction)
 
 
-def _finding_for(current: Classified, general_lln: Decimal) -> Finding | None:
+def _in_duffy_range(item: Classified, thresholds: Thresholds) -> bool:
+    """R8: ANC 1000 to below 1500 in a child over 1 year or an adult (the reference interval is not neonatal)."""
+    return (
+        item.limit.basis in (LlnBasis.STANDARD, LlnBasis.AGE_UNKNOWN)
+        and not is_below(item.anc.value, item.anc.comparator, thresholds.duffy_range_from)
+        and is_below(item.anc.value, item.anc.comparator, thresholds.duffy_range_below)
+    )
+
+
+def _finding_for(current: Classified, context: ClinicalContext, thresholds: Thresholds) -> Finding | None:
     if current.severity is Severity.NONE:
         return None
-    if current.severity is Severity.MILD and current.anc.value >= general_lln:
+    if context.duffy is not DuffyStatus.UNKNOWN and _in_duffy_range(current, thresholds):
+        return Finding.DUFFY_NULL_RANGE  # R8: documented Duffy-null, 1000-1499
+    if current.severity is Severity.MILD and current.anc.value >= thresholds.general_lln:
         return Finding.LOW_FOR_AGE  # below the limit for this age, not below the general one (neonates, R5)
     return Finding.NEUTROPENIA
+
+
+def _febrile_finding(current: Classified | None, stale: Classified | None, chemo_window: bool,
+                     thresholds: Thresholds) -> Finding | None:
+    """R7 with fever now: FN, possible FN, or moderate neutropenia with fever; None to fall back to R5/R6."""
+    def below(item: Classified, limit: Decimal) -> bool:
+        return is_below(item.anc.value, item.anc.comparator, limit)
+
+    if current is not None:
+        if below(current, thresholds.fn_anc_below) or (
+            chemo_window and below(current, thresholds.fn_chemotherapy_anc_below)
+        ):
+            return Finding.FEBRILE_NEUTROPENIA
+        if below(current, thresholds.fn_chemotherapy_anc_below):
+            return Finding.FEVER_WITH_NEUTROPENIA
+        return None
+    # No current ANC: an older one below 500 (R7), or -- the safer reading of the chemotherapy proxy -- an older
+    # one below 1000 or none at all, 3-14 days after chemotherapy: get an urgent CBC.
+    if stale is not None and (below(stale, thresholds.fn_anc_below) or (
+        chemo_window and below(stale, thresholds.fn_chemotherapy_anc_below)
+    )):
+        return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
+    if stale is None and chemo_window:
+        return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
+    return None
 
 
 def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assessment:
@@ -86,20 +127,24 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     lookback_since = now - timedelta(days=thresholds.lookback_days)
     current = latest if latest and latest.anc.collected_at and latest.anc.collected_at >= current_since else None
 
-    last_abnormal = None
-    if current is not None:
-        finding = _finding_for(current, thresholds.general_lln)
-    elif (
-        latest is not None
-        and latest.anc.collected_at is not None
-        and latest.anc.collected_at >= lookback_since
-        and latest.severity is not Severity.NONE
-    ):
-        finding, last_abnormal = Finding.NO_CURRENT_ANC, latest
+    readings = temperature_readings(read.results, knowledge)
+    fever = detect_fever(readings, now, knowledge)
+    context = clinical_context(record, now, knowledge)
+    chemo_window = context.chemotherapy is not None and context.chemotherapy.in_window
+    stale = latest if latest is not None and current is None and latest.anc.collected_at is not None and (
+        latest.anc.collected_at >= lookback_since) else None
+
+    finding: Finding | None = None
+    last_abnormal: Classified | None = None
+    febrile_finding = _febrile_finding(current, stale, chemo_window, thresholds) if fever else None
+    if febrile_finding is not None:
+        finding, last_abnormal = febrile_finding, (stale if current is None else None)
+    elif current is not None:
+        finding = _finding_for(current, context, thresholds)
+    elif stale is not None and stale.severity is not Severity.NONE:
+        finding, last_abnormal = Finding.NO_CURRENT_ANC, stale  # R6
     elif undated_abnormal:
         finding = Finding.NO_CURRENT_ANC
-    else:
-        finding = None
 
     newest = latest.anc.collected_at if latest else None
     relevant = tuple(
@@ -107,6 +152,14 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         if (p.collected_at is None and current is None)
         or (p.collected_at is not None and p.collected_at >= lookback_since
             and (newest is None or p.collected_at > newest))
+    )
+    headline = current or last_abnormal
+    clozapine = (clozapine_action(headline.anc.value, headline.anc.comparator, context.duffy, knowledge)
+                 if context.clozapine_active and headline is not None else None)
+    suggest_phenotyping = (
+        finding is Finding.NEUTROPENIA and current is not None and fever is None
+        and context.duffy is DuffyStatus.UNKNOWN and _in_duffy_range(current, thresholds)
+        and context.chemotherapy is None and "medications" not in record.unavailable
     )
     return Assessment(
         now=now,
@@ -118,4 +171,8 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         data_problems=relevant,
         ignored_other_patient=read.other_patient,
         general_lln=thresholds.general_lln,
+        fever=fever,
+        context=context,
+        clozapine_action=clozapine,
+        suggest_duffy_phenotyping=suggest_phenotyping,
     )

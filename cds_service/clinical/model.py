@@ -145,6 +145,73 @@ class ReportFacts:
 
 
 @dataclass(frozen=True)
+class Coding:
+    """A coded value as sent: system and code (display is never matched on)."""
+
+    system: str | None
+    code: str | None
+
+
+class MedicationKind(enum.StrEnum):
+    REQUEST = "MedicationRequest"
+    ADMINISTRATION = "MedicationAdministration"
+    STATEMENT = "MedicationStatement"
+
+
+@dataclass(frozen=True)
+class MedicationFacts:
+    """A medication resource: what was ordered, given or taken, and when it was given or started (R7, R8)."""
+
+    id: str | None
+    kind: MedicationKind
+    status: str
+    codings: tuple[Coding, ...]
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProcedureFacts:
+    """A Procedure (R8: chemotherapy, SNOMED CT 367336001)."""
+
+    id: str | None
+    status: str
+    codings: tuple[Coding, ...]
+    performed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConditionFacts:
+    """A Condition (R8: causes found in the record; a site's Duffy-null code)."""
+
+    id: str | None
+    clinical_status: str | None
+    verification_status: str | None
+    codings: tuple[Coding, ...]
+
+
+@dataclass(frozen=True)
+class ComponentFacts:
+    codings: tuple[Coding, ...]
+    value_codings: tuple[Coding, ...]
+    value_text: str | None
+
+
+@dataclass(frozen=True)
+class CodedObservationFacts:
+    """An Observation with a coded value (R8: Duffy genotype, Fy(a)/Fy(b) antigens, a site's value set)."""
+
+    id: str | None
+    status: str
+    subject: str | None
+    codings: tuple[Coding, ...]
+    value_codings: tuple[Coding, ...]
+    value_text: str | None
+    components: tuple[ComponentFacts, ...]
+    specimen: str | None
+    effective: datetime | None
+
+
+@dataclass(frozen=True)
 class PatientRecord:
     """Everything the assessment reads about one patient, as plain data."""
 
@@ -154,6 +221,11 @@ class PatientRecord:
     observations: tuple[ObservationFacts, ...] = ()
     reports: tuple[ReportFacts, ...] = ()
     unreadable: tuple[DataProblem, ...] = ()  # relevant resources that failed FHIR validation (R10)
+    medications: tuple[MedicationFacts, ...] = ()
+    procedures: tuple[ProcedureFacts, ...] = ()
+    conditions: tuple[ConditionFacts, ...] = ()
+    coded_observations: tuple[CodedObservationFacts, ...] = ()
+    unavailable: tuple[str, ...] = ()  # kinds of data the EHR did not send or could not fetch
 
 
 @dataclass(frozen=True)
@@ -229,6 +301,73 @@ class TrendSummary:
 
 
 @dataclass(frozen=True)
+class TemperatureReading:
+    celsius: Decimal
+    at: datetime
+    route: str
+
+
+class FeverRule(enum.StrEnum):
+    """R7: which fever definition was met."""
+
+    SINGLE = "single"  # one reading >= 38.3 C
+    SUSTAINED = "sustained"  # >= 38.0 C over >= 60 minutes
+
+
+@dataclass(frozen=True)
+class Fever:
+    """R7: fever now, with the readings that made it."""
+
+    rule: FeverRule
+    readings: tuple[TemperatureReading, ...]  # the qualifying readings, oldest first
+
+    @property
+    def highest(self) -> TemperatureReading:
+        return max(self.readings, key=lambda r: r.celsius)
+
+
+class DuffyStatus(enum.StrEnum):
+    """R8: how Duffy-null status is documented -- never inferred from race or ethnicity."""
+
+    GENOTYPE = "genotype"
+    RED_CELL_ANTIGENS = "red-cell-antigens"
+    SITE_CODE = "site-code"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ChemotherapyDose:
+    """R8: an antineoplastic given or started (or a chemotherapy procedure), and when."""
+
+    agent: str
+    at: datetime
+    days_before: int  # calendar days before the assessment (UTC)
+    in_window: bool  # R7/R8: 3 to 14 days before
+
+
+class ClozapineAction(enum.StrEnum):
+    """R8: the clozapine label's action for the ANC band (general and Duffy-null/BEN tables)."""
+
+    CONTINUE = "continue"
+    CONTINUE_THREE_TIMES_WEEKLY = "continue-monitor-three-times-weekly"
+    INTERRUPT_CONSULT_DAILY = "interrupt-consult-daily"
+    CONSULT_CONTINUE_THREE_TIMES_WEEKLY = "consult-continue-three-times-weekly"
+    INTERRUPT = "interrupt"
+    INTERRUPT_NO_RECHALLENGE = "interrupt-no-rechallenge"
+
+
+@dataclass(frozen=True)
+class ClinicalContext:
+    """R8: what the record says around the count."""
+
+    chemotherapy: ChemotherapyDose | None = None  # the most recent dose (in the window, if any is)
+    clozapine_active: bool = False
+    duffy: DuffyStatus = DuffyStatus.UNKNOWN
+    causes: tuple[str, ...] = ()  # names from knowledge, "found in the record", never a diagnosis
+    unavailable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Assessment:
     """The whole clinical answer for one patient at one moment: no text, only facts and decisions."""
 
@@ -240,8 +379,15 @@ class Assessment:
     trend: TrendSummary | None = None
     data_problems: tuple[DataProblem, ...] = ()
     ignored_other_patient: int = 0
-    febrile: bool = False
     general_lln: Decimal = Decimal(1500)
+    fever: Fever | None = None
+    context: ClinicalContext | None = None
+    clozapine_action: ClozapineAction | None = None
+    suggest_duffy_phenotyping: bool = False
+
+    @property
+    def febrile(self) -> bool:
+        return self.fever is not None
 
     @property
     def headline(self) -> Classified | None:

@@ -17,6 +17,7 @@ class PrefetchTemplate:
     key: str
     query: str
     required: bool
+    describes: str = ""  # what the service misses without it, in words for the card ("medications")
 
 
 class PrefetchState(enum.StrEnum):
@@ -32,6 +33,12 @@ class PrefetchState(enum.StrEnum):
 class PrefetchValue:
     state: PrefetchState
     resources: tuple[dict[str, Any], ...] = ()
+    describes: str = ""
+
+    @property
+    def obtained(self) -> bool:
+        """True when the data is known: sent, or null (CDS Hooks 2.0: no data)."""
+        return self.state in (PrefetchState.PRESENT, PrefetchState.NULL)
 
 
 def _resources(key: str, value: dict[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -53,17 +60,18 @@ def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ..
     values: dict[str, PrefetchValue] = {}
     for template in templates:
         if template.key not in sent:
-            values[template.key] = PrefetchValue(PrefetchState.ABSENT)
+            values[template.key] = PrefetchValue(PrefetchState.ABSENT, describes=template.describes)
             continue
         value = sent[template.key]
         if value is None:
-            values[template.key] = PrefetchValue(PrefetchState.NULL)
+            values[template.key] = PrefetchValue(PrefetchState.NULL, describes=template.describes)
         elif not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
             raise BadRequest(f"prefetch '{template.key}' must be a FHIR resource, a Bundle or null")
         elif value["resourceType"] == "OperationOutcome":
-            values[template.key] = PrefetchValue(PrefetchState.FAILED)
+            values[template.key] = PrefetchValue(PrefetchState.FAILED, describes=template.describes)
         else:
-            values[template.key] = PrefetchValue(PrefetchState.PRESENT, _resources(template.key, value))
+            values[template.key] = PrefetchValue(PrefetchState.PRESENT, _resources(template.key, value),
+                                                 template.describes)
     missing = [t.key for t in templates
                if t.required and values[t.key].state in (PrefetchState.ABSENT, PrefetchState.FAILED)]
     if missing:

@@ -7,16 +7,28 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.procedure import Procedure
 from pydantic import ValidationError
 
 from cds_service.clinical.model import (
+    CodedObservationFacts,
+    Coding,
+    ComponentFacts,
+    ConditionFacts,
     DataProblem,
+    MedicationFacts,
+    MedicationKind,
     ObservationFacts,
     PatientRecord,
     Problem,
+    ProcedureFacts,
     Quantity,
     ReportFacts,
     Role,
@@ -120,34 +132,194 @@ def _birth_date(patient: dict[str, Any] | None, patient_id: str) -> tuple[date |
             return None, "day"
     return None, "day"
 
+_MEDICATION_MODELS: dict[str, tuple[MedicationKind, Any]] = {
+    "MedicationRequest": (MedicationKind.REQUEST, MedicationRequest),
+    "MedicationAdministration": (MedicationKind.ADMINISTRATION, MedicationAdministration),
+    "MedicationStatement": (MedicationKind.STATEMENT, MedicationStatement),
+}
+
+
+def _raw_codings(concept: Any) -> list[Coding]:
+    """Codings of a raw CodeableConcept, for the cheap filter that runs before validation."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
+        return []
+    return [Coding(c.get("system"), c.get("code")) for c in codings
+            if isinstance(c, dict) and isinstance(c.get("code"), str)]
+
+
+def _codings(concept: Any) -> tuple[Coding, ...]:
+    """Codings of a validated CodeableConcept model."""
+    if concept is None:
+        return ()
+    return tuple(Coding(c.system, c.code) for c in concept.coding or [] if c.code)
+
+
+class _ContextFilter:
+    """R8/R9 relevance of raw resources, checked before paying for validation."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        context = knowledge.context
+        self.context = context
+        self.drugs = {*context.antineoplastics, *context.product_ingredient, *context.associated_drugs,
+                      context.clozapine}
+        duffy = context.duffy
+        self.duffy_codes = {duffy.genotype_code, duffy.fya_code, duffy.fyb_code}
+        self.site_codes = duffy.site_codes
+
+    def medication(self, codings: list[Coding]) -> bool:
+        return any(
+            (c.system == self.context.rxnorm and c.code in self.drugs)
+            or (c.system == self.context.atc and (c.code or "").startswith(self.context.atc_antineoplastic_prefix))
+            for c in codings
+        )
+
+    def procedure(self, codings: list[Coding]) -> bool:
+        return any(c.system == self.context.snomed and c.code in self.context.chemo_procedure_codes for c in codings)
+
+    def site_code(self, codings: list[Coding]) -> bool:
+        return any((c.system, c.code) in self.site_codes for c in codings)
+
+    def condition(self, codings: list[Coding]) -> bool:
+        for c in codings:
+            code = c.code or ""
+            for cause in self.context.causes:
+                if (c.system == self.context.icd10cm and code.startswith(cause.icd10cm_prefixes)) or (
+                    c.system == self.context.snomed and code in cause.snomed
+                ):
+                    return True
+        return self.site_code(codings)
+
+    def coded_observation(self, resource: dict[str, Any]) -> bool:
+        codings = _raw_codings(resource.get("code"))
+        return any(c.code in self.duffy_codes and c.system == "http://loinc.org" for c in codings) or (
+            self.site_code(codings) or self.site_code(_raw_codings(resource.get("valueCodeableConcept"))))
+
+
+def _medication_codings(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> list[Coding]:
+    """The codes of what a medication resource names: its CodeableConcept, or the Medication it references."""
+    if "medicationCodeableConcept" in resource:
+        return _raw_codings(resource["medicationCodeableConcept"])
+    reference = resource.get("medicationReference")
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if not isinstance(target, str):
+        return []
+    if target.startswith("#"):
+        contained = resource.get("contained")
+        for item in contained if isinstance(contained, list) else []:
+            if isinstance(item, dict) and item.get("id") == target[1:]:
+                return _raw_codings(item.get("code"))
+        return []
+    medication = medications.get(target.rsplit("Medication/", 1)[-1])
+    return _raw_codings(medication.get("code")) if medication else []
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    found = [m for m in moments if m is not None]
+    return min(found) if found else None
+
+
+def _medication_facts(resource: dict[str, Any], codings: list[Coding]) -> MedicationFacts:
+    kind, model_class = _MEDICATION_MODELS[resource["resourceType"]]
+    model = model_class.model_validate(resource)
+    if kind is MedicationKind.REQUEST:
+        starts = [
+            _instant(d.timing.repeat.boundsPeriod.start)
+            for d in model.dosageInstruction or []
+            if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod
+        ]
+        started = _earliest(*starts) or _instant(model.authoredOn)
+    else:
+        period = model.effectivePeriod
+        started = _instant(model.effectiveDateTime) or (_instant(period.start) if period else None)
+    return MedicationFacts(id=model.id, kind=kind, status=str(model.status), codings=tuple(codings),
+                           started_at=started)
+
+
+def _procedure_facts(resource: dict[str, Any]) -> ProcedureFacts:
+    model = Procedure.model_validate(resource)
+    period = model.performedPeriod
+    performed = _instant(model.performedDateTime) or (_instant(period.start) if period else None)
+    return ProcedureFacts(model.id, str(model.status), _codings(model.code), performed)
+
+
+def _status_code(concept: Any) -> str | None:
+    codes = _codings(concept)
+    return codes[0].code if codes else None
+
+
+def _condition_facts(resource: dict[str, Any]) -> ConditionFacts:
+    model = Condition.model_validate(resource)
+    return ConditionFacts(model.id, _status_code(model.clinicalStatus), _status_code(model.verificationStatus),
+                          _codings(model.code))
+
+
+def _coded_observation_facts(resource: dict[str, Any]) -> CodedObservationFacts:
+    model = Observation.model_validate(resource)
+    components = tuple(
+        ComponentFacts(_codings(c.code), _codings(c.valueCodeableConcept), c.valueString)
+        for c in model.component or []
+    )
+    return CodedObservationFacts(
+        id=model.id,
+        status=str(model.status),
+        subject=model.subject.reference if model.subject is not None else None,
+        codings=_codings(model.code),
+        value_codings=_codings(model.valueCodeableConcept),
+        value_text=model.valueString,
+        components=components,
+        specimen=model.specimen.reference if model.specimen is not None else None,
+        effective=_instant(model.effectiveDateTime) or _instant(model.issued),
+    )
+
+
 
 def build_record(
     patient_id: str,
     patient: dict[str, Any] | None,
     resources: Iterable[dict[str, Any]],
     knowledge: Knowledge,
+    unavailable: tuple[str, ...] = (),
 ) -> PatientRecord:
-    """A PatientRecord from raw FHIR JSON: only Observations with an R2 code are validated and kept."""
+    """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept."""
+    resources = list(resources)
+    relevant = _ContextFilter(knowledge)
+    medication_resources = {r["id"]: r for r in resources
+                            if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)}
     observations: list[ObservationFacts] = []
+    coded: list[CodedObservationFacts] = []
     reports: list[ReportFacts] = []
+    medications: list[MedicationFacts] = []
+    procedures: list[ProcedureFacts] = []
+    conditions: list[ConditionFacts] = []
     unreadable: list[DataProblem] = []
     for resource in resources:
         kind = resource.get("resourceType")
-        if kind == "Observation":
-            matched = _role(resource, knowledge)
-            if matched is None:
-                continue  # filter before validating: only R2 codes are worth the validation cost
-            try:
-                observations.append(_observation_facts(resource, *matched))
-            except ValidationError:
-                resource_id = resource.get("id")
-                unreadable.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
-                                              resource_id if isinstance(resource_id, str) else None, None))
-        elif kind == "DiagnosticReport" and resource.get("result"):
-            try:
+        try:
+            if kind == "Observation":
+                matched = _role(resource, knowledge)
+                if matched is not None:
+                    try:
+                        observations.append(_observation_facts(resource, *matched))
+                    except ValidationError:
+                        resource_id = resource.get("id")
+                        unreadable.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
+                                                      resource_id if isinstance(resource_id, str) else None, None))
+                elif relevant.coded_observation(resource):
+                    coded.append(_coded_observation_facts(resource))
+            elif kind == "DiagnosticReport" and resource.get("result"):
                 reports.append(_report_facts(resource))
-            except ValidationError:
-                log.warning("a DiagnosticReport failed FHIR validation and was skipped")
+            elif kind in _MEDICATION_MODELS:
+                codings = _medication_codings(resource, medication_resources)
+                if relevant.medication(codings):
+                    medications.append(_medication_facts(resource, codings))
+            elif kind == "Procedure" and relevant.procedure(_raw_codings(resource.get("code"))):
+                procedures.append(_procedure_facts(resource))
+            elif kind == "Condition" and relevant.condition(_raw_codings(resource.get("code"))):
+                conditions.append(_condition_facts(resource))
+        except ValidationError:
+            # R10: an invalid resource is skipped with a log entry; the id is not PHI, the content may be.
+            log.warning("a %s failed FHIR validation and was skipped", kind)
     birth_date, precision = _birth_date(patient, patient_id)
     return PatientRecord(
         patient_id=patient_id,
@@ -156,4 +328,9 @@ def build_record(
         observations=tuple(observations),
         reports=tuple(reports),
         unreadable=tuple(unreadable),
+        medications=tuple(medications),
+        procedures=tuple(procedures),
+        conditions=tuple(conditions),
+        coded_observations=tuple(coded),
+        unavailable=unavailable,
     )

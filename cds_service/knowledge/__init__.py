@@ -52,6 +52,61 @@ class Codes:
     role_by_code: Mapping[str, Role]
     codes_by_role: Mapping[Role, tuple[str, ...]]
     measure_by_role: Mapping[Role, Measure]
+    temperature_route: Mapping[str, str]  # R7: reported, never corrected
+    unverified: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cause:
+    """R8: a condition among the founding document's causes, by ICD-10-CM prefix or exact SNOMED CT code."""
+
+    name: str
+    icd10cm_prefixes: tuple[str, ...]
+    snomed: frozenset[str]
+
+
+@dataclass(frozen=True)
+class DuffyCodes:
+    """R8: how a documented Duffy-null status is recognised."""
+
+    genotype_code: str
+    variant_present: str
+    gene_component: str
+    gene: str
+    dbsnp_component: str
+    dbsnp: str
+    allelic_state_component: str
+    homozygous: str
+    fya_code: str
+    fyb_code: str
+    negative_codes: frozenset[str]
+    site_codes: frozenset[tuple[str, str]]  # (system, code)
+
+
+@dataclass(frozen=True)
+class ContextKnowledge:
+    """R7-R9 code lists: systems, antineoplastics, products, clozapine, associated drugs, causes, Duffy."""
+
+    rxnorm: str
+    atc: str
+    snomed: str
+    icd10cm: str
+    atc_antineoplastic_prefix: str
+    chemo_procedure_codes: frozenset[str]
+    chemo_window_from_days: int  # R7 POLICY
+    chemo_window_to_days: int  # R7 POLICY
+    antineoplastics: Mapping[str, str]  # RxNorm ingredient -> name
+    product_ingredient: Mapping[str, str]  # RxNorm clinical drug -> ingredient
+    clozapine: str
+    clozapine_general_normal_from: Decimal  # R8
+    clozapine_general_mild_from: Decimal  # R8
+    clozapine_general_moderate_from: Decimal  # R8
+    clozapine_duffy_null_normal_from: Decimal  # R8
+    clozapine_duffy_null_moderate_from: Decimal  # R8
+    associated_drugs: Mapping[str, str]  # RxNorm ingredient -> name (R8 causes, R9)
+    causes: tuple[Cause, ...]
+    duffy: DuffyCodes
+    unverified: tuple[str, ...]  # "system|code name" of every code not checked against its release
 
 
 @dataclass(frozen=True)
@@ -85,6 +140,14 @@ class Thresholds:
     ctcae_g1_from: Decimal  # R5 (CTCAE v5.0)
     ctcae_g2_from: Decimal  # R5
     ctcae_g3_from: Decimal  # R5
+    single_fever_from_c: Decimal  # R7
+    sustained_fever_from_c: Decimal  # R7
+    sustained_minutes: int  # R7
+    fever_window_hours: int  # R7 POLICY
+    fn_anc_below: Decimal  # R7
+    fn_chemotherapy_anc_below: Decimal  # R7
+    duffy_range_from: Decimal  # R8
+    duffy_range_below: Decimal  # R8
     current_window_days: int  # R6 POLICY
     lookback_days: int  # R6 POLICY
     trend_window_days: int  # R6
@@ -100,15 +163,20 @@ class Knowledge:
     codes: Codes
     units: Units
     thresholds: Thresholds
+    context: ContextKnowledge
 
-    def with_policy(self, current_window_days: int, lookback_days: int) -> Knowledge:
-        """The same knowledge with the R6 POLICY windows replaced by site configuration."""
+    def configured(
+        self, current_window_days: int, lookback_days: int, duffy_null_codes: tuple[tuple[str, str], ...] = ()
+    ) -> Knowledge:
+        """The same knowledge with site configuration: the R6 POLICY windows and the R8 Duffy-null value set."""
         if current_window_days <= 0 or lookback_days <= 0:
             raise KnowledgeError("R6 windows must be positive numbers of days")
         thresholds = dataclasses.replace(
             self.thresholds, current_window_days=current_window_days, lookback_days=lookback_days
         )
-        return dataclasses.replace(self, thresholds=thresholds)
+        site_codes = self.context.duffy.site_codes | set(duffy_null_codes)
+        duffy = dataclasses.replace(self.context.duffy, site_codes=site_codes)
+        return dataclasses.replace(self, thresholds=thresholds, context=dataclasses.replace(self.context, duffy=duffy))
 
 
 def fold_unit(text: str) -> str:
@@ -146,7 +214,8 @@ def _codes(data: dict[str, Any]) -> Codes:
     missing = set(codes_by_role) - set(measure_by_role)
     if missing:
         raise KnowledgeError(f"loinc.toml: no measure for roles {sorted(missing)}")
-    return Codes(data["system"], role_by_code, codes_by_role, measure_by_role)
+    return Codes(data["system"], role_by_code, codes_by_role, measure_by_role, dict(data["temperature_route"]),
+                 tuple(data["unverified"]["codes"]))
 
 
 def _units(data: dict[str, Any]) -> Units:
@@ -183,6 +252,14 @@ def _thresholds(data: dict[str, Any]) -> Thresholds:
         ctcae_g1_from=_dec(r5["ctcae_g1_from"], "R5.ctcae_g1_from"),
         ctcae_g2_from=_dec(r5["ctcae_g2_from"], "R5.ctcae_g2_from"),
         ctcae_g3_from=_dec(r5["ctcae_g3_from"], "R5.ctcae_g3_from"),
+        single_fever_from_c=_dec(data["R7"]["single_fever_from_c"], "R7.single_fever_from_c"),
+        sustained_fever_from_c=_dec(data["R7"]["sustained_fever_from_c"], "R7.sustained_fever_from_c"),
+        sustained_minutes=int(data["R7"]["sustained_minutes"]),
+        fever_window_hours=int(data["R7"]["fever_window_hours"]),
+        fn_anc_below=_dec(data["R7"]["fn_anc_below"], "R7.fn_anc_below"),
+        fn_chemotherapy_anc_below=_dec(data["R7"]["fn_chemotherapy_anc_below"], "R7.fn_chemotherapy_anc_below"),
+        duffy_range_from=_dec(data["R8"]["duffy_range_from"], "R8.duffy_range_from"),
+        duffy_range_below=_dec(data["R8"]["duffy_range_below"], "R8.duffy_range_below"),
         current_window_days=int(r6["current_window_days"]),
         lookback_days=int(r6["lookback_days"]),
         trend_window_days=int(r6["trend_window_days"]),
@@ -192,6 +269,76 @@ def _thresholds(data: dict[str, Any]) -> Thresholds:
     )
 
 
+def _coded_list(entries: list[dict[str, Any]], key: str, system: str, unverified: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for entry in entries:
+        found[str(entry[key])] = str(entry["name"])
+        if not entry.get("verified", False):
+            unverified.append(f"{system}|{entry[key]} {entry['name']}")
+    return found
+
+
+def _context(data: dict[str, Any]) -> ContextKnowledge:
+    systems, chemo, clozapine, duffy = data["systems"], data["chemotherapy"], data["clozapine"], data["duffy"]
+    unverified: list[str] = []
+    antineoplastics = _coded_list(data["antineoplastic"], "rxnorm", "RxNorm", unverified)
+    associated = _coded_list(data["associated_drug"], "rxnorm", "RxNorm", unverified)
+    _coded_list(data["product"], "rxnorm", "RxNorm", unverified)
+    causes = []
+    for entry in data["cause"]:
+        causes.append(Cause(entry["name"], tuple(entry["icd10cm"]), frozenset(entry["snomed"])))
+        if not entry.get("verified", False):
+            codes = [*entry["icd10cm"], *entry["snomed"]]
+            unverified.append(f"ICD-10-CM/SNOMED CT {', '.join(codes)} {entry['name']}")
+    return ContextKnowledge(
+        rxnorm=systems["rxnorm"],
+        atc=systems["atc"],
+        snomed=systems["snomed"],
+        icd10cm=systems["icd10cm"],
+        atc_antineoplastic_prefix=chemo["atc_prefix"],
+        chemo_procedure_codes=frozenset(chemo["procedure_snomed"]),
+        chemo_window_from_days=int(chemo["window_from_days"]),
+        chemo_window_to_days=int(chemo["window_to_days"]),
+        antineoplastics=antineoplastics,
+        product_ingredient={str(p["rxnorm"]): str(p["ingredient"]) for p in data["product"]},
+        clozapine=clozapine["rxnorm"],
+        clozapine_general_normal_from=_dec(clozapine["general_normal_from"], "clozapine.general_normal_from"),
+        clozapine_general_mild_from=_dec(clozapine["general_mild_from"], "clozapine.general_mild_from"),
+        clozapine_general_moderate_from=_dec(clozapine["general_moderate_from"], "clozapine.general_moderate_from"),
+        clozapine_duffy_null_normal_from=_dec(clozapine["duffy_null_normal_from"], "clozapine.duffy_null_normal_from"),
+        clozapine_duffy_null_moderate_from=_dec(clozapine["duffy_null_moderate_from"],
+                                                "clozapine.duffy_null_moderate_from"),
+        associated_drugs=associated,
+        causes=tuple(causes),
+        duffy=DuffyCodes(
+            genotype_code=duffy["genotype_code"],
+            variant_present=duffy["variant_present"],
+            gene_component=duffy["gene_component"],
+            gene=duffy["gene"],
+            dbsnp_component=duffy["dbsnp_component"],
+            dbsnp=duffy["dbsnp"],
+            allelic_state_component=duffy["allelic_state_component"],
+            homozygous=duffy["homozygous"],
+            fya_code=duffy["fya_code"],
+            fyb_code=duffy["fyb_code"],
+            negative_codes=frozenset([*duffy["negative_loinc"], *duffy["negative_snomed"]]),
+            site_codes=frozenset(parse_system_codes(duffy["site_codes"])),
+        ),
+        unverified=tuple(unverified),
+    )
+
+
+def parse_system_codes(entries: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """'system|code' strings as (system, code) pairs; KnowledgeError for one without both parts."""
+    pairs = []
+    for entry in entries:
+        system, _, code = entry.strip().rpartition("|")
+        if not system or not code:
+            raise KnowledgeError(f"{entry!r} is not of the form system|code")
+        pairs.append((system, code))
+    return tuple(pairs)
+
+
 def load_knowledge() -> Knowledge:
     """Read and check the knowledge files; raises KnowledgeError with the file and key at fault."""
     try:
@@ -199,6 +346,7 @@ def load_knowledge() -> Knowledge:
             codes=_codes(_read("loinc.toml")),
             units=_units(_read("units.toml")),
             thresholds=_thresholds(_read("thresholds.toml")),
+            context=_context(_read("context.toml")),
         )
     except (KeyError, ValueError) as exc:
         if isinstance(exc, KnowledgeError):

@@ -39,7 +39,7 @@ def test_r6_stale_card_speaks_of_the_last_result_only(assess_record: AssessFn) -
 
 
 def test_r6_current_window_is_a_setting(knowledge: Knowledge, assess_record: AssessFn) -> None:
-    wider = knowledge.with_policy(current_window_days=14, lookback_days=90)
+    wider = knowledge.configured(current_window_days=14, lookback_days=90)
     record = build_record(PATIENT_ID, patient(), [anc(420, when=ago(days=10))], wider)
     assert assess(record, NOW, wider).finding is Finding.NEUTROPENIA
     assert assess_record(anc(420, when=ago(days=10))).finding is Finding.NO_CURRENT_ANC

@@ -1,0 +1,202 @@
+"""R8: the context that changes the message -- chemotherapy, clozapine, Duffy-null status, causes in the record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from cds_service.clinical.labs import is_patient_reference
+from cds_service.clinical.model import (
+    ChemotherapyDose,
+    ClinicalContext,
+    ClozapineAction,
+    CodedObservationFacts,
+    Coding,
+    ComponentFacts,
+    ConditionFacts,
+    DuffyStatus,
+    MedicationFacts,
+    MedicationKind,
+    PatientRecord,
+)
+from cds_service.clinical.severity import is_below
+from cds_service.knowledge import ContextKnowledge, Knowledge
+
+# Statuses under which a medication counts as given or started (R7/R8), or as active now (R8 clozapine, causes).
+_GIVEN = {
+    MedicationKind.ADMINISTRATION: frozenset({"completed", "in-progress", "stopped", "on-hold"}),
+    MedicationKind.REQUEST: frozenset({"active", "completed", "stopped", "on-hold"}),
+    MedicationKind.STATEMENT: frozenset({"active", "completed", "stopped", "on-hold"}),
+}
+_ACTIVE = {
+    MedicationKind.REQUEST: frozenset({"active", "on-hold"}),
+    MedicationKind.STATEMENT: frozenset({"active", "on-hold"}),
+}
+_PROCEDURE_DONE = frozenset({"completed", "in-progress"})
+_CONDITION_ACTIVE = frozenset({"active", "recurrence", "relapse"})
+_CONDITION_REFUTED = frozenset({"refuted", "entered-in-error"})
+
+
+def ingredients(codings: Iterable[Coding], context: ContextKnowledge) -> set[str]:
+    """RxNorm ingredients behind a medication's codes: an ingredient code, or a product mapped to one (R8, R9)."""
+    found = set()
+    for coding in codings:
+        if coding.system == context.rxnorm and coding.code:
+            found.add(context.product_ingredient.get(coding.code, coding.code))
+    return found
+
+
+def antineoplastic_name(codings: tuple[Coding, ...], context: ContextKnowledge) -> str | None:
+    """The antineoplastic a medication is (ATC L01 or a listed RxNorm ingredient), or None (R8)."""
+    for ingredient in sorted(ingredients(codings, context)):
+        if ingredient in context.antineoplastics:
+            return context.antineoplastics[ingredient]
+    for coding in codings:
+        if coding.system == context.atc and coding.code and coding.code.startswith(context.atc_antineoplastic_prefix):
+            return f"ATC {coding.code}"
+    return None
+
+
+def chemotherapy(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ChemotherapyDose | None:
+    """R8: the most recent antineoplastic dose or chemotherapy procedure -- one in the 3-14 day window first."""
+    context = knowledge.context
+    doses: list[tuple[str, datetime]] = []
+    for medication in record.medications:
+        if medication.status not in _GIVEN[medication.kind] or medication.started_at is None:
+            continue
+        name = antineoplastic_name(medication.codings, context)
+        if name is not None:
+            doses.append((name, medication.started_at))
+    for procedure in record.procedures:
+        if procedure.status in _PROCEDURE_DONE and procedure.performed_at is not None and any(
+            c.system == context.snomed and c.code in context.chemo_procedure_codes for c in procedure.codings
+        ):
+            doses.append(("chemotherapy procedure", procedure.performed_at))
+    found = []
+    for name, at in doses:
+        days = (now.date() - at.date()).days  # calendar days before today, UTC
+        if days < 0:
+            continue  # planned, not yet given
+        in_window = context.chemo_window_from_days <= days <= context.chemo_window_to_days
+        found.append(ChemotherapyDose(name, at, days, in_window))
+    if not found:
+        return None
+    return max(found, key=lambda d: (d.in_window, d.at))
+
+
+def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> bool:
+    return any(
+        m.status in _ACTIVE.get(m.kind, frozenset()) and context.clozapine in ingredients(m.codings, context)
+        for m in medications
+    )
+
+
+def _has(codings: Iterable[Coding], code: str) -> bool:
+    return any(c.code == code for c in codings)
+
+
+def _component(observation: CodedObservationFacts, code: str) -> ComponentFacts | None:
+    return next((c for c in observation.components if _has(c.codings, code)), None)
+
+
+def _component_is(component: ComponentFacts | None, value: str) -> bool:
+    if component is None:
+        return False
+    return _has(component.value_codings, value) or (component.value_text or "").strip() == value
+
+
+def _is_negative(observation: CodedObservationFacts, knowledge: Knowledge) -> bool:
+    return any(c.code in knowledge.context.duffy.negative_codes for c in observation.value_codings)
+
+
+def duffy_status(record: PatientRecord, knowledge: Knowledge) -> DuffyStatus:
+    """R8: documented Duffy-null status in one of three forms -- never inferred from race or ethnicity."""
+    duffy = knowledge.context.duffy
+    usable = [o for o in record.coded_observations  # R1: usable statuses, this patient only
+              if o.status in knowledge.thresholds.usable_statuses
+              and is_patient_reference(o.subject, record.patient_id)]
+    for obs in usable:
+        # (a) genotype: variant present, ACKR1 and/or rs2814778, homozygous
+        if (
+            _has(obs.codings, duffy.genotype_code)
+            and _has(obs.value_codings, duffy.variant_present)
+            and (_component_is(_component(obs, duffy.gene_component), duffy.gene)
+                 or _component_is(_component(obs, duffy.dbsnp_component), duffy.dbsnp))
+            and _component_is(_component(obs, duffy.allelic_state_component), duffy.homozygous)
+        ):
+            return DuffyStatus.GENOTYPE
+    # (b) Fy(a) and Fy(b) both negative on one specimen (same specimen, or the same collection time)
+    negatives: dict[str, set[str]] = {}
+    for obs in usable:
+        for code in (duffy.fya_code, duffy.fyb_code):
+            if _has(obs.codings, code) and _is_negative(obs, knowledge):
+                key = obs.specimen or (obs.effective.isoformat() if obs.effective else None)
+                if key is not None:
+                    negatives.setdefault(key, set()).add(code)
+    if any(found == {duffy.fya_code, duffy.fyb_code} for found in negatives.values()):
+        return DuffyStatus.RED_CELL_ANTIGENS
+    # (c) the site's value set, on an Observation's code or value, or a Condition's code
+    def in_site_set(codings: Iterable[Coding]) -> bool:
+        return any((c.system, c.code) in duffy.site_codes for c in codings)
+    if any(in_site_set(o.codings) or in_site_set(o.value_codings) for o in usable) or any(
+        in_site_set(c.codings) for c in record.conditions if c.verification_status not in _CONDITION_REFUTED
+    ):
+        return DuffyStatus.SITE_CODE
+    return DuffyStatus.UNKNOWN
+
+
+def _condition_causes(conditions: Iterable[ConditionFacts], context: ContextKnowledge) -> list[str]:
+    found = []
+    for condition in conditions:
+        if condition.clinical_status not in _CONDITION_ACTIVE or condition.verification_status in _CONDITION_REFUTED:
+            continue
+        for cause in context.causes:
+            for coding in condition.codings:
+                code = coding.code or ""
+                if (coding.system == context.icd10cm and code.startswith(cause.icd10cm_prefixes)) or (
+                    coding.system == context.snomed and code in cause.snomed
+                ):
+                    found.append(cause.name)
+    return found
+
+
+def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[str, ...]:
+    """R8: active drugs on the neutropenia-associated list and conditions among the causes -- names, in order."""
+    drugs = [
+        context.associated_drugs[i]
+        for m in record.medications
+        if m.kind is MedicationKind.REQUEST and m.status in _ACTIVE[MedicationKind.REQUEST]
+        for i in sorted(ingredients(m.codings, context))
+        if i in context.associated_drugs
+    ]
+    return tuple(dict.fromkeys([*drugs, *_condition_causes(record.conditions, context)]))
+
+
+def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ClinicalContext:
+    return ClinicalContext(
+        chemotherapy=chemotherapy(record, now, knowledge),
+        clozapine_active=_clozapine_active(record.medications, knowledge.context),
+        duffy=duffy_status(record, knowledge),
+        causes=causes_in_record(record, knowledge.context),
+        unavailable=record.unavailable,
+    )
+
+
+def clozapine_action(value: Decimal, comparator: str | None, duffy: DuffyStatus,
+                     knowledge: Knowledge) -> ClozapineAction:
+    """R8: the clozapine label's action for this ANC, from the general or the Duffy-null (BEN) table."""
+    context = knowledge.context
+    if duffy is not DuffyStatus.UNKNOWN:
+        if not is_below(value, comparator, context.clozapine_duffy_null_normal_from):
+            return ClozapineAction.CONTINUE
+        if not is_below(value, comparator, context.clozapine_duffy_null_moderate_from):
+            return ClozapineAction.CONSULT_CONTINUE_THREE_TIMES_WEEKLY
+        return ClozapineAction.INTERRUPT
+    if not is_below(value, comparator, context.clozapine_general_normal_from):
+        return ClozapineAction.CONTINUE
+    if not is_below(value, comparator, context.clozapine_general_mild_from):
+        return ClozapineAction.CONTINUE_THREE_TIMES_WEEKLY
+    if not is_below(value, comparator, context.clozapine_general_moderate_from):
+        return ClozapineAction.INTERRUPT_CONSULT_DAILY
+    return ClozapineAction.INTERRUPT_NO_RECHALLENGE

@@ -1,0 +1,42 @@
+"""R7: fever now -- one reading >= 38.3 C, or >= 38.0 C sustained over an hour -- reported with its route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from cds_service.clinical.model import Fever, FeverRule, LabResult, Role, TemperatureReading
+from cds_service.knowledge import Knowledge
+
+
+def temperature_readings(results: Iterable[LabResult], knowledge: Knowledge) -> list[TemperatureReading]:
+    """Dated temperatures in Celsius (R3.5, unrounded), oldest first, each with its route as recorded."""
+    routes = knowledge.codes.temperature_route
+    readings = [
+        TemperatureReading(r.value, r.collected_at, routes.get(r.loinc, "site not stated"))
+        for r in results
+        if r.role is Role.TEMPERATURE and r.collected_at is not None and r.comparator is None
+    ]
+    return sorted(readings, key=lambda r: r.at)
+
+
+def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: Knowledge) -> Fever | None:
+    """R7 fever within the POLICY window before `now`; None when neither definition is met."""
+    thresholds = knowledge.thresholds
+    since = now - timedelta(hours=thresholds.fever_window_hours)
+    window = [r for r in readings if since <= r.at <= now]
+    single = [r for r in window if r.celsius >= thresholds.single_fever_from_c]
+    if single:
+        return Fever(FeverRule.SINGLE, tuple(single))
+    # Sustained: a run of consecutive readings all >= 38.0 C (none below between them) spanning >= 60 minutes.
+    span = timedelta(minutes=thresholds.sustained_minutes)
+    run: list[TemperatureReading] = []
+    best: list[TemperatureReading] = []
+    for reading in window:
+        if reading.celsius >= thresholds.sustained_fever_from_c:
+            run.append(reading)
+            if len(run) >= 2 and run[-1].at - run[0].at >= span and len(run) > len(best):
+                best = list(run)
+        else:
+            run = []
+    return Fever(FeverRule.SUSTAINED, tuple(best)) if best else None
