@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     """The service, with knowledge and card templates loaded and checked once, before any request."""
     settings = settings or Settings.from_env()
     knowledge = site_knowledge(settings)
-    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge.thresholds)
+    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge)
     check_templates(renderer)
     if clock is None:
         fixed = settings.fixed_now

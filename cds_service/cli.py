@@ -77,7 +77,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print("--at needs a time zone, e.g. 2026-11-25T12:00:00Z", file=sys.stderr)
         return 2
     knowledge = site_knowledge(settings)
-    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge.thresholds)
+    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge)
     engine = Engine(knowledge=knowledge, renderer=renderer, clock=lambda: now)
     try:
         assessment = _assess_file(orjson.loads(Path(args.file).read_bytes()), engine)
@@ -134,7 +134,7 @@ def _check_cards(args: argparse.Namespace) -> int:
     except CardTemplateError as exc:
         print(f"FAIL {exc}", file=sys.stderr)
         return 1
-    problems = template_problems(CardRenderer(templates, load_knowledge().thresholds))
+    problems = template_problems(CardRenderer(templates, load_knowledge()))
     for problem in problems:
         print(f"FAIL {problem}", file=sys.stderr)
     if not problems:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cds_service.clinical.assessment import assess
-from cds_service.clinical.model import Assessment, Role
+from cds_service.clinical.model import Assessment, DataKind, Role
 from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue
 from cds_service.fhir.records import build_record
 from cds_service.hook_request import HookRequest
@@ -79,39 +79,39 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
         PrefetchTemplate(
             "vitals",
             f"Observation?patient={patient}&code={_codes_query(knowledge, VITAL_ROLES)}&_sort=-date&_count=200",
-            required=False, describes="temperatures and birth weight",
+            required=False, describes=DataKind.VITALS,
         ),
         PrefetchTemplate(
             "labReports",
             f"DiagnosticReport?patient={patient}&category=http://terminology.hl7.org/CodeSystem/v2-0074|LAB"
             "&_sort=-date&_count=200",
-            required=False, describes="laboratory reports",
+            required=False, describes=DataKind.LAB_REPORTS,
         ),
         PrefetchTemplate(
             "medicationRequests",
             f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_count=200",
-            required=False, describes="medications",
+            required=False, describes=DataKind.MEDICATION_ORDERS,
         ),
         PrefetchTemplate(
             "medicationAdministrations",
             f"MedicationAdministration?patient={patient}&_include=MedicationAdministration:medication&_count=200",
-            required=False, describes="medications",
+            required=False, describes=DataKind.MEDICATION_ADMINISTRATIONS,
         ),
         PrefetchTemplate(
             "medicationStatements",
             f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication&_count=200",
-            required=False, describes="medications",
+            required=False, describes=DataKind.MEDICATION_STATEMENTS,
         ),
         PrefetchTemplate(
             "procedures",
             f"Procedure?patient={patient}&code={knowledge.context.snomed}|"
             + f",{knowledge.context.snomed}|".join(sorted(knowledge.context.chemo_procedure_codes)),
-            required=False, describes="chemotherapy procedures",
+            required=False, describes=DataKind.PROCEDURES,
         ),
         PrefetchTemplate("conditions", f"Condition?patient={patient}&_count=200", required=False,
-                         describes="conditions"),
+                         describes=DataKind.CONDITIONS),
         PrefetchTemplate("duffy", f"Observation?patient={patient}&code={duffy_codes}", required=False,
-                         describes="Duffy results"),
+                         describes=DataKind.DUFFY_RESULTS),
     )
 
 
@@ -123,9 +123,7 @@ def assess_request(request: HookRequest, prefetch: Mapping[str, PrefetchValue], 
     """Prefetched FHIR data -> PatientRecord -> Assessment, at the engine's clock."""
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
     resources = [r for key in CONTEXT_KEYS for r in prefetch[key].resources]
-    unavailable = tuple(dict.fromkeys(
-        value.describes for value in prefetch.values() if value.describes and not value.obtained
-    ))
+    unavailable = tuple(v.describes for v in prefetch.values() if v.describes is not None and not v.obtained)
     record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable)
     assessment = assess(record, engine.clock(), engine.knowledge)
     if assessment.ignored_other_patient:

@@ -10,6 +10,7 @@ from cds_service.clinical.context import clinical_context, clozapine_action
 from cds_service.clinical.fever import detect_fever, temperature_readings
 from cds_service.clinical.labs import read_results
 from cds_service.clinical.model import (
+    MEDICATION_KINDS,
     Assessment,
     Classified,
     ClinicalContext,
@@ -159,7 +160,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     suggest_phenotyping = (
         finding is Finding.NEUTROPENIA and current is not None and fever is None
         and context.duffy is DuffyStatus.UNKNOWN and _in_duffy_range(current, thresholds)
-        and context.chemotherapy is None and "medications" not in record.unavailable
+        and context.chemotherapy is None and not MEDICATION_KINDS & set(record.unavailable)
     )
     return Assessment(
         now=now,

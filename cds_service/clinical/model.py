@@ -106,6 +106,24 @@ class Note(enum.StrEnum):
     CONFLICTING_REPORTED = "conflicting-reported-values"
 
 
+class DataKind(enum.StrEnum):
+    """Kinds of data the EHR may fail to send; a card says which were not available to the check."""
+
+    VITALS = "vitals"
+    LAB_REPORTS = "lab-reports"
+    MEDICATION_ORDERS = "medication-orders"
+    MEDICATION_ADMINISTRATIONS = "medication-administrations"
+    MEDICATION_STATEMENTS = "medication-statements"
+    PROCEDURES = "procedures"
+    CONDITIONS = "conditions"
+    DUFFY_RESULTS = "duffy-results"
+
+
+MEDICATION_KINDS = frozenset(
+    {DataKind.MEDICATION_ORDERS, DataKind.MEDICATION_ADMINISTRATIONS, DataKind.MEDICATION_STATEMENTS}
+)
+
+
 @dataclass(frozen=True)
 class Quantity:
     """A FHIR Quantity as sent, before R3 normalisation."""
@@ -225,7 +243,7 @@ class PatientRecord:
     procedures: tuple[ProcedureFacts, ...] = ()
     conditions: tuple[ConditionFacts, ...] = ()
     coded_observations: tuple[CodedObservationFacts, ...] = ()
-    unavailable: tuple[str, ...] = ()  # kinds of data the EHR did not send or could not fetch
+    unavailable: tuple[DataKind, ...] = ()  # kinds of data the EHR did not send or could not fetch
 
 
 @dataclass(frozen=True)
@@ -364,7 +382,7 @@ class ClinicalContext:
     clozapine_active: bool = False
     duffy: DuffyStatus = DuffyStatus.UNKNOWN
     causes: tuple[str, ...] = ()  # names from knowledge, "found in the record", never a diagnosis
-    unavailable: tuple[str, ...] = ()
+    unavailable: tuple[DataKind, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cds_service.clinical.model import DataKind
 from cds_service.errors import BadRequest, DataUnavailable
 
 
@@ -17,7 +18,7 @@ class PrefetchTemplate:
     key: str
     query: str
     required: bool
-    describes: str = ""  # what the service misses without it, in words for the card ("medications")
+    describes: DataKind | None = None  # what the service misses without it
 
 
 class PrefetchState(enum.StrEnum):
@@ -33,7 +34,7 @@ class PrefetchState(enum.StrEnum):
 class PrefetchValue:
     state: PrefetchState
     resources: tuple[dict[str, Any], ...] = ()
-    describes: str = ""
+    describes: DataKind | None = None
 
     @property
     def obtained(self) -> bool:

@@ -22,6 +22,7 @@ from cds_service.clinical.model import (
     Coding,
     ComponentFacts,
     ConditionFacts,
+    DataKind,
     DataProblem,
     MedicationFacts,
     MedicationKind,
@@ -279,7 +280,7 @@ def build_record(
     patient: dict[str, Any] | None,
     resources: Iterable[dict[str, Any]],
     knowledge: Knowledge,
-    unavailable: tuple[str, ...] = (),
+    unavailable: tuple[DataKind, ...] = (),
 ) -> PatientRecord:
     """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept."""
     resources = list(resources)

@@ -9,14 +9,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from cds_service.clinical.model import Assessment, Classified, Finding, Severity
-from cds_service.knowledge import Thresholds
+from cds_service.clinical.model import Assessment, Classified, ClinicalContext, Fever, Finding, Severity
+from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,13 @@ def day_text(moment: datetime | None, now: datetime) -> str:
         return "date unknown"
     text = f"{moment:%b} {moment.day}"
     return text if moment.year == now.year else f"{text}, {moment.year}"
+
+
+def celsius_text(celsius: Decimal) -> str:
+    """'38.2 °C / 100.9 °F': Celsius rounded down (never shown over a limit it is under), Fahrenheit rounded."""
+    shown = celsius.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
+    fahrenheit = (celsius * 9 / 5 + 32).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    return f"{shown} \u00b0C / {fahrenheit} \u00b0F"
 
 
 def _number(value: Decimal | None) -> int | float | None:
@@ -91,12 +98,62 @@ def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
     }
 
 
-def template_context(assessment: Assessment, thresholds: Thresholds) -> dict[str, Any]:
+def _fever_view(fever: Fever | None, now: datetime) -> dict[str, Any] | None:
+    if fever is None:
+        return None
+    top = fever.highest
+    return {
+        "rule": str(fever.rule),
+        "highest": celsius_text(top.celsius),
+        "highest_c": celsius_text(top.celsius).split(" / ")[0],
+        "route": top.route,
+        "date": day_text(top.at, now),
+        "when": f"{top.at:%Y-%m-%d %H:%M} UTC",
+        "readings": [{"temperature": celsius_text(r.celsius), "route": r.route, "when": f"{r.at:%Y-%m-%d %H:%M} UTC"}
+                     for r in fever.readings],
+    }
+
+
+def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, Any]:
+    context = context or ClinicalContext()
+    dose = context.chemotherapy
+    return {
+        "chemo": {
+            "agent": markdown_text(dose.agent),
+            "date": day_text(dose.at, now),
+            "days_before": dose.days_before,
+            "in_window": dose.in_window,
+        } if dose else None,
+        "clozapine_active": context.clozapine_active,
+        "duffy": str(context.duffy),
+        "causes": list(context.causes),
+        "unavailable": [str(kind) for kind in context.unavailable],
+    }
+
+
+def template_context(assessment: Assessment, knowledge: Knowledge) -> dict[str, Any]:
     """Everything a card template may use, as plain text and numbers."""
+    thresholds, clozapine = knowledge.thresholds, knowledge.context
     now = assessment.now
     headline = assessment.headline
     trend = assessment.trend
     return {
+        "fever": _fever_view(assessment.fever, now),
+        "context": _context_view(assessment.context, now),
+        "clozapine_action": str(assessment.clozapine_action) if assessment.clozapine_action else None,
+        "suggest_duffy_phenotyping": assessment.suggest_duffy_phenotyping,
+        # R7/R8 numbers for the wording
+        "fn_anc_below": count_text(thresholds.fn_anc_below),
+        "fn_chemotherapy_anc_below": count_text(thresholds.fn_chemotherapy_anc_below),
+        "chemo_window": f"{clozapine.chemo_window_from_days}-{clozapine.chemo_window_to_days} days",
+        "clozapine_limits": {
+            "general_normal": count_text(clozapine.clozapine_general_normal_from),
+            "general_mild": count_text(clozapine.clozapine_general_mild_from),
+            "general_moderate": count_text(clozapine.clozapine_general_moderate_from),
+            "duffy_normal": count_text(clozapine.clozapine_duffy_null_normal_from),
+            "duffy_moderate": count_text(clozapine.clozapine_duffy_null_moderate_from),
+        },
+        "duffy_range": f"{count_text(thresholds.duffy_range_from)[:-3]}-{count_text(thresholds.duffy_range_below)}",
         "finding": str(assessment.finding) if assessment.finding else None,
         "anc": _classified_view(headline, now) if headline else None,
         "undated_count": len(assessment.undated_abnormal),
@@ -131,9 +188,10 @@ def template_context(assessment: Assessment, thresholds: Thresholds) -> dict[str
 class CardRenderer:
     """Makes the CDS cards of an Assessment from checked templates."""
 
-    def __init__(self, templates: Mapping[str, CardTemplate], thresholds: Thresholds, truncate: bool = True) -> None:
+    def __init__(self, templates: Mapping[str, CardTemplate], knowledge: Knowledge, truncate: bool = True) -> None:
         self.templates = templates
-        self.thresholds = thresholds
+        self.knowledge = knowledge
+        self.thresholds = knowledge.thresholds
         self.truncate = truncate  # False when checking templates: an over-long summary must show
 
     def indicator(self, finding: Finding, severity: Severity | None) -> str:
@@ -184,7 +242,7 @@ class CardRenderer:
 
     def cards(self, assessment: Assessment) -> list[dict[str, Any]]:
         """The cards for an assessment: the finding's card, then a data-problem card if any (R10)."""
-        context = template_context(assessment, self.thresholds)
+        context = template_context(assessment, self.knowledge)
         cards = []
         if assessment.finding is not None:
             cards.append(self.card(assessment.finding, assessment.headline, context, assessment.febrile))

@@ -10,21 +10,31 @@ from cds_service.clinical.model import (
     AncMeasurement,
     AncSource,
     Assessment,
+    ChemotherapyDose,
     Classified,
+    ClinicalContext,
+    ClozapineAction,
+    DataKind,
     DataProblem,
+    DuffyStatus,
+    Fever,
+    FeverRule,
     Finding,
     LlnBasis,
     Note,
     Problem,
     Role,
     Severity,
+    TemperatureReading,
     Trend,
     TrendSummary,
 )
 from cds_service.render.cards import CardRenderer, CardTemplateError, check_rendered
 
 # The findings the service can produce so far; each needs a template.
-FINDINGS_RENDERED = (Finding.NEUTROPENIA, Finding.LOW_FOR_AGE, Finding.NO_CURRENT_ANC, Finding.DATA_PROBLEM)
+FINDINGS_RENDERED = (Finding.NEUTROPENIA, Finding.LOW_FOR_AGE, Finding.NO_CURRENT_ANC, Finding.DATA_PROBLEM,
+                     Finding.FEBRILE_NEUTROPENIA, Finding.POSSIBLE_FEBRILE_NEUTROPENIA,
+                     Finding.FEVER_WITH_NEUTROPENIA, Finding.DUFFY_NULL_RANGE)
 
 _NOW = datetime(2026, 1, 2, 8, 0, tzinfo=UTC)  # early January: dates of last year print with their year
 
@@ -58,6 +68,29 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
                 samples.append((f"neutropenia {severity} {source} {basis}", Assessment(
                     now=_NOW, finding=Finding.NEUTROPENIA, current=current,
                     trend=TrendSummary(trend_points, Trend.RECOVERING), ignored_other_patient=2)))
+    fevers = [Fever(FeverRule.SINGLE, (TemperatureReading(Decimal("41.95"), _NOW, "urinary bladder"),)),
+              Fever(FeverRule.SUSTAINED, tuple(TemperatureReading(Decimal("38.05"), _NOW - timedelta(minutes=m),
+                                                                  "temporal artery") for m in (90, 60, 30, 0)))]
+    contexts = [
+        ClinicalContext(),
+        ClinicalContext(
+            chemotherapy=ChemotherapyDose("sulfamethoxazole / trimethoprim", _NOW - timedelta(days=9), 9, True),
+            clozapine_active=True, duffy=DuffyStatus.RED_CELL_ANTIGENS,
+            causes=tuple(f"condition number {i}" for i in range(8)),
+            unavailable=tuple(DataKind)),
+    ]
+    for finding in (Finding.FEBRILE_NEUTROPENIA, Finding.FEVER_WITH_NEUTROPENIA, Finding.POSSIBLE_FEBRILE_NEUTROPENIA,
+                    Finding.NEUTROPENIA, Finding.DUFFY_NULL_RANGE, Finding.LOW_FOR_AGE):
+        for fever in fevers:
+            for context in contexts:
+                for action in ClozapineAction:
+                    for severity, value in ((Severity.SEVERE, "99"), (Severity.MODERATE, "999")):
+                        anc = _classified(value, severity, LlnBasis.STANDARD, comparator="<=")
+                        samples.append((f"{finding} {fever.rule} {action} {severity}", Assessment(
+                            now=_NOW, finding=finding, current=anc, fever=fever, context=context,
+                            clozapine_action=action, suggest_duffy_phenotyping=True)))
+                samples.append((f"{finding} {fever.rule} no ANC", Assessment(
+                    now=_NOW, finding=Finding.POSSIBLE_FEBRILE_NEUTROPENIA, fever=fever, context=context)))
     samples.append(("low-for-age", Assessment(
         now=_NOW, finding=Finding.LOW_FOR_AGE,
         current=_classified("1799", Severity.MILD, LlnBasis.NEONATE_UNDER_72H, days_ago=0))))
@@ -80,7 +113,7 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
 def template_problems(renderer: CardRenderer) -> list[str]:
     """Every problem found by rendering every sample with the renderer's templates."""
     problems: list[str] = []
-    renderer = CardRenderer(renderer.templates, renderer.thresholds, truncate=False)
+    renderer = CardRenderer(renderer.templates, renderer.knowledge, truncate=False)
     for name, assessment in sample_assessments():
         try:
             cards = renderer.cards(assessment)
