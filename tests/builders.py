@@ -104,3 +104,48 @@ def hook_request(
         "labs": bundle(*labs),
     }
     return body
+
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def temperature(value: float | str, unit: str = "Cel", *, code: str = "8310-5", **kwargs: Any) -> dict[str, Any]:
+    """A body temperature (Cel or [degF], UCUM), taken an hour before NOW unless `when` says otherwise."""
+    kwargs.setdefault("when", ago(hours=1))
+    return observation(code, value, unit, **kwargs)
+
+
+def medication(kind: str, code: str, when: str | None, *, system: str = RXNORM, status: str | None = None,
+               **fields: Any) -> dict[str, Any]:
+    """A MedicationRequest (authoredOn), MedicationAdministration or MedicationStatement (effectiveDateTime)."""
+    resource: dict[str, Any] = {
+        "resourceType": kind,
+        "id": f"med-{next(_ids)}",
+        "status": status or {"MedicationRequest": "active"}.get(kind, "completed"),
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "medicationCodeableConcept": {"coding": [{"system": system, "code": code}]},
+    }
+    if kind == "MedicationRequest":
+        resource["intent"] = "order"
+        if when:
+            resource["authoredOn"] = when
+    elif when:
+        resource["effectiveDateTime"] = when
+    resource.update(fields)
+    return resource
+
+
+def condition(code: str, system: str = "http://hl7.org/fhir/sid/icd-10-cm", clinical: str = "active",
+              verification: str | None = None) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": f"cond-{next(_ids)}",
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                       "code": clinical}]},
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
+    if verification:
+        resource["verificationStatus"] = {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]}
+    return resource

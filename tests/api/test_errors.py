@@ -133,3 +133,20 @@ def test_other_patients_result_is_logged_without_phi(client: FlaskClient, caplog
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "another patient" in messages
     assert "someone-else" not in messages and "pat-1" not in messages
+
+
+def test_context_not_sent_is_named_on_the_card(client: FlaskClient) -> None:
+    """Optional prefetch keys missing: the card still comes, and says what it could not check."""
+    response = _post(client, hook_request(anc(300)))
+    (card,) = assert_cds_response(response.get_json())
+    assert "Not available to this check (not sent by the EHR): temperatures and birth weight" in card["detail"]
+    assert "medication orders" in card["detail"]
+
+
+def test_context_sent_as_null_is_no_data_not_missing(client: FlaskClient) -> None:
+    keys = ("vitals", "labReports", "medicationRequests", "medicationAdministrations", "medicationStatements",
+            "procedures", "conditions", "duffy")
+    body = hook_request(anc(300))
+    body["prefetch"].update(dict.fromkeys(keys))
+    (card,) = assert_cds_response(_post(client, body).get_json())
+    assert "Not available" not in card["detail"]

@@ -1,0 +1,205 @@
+"""R8: chemotherapy recognition, Duffy-null in each documented form (never from race), clozapine bands, causes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cds_service.clinical.assessment import assess
+from cds_service.clinical.context import clozapine_action
+from cds_service.clinical.model import ClozapineAction, DuffyStatus, Finding
+from cds_service.fhir.records import build_record
+from cds_service.knowledge import Knowledge
+from tests.builders import LOINC, NOW, PATIENT_ID, RXNORM, ago, anc, condition, medication, observation, patient
+from tests.conftest import AssessFn
+
+ATC = "http://www.whocc.no/atc"
+SNOMED = "http://snomed.info/sct"
+
+
+@pytest.mark.parametrize(("resource", "agent"), [
+    (medication("MedicationAdministration", "40048", ago(days=9)), "carboplatin"),
+    (medication("MedicationRequest", "3002", ago(days=9)), "cyclophosphamide"),
+    (medication("MedicationStatement", "4492", ago(days=9)), "fluorouracil"),
+    (medication("MedicationAdministration", "105585", ago(days=9)), "methotrexate"),  # product -> ingredient
+    (medication("MedicationAdministration", "L01XA02", ago(days=9), system=ATC), "ATC L01XA02"),
+    (medication("MedicationRequest", "3002", "2026-01-01",
+                dosageInstruction=[{"timing": {"repeat": {"boundsPeriod": {"start": ago(days=9)}}}}]),
+     "cyclophosphamide"),  # started: the dosage's bounds, not the order date
+    ({"resourceType": "Procedure", "id": "p1", "status": "completed", "subject": {"reference": "Patient/pat-1"},
+      "code": {"coding": [{"system": SNOMED, "code": "367336001"}]}, "performedDateTime": ago(days=9)},
+     "chemotherapy procedure"),
+])
+def test_r8_chemotherapy_sources(assess_record: AssessFn, resource: dict[str, Any], agent: str) -> None:
+    result = assess_record(anc(700), resource)
+    assert result.context is not None and result.context.chemotherapy is not None
+    assert result.context.chemotherapy.agent == agent
+    assert result.context.chemotherapy.days_before == 9 and result.context.chemotherapy.in_window
+
+
+def test_r8_medication_named_by_reference(assess_record: AssessFn) -> None:
+    contained = medication("MedicationAdministration", "x", ago(days=5))
+    del contained["medicationCodeableConcept"]
+    contained["contained"] = [{"resourceType": "Medication", "id": "m",
+                               "code": {"coding": [{"system": RXNORM, "code": "2555"}]}}]
+    contained["medicationReference"] = {"reference": "#m"}
+    bundled = medication("MedicationAdministration", "x", ago(days=4))
+    del bundled["medicationCodeableConcept"]
+    bundled["medicationReference"] = {"reference": "Medication/gem"}
+    gem = {"resourceType": "Medication", "id": "gem", "code": {"coding": [{"system": RXNORM, "code": "12574"}]}}
+    for resources, agent in (([contained], "cisplatin"), ([bundled, gem], "gemcitabine")):
+        result = assess_record(anc(700), *resources)
+        assert result.context is not None and result.context.chemotherapy is not None
+        assert result.context.chemotherapy.agent == agent
+
+
+@pytest.mark.parametrize("resource", [
+    medication("MedicationAdministration", "40048", ago(days=9), status="not-done"),
+    medication("MedicationAdministration", "40048", ago(days=9), status="entered-in-error"),
+    medication("MedicationRequest", "40048", ago(days=9), status="cancelled"),
+    medication("MedicationStatement", "40048", ago(days=9), status="intended"),
+    medication("MedicationAdministration", "40048", ago(days=-2)),  # planned, not yet given
+    medication("MedicationAdministration", "2002", ago(days=9)),  # carbamazepine: not antineoplastic
+    medication("MedicationAdministration", "40048", ago(days=9), system="http://example.org/local"),
+])
+def test_r8_not_chemotherapy(assess_record: AssessFn, resource: dict[str, Any]) -> None:
+    result = assess_record(anc(700), resource)
+    assert result.context is not None and result.context.chemotherapy is None
+
+
+def _genotype(*components: tuple[str, str], value: str = "LA9633-4") -> dict[str, Any]:
+    return {
+        "resourceType": "Observation", "id": "g1", "status": "final", "subject": {"reference": "Patient/pat-1"},
+        "code": {"coding": [{"system": LOINC, "code": "69548-6"}]},
+        "valueCodeableConcept": {"coding": [{"system": LOINC, "code": value}]},
+        "component": [{"code": {"coding": [{"system": LOINC, "code": c}]},
+                       "valueCodeableConcept": {"coding": [{"system": "http://example.org/ids", "code": v}]}}
+                      for c, v in components],
+    }
+
+
+GENE = ("48018-6", "HGNC:4035")
+SNP = ("81255-2", "rs2814778")
+HOMOZYGOUS = ("53034-5", "LA6705-3")
+HETEROZYGOUS = ("53034-5", "LA6706-1")
+
+
+def _antigen(code: str, value: str = "LA6577-6", specimen: str = "Specimen/s1") -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": f"fy-{code}-{specimen[-1]}", "status": "final",
+            "subject": {"reference": "Patient/pat-1"}, "code": {"coding": [{"system": LOINC, "code": code}]},
+            "valueCodeableConcept": {"coding": [{"system": LOINC, "code": value}]},
+            "specimen": {"reference": specimen}}
+
+
+@pytest.mark.parametrize(("resources", "status"), [
+    ([_genotype(GENE, HOMOZYGOUS)], DuffyStatus.GENOTYPE),
+    ([_genotype(SNP, HOMOZYGOUS)], DuffyStatus.GENOTYPE),
+    ([_genotype(GENE, SNP, HOMOZYGOUS)], DuffyStatus.GENOTYPE),
+    ([_genotype(GENE, HETEROZYGOUS)], DuffyStatus.UNKNOWN),
+    ([_genotype(GENE)], DuffyStatus.UNKNOWN),
+    ([_genotype(GENE, HOMOZYGOUS, value="LA9634-2")], DuffyStatus.UNKNOWN),  # variant absent
+    ([_antigen("1027-2"), _antigen("1033-0")], DuffyStatus.RED_CELL_ANTIGENS),
+    ([_antigen("1027-2"), _antigen("1033-0", specimen="Specimen/s2")], DuffyStatus.UNKNOWN),
+    ([_antigen("1027-2")], DuffyStatus.UNKNOWN),
+    ([_antigen("1027-2"), _antigen("1033-0", value="LA9633-4")], DuffyStatus.UNKNOWN),
+    ([], DuffyStatus.UNKNOWN),
+])
+def test_r8_duffy_documented_forms(assess_record: AssessFn, resources: list[dict[str, Any]],
+                                   status: DuffyStatus) -> None:
+    result = assess_record(anc(1300), *resources)
+    assert result.context is not None and result.context.duffy is status
+    expected = Finding.DUFFY_NULL_RANGE if status is not DuffyStatus.UNKNOWN else Finding.NEUTROPENIA
+    assert result.finding is expected
+
+
+def test_r8_duffy_site_value_set(knowledge: Knowledge) -> None:
+    site = knowledge.configured(7, 90, (("http://example.org/site-codes", "DUFFY-NULL"),))
+    marked = condition("DUFFY-NULL", system="http://example.org/site-codes")
+    record = build_record(PATIENT_ID, patient(), [anc(1300), marked], site)
+    result = assess(record, NOW, site)
+    assert result.context is not None and result.context.duffy is DuffyStatus.SITE_CODE
+    assert result.finding is Finding.DUFFY_NULL_RANGE
+    unconfigured = assess(build_record(PATIENT_ID, patient(), [anc(1300), marked], knowledge), NOW, knowledge)
+    assert unconfigured.finding is Finding.NEUTROPENIA
+
+
+def test_r8_race_is_never_used(assess_record: AssessFn) -> None:
+    person = patient()
+    person["extension"] = [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", "extension": [
+        {"url": "ombCategory", "valueCoding": {"system": "urn:oid:2.16.840.1.113883.6.238", "code": "2054-5"}}]}]
+    result = assess_record(anc(1300), patient_resource=person)
+    assert result.context is not None and result.context.duffy is DuffyStatus.UNKNOWN
+    assert result.finding is Finding.NEUTROPENIA
+    assert result.suggest_duffy_phenotyping
+
+
+@pytest.mark.parametrize(("value", "finding"), [
+    (1500, None), (1499, Finding.DUFFY_NULL_RANGE), (1000, Finding.DUFFY_NULL_RANGE),
+    (999, Finding.NEUTROPENIA), (499, Finding.NEUTROPENIA),  # < 1000 and < 500 unchanged
+])
+def test_r8_duffy_range_edges(assess_record: AssessFn, value: int, finding: Finding | None) -> None:
+    result = assess_record(anc(value), _genotype(GENE, HOMOZYGOUS))
+    assert result.finding is finding
+
+
+@pytest.mark.parametrize(("extra", "suggest"), [
+    ([], True),
+    ([medication("MedicationAdministration", "3002", ago(days=40))], False),  # chemotherapy in the record
+    ([observation("8310-5", "38.5", "Cel", when=ago(hours=1))], False),  # fever
+])
+def test_r8_duffy_phenotyping_suggestion(assess_record: AssessFn, extra: list[dict[str, Any]], suggest: bool) -> None:
+    assert assess_record(anc(1200), *extra).suggest_duffy_phenotyping is suggest
+
+
+# Clozapine label tables (R8): general population and documented Duffy-null (BEN).
+@pytest.mark.parametrize(("value", "duffy", "action"), [
+    (1500, DuffyStatus.UNKNOWN, ClozapineAction.CONTINUE),
+    (1499, DuffyStatus.UNKNOWN, ClozapineAction.CONTINUE_THREE_TIMES_WEEKLY),
+    (1000, DuffyStatus.UNKNOWN, ClozapineAction.CONTINUE_THREE_TIMES_WEEKLY),
+    (999, DuffyStatus.UNKNOWN, ClozapineAction.INTERRUPT_CONSULT_DAILY),
+    (500, DuffyStatus.UNKNOWN, ClozapineAction.INTERRUPT_CONSULT_DAILY),
+    (499, DuffyStatus.UNKNOWN, ClozapineAction.INTERRUPT_NO_RECHALLENGE),
+    (1000, DuffyStatus.GENOTYPE, ClozapineAction.CONTINUE),
+    (999, DuffyStatus.RED_CELL_ANTIGENS, ClozapineAction.CONSULT_CONTINUE_THREE_TIMES_WEEKLY),
+    (500, DuffyStatus.SITE_CODE, ClozapineAction.CONSULT_CONTINUE_THREE_TIMES_WEEKLY),
+    (499, DuffyStatus.GENOTYPE, ClozapineAction.INTERRUPT),
+])
+def test_r8_clozapine_tables(knowledge: Knowledge, value: int, duffy: DuffyStatus, action: ClozapineAction) -> None:
+    assert clozapine_action(Decimal(value), None, duffy, knowledge) is action
+
+
+@pytest.mark.parametrize(("value", "action", "finding"), [
+    (999, ClozapineAction.INTERRUPT_CONSULT_DAILY, Finding.NEUTROPENIA),
+    (2000, ClozapineAction.CONTINUE, None),  # normal: no card at all
+])
+def test_r8_clozapine_action_in_the_assessment(assess_record: AssessFn, value: int, action: ClozapineAction,
+                                              finding: Finding | None) -> None:
+    result = assess_record(anc(value), medication("MedicationRequest", "2626", "2026-01-01"))
+    assert result.context is not None and result.context.clozapine_active
+    assert result.clozapine_action is action
+    assert result.finding is finding
+
+
+def test_r8_stopped_clozapine_is_not_active(assess_record: AssessFn) -> None:
+    result = assess_record(anc(999), medication("MedicationRequest", "2626", "2026-01-01", status="stopped"))
+    assert result.context is not None and not result.context.clozapine_active
+    assert result.clozapine_action is None
+
+
+@pytest.mark.parametrize(("resources", "causes"), [
+    ([medication("MedicationRequest", "2002", "2026-01-01")], ("carbamazepine",)),
+    ([medication("MedicationRequest", "198335", "2026-01-01")], ("sulfamethoxazole / trimethoprim",)),
+    ([medication("MedicationRequest", "2002", "2026-01-01", status="completed")], ()),
+    ([condition("C92.00")], ("leukemia",)),
+    ([condition("M32.14")], ("lupus",)),
+    ([condition("69896004", system=SNOMED)], ("rheumatoid arthritis",)),
+    ([condition("C92.00", clinical="resolved")], ()),
+    ([condition("C92.00", verification="refuted")], ()),
+    ([condition("C92.00"), medication("MedicationRequest", "6851", "2026-01-01")], ("methotrexate", "leukemia")),
+])
+def test_r8_causes_found_in_the_record(assess_record: AssessFn, resources: list[dict[str, Any]],
+                                       causes: tuple[str, ...]) -> None:
+    result = assess_record(anc(900), *resources)
+    assert result.context is not None and result.context.causes == causes

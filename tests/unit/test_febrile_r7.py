@@ -1,0 +1,111 @@
+"""R7: fever at its edges, neutropenia for FN with and without the chemotherapy window, and the findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cds_service.clinical.model import FeverRule, Finding
+from tests.builders import ago, anc, medication, temperature
+from tests.conftest import AssessFn
+
+
+@pytest.mark.parametrize(("value", "unit", "febrile"), [
+    ("38.3", "Cel", True), ("38.29", "Cel", False), ("38.2", "Cel", False),
+    ("101.0", "[degF]", True), ("100.9", "[degF]", False), ("104", "[degF]", True),
+])
+def test_r7_single_reading(assess_record: AssessFn, value: str, unit: str, febrile: bool) -> None:
+    result = assess_record(anc(300), temperature(value, unit))
+    assert result.febrile is febrile
+    if febrile:
+        assert result.fever is not None and result.fever.rule is FeverRule.SINGLE
+
+
+@pytest.mark.parametrize(("readings", "febrile"), [
+    # (minutes before NOW, Celsius): >= 38.0 C over >= 60 minutes with none below 38.0 between
+    (((90, "38.0"), (30, "38.0")), True),  # exactly 60 minutes
+    (((89, "38.0"), (30, "38.0")), False),  # 59 minutes
+    (((120, "38.1"), (90, "38.2"), (60, "38.1")), True),
+    (((120, "38.1"), (90, "37.9"), (60, "38.1")), False),  # a reading below 38.0 between them
+    (((120, "38.0"), (100, "37.99"), (60, "38.0"), (0, "38.0")), True),  # a later run of 60 minutes
+    (((120, "37.99"), (60, "38.2")), False),
+    (((100, "38.0"),), False),  # one reading is never sustained
+])
+def test_r7_sustained_fever(assess_record: AssessFn, readings: tuple[tuple[int, str], ...], febrile: bool) -> None:
+    temps = [temperature(c, when=ago(minutes=m)) for m, c in readings]
+    result = assess_record(anc(300), *temps)
+    assert result.febrile is febrile
+    if febrile:
+        assert result.fever is not None and result.fever.rule is FeverRule.SUSTAINED
+
+
+@pytest.mark.parametrize(("age", "febrile"), [({"hours": 24}, True), ({"hours": 24, "minutes": 1}, False)])
+def test_r7_fever_window_is_24_hours(assess_record: AssessFn, age: dict[str, float], febrile: bool) -> None:
+    assert assess_record(anc(300), temperature("39.0", when=ago(**age))).febrile is febrile
+
+
+def test_r7_route_is_reported_never_corrected(assess_record: AssessFn) -> None:
+    """An axillary 38.2 C is not 'corrected' up to 38.7: no single-reading fever."""
+    result = assess_record(anc(300), temperature("38.2", code="8328-7"))
+    assert not result.febrile
+    rectal = assess_record(anc(300), temperature("38.4", code="8332-9"))
+    assert rectal.fever is not None and rectal.fever.highest.route == "rectal"
+
+
+# ANC with fever, no chemotherapy: < 500 FN; 500-999 fever with neutropenia; >= 1000 the plain card (febrile).
+@pytest.mark.parametrize(("value", "finding"), [
+    (499, Finding.FEBRILE_NEUTROPENIA), (500, Finding.FEVER_WITH_NEUTROPENIA),
+    (999, Finding.FEVER_WITH_NEUTROPENIA), (1000, Finding.NEUTROPENIA), (1500, None),
+])
+def test_r7_anc_edges_with_fever(assess_record: AssessFn, value: int, finding: Finding | None) -> None:
+    result = assess_record(anc(value), temperature("38.5"))
+    assert result.finding is finding
+    assert result.febrile
+
+
+@pytest.mark.parametrize(("value", "finding"), [(499, Finding.NEUTROPENIA), (999, Finding.NEUTROPENIA)])
+def test_r7_no_fever_no_fn(assess_record: AssessFn, value: int, finding: Finding) -> None:
+    result = assess_record(anc(value), temperature("38.2"))
+    assert result.finding is finding and not result.febrile
+
+
+# Chemotherapy proxy: ANC < 1000 with an antineoplastic given or started 3 to 14 days before (calendar days).
+@pytest.mark.parametrize(("days", "finding"), [
+    (2, Finding.FEVER_WITH_NEUTROPENIA), (3, Finding.FEBRILE_NEUTROPENIA),
+    (14, Finding.FEBRILE_NEUTROPENIA), (15, Finding.FEVER_WITH_NEUTROPENIA),
+])
+def test_r7_chemotherapy_window_edges(assess_record: AssessFn, days: int, finding: Finding) -> None:
+    dose = medication("MedicationAdministration", "40048", ago(days=days))
+    result = assess_record(anc(999), temperature("38.5"), dose)
+    assert result.finding is finding
+
+
+@pytest.mark.parametrize(("value", "finding"), [(999, Finding.FEBRILE_NEUTROPENIA), (1000, Finding.NEUTROPENIA)])
+def test_r7_chemotherapy_proxy_needs_anc_below_1000(assess_record: AssessFn, value: int, finding: Finding) -> None:
+    dose = medication("MedicationAdministration", "40048", ago(days=9))
+    assert assess_record(anc(value), temperature("38.5"), dose).finding is finding
+
+
+@pytest.mark.parametrize(("resources", "finding"), [
+    # R7: fever now, last ANC < 500 older than 7 days -> possible FN
+    ([anc(499, when=ago(days=8))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ([anc(500, when=ago(days=8))], Finding.NO_CURRENT_ANC),
+    # a newer normal result: no possible FN
+    ([anc(300, when=ago(days=20)), anc(2500, when=ago(days=10))], None),
+    # safer reading of the proxy: stale ANC < 1000, or no ANC at all, 3-14 days after chemotherapy
+    ([anc(800, when=ago(days=8)), medication("MedicationAdministration", "3002", ago(days=5))],
+     Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ([medication("MedicationAdministration", "3002", ago(days=5))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ([], None),
+])
+def test_r7_possible_febrile_neutropenia(assess_record: AssessFn, resources: list[dict[str, Any]],
+                                         finding: Finding | None) -> None:
+    result = assess_record(*resources, temperature("38.6"))
+    assert result.finding is finding
+
+
+def test_r7_fn_needs_a_current_anc_for_the_full_card(assess_record: AssessFn) -> None:
+    result = assess_record(anc(300, when=ago(days=7)), temperature("38.6"))
+    assert result.finding is Finding.FEBRILE_NEUTROPENIA
+    assert result.current is not None
