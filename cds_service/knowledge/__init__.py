@@ -290,6 +290,9 @@ def _context(data: dict[str, Any]) -> ContextKnowledge:
         if not entry.get("verified", False):
             codes = [*entry["icd10cm"], *entry["snomed"]]
             unverified.append(f"ICD-10-CM/SNOMED CT {', '.join(codes)} {entry['name']}")
+    if not duffy.get("negative_codes_verified", False):
+        unverified.append(f"LOINC/SNOMED CT {', '.join([*duffy['negative_loinc'], *duffy['negative_snomed']])} "
+                          "negative and absent answers")
     return ContextKnowledge(
         rxnorm=systems["rxnorm"],
         atc=systems["atc"],
