@@ -10,6 +10,8 @@ from typing import Any
 
 from cds_service.clinical.assessment import assess
 from cds_service.clinical.model import Assessment, DataKind, Role
+from cds_service.clinical.orders import check_orders
+from cds_service.fhir.orders import read_draft_orders
 from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue
 from cds_service.fhir.records import build_record
 from cds_service.hook_request import HookRequest
@@ -138,6 +140,21 @@ def patient_view(request: HookRequest, prefetch: Mapping[str, PrefetchValue], en
     return engine.renderer.cards(assess_request(request, prefetch, engine))
 
 
+def _order_checks(selected_only: bool) -> Handler:
+    def handler(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> list[dict[str, Any]]:
+        orders = read_draft_orders(request.context, selected_only)  # 400 before any work on the record
+        assessment = assess_request(request, prefetch, engine)
+        risks = check_orders(orders, assessment, engine.knowledge)
+        return engine.renderer.order_cards(risks, assessment, request.patient_id)
+
+    handler.__doc__ = f"{'order-select: the selected' if selected_only else 'order-sign: every'} draft order vs R9."
+    return handler
+
+
+order_select = _order_checks(selected_only=True)
+order_sign = _order_checks(selected_only=False)
+
+
 def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
     """Every service this deployment offers, by id."""
     services = [
@@ -152,6 +169,30 @@ def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
             required_context=("patientId", "userId"),
             prefetch=patient_prefetch(knowledge),
             handler=patient_view,
+        ),
+        CdsService(
+            id="neutropenia-order-select",
+            hook="order-select",
+            title="Neutropenia order check (selection)",
+            description=(
+                "When orders are selected: flags live vaccines, chemotherapy, clozapine, drugs linked to neutropenia "
+                "and rectal-route orders that are unsafe for the patient's ANC, one card per order."
+            ),
+            required_context=("patientId", "userId"),
+            prefetch=patient_prefetch(knowledge),
+            handler=order_select,
+        ),
+        CdsService(
+            id="neutropenia-order-sign",
+            hook="order-sign",
+            title="Neutropenia order check (signing)",
+            description=(
+                "Before orders are signed: checks every draft order against the patient's ANC -- live vaccines, "
+                "chemotherapy, clozapine, drugs linked to neutropenia, the rectal route -- one card per risky order."
+            ),
+            required_context=("patientId", "userId"),
+            prefetch=patient_prefetch(knowledge),
+            handler=order_sign,
         ),
     ]
     return {s.id: s for s in services}

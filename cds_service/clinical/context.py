@@ -58,8 +58,8 @@ def antineoplastic_name(codings: tuple[Coding, ...], context: ContextKnowledge) 
     return None
 
 
-def chemotherapy(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ChemotherapyDose | None:
-    """R8: the most recent antineoplastic dose or chemotherapy procedure -- one in the 3-14 day window first."""
+def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledge) -> list[ChemotherapyDose]:
+    """R8: every antineoplastic given or started, and every chemotherapy procedure, up to today."""
     context = knowledge.context
     doses: list[tuple[str, datetime]] = []
     for medication in record.medications:
@@ -80,9 +80,7 @@ def chemotherapy(record: PatientRecord, now: datetime, knowledge: Knowledge) -> 
             continue  # planned, not yet given
         in_window = context.chemo_window_from_days <= days <= context.chemo_window_to_days
         found.append(ChemotherapyDose(name, at, days, in_window))
-    if not found:
-        return None
-    return max(found, key=lambda d: (d.in_window, d.at))
+    return found
 
 
 def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> bool:
@@ -174,8 +172,11 @@ def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[
 
 
 def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ClinicalContext:
+    doses = chemotherapy_doses(record, now, knowledge)
     return ClinicalContext(
-        chemotherapy=chemotherapy(record, now, knowledge),
+        # the dose the card speaks of: one in the 3-14 day window first, then the most recent
+        chemotherapy=max(doses, key=lambda d: (d.in_window, d.at)) if doses else None,
+        latest_chemotherapy=max(doses, key=lambda d: d.at) if doses else None,
         clozapine_active=_clozapine_active(record.medications, knowledge.context),
         duffy=duffy_status(record, knowledge),
         causes=causes_in_record(record, knowledge.context),

@@ -379,6 +379,7 @@ class ClinicalContext:
     """R8: what the record says around the count."""
 
     chemotherapy: ChemotherapyDose | None = None  # the most recent dose (in the window, if any is)
+    latest_chemotherapy: ChemotherapyDose | None = None  # the most recent dose, whatever the window
     clozapine_active: bool = False
     duffy: DuffyStatus = DuffyStatus.UNKNOWN
     causes: tuple[str, ...] = ()  # names from knowledge, "found in the record", never a diagnosis
@@ -411,3 +412,58 @@ class Assessment:
     def headline(self) -> Classified | None:
         """The classified ANC the card leads with."""
         return self.current or self.last_abnormal or (self.undated_abnormal[0] if self.undated_abnormal else None)
+
+
+@dataclass(frozen=True)
+class DraftOrder:
+    """A draft order from the hook's context.draftOrders (R9), as plain data."""
+
+    reference: str  # "MedicationRequest/123": what a delete suggestion names
+    name: str  # the order's own text, for the card (escaped when rendered)
+    codings: tuple[Coding, ...]  # the medication or service codes
+    routes: tuple[Coding, ...]  # dosageInstruction route codes
+
+
+class OrderRule(enum.StrEnum):
+    """R9: which row of the order-entry table fired."""
+
+    LIVE_VACCINE = "live-vaccine"
+    ANTINEOPLASTIC = "antineoplastic"
+    CLOZAPINE = "clozapine"
+    ASSOCIATED_DRUG = "neutropenia-associated-drug"
+    RECTAL_ROUTE = "rectal-route"
+
+
+class OrderReason(enum.StrEnum):
+    """R9: why the row fired."""
+
+    ANC_BELOW_CRITICAL = "anc-below-critical"  # the row's critical limit (500)
+    ANC_BELOW_WARNING = "anc-below-warning"  # the row's warning limit
+    RECENT_CHEMOTHERAPY = "antineoplastic-within-90-days"
+    NO_CURRENT_ANC = "no-current-anc"
+
+
+@dataclass(frozen=True)
+class OrderFinding:
+    rule: OrderRule
+    reason: OrderReason
+    indicator: str  # "critical" | "warning"
+    limit: Decimal | None = None  # the threshold the ANC was below
+
+
+@dataclass(frozen=True)
+class OrderRisk:
+    """One risky draft order and every R9 row it met; one card each."""
+
+    order: DraftOrder
+    findings: tuple[OrderFinding, ...]
+    drug: str | None = None  # what the order was recognised as (knowledge name), for the card
+
+    @property
+    def indicator(self) -> str:
+        return "critical" if any(f.indicator == "critical" for f in self.findings) else "warning"
+
+    @property
+    def suggest_cbc(self) -> bool:
+        return any(f.reason is OrderReason.NO_CURRENT_ANC or f.rule in (OrderRule.CLOZAPINE, OrderRule.ANTINEOPLASTIC)
+                   for f in self.findings)

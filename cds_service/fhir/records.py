@@ -140,7 +140,7 @@ _MEDICATION_MODELS: dict[str, tuple[MedicationKind, Any]] = {
 }
 
 
-def _raw_codings(concept: Any) -> list[Coding]:
+def raw_codings(concept: Any) -> list[Coding]:
     """Codings of a raw CodeableConcept, for the cheap filter that runs before validation."""
     codings = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(codings, list):
@@ -149,7 +149,7 @@ def _raw_codings(concept: Any) -> list[Coding]:
             if isinstance(c, dict) and isinstance(c.get("code"), str)]
 
 
-def _codings(concept: Any) -> tuple[Coding, ...]:
+def codings_of(concept: Any) -> tuple[Coding, ...]:
     """Codings of a validated CodeableConcept model."""
     if concept is None:
         return ()
@@ -192,15 +192,15 @@ class _ContextFilter:
         return self.site_code(codings)
 
     def coded_observation(self, resource: dict[str, Any]) -> bool:
-        codings = _raw_codings(resource.get("code"))
+        codings = raw_codings(resource.get("code"))
         return any(c.code in self.duffy_codes and c.system == "http://loinc.org" for c in codings) or (
-            self.site_code(codings) or self.site_code(_raw_codings(resource.get("valueCodeableConcept"))))
+            self.site_code(codings) or self.site_code(raw_codings(resource.get("valueCodeableConcept"))))
 
 
-def _medication_codings(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> list[Coding]:
+def medication_codings(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> list[Coding]:
     """The codes of what a medication resource names: its CodeableConcept, or the Medication it references."""
     if "medicationCodeableConcept" in resource:
-        return _raw_codings(resource["medicationCodeableConcept"])
+        return raw_codings(resource["medicationCodeableConcept"])
     reference = resource.get("medicationReference")
     target = reference.get("reference") if isinstance(reference, dict) else None
     if not isinstance(target, str):
@@ -209,10 +209,10 @@ def _medication_codings(resource: dict[str, Any], medications: dict[str, dict[st
         contained = resource.get("contained")
         for item in contained if isinstance(contained, list) else []:
             if isinstance(item, dict) and item.get("id") == target[1:]:
-                return _raw_codings(item.get("code"))
+                return raw_codings(item.get("code"))
         return []
     medication = medications.get(target.rsplit("Medication/", 1)[-1])
-    return _raw_codings(medication.get("code")) if medication else []
+    return raw_codings(medication.get("code")) if medication else []
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:
@@ -241,32 +241,32 @@ def _procedure_facts(resource: dict[str, Any]) -> ProcedureFacts:
     model = Procedure.model_validate(resource)
     period = model.performedPeriod
     performed = _instant(model.performedDateTime) or (_instant(period.start) if period else None)
-    return ProcedureFacts(model.id, str(model.status), _codings(model.code), performed)
+    return ProcedureFacts(model.id, str(model.status), codings_of(model.code), performed)
 
 
 def _status_code(concept: Any) -> str | None:
-    codes = _codings(concept)
+    codes = codings_of(concept)
     return codes[0].code if codes else None
 
 
 def _condition_facts(resource: dict[str, Any]) -> ConditionFacts:
     model = Condition.model_validate(resource)
     return ConditionFacts(model.id, _status_code(model.clinicalStatus), _status_code(model.verificationStatus),
-                          _codings(model.code))
+                          codings_of(model.code))
 
 
 def _coded_observation_facts(resource: dict[str, Any]) -> CodedObservationFacts:
     model = Observation.model_validate(resource)
     components = tuple(
-        ComponentFacts(_codings(c.code), _codings(c.valueCodeableConcept), c.valueString)
+        ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
         for c in model.component or []
     )
     return CodedObservationFacts(
         id=model.id,
         status=str(model.status),
         subject=model.subject.reference if model.subject is not None else None,
-        codings=_codings(model.code),
-        value_codings=_codings(model.valueCodeableConcept),
+        codings=codings_of(model.code),
+        value_codings=codings_of(model.valueCodeableConcept),
         value_text=model.valueString,
         components=components,
         specimen=model.specimen.reference if model.specimen is not None else None,
@@ -311,12 +311,12 @@ def build_record(
             elif kind == "DiagnosticReport" and resource.get("result"):
                 reports.append(_report_facts(resource))
             elif kind in _MEDICATION_MODELS:
-                codings = _medication_codings(resource, medication_resources)
+                codings = medication_codings(resource, medication_resources)
                 if relevant.medication(codings):
                     medications.append(_medication_facts(resource, codings))
-            elif kind == "Procedure" and relevant.procedure(_raw_codings(resource.get("code"))):
+            elif kind == "Procedure" and relevant.procedure(raw_codings(resource.get("code"))):
                 procedures.append(_procedure_facts(resource))
-            elif kind == "Condition" and relevant.condition(_raw_codings(resource.get("code"))):
+            elif kind == "Condition" and relevant.condition(raw_codings(resource.get("code"))):
                 conditions.append(_condition_facts(resource))
         except ValidationError:
             # R10: an invalid resource is skipped with a log entry; the id is not PHI, the content may be.

@@ -106,6 +106,12 @@ class ContextKnowledge:
     associated_drugs: Mapping[str, str]  # RxNorm ingredient -> name (R8 causes, R9)
     causes: tuple[Cause, ...]
     duffy: DuffyCodes
+    cvx: str  # R9
+    live_vaccines: frozenset[str]  # R9, CVX
+    not_live_vaccines: frozenset[str]  # R9, CVX
+    rectal_route: frozenset[str]  # R9, SNOMED CT route
+    cbc_loinc: str  # R9
+    cbc_display: str
     unverified: tuple[str, ...]  # "system|code name" of every code not checked against its release
 
 
@@ -148,6 +154,17 @@ class Thresholds:
     fn_chemotherapy_anc_below: Decimal  # R7
     duffy_range_from: Decimal  # R8
     duffy_range_below: Decimal  # R8
+    live_vaccine_critical_below: Decimal  # R9
+    live_vaccine_warning_below: Decimal  # R9
+    live_vaccine_chemotherapy_days: int  # R9
+    antineoplastic_critical_below: Decimal  # R9
+    antineoplastic_warning_below: Decimal  # R9
+    clozapine_start_general: Decimal  # R9
+    clozapine_start_duffy_null: Decimal  # R9
+    clozapine_critical_below: Decimal  # R9
+    associated_warning_below: Decimal  # R9
+    associated_critical_below: Decimal  # R9
+    rectal_warning_below: Decimal  # R9
     current_window_days: int  # R6 POLICY
     lookback_days: int  # R6 POLICY
     trend_window_days: int  # R6
@@ -260,6 +277,19 @@ def _thresholds(data: dict[str, Any]) -> Thresholds:
         fn_chemotherapy_anc_below=_dec(data["R7"]["fn_chemotherapy_anc_below"], "R7.fn_chemotherapy_anc_below"),
         duffy_range_from=_dec(data["R8"]["duffy_range_from"], "R8.duffy_range_from"),
         duffy_range_below=_dec(data["R8"]["duffy_range_below"], "R8.duffy_range_below"),
+        live_vaccine_critical_below=_dec(data["R9"]["live_vaccine_critical_below"], "R9.live_vaccine_critical_below"),
+        live_vaccine_warning_below=_dec(data["R9"]["live_vaccine_warning_below"], "R9.live_vaccine_warning_below"),
+        live_vaccine_chemotherapy_days=int(data["R9"]["live_vaccine_chemotherapy_days"]),
+        antineoplastic_critical_below=_dec(data["R9"]["antineoplastic_critical_below"],
+                                           "R9.antineoplastic_critical_below"),
+        antineoplastic_warning_below=_dec(data["R9"]["antineoplastic_warning_below"],
+                                          "R9.antineoplastic_warning_below"),
+        clozapine_start_general=_dec(data["R9"]["clozapine_start_general"], "R9.clozapine_start_general"),
+        clozapine_start_duffy_null=_dec(data["R9"]["clozapine_start_duffy_null"], "R9.clozapine_start_duffy_null"),
+        clozapine_critical_below=_dec(data["R9"]["clozapine_critical_below"], "R9.clozapine_critical_below"),
+        associated_warning_below=_dec(data["R9"]["associated_warning_below"], "R9.associated_warning_below"),
+        associated_critical_below=_dec(data["R9"]["associated_critical_below"], "R9.associated_critical_below"),
+        rectal_warning_below=_dec(data["R9"]["rectal_warning_below"], "R9.rectal_warning_below"),
         current_window_days=int(r6["current_window_days"]),
         lookback_days=int(r6["lookback_days"]),
         trend_window_days=int(r6["trend_window_days"]),
@@ -290,6 +320,10 @@ def _context(data: dict[str, Any]) -> ContextKnowledge:
         if not entry.get("verified", False):
             codes = [*entry["icd10cm"], *entry["snomed"]]
             unverified.append(f"ICD-10-CM/SNOMED CT {', '.join(codes)} {entry['name']}")
+    overlap = set(data["orders"]["live_vaccines_cvx"]) & set(data["orders"]["not_live_vaccines_cvx"])
+    if overlap:
+        raise KnowledgeError(f"CVX codes listed as both live and not live: {sorted(overlap)}")
+    unverified.append("CVX 140, 141, 150, 158, 161, 197 inactivated influenza (listed as not live)")
     if not duffy.get("negative_codes_verified", False):
         unverified.append(f"LOINC/SNOMED CT {', '.join([*duffy['negative_loinc'], *duffy['negative_snomed']])} "
                           "negative and absent answers")
@@ -327,6 +361,12 @@ def _context(data: dict[str, Any]) -> ContextKnowledge:
             negative_codes=frozenset([*duffy["negative_loinc"], *duffy["negative_snomed"]]),
             site_codes=frozenset(parse_system_codes(duffy["site_codes"])),
         ),
+        cvx=data["orders"]["cvx"],
+        live_vaccines=frozenset(data["orders"]["live_vaccines_cvx"]),
+        not_live_vaccines=frozenset(data["orders"]["not_live_vaccines_cvx"]),
+        rectal_route=frozenset(data["orders"]["rectal_route_snomed"]),
+        cbc_loinc=data["orders"]["cbc_loinc"],
+        cbc_display=data["orders"]["cbc_display"],
         unverified=tuple(unverified),
     )
 

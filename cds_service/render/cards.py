@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import tomllib
@@ -15,12 +16,22 @@ from typing import Any
 
 import jinja2
 
-from cds_service.clinical.model import Assessment, Classified, ClinicalContext, Fever, Finding, Severity
+from cds_service.clinical.model import (
+    Assessment,
+    Classified,
+    ClinicalContext,
+    Fever,
+    Finding,
+    OrderReason,
+    OrderRisk,
+    Severity,
+)
 from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
 
 SUMMARY_LIMIT = 140  # CDS Hooks 2.0: summary SHOULD be under 140 characters
+OVERRIDE_REASON_SYSTEM = "urn:neutropenia-cds:override-reason"
 EXTENSION_KEY = "neutropenia-cds"
 _RAW_HTML = re.compile(r"<[A-Za-z/!?]")
 _BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
@@ -72,6 +83,8 @@ class CardTemplate:
     detail: jinja2.Template
     source: Mapping[str, str]
     links: tuple[Mapping[str, str], ...]
+    suggestions: Mapping[str, str] = dataclasses.field(default_factory=dict)  # label by suggestion kind
+    override_reasons: tuple[Mapping[str, str], ...] = ()  # code and display
 
 
 def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
@@ -203,7 +216,7 @@ class CardRenderer:
         return self.thresholds.indicator[severity]  # R5
 
     def card(self, finding: Finding, headline: Classified | None, context: dict[str, Any],
-             febrile: bool = False) -> dict[str, Any]:
+             febrile: bool = False, indicator: str | None = None) -> dict[str, Any]:
         template = self.templates[str(finding)]
         try:
             summary = " ".join(template.summary.render(context).split())
@@ -217,7 +230,7 @@ class CardRenderer:
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
             "summary": summary,
-            "indicator": self.indicator(finding, severity),
+            "indicator": indicator or self.indicator(finding, severity),
             "detail": detail,
             "source": dict(template.source),
         }
@@ -239,6 +252,57 @@ class CardRenderer:
             }
         }
         return card
+
+    def order_cards(self, risks: list[OrderRisk], assessment: Assessment, patient_id: str) -> list[dict[str, Any]]:
+        """R9: one card per risky draft order, with remove / order-a-CBC suggestions and override reasons."""
+        template = self.templates[str(Finding.ORDER_RISK)]
+        base = template_context(assessment, self.knowledge)
+        cards = []
+        for risk in risks:
+            context = {**base, "order": self._order_view(risk)}
+            card = self.card(Finding.ORDER_RISK, assessment.current, context, assessment.febrile, risk.indicator)
+            suggestions = [{
+                "label": template.suggestions.get("remove", "Remove the draft order"),
+                "uuid": str(uuid.uuid4()),
+                "isRecommended": risk.indicator == "critical",
+                "actions": [{"type": "delete", "description": f"Remove {risk.order.reference}",
+                             "resourceId": risk.order.reference}],
+            }]
+            if risk.suggest_cbc:
+                suggestions.append({
+                    "label": template.suggestions.get("cbc", "Order a CBC with differential"),
+                    "uuid": str(uuid.uuid4()),
+                    "actions": [{"type": "create", "description": "Order a CBC with differential",
+                                 "resource": self._cbc_order(patient_id)}],
+                })
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = "any"
+            card["overrideReasons"] = [{"system": OVERRIDE_REASON_SYSTEM, **reason}
+                                       for reason in template.override_reasons]
+            cards.append(card)
+        return cards
+
+    def _order_view(self, risk: OrderRisk) -> dict[str, Any]:
+        return {
+            "name": " ".join(risk.order.name.split())[:48].translate(_ANGLE),
+            "name_md": markdown_text(risk.order.name, 80),
+            "reference": markdown_text(risk.order.reference, 80),
+            "drug": markdown_text(risk.drug) if risk.drug else None,
+            "first_rule": str(risk.findings[0].rule),
+            "recent_chemotherapy": any(f.reason is OrderReason.RECENT_CHEMOTHERAPY for f in risk.findings),
+            "findings": [{"rule": str(f.rule), "reason": str(f.reason), "indicator": f.indicator,
+                          "limit": count_text(f.limit) if f.limit is not None else None} for f in risk.findings],
+        }
+
+    def _cbc_order(self, patient_id: str) -> dict[str, Any]:
+        codes = self.knowledge.context
+        return {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "order",
+            "code": {"coding": [{"system": "http://loinc.org", "code": codes.cbc_loinc, "display": codes.cbc_display}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+        }
 
     def cards(self, assessment: Assessment) -> list[dict[str, Any]]:
         """The cards for an assessment: the finding's card, then a data-problem card if any (R10)."""
@@ -279,6 +343,9 @@ def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
     for link in links:
         if not link.get("label") or not str(link.get("url", "")).startswith("https://"):
             raise CardTemplateError(f"{path.name}: every [[links]] needs a label and an https url")
+    reasons = tuple(data.get("override_reasons", []))
+    if any(not r.get("code") or not r.get("display") for r in reasons):
+        raise CardTemplateError(f"{path.name}: every [[override_reasons]] needs a code and a display")
     try:
         return CardTemplate(
             finding=str(data["finding"]),
@@ -287,6 +354,8 @@ def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
             detail=env.from_string(str(data["detail"])),
             source={"label": str(source["label"]), "url": str(source["url"])},
             links=tuple({"label": str(link["label"]), "url": str(link["url"])} for link in links),
+            suggestions={str(k): str(v) for k, v in data.get("suggestions", {}).items()},
+            override_reasons=tuple({"code": str(r["code"]), "display": str(r["display"])} for r in reasons),
         )
     except jinja2.TemplateSyntaxError as exc:
         raise CardTemplateError(f"{path.name}: template syntax error line {exc.lineno}: {exc.message}") from exc

@@ -16,12 +16,17 @@ from cds_service.clinical.model import (
     ClozapineAction,
     DataKind,
     DataProblem,
+    DraftOrder,
     DuffyStatus,
     Fever,
     FeverRule,
     Finding,
     LlnBasis,
     Note,
+    OrderFinding,
+    OrderReason,
+    OrderRisk,
+    OrderRule,
     Problem,
     Role,
     Severity,
@@ -34,7 +39,7 @@ from cds_service.render.cards import CardRenderer, CardTemplateError, check_rend
 # The findings the service can produce so far; each needs a template.
 FINDINGS_RENDERED = (Finding.NEUTROPENIA, Finding.LOW_FOR_AGE, Finding.NO_CURRENT_ANC, Finding.DATA_PROBLEM,
                      Finding.FEBRILE_NEUTROPENIA, Finding.POSSIBLE_FEBRILE_NEUTROPENIA,
-                     Finding.FEVER_WITH_NEUTROPENIA, Finding.DUFFY_NULL_RANGE)
+                     Finding.FEVER_WITH_NEUTROPENIA, Finding.DUFFY_NULL_RANGE, Finding.ORDER_RISK)
 
 _NOW = datetime(2026, 1, 2, 8, 0, tzinfo=UTC)  # early January: dates of last year print with their year
 
@@ -110,6 +115,28 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
     return samples
 
 
+def sample_order_risks() -> list[tuple[str, list[OrderRisk], Assessment]]:
+    """Every R9 row and reason, on a long order name, with and without a current ANC."""
+    order = DraftOrder("MedicationRequest/" + "x" * 64, "An order name far longer than any summary can carry " * 3,
+                       (), ())
+    every = tuple(
+        OrderFinding(rule, reason, indicator, Decimal(1500))
+        for rule in OrderRule for reason in OrderReason for indicator in ("critical", "warning")
+    )
+    context = ClinicalContext(
+        chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, False),
+        latest_chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, False),
+        duffy=DuffyStatus.GENOTYPE)
+    samples = []
+    for current in (_classified("99", Severity.SEVERE, LlnBasis.STANDARD, comparator="<="), None):
+        assessment = Assessment(now=_NOW, finding=None, current=current, context=context)
+        for finding in every:
+            samples.append((f"order-risk {finding.rule} {finding.reason}", [OrderRisk(order, (finding,), "clozapine")],
+                            assessment))
+        samples.append(("order-risk every row", [OrderRisk(order, every, None)], assessment))
+    return samples
+
+
 def template_problems(renderer: CardRenderer) -> list[str]:
     """Every problem found by rendering every sample with the renderer's templates."""
     problems: list[str] = []
@@ -123,6 +150,12 @@ def template_problems(renderer: CardRenderer) -> list[str]:
         for card in cards:
             template = renderer.templates[card["extension"]["neutropenia-cds"]["finding"]]
             problems.extend(check_rendered(card, f"{template.path.name} ({name})"))
+    for name, risks, assessment in sample_order_risks():
+        try:
+            for card in renderer.order_cards(risks, assessment, "sample-patient"):
+                problems.extend(check_rendered(card, f"order-risk.toml ({name})"))
+        except Exception as exc:
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
     return problems
 
 

@@ -65,7 +65,8 @@ def test_discovery_over_http(base_url: str) -> None:
     response = requests.get(f"{base_url}/cds-services", timeout=5)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
-    assert [s["id"] for s in response.json()["services"]] == ["neutropenia-patient-view"]
+    assert [s["id"] for s in response.json()["services"]] == [
+        "neutropenia-patient-view", "neutropenia-order-select", "neutropenia-order-sign"]
 
 
 def test_patient_view_over_http(base_url: str) -> None:

@@ -1,0 +1,105 @@
+"""R9: order-entry checks -- each draft order against the current ANC and the context of R8."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from cds_service.clinical.context import antineoplastic_name, ingredients
+from cds_service.clinical.model import (
+    Assessment,
+    ClinicalContext,
+    DraftOrder,
+    DuffyStatus,
+    OrderFinding,
+    OrderReason,
+    OrderRisk,
+    OrderRule,
+)
+from cds_service.clinical.severity import is_below
+from cds_service.knowledge import Knowledge
+
+CRITICAL, WARNING = "critical", "warning"
+
+
+def _anc_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
+              warning_below: Decimal) -> OrderFinding | None:
+    """The row's finding for the current ANC: critical below one limit, warning below the other, else None."""
+    current = assessment.current
+    if current is None:
+        return None
+    value, comparator = current.anc.value, current.anc.comparator
+    if is_below(value, comparator, critical_below):
+        return OrderFinding(rule, OrderReason.ANC_BELOW_CRITICAL, CRITICAL, critical_below)
+    if is_below(value, comparator, warning_below):
+        return OrderFinding(rule, OrderReason.ANC_BELOW_WARNING, WARNING, warning_below)
+    return None
+
+
+def _is_live_vaccine(order: DraftOrder, knowledge: Knowledge) -> bool:
+    context = knowledge.context
+    return any(c.system == context.cvx and c.code in context.live_vaccines for c in order.codings)
+
+
+def _recent_chemotherapy(context: ClinicalContext, knowledge: Knowledge) -> bool:
+    latest = context.latest_chemotherapy
+    return latest is not None and latest.days_before <= knowledge.thresholds.live_vaccine_chemotherapy_days
+
+
+def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge) -> OrderRisk | None:
+    """Every R9 row the order meets, or None when it is safe to let it pass without a card."""
+    thresholds, codes = knowledge.thresholds, knowledge.context
+    context = assessment.context or ClinicalContext()
+    findings: list[OrderFinding] = []
+    drug: str | None = None
+
+    if _is_live_vaccine(order, knowledge):
+        drug = "live vaccine"
+        if _recent_chemotherapy(context, knowledge):
+            findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, CRITICAL))
+        band = _anc_band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
+                         thresholds.live_vaccine_warning_below)
+        if band is not None:
+            findings.append(band)
+
+    antineoplastic = antineoplastic_name(order.codings, codes)
+    if antineoplastic is not None:
+        drug = antineoplastic
+        band = _anc_band(assessment, OrderRule.ANTINEOPLASTIC, thresholds.antineoplastic_critical_below,
+                         thresholds.antineoplastic_warning_below)
+        if assessment.current is None:
+            findings.append(OrderFinding(OrderRule.ANTINEOPLASTIC, OrderReason.NO_CURRENT_ANC, WARNING))
+        elif band is not None:
+            findings.append(band)
+
+    drug_ingredients = ingredients(order.codings, codes)
+    if codes.clozapine in drug_ingredients:
+        drug = "clozapine"
+        start = (thresholds.clozapine_start_duffy_null if context.duffy is not DuffyStatus.UNKNOWN
+                 else thresholds.clozapine_start_general)
+        band = _anc_band(assessment, OrderRule.CLOZAPINE, thresholds.clozapine_critical_below, start)
+        if assessment.current is None:
+            findings.append(OrderFinding(OrderRule.CLOZAPINE, OrderReason.NO_CURRENT_ANC, WARNING))
+        elif band is not None:
+            findings.append(band)
+
+    associated = sorted(i for i in drug_ingredients if i in codes.associated_drugs)
+    if associated:
+        drug = drug or codes.associated_drugs[associated[0]]
+        band = _anc_band(assessment, OrderRule.ASSOCIATED_DRUG, thresholds.associated_critical_below,
+                         thresholds.associated_warning_below)
+        if band is not None:
+            findings.append(band)
+
+    if any(r.system == codes.snomed and r.code in codes.rectal_route for r in order.routes):
+        current = assessment.current
+        if current is not None and is_below(current.anc.value, current.anc.comparator,
+                                            thresholds.rectal_warning_below):
+            findings.append(OrderFinding(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, WARNING,
+                                         thresholds.rectal_warning_below))
+    return OrderRisk(order, tuple(findings), drug) if findings else None
+
+
+def check_orders(orders: list[DraftOrder], assessment: Assessment, knowledge: Knowledge) -> list[OrderRisk]:
+    """One OrderRisk per draft order that meets any R9 row, in the order given."""
+    risks = (check_order(order, assessment, knowledge) for order in orders)
+    return [risk for risk in risks if risk is not None]
