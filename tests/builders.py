@@ -149,3 +149,38 @@ def condition(code: str, system: str = "http://hl7.org/fhir/sid/icd-10-cm", clin
         resource["verificationStatus"] = {"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]}
     return resource
+
+
+CVX = "http://hl7.org/fhir/sid/cvx"
+
+
+def draft(code: str, system: str = RXNORM, *, id: str | None = None, text: str | None = None,
+          route: str | None = None, kind: str = "MedicationRequest") -> dict[str, Any]:
+    """A draft order: a MedicationRequest (medicationCodeableConcept) or a ServiceRequest (code)."""
+    concept: dict[str, Any] = {"coding": [{"system": system, "code": code}]}
+    if text:
+        concept["text"] = text
+    resource: dict[str, Any] = {"resourceType": kind, "id": id or f"draft-{next(_ids)}", "status": "draft",
+                                "intent": "order", "subject": {"reference": f"Patient/{PATIENT_ID}"}}
+    if kind == "MedicationRequest":
+        resource["medicationCodeableConcept"] = concept
+        if route:
+            resource["dosageInstruction"] = [{"route": {"coding": [{"system": "http://snomed.info/sct",
+                                                                    "code": route}]}}]
+    else:
+        resource["code"] = concept
+    return resource
+
+
+def order_request(hook: str, *labs: dict[str, Any], drafts: list[dict[str, Any]],
+                  selections: list[str] | None = None, context_resources: dict[str, list[dict[str, Any]]] | None = None,
+                  ) -> dict[str, Any]:
+    """An order-select (with selections) or order-sign request, the labs and any context keys in prefetch."""
+    body = hook_request(*labs, hook=hook)
+    body["context"]["draftOrders"] = bundle(*drafts)
+    if selections is not None:
+        body["context"]["selections"] = selections
+    for key in ("vitals", "labReports", "medicationRequests", "medicationAdministrations", "medicationStatements",
+                "procedures", "conditions", "duffy"):
+        body["prefetch"][key] = bundle(*(context_resources or {}).get(key, []))
+    return body

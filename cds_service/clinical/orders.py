@@ -54,12 +54,12 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
 
     if _is_live_vaccine(order, knowledge):
         drug = "live vaccine"
-        if _recent_chemotherapy(context, knowledge):
-            findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, CRITICAL))
         band = _anc_band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
                          thresholds.live_vaccine_warning_below)
         if band is not None:
             findings.append(band)
+        if _recent_chemotherapy(context, knowledge):
+            findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, CRITICAL))
 
     antineoplastic = antineoplastic_name(order.codings, codes)
     if antineoplastic is not None:

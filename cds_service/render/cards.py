@@ -22,7 +22,6 @@ from cds_service.clinical.model import (
     ClinicalContext,
     Fever,
     Finding,
-    OrderReason,
     OrderRisk,
     Severity,
 )
@@ -289,7 +288,7 @@ class CardRenderer:
             "reference": markdown_text(risk.order.reference, 80),
             "drug": markdown_text(risk.drug) if risk.drug else None,
             "first_rule": str(risk.findings[0].rule),
-            "recent_chemotherapy": any(f.reason is OrderReason.RECENT_CHEMOTHERAPY for f in risk.findings),
+            "first_reason": str(risk.findings[0].reason),
             "findings": [{"rule": str(f.rule), "reason": str(f.reason), "indicator": f.indicator,
                           "limit": count_text(f.limit) if f.limit is not None else None} for f in risk.findings],
         }

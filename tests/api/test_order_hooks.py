@@ -1,0 +1,90 @@
+"""order-select and order-sign through the Flask app: discovery, bad draftOrders/selections, card per order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.builders import CVX, anc, bundle, draft, order_request
+from tests.contract import assert_cds_response, assert_operation_outcome
+
+SELECT = "/cds-services/neutropenia-order-select"
+SIGN = "/cds-services/neutropenia-order-sign"
+
+
+def test_discovery_lists_three_services(client: FlaskClient) -> None:
+    services = client.get("/cds-services").get_json()["services"]
+    assert [(s["id"], s["hook"]) for s in services] == [
+        ("neutropenia-patient-view", "patient-view"),
+        ("neutropenia-order-select", "order-select"),
+        ("neutropenia-order-sign", "order-sign"),
+    ]
+    for service in services:
+        assert {"patient", "labs", "medicationRequests", "duffy"} <= set(service["prefetch"])
+
+
+def _select(**changes: Any) -> dict[str, Any]:
+    body = order_request("order-select", anc(420), drafts=[draft("03", CVX, id="mmr")],
+                         selections=["MedicationRequest/mmr"])
+    body["context"].update(changes)
+    return body
+
+
+@pytest.mark.parametrize(("url", "body", "text"), [
+    (SELECT, _select(draftOrders=None), "context.draftOrders must be a FHIR Bundle"),
+    (SELECT, _select(draftOrders={"resourceType": "Bundle", "entry": "x"}), "entry must be a list"),
+    (SELECT, _select(draftOrders=bundle({"resourceType": "MedicationRequest"})), "has no id"),
+    (SELECT, _select(draftOrders={"resourceType": "Bundle", "entry": [{"fullUrl": "x"}]}), "has no FHIR resource"),
+    (SELECT, _select(selections=None), "context.selections must be a non-empty list"),
+    (SELECT, _select(selections=[]), "context.selections must be a non-empty list"),
+    (SELECT, _select(selections=["MedicationRequest/nope"]), "names 'MedicationRequest/nope', which is not in"),
+    (SELECT, _select(draftOrders=bundle({**draft("03", CVX, id="mmr"), "dosageInstruction": "twice daily"})),
+     "is not valid FHIR R4"),
+    (SIGN, {**_select(), "hook": "order-select"}, "answers the 'order-sign' hook, not 'order-select'"),
+    (SELECT, {**_select(), "hook": "patient-view"}, "answers the 'order-select' hook"),
+])
+def test_400_for_bad_order_context(client: FlaskClient, url: str, body: dict[str, Any], text: str) -> None:
+    response = client.post(url, json=body)
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), text)
+
+
+def test_order_select_checks_only_the_selection(client: FlaskClient) -> None:
+    body = order_request("order-select", anc(420),
+                         drafts=[draft("03", CVX, id="mmr"), draft("40048", id="carbo"), draft("198335", id="tmp")],
+                         selections=["MedicationRequest/carbo"])
+    cards = assert_cds_response(client.post(SELECT, json=body).get_json())
+    assert [c["suggestions"][0]["actions"][0]["resourceId"] for c in cards] == ["MedicationRequest/carbo"]
+
+
+def test_order_sign_gives_one_card_per_risky_order(client: FlaskClient) -> None:
+    drafts = [draft("03", CVX, id="mmr"), draft("40048", id="carbo"), draft("198335", id="tmp"),
+              draft("26225", id="ondansetron"), draft("187", CVX, id="shingrix")]
+    body = order_request("order-sign", anc(420), drafts=drafts)
+    cards = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert [c["suggestions"][0]["actions"][0]["resourceId"] for c in cards] == [
+        "MedicationRequest/mmr", "MedicationRequest/carbo", "MedicationRequest/tmp"]
+    assert all(c["indicator"] == "critical" for c in cards)
+    assert len({c["uuid"] for c in cards}) == 3
+    assert len({s["uuid"] for c in cards for s in c["suggestions"]}) == sum(len(c["suggestions"]) for c in cards)
+
+
+def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:
+    body = order_request("order-sign", anc(420), drafts=[])
+    assert assert_cds_response(client.post(SIGN, json=body).get_json()) == []
+
+
+def test_service_request_vaccine_and_medication_reference(client: FlaskClient) -> None:
+    """A live vaccine ordered as a ServiceRequest, and a drug named through a bundled Medication."""
+    vaccine = draft("21", CVX, id="varicella", kind="ServiceRequest", text="Varicella vaccine")
+    by_reference = draft("x", id="carbo")
+    del by_reference["medicationCodeableConcept"]
+    by_reference["medicationReference"] = {"reference": "Medication/carboplatin"}
+    medication = {"resourceType": "Medication", "id": "carboplatin",
+                  "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "40048"}]}}
+    body = order_request("order-sign", anc(420), drafts=[vaccine, by_reference, medication])
+    cards = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert [c["suggestions"][0]["actions"][0]["resourceId"] for c in cards] == [
+        "ServiceRequest/varicella", "MedicationRequest/carbo"]

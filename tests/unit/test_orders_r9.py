@@ -1,0 +1,134 @@
+"""R9: every order-entry row, flagged and not flagged at its ANC edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cds_service.clinical.model import DraftOrder, OrderReason, OrderRule
+from cds_service.clinical.orders import check_orders
+from cds_service.fhir.orders import read_draft_orders
+from cds_service.knowledge import Knowledge
+from tests.builders import CVX, ago, anc, bundle, draft, medication, observation
+from tests.conftest import AssessFn
+
+LIVE = ["03", "94", "04", "05", "06", "07", "38", "21", "121", "111", "149", "333", "125", "37", "183", "184", "25",
+        "116", "119", "74", "122", "19", "174", "02", "178", "179", "182", "143", "54", "55", "56", "330", "317",
+        "75", "204"]
+NOT_LIVE = ["187", "101", "206", "140", "141", "150", "158", "161", "197"]
+
+
+def _orders(*drafts: dict[str, Any]) -> list[DraftOrder]:
+    return read_draft_orders({"draftOrders": bundle(*drafts)}, selected_only=False)
+
+
+def _check(assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any],
+           *record: dict[str, Any]) -> list[tuple[OrderRule, OrderReason, str]]:
+    assessment = assess_record(*record)
+    risks = check_orders(_orders(order), assessment, knowledge)
+    return [(f.rule, f.reason, f.indicator) for risk in risks for f in risk.findings]
+
+
+@pytest.mark.parametrize("cvx", LIVE)
+def test_r9_every_live_vaccine_is_flagged_below_500(assess_record: AssessFn, knowledge: Knowledge, cvx: str) -> None:
+    found = _check(assess_record, knowledge, draft(cvx, CVX), anc(499))
+    assert found == [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_CRITICAL, "critical")]
+
+
+@pytest.mark.parametrize("cvx", NOT_LIVE)
+def test_r9_non_live_vaccines_never_flagged(assess_record: AssessFn, knowledge: Knowledge, cvx: str) -> None:
+    chemo = medication("MedicationAdministration", "3002", ago(days=10))
+    assert _check(assess_record, knowledge, draft(cvx, CVX), anc(99), chemo) == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (499, [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (500, [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    (1499, [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    (1500, []),
+])
+def test_r9_live_vaccine_anc_edges(assess_record: AssessFn, knowledge: Knowledge, value: int,
+                                   expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    assert _check(assess_record, knowledge, draft("03", CVX), anc(value)) == expected
+
+
+@pytest.mark.parametrize(("days", "flagged"), [(90, True), (91, False)])
+def test_r9_live_vaccine_within_90_days_of_chemotherapy(assess_record: AssessFn, knowledge: Knowledge, days: int,
+                                                        flagged: bool) -> None:
+    chemo = medication("MedicationAdministration", "3002", ago(days=days))
+    found = _check(assess_record, knowledge, draft("03", CVX), anc(2500), chemo)
+    assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")] if flagged else [])
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (500, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    (1499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    (1500, []),
+    (None, [(OrderRule.ANTINEOPLASTIC, OrderReason.NO_CURRENT_ANC, "warning")]),
+])
+def test_r9_antineoplastic(assess_record: AssessFn, knowledge: Knowledge, value: int | None,
+                           expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    labs = [anc(value)] if value is not None else [anc(300, when=ago(days=8))]
+    assert _check(assess_record, knowledge, draft("40048"), *labs) == expected
+
+
+CLOZAPINE = [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_WARNING, "warning"),
+             (OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_WARNING, "warning")]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1500, []),
+    (1499, [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    (1000, [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    (999, CLOZAPINE),  # also below the associated-drug limit of 1000
+    (499, [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_CRITICAL, "critical"),
+           (OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (None, [(OrderRule.CLOZAPINE, OrderReason.NO_CURRENT_ANC, "warning")]),
+])
+def test_r9_clozapine_start_general(assess_record: AssessFn, knowledge: Knowledge, value: int | None,
+                                    expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    labs = [anc(value)] if value is not None else []
+    assert _check(assess_record, knowledge, draft("197535"), *labs) == expected
+
+
+def _duffy_null() -> list[dict[str, Any]]:
+    def antigen(code: str) -> dict[str, Any]:
+        resource = observation(code, None, when="2025-01-01T00:00:00Z", specimen="Specimen/rbc")
+        resource["valueCodeableConcept"] = {"coding": [{"system": "http://loinc.org", "code": "LA6577-6"}]}
+        return resource
+    return [antigen("1027-2"), antigen("1033-0")]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1000, []),  # start threshold 1000 with documented Duffy-null
+    (999, CLOZAPINE),
+])
+def test_r9_clozapine_start_duffy_null(assess_record: AssessFn, knowledge: Knowledge, value: int,
+                                       expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    assert _check(assess_record, knowledge, draft("2626"), anc(value), *_duffy_null()) == expected
+
+
+@pytest.mark.parametrize("rxnorm", ["2002", "2020", "6835", "8794", "9524", "3108", "10831", "198335", "121191",
+                                    "1256", "103", "10485", "7145", "6851", "105585", "2348", "11118"])
+@pytest.mark.parametrize(("value", "reason", "indicator"), [
+    (999, OrderReason.ANC_BELOW_WARNING, "warning"), (499, OrderReason.ANC_BELOW_CRITICAL, "critical"),
+    (1000, None, None),
+])
+def test_r9_neutropenia_associated_drugs(assess_record: AssessFn, knowledge: Knowledge, rxnorm: str, value: int,
+                                         reason: OrderReason | None, indicator: str | None) -> None:
+    found = [f for f in _check(assess_record, knowledge, draft(rxnorm), anc(value))
+             if f[0] is OrderRule.ASSOCIATED_DRUG]
+    assert found == ([(OrderRule.ASSOCIATED_DRUG, reason, indicator)] if reason else [])
+
+
+@pytest.mark.parametrize(("value", "flagged"), [(499, True), (500, False)])
+def test_r9_rectal_route(assess_record: AssessFn, knowledge: Knowledge, value: int, flagged: bool) -> None:
+    suppository = draft("161", route="37161004")  # acetaminophen (not on any list), rectal
+    found = _check(assess_record, knowledge, suppository, anc(value))
+    assert found == ([(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, "warning")] if flagged else [])
+
+
+def test_r9_oral_route_and_unlisted_drug_pass(assess_record: AssessFn, knowledge: Knowledge) -> None:
+    assert _check(assess_record, knowledge, draft("161", route="26643006"), anc(99)) == []
