@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
+from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
 from cds_service.http.errors import register_error_handlers
 from cds_service.http.routes import blueprint
 from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
@@ -43,7 +44,16 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["cds_settings"] = settings
     app.extensions["cds_services"] = declare_services(knowledge)
-    app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock)
+    limits = FhirLimits(
+        connect_timeout=settings.fhir_connect_timeout,
+        read_timeout=settings.fhir_read_timeout,
+        budget_seconds=settings.fhir_budget_seconds,
+        max_pages=settings.fhir_max_pages,
+        max_response_bytes=settings.fhir_max_response_bytes,
+    )
+    fhir = FhirClient(Allowlist(settings.fhir_allowlist), limits)
+    app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir,
+                                          fhir_lookback_days=settings.fhir_lookback_days)
     app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

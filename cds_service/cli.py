@@ -43,14 +43,16 @@ def _serve(args: argparse.Namespace) -> int:
 def _assess_file(document: Any, engine: Any) -> Any:
     """The Assessment of a hook request (its prefetch) or of a FHIR Bundle holding one Patient."""
     from cds_service.clinical.assessment import assess
-    from cds_service.fhir.prefetch import read_prefetch
     from cds_service.fhir.records import build_record
     from cds_service.hook_request import parse_hook_request
-    from cds_service.services import assess_request, patient_prefetch
+    from cds_service.services import assess_request, declare_services
 
     if isinstance(document, dict) and "hookInstance" in document:
-        request = parse_hook_request(document, str(document.get("hook")), ("patientId",))
-        return assess_request(request, read_prefetch(request.prefetch, patient_prefetch(engine.knowledge)), engine)
+        services = [s for s in declare_services(engine.knowledge).values() if s.hook == document.get("hook")]
+        if not services:
+            raise ValueError(f"no service answers the hook {document.get('hook')!r}")
+        request = parse_hook_request(document, services[0].hook, ("patientId",))
+        return assess_request(request, services[0], engine)
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
         entries = document.get("entry", [])
         resources = [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cds_service.errors import BadRequest
+
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...]) 
         raise BadRequest("context is required and must be a JSON object")
     for key in required_context:
         _string(context, key, "context.")
+    patient_id = context.get("patientId")
+    if patient_id is not None and not FHIR_ID.fullmatch(str(patient_id)):
+        # it is put into FHIR queries: an id is [A-Za-z0-9-.]{1,64} and nothing else (FHIR R4 'id')
+        raise BadRequest("context.patientId must be a FHIR id: letters, digits, '-' and '.', at most 64")
     fhir_server = _string(body, "fhirServer", "", required=False)
     if fhir_server is not None and not fhir_server.lower().startswith(("http://", "https://")):
         raise BadRequest("fhirServer must be an http or https URL")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cds_service.clinical.assessment import assess
 from cds_service.clinical.model import Assessment, DataKind, Role
 from cds_service.clinical.orders import check_orders
+from cds_service.fhir.client import FhirClient
 from cds_service.fhir.orders import read_draft_orders
-from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue
+from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, read_prefetch
 from cds_service.fhir.records import build_record
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
@@ -23,14 +24,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Engine:
-    """What a service call needs besides the request: knowledge, card templates, the clock."""
+    """What a service call needs besides the request: knowledge, card templates, the clock, the FHIR client."""
 
     knowledge: Knowledge
     renderer: CardRenderer
     clock: Callable[[], datetime]
+    fhir: FhirClient | None = None
+    fhir_lookback_days: int = 365
 
 
-Handler = Callable[[HookRequest, Mapping[str, PrefetchValue], Engine], list[dict[str, Any]]]
+Handler = Callable[[HookRequest, "CdsService", Engine], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -76,18 +79,18 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
         PrefetchTemplate(
             "labs",
             f"Observation?patient={patient}&code={_codes_query(knowledge, LAB_ROLES)}&_sort=-date&_count=500",
-            required=True,
+            required=True, describes=DataKind.LABS, dated=True,
         ),
         PrefetchTemplate(
             "vitals",
             f"Observation?patient={patient}&code={_codes_query(knowledge, VITAL_ROLES)}&_sort=-date&_count=200",
-            required=False, describes=DataKind.VITALS,
+            required=False, describes=DataKind.VITALS, dated=True,
         ),
         PrefetchTemplate(
             "labReports",
             f"DiagnosticReport?patient={patient}&category=http://terminology.hl7.org/CodeSystem/v2-0074|LAB"
             "&_sort=-date&_count=200",
-            required=False, describes=DataKind.LAB_REPORTS,
+            required=False, describes=DataKind.LAB_REPORTS, dated=True,
         ),
         PrefetchTemplate(
             "medicationRequests",
@@ -121,13 +124,23 @@ CONTEXT_KEYS = ("labs", "vitals", "labReports", "medicationRequests", "medicatio
                 "medicationStatements", "procedures", "conditions", "duffy")
 
 
-def assess_request(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> Assessment:
-    """Prefetched FHIR data -> PatientRecord -> Assessment, at the engine's clock."""
+def patient_data(request: HookRequest, service: CdsService, engine: Engine, now: datetime) -> dict[str, PrefetchValue]:
+    """Every prefetch key: as sent, else fetched from fhirServer (CDS Hooks 2.0); 412 if required data is missing."""
+    values = read_prefetch(request.prefetch, service.prefetch)
+    since = (now - timedelta(days=engine.fhir_lookback_days)).date()
+    return complete_prefetch(values, service.prefetch, request, engine.fhir, since)
+
+
+def assess_request(request: HookRequest, service: CdsService, engine: Engine) -> Assessment:
+    """The patient's data (prefetch or fallback) -> PatientRecord -> Assessment, at the engine's clock."""
+    now = engine.clock()
+    prefetch = patient_data(request, service, engine, now)
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
     resources = [r for key in CONTEXT_KEYS for r in prefetch[key].resources]
     unavailable = tuple(v.describes for v in prefetch.values() if v.describes is not None and not v.obtained)
-    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable)
-    assessment = assess(record, engine.clock(), engine.knowledge)
+    partial = tuple(v.describes for v in prefetch.values() if v.describes is not None and v.partial)
+    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial)
+    assessment = assess(record, now, engine.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
         log.warning("data integrity: %d result(s) filed for another patient were ignored (hookInstance %s)",
@@ -135,15 +148,15 @@ def assess_request(request: HookRequest, prefetch: Mapping[str, PrefetchValue], 
     return assessment
 
 
-def patient_view(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> list[dict[str, Any]]:
+def patient_view(request: HookRequest, service: CdsService, engine: Engine) -> list[dict[str, Any]]:
     """patient-view: the neutropenia card for the patient's current ANC, if any."""
-    return engine.renderer.cards(assess_request(request, prefetch, engine))
+    return engine.renderer.cards(assess_request(request, service, engine))
 
 
 def _order_checks(selected_only: bool) -> Handler:
-    def handler(request: HookRequest, prefetch: Mapping[str, PrefetchValue], engine: Engine) -> list[dict[str, Any]]:
+    def handler(request: HookRequest, service: CdsService, engine: Engine) -> list[dict[str, Any]]:
         orders = read_draft_orders(request.context, selected_only)  # 400 before any work on the record
-        assessment = assess_request(request, prefetch, engine)
+        assessment = assess_request(request, service, engine)
         risks = check_orders(orders, assessment, engine.knowledge)
         return engine.renderer.order_cards(risks, assessment, request.patient_id)
 

@@ -181,6 +181,7 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
         duffy=duffy_status(record, knowledge),
         causes=causes_in_record(record, knowledge.context),
         unavailable=record.unavailable,
+        partial=record.partial,
     )
 
 

@@ -109,6 +109,7 @@ class Note(enum.StrEnum):
 class DataKind(enum.StrEnum):
     """Kinds of data the EHR may fail to send; a card says which were not available to the check."""
 
+    LABS = "labs"
     VITALS = "vitals"
     LAB_REPORTS = "lab-reports"
     MEDICATION_ORDERS = "medication-orders"
@@ -244,6 +245,7 @@ class PatientRecord:
     conditions: tuple[ConditionFacts, ...] = ()
     coded_observations: tuple[CodedObservationFacts, ...] = ()
     unavailable: tuple[DataKind, ...] = ()  # kinds of data the EHR did not send or could not fetch
+    partial: tuple[DataKind, ...] = ()  # kinds read only in part (paging bound, a page that failed)
 
 
 @dataclass(frozen=True)
@@ -384,6 +386,7 @@ class ClinicalContext:
     duffy: DuffyStatus = DuffyStatus.UNKNOWN
     causes: tuple[str, ...] = ()  # names from knowledge, "found in the record", never a diagnosis
     unavailable: tuple[DataKind, ...] = ()
+    partial: tuple[DataKind, ...] = ()
 
 
 @dataclass(frozen=True)

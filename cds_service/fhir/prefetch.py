@@ -5,10 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from cds_service.clinical.model import DataKind
 from cds_service.errors import BadRequest, DataUnavailable
+from cds_service.fhir.client import FhirClient
+from cds_service.hook_request import HookRequest
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class PrefetchTemplate:
     query: str
     required: bool
     describes: DataKind | None = None  # what the service misses without it
+    dated: bool = False  # the FHIR fallback bounds it to the look-back (search parameter `date`)
 
 
 class PrefetchState(enum.StrEnum):
@@ -35,6 +39,7 @@ class PrefetchValue:
     state: PrefetchState
     resources: tuple[dict[str, Any], ...] = ()
     describes: DataKind | None = None
+    partial: bool = False
 
     @property
     def obtained(self) -> bool:
@@ -57,7 +62,7 @@ def _resources(key: str, value: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 
 
 def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ...]) -> dict[str, PrefetchValue]:
-    """The state and resources of every declared key; BadRequest for a value that is no FHIR resource."""
+    """The state and resources of every declared key as sent; BadRequest for a value that is no FHIR resource."""
     values: dict[str, PrefetchValue] = {}
     for template in templates:
         if template.key not in sent:
@@ -73,12 +78,45 @@ def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ..
         else:
             values[template.key] = PrefetchValue(PrefetchState.PRESENT, _resources(template.key, value),
                                                  template.describes)
-    missing = [t.key for t in templates
-               if t.required and values[t.key].state in (PrefetchState.ABSENT, PrefetchState.FAILED)]
-    if missing:
-        raise DataUnavailable(
-            "required prefetch not provided or failed: " + ", ".join(missing)
-            + " (send the keys listed in discovery; fetching from fhirServer is not available)"
-        )
     return values
 
+
+def render_query(template: PrefetchTemplate, context: Mapping[str, Any], since: date) -> str:
+    """The template with its {{context.x}} tokens filled (the hook request checked them), plus the look-back."""
+    query = template.query
+    for name, value in context.items():
+        if isinstance(value, str):
+            query = query.replace("{{context." + name + "}}", value)
+    if template.dated:
+        query += f"&date=ge{since.isoformat()}"
+    return query
+
+
+def complete_prefetch(
+    values: dict[str, PrefetchValue],
+    templates: tuple[PrefetchTemplate, ...],
+    request: HookRequest,
+    client: FhirClient | None,
+    since: date,
+) -> dict[str, PrefetchValue]:
+    """CDS Hooks 2.0: fetch every absent or failed key from fhirServer; 412 if a required one stays missing."""
+    missing = [t for t in templates if not values[t.key].obtained]
+    reason = "no fhirServer was sent"
+    if missing and request.fhir_server and client is not None:
+        token = request.fhir_authorization.get("access_token") if request.fhir_authorization else None
+        queries = {t.key: render_query(t, request.context, since) for t in missing}
+        fetched = client.fetch(request.fhir_server, token, queries)
+        for template in missing:
+            result = fetched[template.key]
+            if result.error is None or result.resources:
+                values[template.key] = PrefetchValue(PrefetchState.PRESENT, result.resources, template.describes,
+                                                     partial=result.partial or result.error is not None)
+            else:
+                reason = f"fetching from fhirServer failed: {result.error}"
+    elif missing and request.fhir_server:
+        reason = "this service does not fetch from fhirServer"
+    still_missing = [t.key for t in templates if t.required and not values[t.key].obtained]
+    if still_missing:
+        raise DataUnavailable(
+            f"required data not in prefetch and not obtainable: {', '.join(still_missing)} ({reason})")
+    return values

@@ -281,6 +281,7 @@ def build_record(
     resources: Iterable[dict[str, Any]],
     knowledge: Knowledge,
     unavailable: tuple[DataKind, ...] = (),
+    partial: tuple[DataKind, ...] = (),
 ) -> PatientRecord:
     """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept."""
     resources = list(resources)
@@ -334,4 +335,5 @@ def build_record(
         conditions=tuple(conditions),
         coded_observations=tuple(coded),
         unavailable=unavailable,
+        partial=partial,
     )

@@ -10,7 +10,6 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from cds_service.errors import BadRequest, NotFound
-from cds_service.fhir.prefetch import read_prefetch
 from cds_service.hook_request import parse_hook_request
 from cds_service.services import CdsService, Engine
 
@@ -49,9 +48,8 @@ def call_service(service_id: str) -> Response:
         raise NotFound(f"no CDS service '{service_id}'; the services are listed at GET /cds-services")
     started = time.perf_counter()
     hook_request = parse_hook_request(_request_json(), service.hook, service.required_context)
-    prefetch = read_prefetch(hook_request.prefetch, service.prefetch)
     engine: Engine = current_app.extensions["cds_engine"]
-    cards = service.handler(hook_request, prefetch, engine)
+    cards = service.handler(hook_request, service, engine)
     log.info("service=%s cards=%d ms=%.1f", service.id, len(cards), (time.perf_counter() - started) * 1000)
     return _json({"cards": cards})
 

@@ -140,6 +140,7 @@ def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, A
         "duffy": str(context.duffy),
         "causes": list(context.causes),
         "unavailable": [str(kind) for kind in context.unavailable],
+        "partial": [str(kind) for kind in context.partial],
     }
 
 

@@ -82,7 +82,7 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
             chemotherapy=ChemotherapyDose("sulfamethoxazole / trimethoprim", _NOW - timedelta(days=9), 9, True),
             clozapine_active=True, duffy=DuffyStatus.RED_CELL_ANTIGENS,
             causes=tuple(f"condition number {i}" for i in range(8)),
-            unavailable=tuple(DataKind)),
+            unavailable=tuple(DataKind), partial=tuple(DataKind)),
     ]
     for finding in (Finding.FEBRILE_NEUTROPENIA, Finding.FEVER_WITH_NEUTROPENIA, Finding.POSSIBLE_FEBRILE_NEUTROPENIA,
                     Finding.NEUTROPENIA, Finding.DUFFY_NULL_RANGE, Finding.LOW_FOR_AGE):

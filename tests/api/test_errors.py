@@ -91,7 +91,7 @@ def test_412_when_required_prefetch_is_absent_or_failed(client: FlaskClient, pre
                                                         missing: str) -> None:
     response = _post(client, hook_request(prefetch=prefetch))
     assert response.status_code == 412
-    diagnostics = assert_operation_outcome(response.get_json(), "required prefetch not provided or failed: ")
+    diagnostics = assert_operation_outcome(response.get_json(), "required data not in prefetch and not obtainable: ")
     assert diagnostics.split(": ", 1)[1].startswith(missing)
 
 
@@ -139,7 +139,7 @@ def test_context_not_sent_is_named_on_the_card(client: FlaskClient) -> None:
     """Optional prefetch keys missing: the card still comes, and says what it could not check."""
     response = _post(client, hook_request(anc(300)))
     (card,) = assert_cds_response(response.get_json())
-    assert "Not available to this check (not sent by the EHR): temperatures and birth weight" in card["detail"]
+    assert "Not available to this check (not sent, and not fetched): temperatures and birth weight" in card["detail"]
     assert "medication orders" in card["detail"]
 
 
