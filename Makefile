@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint unit check-cards clean
+PEERS := tests/fhir_server
+PEERS_STAMP := $(PEERS)/node_modules/.installed
+
+.PHONY: serve test lint check-cards peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +27,16 @@ lint: $(STAMP)
 check-cards: $(STAMP)
 	$(BIN)/neutropenia-cds check-cards
 
-test: lint check-cards
+# Real peers for the integration tests (Medplum's FHIR search engine and CDS Hooks client), from package-lock.json.
+$(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(PEERS_STAMP)
+
+peers: $(PEERS_STAMP)
+
+test: lint check-cards peers
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(PEERS)/node_modules

@@ -79,7 +79,8 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
         PrefetchTemplate(
             "labs",
             f"Observation?patient={patient}&code={_codes_query(knowledge, LAB_ROLES)}&_sort=-date&_count=500",
-            required=True, describes=DataKind.LABS, dated=True,
+            # not bounded by date: R1 dates a result without effective[x] by its report; the page bound limits it
+            required=True, describes=DataKind.LABS,
         ),
         PrefetchTemplate(
             "vitals",

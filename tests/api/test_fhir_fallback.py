@@ -1,0 +1,260 @@
+"""The FHIR fallback against a mocked server (`responses`): every prefetch state, paging, and the faults a real
+server cannot produce on demand. No request leaves the process."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+import pytest
+import requests
+import responses
+from flask.testing import FlaskClient
+
+from cds_service.app import create_app
+from cds_service.settings import Settings
+from tests.builders import NOW, anc, bundle, hook_request, patient, temperature
+from tests.contract import assert_cds_response, assert_operation_outcome
+
+BASE = "http://127.0.0.1:9/fhir"
+URL = "/cds-services/neutropenia-patient-view"
+TOKEN = "secret-access-token-123"
+ANY = re.compile(re.escape(BASE) + r"/.*")
+
+
+def _kind(url: str) -> str:
+    """Which prefetch key a fallback search is for, by resource type and codes."""
+    parts = urlsplit(url)
+    resource = parts.path.rsplit("/", 2)[-1] if "?" not in url else parts.path.rsplit("/", 1)[-1]
+    codes = parse_qs(parts.query).get("code", [""])[0]
+    if parts.path.endswith("/Patient/pat-1"):
+        return "patient"
+    if resource == "Observation":
+        return "labs" if "751-8" in codes else "vitals" if "8310-5" in codes else "duffy"
+    return resource
+
+
+Handler = Callable[[requests.PreparedRequest], tuple[int, dict[str, str], bytes]]
+
+
+def _server(data: dict[str, Any], overrides: dict[str, Handler] | None = None) -> Handler:
+    def handle(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        kind = _kind(str(request.url))
+        if overrides and kind in overrides:
+            return overrides[kind](request)
+        body = data.get(kind, bundle())
+        return 200, {"Content-Type": "application/fhir+json"}, orjson.dumps(body)
+    return handle
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def _fallback_request(**prefetch: Any) -> dict[str, Any]:
+    body = hook_request(prefetch=prefetch)
+    body["fhirServer"] = BASE
+    body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                                 "scope": "patient/*.read", "subject": "cds-service"}
+    return body
+
+
+DATA = {"patient": patient(), "labs": bundle(anc(420))}
+
+
+def test_absent_prefetch_is_fetched_with_the_token(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA))
+    response = client.post(URL, json=_fallback_request())
+    (card,) = assert_cds_response(response.get_json())
+    assert card["summary"] == "Severe neutropenia: ANC 420/uL (Nov 24)"
+    assert len(mocked.calls) == 10  # every declared key
+    for call in mocked.calls:
+        assert call.request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert call.request.headers["Accept"] == "application/fhir+json"
+    labs = next(c.request.url for c in mocked.calls if _kind(str(c.request.url)) == "labs")
+    query = parse_qs(urlsplit(str(labs)).query)
+    assert query["patient"] == ["pat-1"] and query["_sort"] == ["-date"]
+    assert "date" not in query  # R1: an undated result is dated by its report, so labs are bounded by pages
+    vitals = next(c.request.url for c in mocked.calls if _kind(str(c.request.url)) == "vitals")
+    assert parse_qs(urlsplit(str(vitals)).query)["date"] == ["ge2025-11-25"]  # the 365-day look-back
+    assert "Not available" not in card["detail"]
+
+
+def test_prefetch_states(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    """present: used; null: no data, never queried; OperationOutcome: queried; absent: queried."""
+    mocked.add_callback(responses.GET, ANY, callback=_server({**DATA, "vitals": bundle(temperature("39.0"))}))
+    failed = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+    body = _fallback_request(patient=patient(), labs=failed, vitals=None, labReports=bundle())
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    fetched = sorted(_kind(str(c.request.url)) for c in mocked.calls)
+    assert fetched == sorted(["labs", "MedicationRequest", "MedicationAdministration", "MedicationStatement",
+                              "Procedure", "Condition", "duffy"])
+    assert card["extension"]["neutropenia-cds"]["febrile"] is False  # vitals were null: no data, not fetched
+
+
+def test_no_fhir_server_and_no_prefetch_is_412(client: FlaskClient) -> None:
+    response = client.post(URL, json=hook_request(prefetch={}))
+    assert response.status_code == 412
+    assert_operation_outcome(response.get_json(), "patient, labs (no fhirServer was sent)")
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    (lambda r: (401, {}, b'{"resourceType": "OperationOutcome"}'), "answered HTTP 401"),
+    (lambda r: (403, {}, b""), "answered HTTP 403"),
+    (lambda r: (404, {}, b""), "answered HTTP 404"),
+    (lambda r: (500, {}, b"Internal Server Error"), "answered HTTP 500"),
+    (lambda r: (200, {"Content-Type": "application/fhir+json"}, b'{"resourceType": "Bundle", "entry": ['),
+     "answered malformed JSON"),
+    (lambda r: (200, {}, b'[1, 2, 3]'), "answered JSON that is not a FHIR resource"),
+    (lambda r: (200, {}, orjson.dumps(patient())), "answered a 'Patient', not a Bundle"),
+    (lambda r: (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""), "answered HTTP 302"),
+])
+def test_faults_on_required_data_give_412(client: FlaskClient, mocked: responses.RequestsMock,
+                                          fault: Handler, reason: str) -> None:
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": fault}))
+    response = client.post(URL, json=_fallback_request())
+    assert response.status_code == 412
+    diagnostics = assert_operation_outcome(response.get_json(), "labs")
+    assert reason in diagnostics
+    assert all("169.254" not in str(c.request.url) for c in mocked.calls)  # redirects are never followed
+
+
+def _timeout(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+    raise requests.exceptions.ReadTimeout("read timed out")
+
+
+def test_timeout_on_required_data_gives_412(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": _timeout}))
+    response = client.post(URL, json=_fallback_request())
+    assert response.status_code == 412
+    assert_operation_outcome(response.get_json(), "ReadTimeout")
+
+
+def test_slow_server_is_cut_off_by_the_budget(mocked: responses.RequestsMock) -> None:
+    release = threading.Event()
+
+    def slow(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        release.wait(2)  # held until the test ends; the budget must not wait for it
+        return 200, {}, orjson.dumps(bundle(anc(420)))
+
+    app = create_app(Settings(fhir_budget_seconds=0.2), clock=lambda: NOW)
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": slow}))
+    try:
+        response = app.test_client().post(URL, json=_fallback_request())
+        assert response.status_code == 412
+        assert_operation_outcome(response.get_json(), "labs (fetching from fhirServer failed: timed out)")
+    finally:
+        release.set()
+
+
+def test_fault_on_optional_data_is_named_on_the_card(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"vitals": lambda r: (500, {}, b"")}))
+    (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert "Not available to this check (not sent, and not fetched): temperatures and birth weight." in card["detail"]
+
+
+def _paged(pages: list[dict[str, Any]]) -> Handler:
+    def handle(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        page = int(parse_qs(urlsplit(str(request.url)).query).get("page", ["0"])[0])
+        return 200, {}, orjson.dumps(pages[page])
+    return handle
+
+
+def _page(resources: list[dict[str, Any]], next_url: str | None) -> dict[str, Any]:
+    page = bundle(*resources)
+    if next_url:
+        page["link"] = [{"relation": "self", "url": "x"}, {"relation": "next", "url": next_url}]
+    return page
+
+
+def test_paging_follows_next_links(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    pages = [_page([anc(2500, when="2026-11-24T08:00:00Z")], f"{BASE}/Observation?code=751-8&page=1"),
+             _page([anc(400, when="2026-11-20T08:00:00Z")], None)]
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": _paged(pages)}))
+    cards = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert cards == []  # the newest ANC (page 1) is normal; page 2 was read too
+    assert sum(1 for c in mocked.calls if _kind(str(c.request.url)) == "labs") == 2
+
+
+@pytest.mark.parametrize("next_url", [
+    f"{BASE}/Observation?code=751-8&page=0",  # an endless loop back to the first page
+    "http://169.254.169.254/latest/meta-data/?page=0",  # a next link leading away from the fhirServer
+])
+def test_paging_never_loops_or_leaves_the_server(client: FlaskClient, mocked: responses.RequestsMock,
+                                                 next_url: str) -> None:
+    pages = [_page([anc(420)], next_url)]
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": _paged(pages)}))
+    (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert "**Read only in part**" in card["detail"] and "laboratory results" in card["detail"]
+    assert all("169.254" not in str(c.request.url) for c in mocked.calls)
+
+
+def test_paging_stops_at_the_page_bound(mocked: responses.RequestsMock) -> None:
+    app = create_app(Settings(fhir_max_pages=3), clock=lambda: NOW)
+    pages = [_page([anc(420 + i, id=f"a{i}")], f"{BASE}/Observation?code=751-8&page={i + 1}") for i in range(10)]
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": _paged(pages)}))
+    (card,) = assert_cds_response(app.test_client().post(URL, json=_fallback_request()).get_json())
+    assert sum(1 for c in mocked.calls if _kind(str(c.request.url)) == "labs") == 3
+    assert "**Read only in part**" in card["detail"]
+
+
+def test_enormous_page_is_refused(mocked: responses.RequestsMock) -> None:
+    app = create_app(Settings(fhir_max_response_bytes=4096), clock=lambda: NOW)
+    huge = bundle(*[anc(2500, id=f"a{i}") for i in range(200)])
+    mocked.add_callback(responses.GET, ANY, callback=_server({**DATA, "labs": huge}))
+    response = app.test_client().post(URL, json=_fallback_request())
+    assert response.status_code == 412
+    assert_operation_outcome(response.get_json(), "answer larger than the size limit")
+
+
+@pytest.mark.parametrize("server", [
+    "https://fhir.example.org/r4",  # a public host not on the allowlist
+    "http://169.254.169.254/latest/meta-data",  # cloud metadata, link-local
+    "http://10.0.0.5/fhir",  # a private address
+    "http://127.0.0.1.nip.io/fhir",  # a name that only looks like loopback
+])
+def test_fhir_server_not_on_the_allowlist_is_never_contacted(client: FlaskClient, mocked: responses.RequestsMock,
+                                                             server: str) -> None:
+    body = _fallback_request()
+    body["fhirServer"] = server
+    response = client.post(URL, json=body)
+    assert response.status_code == 412
+    assert_operation_outcome(response.get_json(), "fhirServer is not on this service's allowlist")
+    assert len(mocked.calls) == 0
+
+
+def test_production_allowlist_only(mocked: responses.RequestsMock) -> None:
+    app = create_app(Settings(profile="production", fhir_server_allowlist=("https://fhir.hospital.example",)),
+                     clock=lambda: NOW)
+    mocked.add_callback(responses.GET, re.compile(r"https://fhir\.hospital\.example/.*"), callback=_server(DATA))
+    body = _fallback_request()
+    body["fhirServer"] = "https://fhir.hospital.example/r4"
+    assert assert_cds_response(app.test_client().post(URL, json=body).get_json())
+    body["fhirServer"] = BASE  # loopback is a dev-only default
+    assert app.test_client().post(URL, json=body).status_code == 412
+
+
+def test_token_never_reaches_the_log(client: FlaskClient, mocked: responses.RequestsMock,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": lambda r: (500, {}, b"")}))
+    with caplog.at_level(logging.DEBUG):
+        client.post(URL, json=_fallback_request())
+    text = caplog.text
+    assert "FHIR fallback search failed: answered HTTP 500" in text
+    assert TOKEN not in text and "pat-1" not in text
+
+
+@pytest.mark.parametrize("patient_id", ["pat-1&code=x", "../Patient/other", "a" * 65, "pat 1"])
+def test_patient_id_that_is_not_a_fhir_id_is_400(client: FlaskClient, patient_id: str) -> None:
+    body = _fallback_request()
+    body["context"]["patientId"] = patient_id
+    response = client.post(URL, json=body)
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), "context.patientId must be a FHIR id")

@@ -1,0 +1,64 @@
+"""The FHIR fallback against a real FHIR search engine (Medplum, in memory, on 127.0.0.1): for every fixture,
+the cards from the fallback path equal the cards from the prefetch path."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from cds_service.app import create_app
+from cds_service.settings import Settings
+from tests.contract import assert_cds_response, assert_operation_outcome
+from tests.integration.conftest import FIXTURES, fixture_request, free_port, load, resources_of
+
+pytestmark = pytest.mark.integration
+HOOKS = ("patient-view", "order-select", "order-sign")
+SCENARIOS = [(hook, s["name"], s["now"]) for hook in HOOKS
+             for s in tomllib.loads((FIXTURES / hook / "scenarios.toml").read_text())["scenario"]]
+
+
+@cache
+def _app(now: datetime) -> Flask:
+    return create_app(Settings(), clock=lambda: now)
+
+
+def _without_uuids(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k != "uuid"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    return [strip(card) for card in cards]
+
+
+@pytest.mark.parametrize(("hook", "name", "now"), SCENARIOS, ids=[f"{h}/{n}" for h, n, _ in SCENARIOS])
+def test_fallback_and_prefetch_give_the_same_cards(fhir_server: str, hook: str, name: str, now: datetime) -> None:
+    request = fixture_request(hook, name)
+    load(fhir_server, resources_of(request))
+    client = _app(now).test_client()
+    url = f"/cds-services/neutropenia-{hook}"
+
+    with_prefetch = client.post(url, json=request)
+    fallback_request = {k: v for k, v in request.items() if k != "prefetch"}
+    fallback_request["fhirServer"] = f"{fhir_server}/fhir/R4"
+    fallback_request["fhirAuthorization"] = {"access_token": "test-token", "token_type": "Bearer",
+                                             "expires_in": 300, "scope": "patient/*.read", "subject": "cds"}
+    fallback = client.post(url, json=fallback_request)
+
+    assert with_prefetch.status_code == 200 and fallback.status_code == 200, fallback.get_data(as_text=True)
+    expected = _without_uuids(assert_cds_response(with_prefetch.get_json()))
+    assert _without_uuids(assert_cds_response(fallback.get_json())) == expected
+
+
+def test_fhir_server_that_refuses_connections_gives_412() -> None:
+    request = {k: v for k, v in fixture_request("patient-view", "severe-adult-499").items() if k != "prefetch"}
+    request["fhirServer"] = f"http://127.0.0.1:{free_port()}/fhir/R4"  # nothing listens there
+    response = _app(SCENARIOS[0][2]).test_client().post("/cds-services/neutropenia-patient-view", json=request)
+    assert response.status_code == 412
+    assert_operation_outcome(response.get_json(), "ConnectionError")
