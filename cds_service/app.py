@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Flask
+from flask_cors import CORS
 
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
 from cds_service.http.errors import register_error_handlers
@@ -13,6 +14,8 @@ from cds_service.http.routes import blueprint
 from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
 from cds_service.render.cards import CardRenderer, load_templates
 from cds_service.render.samples import FINDINGS_RENDERED, check_templates
+from cds_service.security.jwt_auth import TokenVerifier
+from cds_service.security.replay import replay_cache
 from cds_service.services import Engine, declare_services
 from cds_service.settings import Settings
 
@@ -32,7 +35,7 @@ def site_knowledge(settings: Settings) -> Knowledge:
 
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
     """The service, with knowledge and card templates loaded and checked once, before any request."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     knowledge = site_knowledge(settings)
     renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge)
     check_templates(renderer)
@@ -54,6 +57,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     fhir = FhirClient(Allowlist(settings.fhir_allowlist), limits)
     app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir,
                                           fhir_lookback_days=settings.fhir_lookback_days)
+    app.extensions["cds_verifier"] = TokenVerifier(
+        settings.issuers, replay_cache(settings.replay_cache_url), settings.jwt_leeway_seconds)
+    CORS(app, origins=list(settings.cors), allow_headers=["Authorization", "Content-Type"],
+         methods=["GET", "POST", "OPTIONS"], max_age=600)
     app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -20,7 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from cds_service.app import create_app
 
-    settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers)
+    settings = Settings.load(args.config, host=args.host, port=args.port, workers=args.workers)
     app = create_app(settings)  # load and check everything before gunicorn forks its workers
 
     class Server(BaseApplication):  # type: ignore[misc]
@@ -73,7 +73,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cds_service.render.samples import FINDINGS_RENDERED
     from cds_service.services import Engine
 
-    settings = Settings.from_env()
+    settings = Settings.load(args.config)
     now = datetime.fromisoformat(args.at) if args.at else (settings.fixed_now or datetime.now(UTC))
     if now.tzinfo is None:
         print("--at needs a time zone, e.g. 2026-11-25T12:00:00Z", file=sys.stderr)
@@ -130,7 +130,7 @@ def _check_cards(args: argparse.Namespace) -> int:
     from cds_service.render.cards import CardRenderer, CardTemplateError, load_templates
     from cds_service.render.samples import FINDINGS_RENDERED, template_problems
 
-    cards_dir = Path(args.cards_dir) if args.cards_dir else Settings.from_env().cards_dir
+    cards_dir = Path(args.cards_dir) if args.cards_dir else Settings.load(args.config).cards_dir
     try:
         templates = load_templates(cards_dir, FINDINGS_RENDERED)
     except CardTemplateError as exc:
@@ -146,6 +146,7 @@ def _check_cards(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neutropenia-cds", description=__doc__)
+    parser.add_argument("--config", help="a TOML settings file (default: $NEUTROPENIA_CDS_CONFIG, if set)")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the CDS Hooks service under gunicorn")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")

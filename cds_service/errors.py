@@ -33,3 +33,14 @@ class DataUnavailable(ServiceError):
 
     status = 412
     issue_code = "not-found"
+
+
+class Unauthenticated(ServiceError):
+    """401: no JWT where one is required, or one that fails a check. The client learns nothing more."""
+
+    status = 401
+    issue_code = "login"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("authorization failed")
+        self.reason = reason  # for the log only

@@ -1,12 +1,20 @@
-"""One typed Settings object, read from NEUTROPENIA_CDS_* environment variables and checked at start."""
+"""One typed Settings object: a TOML file (--config FILE or NEUTROPENIA_CDS_CONFIG), then NEUTROPENIA_CDS_*
+environment variables, then command-line options -- each later source winning -- checked at start."""
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
+import json
 import os
-from collections.abc import Mapping
+import sysconfig
+import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from cds_service.fhir.client import Allowlist
 
@@ -15,10 +23,15 @@ PROFILES = ("dev", "production")
 # The dev profile may fetch from this machine and from the public CDS Hooks Sandbox FHIR servers.
 DEV_FHIR_ALLOWLIST = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*",
                       "https://launch.smarthealthit.org", "https://r4.smarthealthit.org")
+# The dev profile answers browsers on this machine and the public CDS Hooks Sandbox.
+DEV_CORS_ORIGINS = (r"http://localhost(:\d+)?", r"http://127\.0\.0\.1(:\d+)?", "https://sandbox.cds-hooks.org")
+# CDS Hooks 2.0 security: asymmetric signatures only. HS* and "none" can never be configured.
+DEFAULT_ALGORITHMS = ("ES384", "RS384")
+ALLOWED_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 
 
 class SettingsError(ValueError):
-    """A setting is missing or invalid; the message names the variable."""
+    """A setting is missing or invalid; the message names the setting."""
 
 
 def default_cards_dir() -> Path:
@@ -26,28 +39,94 @@ def default_cards_dir() -> Path:
     checkout = Path(__file__).resolve().parent.parent / "cards"
     if checkout.is_dir():
         return checkout
-    import sysconfig
-
     return Path(sysconfig.get_path("data")) / "share" / "neutropenia-cds" / "cards"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_url(url: str) -> bool:
+    """https, or http to a loopback address (tests, a sidecar): where keys and tokens may come from."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """A CDS client (an EHR) allowed to call: its `iss`, where its keys are, what it may sign with."""
+
+    iss: str
+    jwks_url: str
+    jku_allowlist: tuple[str, ...] = ()  # a JWT's `jku` is honoured only if it is one of these (or jwks_url)
+    tenants: tuple[str, ...] = ()  # when set, the JWT's `tenant` claim must be one of these
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+
+    def __post_init__(self) -> None:
+        where = f"trusted_issuers[{self.iss!r}]"
+        if not self.iss:
+            raise SettingsError("trusted_issuers: every issuer needs an iss")
+        for url in (self.jwks_url, *self.jku_allowlist):
+            if not secure_url(url):
+                raise SettingsError(f"{where}: {url!r} must be https (or http on a loopback address)")
+        bad = [a for a in self.algorithms if a not in ALLOWED_ALGORITHMS]
+        if bad or not self.algorithms:
+            raise SettingsError(f"{where}: algorithms must be among {sorted(ALLOWED_ALGORITHMS)}, not {bad}")
+
+    @classmethod
+    def from_table(cls, table: Any) -> TrustedIssuer:
+        if not isinstance(table, dict) or not isinstance(table.get("iss"), str) or not isinstance(
+            table.get("jwks_url"), str
+        ):
+            raise SettingsError("trusted_issuers: each entry needs iss and jwks_url strings")
+        unknown = set(table) - {"iss", "jwks_url", "jku_allowlist", "tenants", "algorithms"}
+        if unknown:
+            raise SettingsError(f"trusted_issuers[{table['iss']!r}]: unknown keys {sorted(unknown)}")
+        return cls(
+            iss=table["iss"],
+            jwks_url=table["jwks_url"],
+            jku_allowlist=tuple(table.get("jku_allowlist", ())),
+            tenants=tuple(table.get("tenants", ())),
+            algorithms=tuple(table.get("algorithms", DEFAULT_ALGORITHMS)),
+        )
+
+
+# The CDS Hooks Sandbox signs with ES384 and points `jku` at this key set; the dev profile trusts it.
+SANDBOX_ISSUER = TrustedIssuer(
+    iss="https://sandbox.cds-hooks.org",
+    jwks_url="https://sandbox.cds-hooks.org/.well-known/jwks.json",
+)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of the service, with its default (see README, Configuration)."""
+    """Every setting of the service, with its default (README, Configuration)."""
 
     profile: str = "dev"
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
     cards_dir: Path = field(default_factory=default_cards_dir)
+    # The URL EHRs call the service at; JWT `aud` must be an endpoint under it. Dev: the request's own URL.
+    public_base_url: str | None = None
+    trusted_issuers: tuple[TrustedIssuer, ...] | None = None  # None: the profile's default
+    cors_origins: tuple[str, ...] | None = None  # None: the profile's default
+    replay_cache_url: str = ""  # "" keeps JWT ids in process; redis://... shares them between replicas
+    jwt_leeway_seconds: int = 30
+    max_body_bytes: int = 10 * 1024 * 1024
     # R6 POLICY settings
     current_window_days: int = 7
     lookback_days: int = 90
-    max_body_bytes: int = 10 * 1024 * 1024
     # R8: the site's Duffy-null value set, as "system|code" entries
     duffy_null_codes: tuple[str, ...] = ()
-    # FHIR fallback: the only origins ever fetched (None: the profile's default -- dev: loopback and the
-    # CDS Hooks Sandbox; production: none), and its bounds
+    # FHIR fallback: the only origins ever fetched (None: the profile's default), and its bounds
     fhir_server_allowlist: tuple[str, ...] | None = None
     fhir_connect_timeout: float = 1.0
     fhir_read_timeout: float = 2.5
@@ -55,72 +134,164 @@ class Settings:
     fhir_max_pages: int = 5
     fhir_lookback_days: int = 365
     fhir_max_response_bytes: int = 20 * 1024 * 1024
+    # Evaluate as if it were this moment (demonstrations and tests); refused in the production profile.
+    fixed_now: datetime | None = None
 
     @property
     def fhir_allowlist(self) -> tuple[str, ...]:
         if self.fhir_server_allowlist is not None:
             return self.fhir_server_allowlist
         return DEV_FHIR_ALLOWLIST if self.profile == "dev" else ()
-    # Evaluate as if it were this moment (demonstrations and tests); refused in the production profile.
-    fixed_now: datetime | None = None
+
+    @property
+    def issuers(self) -> tuple[TrustedIssuer, ...]:
+        if self.trusted_issuers is not None:
+            return self.trusted_issuers
+        return (SANDBOX_ISSUER,) if self.profile == "dev" else ()
+
+    @property
+    def cors(self) -> tuple[str, ...]:
+        if self.cors_origins is not None:
+            return self.cors_origins
+        return DEV_CORS_ORIGINS if self.profile == "dev" else ()
+
+    @property
+    def require_jwt(self) -> bool:
+        """Production: every call carries a valid JWT. Dev: a JWT is checked only when one is sent."""
+        return self.profile == "production"
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
-            raise SettingsError(f"{PREFIX}PROFILE must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+            raise SettingsError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
         if not 0 < self.port < 65536:
-            raise SettingsError(f"{PREFIX}PORT must be between 1 and 65535, not {self.port}")
+            raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
         for name in ("workers", "current_window_days", "lookback_days", "max_body_bytes", "fhir_max_pages",
                      "fhir_lookback_days", "fhir_max_response_bytes", "fhir_connect_timeout", "fhir_read_timeout",
                      "fhir_budget_seconds"):
             if getattr(self, name) <= 0:
-                raise SettingsError(f"{PREFIX}{name.upper()} must be a positive number")
-        try:
-            Allowlist(self.fhir_allowlist)
-        except ValueError as exc:
-            raise SettingsError(f"{PREFIX}FHIR_SERVER_ALLOWLIST: {exc}") from None
-        if self.profile == "production" and any(not e.startswith("https://") for e in self.fhir_allowlist):
-            raise SettingsError(f"{PREFIX}FHIR_SERVER_ALLOWLIST: the production profile fetches over https only")
+                raise SettingsError(f"{name} must be a positive number, not {getattr(self, name)!r}")
+        if not 0 <= self.jwt_leeway_seconds <= 300:
+            raise SettingsError("jwt_leeway_seconds must be between 0 and 300 (a small leeway)")
         if self.lookback_days < self.current_window_days:
-            raise SettingsError(f"{PREFIX}LOOKBACK_DAYS must not be shorter than {PREFIX}CURRENT_WINDOW_DAYS")
+            raise SettingsError("lookback_days must not be shorter than current_window_days")
         for entry in self.duffy_null_codes:
             system, _, code = entry.rpartition("|")
             if not system or not code:
-                raise SettingsError(f"{PREFIX}DUFFY_NULL_CODES entries must be system|code, not {entry!r}")
+                raise SettingsError(f"duffy_null_codes entries must be system|code, not {entry!r}")
+        try:
+            Allowlist(self.fhir_allowlist)
+        except ValueError as exc:
+            raise SettingsError(f"fhir_server_allowlist: {exc}") from None
+        if self.public_base_url is not None:
+            parts = urlsplit(self.public_base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise SettingsError(f"public_base_url must be an http(s) URL, not {self.public_base_url!r}")
+        if self.replay_cache_url and not self.replay_cache_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("replay_cache_url must be empty (in process) or a redis:// URL")
+        if self.profile == "production":
+            self._check_production()
         if self.fixed_now is not None:
             if self.profile == "production":
-                raise SettingsError(f"{PREFIX}NOW is for demonstrations and tests; the production profile refuses it")
+                raise SettingsError("NEUTROPENIA_CDS_NOW is for demonstrations and tests; production refuses it")
             if self.fixed_now.tzinfo is None:
-                raise SettingsError(f"{PREFIX}NOW must carry a time zone, e.g. 2026-11-25T12:00:00Z")
+                raise SettingsError("NEUTROPENIA_CDS_NOW must carry a time zone, e.g. 2026-11-25T12:00:00Z")
+
+    def _check_production(self) -> None:
+        missing = [name for name, value in (("trusted_issuers", self.issuers),
+                                            ("public_base_url", self.public_base_url),
+                                            ("fhir_server_allowlist", self.fhir_allowlist)) if not value]
+        if missing:
+            raise SettingsError(f"the production profile refuses to start without {', '.join(missing)}")
+        if any(not e.startswith("https://") for e in self.fhir_allowlist):
+            raise SettingsError("fhir_server_allowlist: the production profile fetches over https only")
+        if self.public_base_url and not self.public_base_url.startswith("https://"):
+            raise SettingsError("public_base_url: the production profile is served over https")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from the environment; keyword overrides (from the command line) win."""
+    def load(cls, config: str | Path | None = None, environ: Mapping[str, str] | None = None,
+             **overrides: object) -> Settings:
+        """The TOML file (`config`, else NEUTROPENIA_CDS_CONFIG), then the environment, then `overrides`."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        for name, kind in (("profile", str), ("host", str), ("port", int), ("workers", int),
-                           ("current_window_days", int), ("lookback_days", int), ("max_body_bytes", int),
-                           ("fhir_connect_timeout", float), ("fhir_read_timeout", float),
-                           ("fhir_budget_seconds", float), ("fhir_max_pages", int), ("fhir_lookback_days", int),
-                           ("fhir_max_response_bytes", int)):
-            raw = env.get(PREFIX + name.upper())
-            if raw is None or raw == "":
-                continue
-            try:
-                values[name] = kind(raw)
-            except ValueError:
-                raise SettingsError(f"{PREFIX}{name.upper()} must be a number, not {raw!r}") from None
-        if env.get(PREFIX + "DUFFY_NULL_CODES"):
-            values["duffy_null_codes"] = tuple(
-                c.strip() for c in env[PREFIX + "DUFFY_NULL_CODES"].split(",") if c.strip())
-        if PREFIX + "FHIR_SERVER_ALLOWLIST" in env:
-            values["fhir_server_allowlist"] = tuple(
-                o.strip() for o in env[PREFIX + "FHIR_SERVER_ALLOWLIST"].split(",") if o.strip())
-        if env.get(PREFIX + "CARDS_DIR"):
-            values["cards_dir"] = Path(env[PREFIX + "CARDS_DIR"])
-        if env.get(PREFIX + "NOW"):
-            try:
-                values["fixed_now"] = datetime.fromisoformat(env[PREFIX + "NOW"])
-            except ValueError:
-                raise SettingsError(f"{PREFIX}NOW must be an ISO 8601 date-time, not {env[PREFIX + 'NOW']!r}") from None
+        path = config or env.get(PREFIX + "CONFIG")
+        if path:
+            values.update(_from_toml(Path(path)))
+        values.update(_from_env(env))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise SettingsError(str(exc)) from None
+
+
+def _strings(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _issuers(value: str) -> tuple[TrustedIssuer, ...]:
+    return tuple(TrustedIssuer.from_table(t) for t in json.loads(value))
+
+
+# How each setting is read from a string (environment variables). Settings not listed are TOML-only.
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "profile": str, "host": str, "port": int, "workers": int, "cards_dir": Path, "public_base_url": str,
+    "trusted_issuers": _issuers, "cors_origins": _strings, "replay_cache_url": str, "jwt_leeway_seconds": int,
+    "max_body_bytes": int, "current_window_days": int, "lookback_days": int, "duffy_null_codes": _strings,
+    "fhir_server_allowlist": _strings, "fhir_connect_timeout": float, "fhir_read_timeout": float,
+    "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
+    "fixed_now": _instant,
+}
+_ENV_NAMES = {name: PREFIX + ("NOW" if name == "fixed_now" else name.upper()) for name in _PARSERS}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, variable in _ENV_NAMES.items():
+        raw = env.get(variable)
+        if raw is None or (raw == "" and name not in ("fhir_server_allowlist", "cors_origins", "replay_cache_url")):
+            continue
+        try:
+            values[name] = _PARSERS[name](raw)
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise SettingsError(f"{variable}: {raw!r} is not valid ({exc})") from None
+    return values
+
+
+_TOML_KINDS: dict[str, tuple[type, ...]] = {
+    name: (str,) if parser in (str, Path) else (int,) if parser is int else (int, float) if parser is float else ()
+    for name, parser in _PARSERS.items()
+}
+
+
+def _from_toml(path: Path) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"config file {path}: {exc}") from None
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    unknown = set(data) - fields
+    if unknown:
+        raise SettingsError(f"config file {path}: unknown settings {sorted(unknown)}")
+    values: dict[str, object] = {}
+    for name, value in data.items():
+        if name == "trusted_issuers":
+            if not isinstance(value, list):
+                raise SettingsError(f"config file {path}: trusted_issuers must be an array of tables")
+            values[name] = tuple(TrustedIssuer.from_table(t) for t in value)
+        elif isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise SettingsError(f"config file {path}: {name} must be a list of strings")
+            values[name] = tuple(value)
+        elif name == "cards_dir" and isinstance(value, str):
+            values[name] = (path.parent / value).resolve()
+        elif name == "fixed_now" and isinstance(value, datetime):
+            values[name] = value
+        elif (_TOML_KINDS.get(name) and not isinstance(value, _TOML_KINDS[name])) or isinstance(value, bool):
+            raise SettingsError(f"config file {path}: {name} has the wrong type ({type(value).__name__})")
+        else:
+            values[name] = value
+    return values

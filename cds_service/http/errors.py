@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import orjson
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from cds_service.errors import ServiceError
+from cds_service.errors import ServiceError, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,11 @@ def operation_outcome(status: int, diagnostics: str, code: str | None = None) ->
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError) -> Response:
+        if isinstance(error, Unauthenticated):
+            log.info("401 for %s: %s", request.path, error.reason)
+            response = operation_outcome(401, error.diagnostics, error.issue_code)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
         return operation_outcome(error.status, error.diagnostics, error.issue_code)
 
     @app.errorhandler(HTTPException)

@@ -9,9 +9,11 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from cds_service.errors import BadRequest, NotFound
+from cds_service.errors import BadRequest, NotFound, Unauthenticated
 from cds_service.hook_request import parse_hook_request
+from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.services import CdsService, Engine
+from cds_service.settings import Settings
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("cds", __name__)
@@ -34,6 +36,28 @@ def _request_json() -> Any:
         return orjson.loads(request.get_data(cache=False))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+@blueprint.before_request
+def authenticate() -> None:
+    """CDS Hooks 2.0 security on discovery, service and feedback calls (not on CORS preflight or health)."""
+    if request.method == "OPTIONS" or not request.path.startswith("/cds-services"):
+        return
+    settings: Settings = current_app.extensions["cds_settings"]
+    header = request.headers.get("Authorization", "")
+    if not header:
+        if settings.require_jwt:
+            raise Unauthenticated("no Authorization header")
+        return
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization is not a Bearer token")
+    base = (settings.public_base_url or request.host_url).rstrip("/")
+    verifier: TokenVerifier = current_app.extensions["cds_verifier"]
+    try:
+        verifier.verify(token.strip(), audience=base + request.path)
+    except Unauthorized as exc:
+        raise Unauthenticated(str(exc)) from None
 
 
 @blueprint.get("/cds-services")

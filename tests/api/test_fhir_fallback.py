@@ -230,14 +230,13 @@ def test_fhir_server_not_on_the_allowlist_is_never_contacted(client: FlaskClient
     assert len(mocked.calls) == 0
 
 
-def test_production_allowlist_only(mocked: responses.RequestsMock) -> None:
-    app = create_app(Settings(profile="production", fhir_server_allowlist=("https://fhir.hospital.example",)),
-                     clock=lambda: NOW)
+def test_configured_allowlist_replaces_the_default(mocked: responses.RequestsMock) -> None:
+    app = create_app(Settings(fhir_server_allowlist=("https://fhir.hospital.example",)), clock=lambda: NOW)
     mocked.add_callback(responses.GET, re.compile(r"https://fhir\.hospital\.example/.*"), callback=_server(DATA))
     body = _fallback_request()
     body["fhirServer"] = "https://fhir.hospital.example/r4"
     assert assert_cds_response(app.test_client().post(URL, json=body).get_json())
-    body["fhirServer"] = BASE  # loopback is a dev-only default
+    body["fhirServer"] = BASE  # loopback is only in the dev default
     assert app.test_client().post(URL, json=body).status_code == 412
 
 

@@ -1,0 +1,1 @@
+"""Who may call: CDS Hooks JWT verification with a replay cache, and CORS."""

@@ -1,0 +1,51 @@
+"""JWT ids already seen (CDS Hooks 2.0: `jti` is never reused): in process, or in Redis shared by replicas."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import redis
+
+
+class ReplayCache(Protocol):
+    def first_use(self, key: str, ttl_seconds: int) -> bool:
+        """True the first time `key` is seen within `ttl_seconds`; False for a replay."""
+        ...
+
+
+class InProcessReplayCache:
+    """One process's memory: enough for one worker; use Redis when several workers or replicas serve."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+
+    def first_use(self, key: str, ttl_seconds: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) >= self._max_entries:
+                self._seen = {k: t for k, t in self._seen.items() if t > now}
+            expires = self._seen.get(key)
+            if expires is not None and expires > now:
+                return False
+            self._seen[key] = now + ttl_seconds
+            return True
+
+
+class RedisReplayCache:
+    """SET key NX EX: atomic across every worker and replica that shares the Redis server."""
+
+    PREFIX = "neutropenia-cds:jti:"
+
+    def __init__(self, url: str) -> None:
+        self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+    def first_use(self, key: str, ttl_seconds: int) -> bool:
+        return bool(self._redis.set(self.PREFIX + key, b"1", nx=True, ex=max(1, ttl_seconds)))
+
+
+def replay_cache(url: str) -> ReplayCache:
+    return RedisReplayCache(url) if url else InProcessReplayCache()

@@ -1,0 +1,98 @@
+"""Hostile and broken input: every case a 4xx with an OperationOutcome, never a 5xx; CORS; clean logs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from cds_service.app import create_app
+from cds_service.settings import Settings, TrustedIssuer
+from tests.builders import NOW, anc, bundle, hook_request, patient, temperature
+from tests.contract import assert_operation_outcome
+
+URL = "/cds-services/neutropenia-patient-view"
+
+
+@pytest.mark.parametrize(("body", "content_type", "text"), [
+    (b"[" * 5000 + b"]" * 5000, "application/json", "not valid JSON"),  # deeply nested
+    (b'{"hook": "patient-view", "n": 1e999}', "application/json", "not valid JSON"),  # a number past double
+    (b'{"hook": NaN}', "application/json", "not valid JSON"),
+    (b'{"hook": Infinity}', "application/json", "not valid JSON"),
+    (b'{"hook": "patient-view\xff\xfe"}', "application/json", "not valid JSON"),  # not UTF-8
+    (b'{"hook": "patient-view"', "application/json", "not valid JSON"),
+    (b"", "application/json", "not valid JSON"),
+    (b'{"hook": "patient-view"}', "text/plain", "Content-Type must be application/json"),
+    (b'{"hook": "patient-view"}', "", "Content-Type must be application/json"),
+])
+def test_malformed_bodies_are_400(client: FlaskClient, body: bytes, content_type: str, text: str) -> None:
+    response = client.post(URL, data=body, headers={"Content-Type": content_type} if content_type else {})
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), text)
+
+
+@pytest.mark.parametrize("change", [
+    {"hook": ["patient-view"]},
+    {"hookInstance": {"a": 1}},
+    {"context": "pat-1"},
+    {"context": {"patientId": 12, "userId": "Practitioner/1"}},
+    {"prefetch": {"patient": 7, "labs": None}},
+    {"fhirServer": 42},
+    {"fhirAuthorization": "token"},
+])
+def test_wrong_types_are_400(client: FlaskClient, change: dict[str, Any]) -> None:
+    response = client.post(URL, json={**hook_request(anc(420)), **change})
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json())
+
+
+def test_huge_numbers_in_the_record_do_not_break_anything(client: FlaskClient) -> None:
+    body = hook_request(anc(10**300), anc(-(10**300), id="neg"), anc(1e-300, id="tiny"))
+    assert client.post(URL, json=body).status_code == 200
+
+
+def test_cors_preflight_needs_no_token_and_allows_the_headers() -> None:
+    app = create_app(Settings(profile="production", public_base_url="https://cds.example",
+                              cors_origins=("https://ehr.example",), fhir_server_allowlist=("https://f.example",),
+                              trusted_issuers=(TrustedIssuer(iss="https://ehr.example",
+                                                             jwks_url="https://ehr.example/jwks.json"),)),
+                     clock=lambda: NOW)
+    preflight = {"Origin": "https://ehr.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"}
+    response = app.test_client().options(URL, headers=preflight)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "https://ehr.example"
+    allowed = response.headers["Access-Control-Allow-Headers"].lower()
+    assert "authorization" in allowed and "content-type" in allowed
+    evil = app.test_client().options(URL, headers={**preflight, "Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in evil.headers
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:8000", "https://sandbox.cds-hooks.org"])
+def test_dev_cors_allows_localhost_and_the_sandbox(client: FlaskClient, origin: str) -> None:
+    response = client.options(URL, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert response.headers.get("Access-Control-Allow-Origin") == origin
+    other = client.options(URL, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_logs_carry_no_phi_and_no_token(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    person = {**patient("1961-07-04"), "name": [{"family": "Lovelace", "given": ["Ada"]}]}
+    body = hook_request(anc(420, subject="Patient/someone-else"), anc(431.5), temperature("39.7"),
+                        patient_resource=person)
+    body["prefetch"]["vitals"] = bundle(temperature("39.7"))
+    body["fhirServer"] = "https://not-allowed.example/fhir"
+    body["fhirAuthorization"] = {"access_token": "tok-SECRET-987", "token_type": "Bearer"}
+    del body["prefetch"]["labs"]  # force the (refused) fallback
+    with caplog.at_level(logging.DEBUG):
+        client.post(URL, json=body)
+        body["prefetch"]["labs"] = bundle(anc(420, subject="Patient/someone-else"), anc(431.5))
+        client.post(URL, json=body)
+        client.get("/cds-services", headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
+    text = caplog.text
+    assert caplog.records  # something was logged, so the check means something
+    for secret in ("tok-SECRET-987", "Lovelace", "Ada", "1961-07-04", "pat-1", "someone-else", "431", "39.7",
+                   "eyJhbGciOiJub25lIn0"):
+        assert secret not in text, f"{secret!r} reached the log"

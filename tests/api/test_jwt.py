@@ -1,0 +1,145 @@
+"""CDS Hooks 2.0 security: one test per JWT rule. Valid ES384/RS384 pass; everything else is a bare 401."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jwt as pyjwt
+import pytest
+from flask import Flask
+
+from cds_service.app import create_app
+from cds_service.settings import Settings, SettingsError, TrustedIssuer
+from tests.builders import NOW, anc, hook_request
+from tests.contract import assert_operation_outcome
+from tests.jwt_issuer import ISSUER, JwksServer, es384, hs256_with_public_key, rs384, serve_jwks, token, unsigned_token
+
+BASE = "https://cds.test.example"
+DISCOVERY = f"{BASE}/cds-services"
+SERVICE = f"{BASE}/cds-services/neutropenia-patient-view"
+ES, RS, ROGUE = es384(), rs384(), es384("es384-1")  # ROGUE: another key claiming ES's kid
+
+
+@pytest.fixture(scope="module")
+def jwks() -> Iterator[JwksServer]:
+    yield from serve_jwks(JwksServer(sets={"main": [ES, RS], "rotated": [ES], "elsewhere": [ROGUE]}))
+
+
+def production(jwks: JwksServer, **issuer: Any) -> Flask:
+    trusted = TrustedIssuer(iss=ISSUER, jwks_url=jwks.url("main"), **issuer)
+    settings = Settings(profile="production", public_base_url=BASE, trusted_issuers=(trusted,),
+                        fhir_server_allowlist=("https://fhir.test.example",))
+    return create_app(settings, clock=lambda: NOW)
+
+
+def _discover(app: Flask, bearer: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+    return app.test_client().get("/cds-services", headers=headers)
+
+
+def _assert_bare_401(response: Any) -> None:
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert assert_operation_outcome(response.get_json()) == "authorization failed"  # no detail
+
+
+@pytest.mark.parametrize("key", [ES, RS], ids=["ES384", "RS384"])
+def test_valid_token_passes(jwks: JwksServer, key: Any) -> None:
+    assert _discover(production(jwks), token(key, DISCOVERY)).status_code == 200
+
+
+def test_valid_token_on_a_service_call(jwks: JwksServer) -> None:
+    response = production(jwks).test_client().post(
+        "/cds-services/neutropenia-patient-view", json=hook_request(anc(420)),
+        headers={"Authorization": f"Bearer {token(ES, SERVICE)}"})
+    assert response.status_code == 200 and len(response.get_json()["cards"]) == 1
+
+
+@pytest.mark.parametrize("make", [
+    lambda: unsigned_token(DISCOVERY),  # alg none
+    lambda: hs256_with_public_key(ES, DISCOVERY),  # HS256 keyed with the public key
+    lambda: token(ES, DISCOVERY, lifetime=-120),  # expired (beyond the 30 s leeway)
+    lambda: token(ES, DISCOVERY, nbf=int(NOW.timestamp()) + 10**9),  # not yet valid
+    lambda: token(ES, DISCOVERY, iat=4102444800),  # issued in the future
+    lambda: token(ES, SERVICE),  # aud is another endpoint
+    lambda: token(ES, "https://attacker.example/cds-services"),  # wrong aud
+    lambda: token(ES, DISCOVERY, iss="https://untrusted.example"),  # unknown iss
+    lambda: token(ROGUE, DISCOVERY),  # bad signature: another key under a known kid
+    lambda: token(es384("unknown-kid"), DISCOVERY),  # unknown kid
+    lambda: "not.a.jwt",
+    lambda: "",
+])
+def test_invalid_token_is_401(jwks: JwksServer, make: Any) -> None:
+    _assert_bare_401(_discover(production(jwks), make()))
+
+
+@pytest.mark.parametrize("claim", ["jti", "exp", "iat"])
+def test_required_claims(jwks: JwksServer, claim: str) -> None:
+    body = pyjwt.decode(token(ES, DISCOVERY), options={"verify_signature": False})
+    del body[claim]
+    bare = pyjwt.encode(body, ES.private, algorithm="ES384", headers={"kid": ES.kid})
+    _assert_bare_401(_discover(production(jwks), bare))
+
+
+def test_jku_not_allowlisted_is_401_and_never_fetched(jwks: JwksServer) -> None:
+    app = production(jwks)
+    bad = jwks.url("elsewhere")
+    _assert_bare_401(_discover(app, token(ROGUE, DISCOVERY, headers={"jku": bad})))
+    assert "/elsewhere.json" not in jwks.fetched
+
+
+def test_jku_on_the_issuers_allowlist_is_used(jwks: JwksServer) -> None:
+    app = production(jwks, jku_allowlist=(jwks.url("rotated"),))
+    assert _discover(app, token(ES, DISCOVERY, headers={"jku": jwks.url("rotated")})).status_code == 200
+    assert "/rotated.json" in jwks.fetched
+
+
+def test_unknown_kid_refreshes_the_key_set(jwks: JwksServer) -> None:
+    app = production(jwks)
+    assert _discover(app, token(ES, DISCOVERY)).status_code == 200
+    new_key = es384("es384-2")
+    jwks.sets["main"] = [ES, RS, new_key]  # the issuer rotates in a new key
+    app.extensions["cds_verifier"].jwks.cooldown = 0
+    assert _discover(app, token(new_key, DISCOVERY)).status_code == 200
+
+
+def test_replayed_jti_is_401(jwks: JwksServer) -> None:
+    app = production(jwks)
+    once = token(ES, DISCOVERY)
+    assert _discover(app, once).status_code == 200
+    _assert_bare_401(_discover(app, once))
+
+
+@pytest.mark.parametrize(("tenant", "status"), [("hospital-a", 200), ("hospital-b", 401), (None, 401)])
+def test_tenant(jwks: JwksServer, tenant: str | None, status: int) -> None:
+    app = production(jwks, tenants=("hospital-a",))
+    claims = {"tenant": tenant} if tenant else {}
+    assert _discover(app, token(ES, DISCOVERY, **claims)).status_code == status
+
+
+def test_production_requires_a_token(jwks: JwksServer) -> None:
+    _assert_bare_401(_discover(production(jwks), None))
+    response = production(jwks).test_client().get("/cds-services", headers={"Authorization": "Basic dXNlcjpwdw=="})
+    _assert_bare_401(response)
+
+
+def test_dev_checks_a_token_only_when_sent(jwks: JwksServer) -> None:
+    trusted = TrustedIssuer(iss=ISSUER, jwks_url=jwks.url("main"))
+    app = create_app(Settings(trusted_issuers=(trusted,)), clock=lambda: NOW)
+    assert app.test_client().get("/cds-services").status_code == 200
+    dev_audience = "http://localhost/cds-services"  # dev: the request's own URL
+    assert _discover(app, token(ES, dev_audience)).status_code == 200
+    _assert_bare_401(_discover(app, token(ES, DISCOVERY)))
+
+
+def test_health_needs_no_token(jwks: JwksServer) -> None:
+    assert production(jwks).test_client().get("/healthz").status_code == 200
+
+
+def test_settings_never_accept_symmetric_or_none_algorithms() -> None:
+    for algorithm in ("HS256", "none", "HS512"):
+        with pytest.raises(SettingsError, match="algorithms must be among"):
+            TrustedIssuer(iss=ISSUER, jwks_url="https://ehr.test.example/jwks.json", algorithms=(algorithm,))
+    with pytest.raises(SettingsError, match="must be https"):
+        TrustedIssuer(iss=ISSUER, jwks_url="http://ehr.test.example/jwks.json")
