@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PEERS := tests/fhir_server
 PEERS_STAMP := $(PEERS)/node_modules/.installed
 
-.PHONY: serve test lint check-cards peers clean
+.PHONY: serve test lint check-cards system-packages peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,24 @@ lint: $(STAMP)
 check-cards: $(STAMP)
 	$(BIN)/neutropenia-cds check-cards
 
+# System packages the tests start (redis-server for the JWT replay cache tests), installed when missing.
+system-packages:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 # Real peers for the integration tests (Medplum's FHIR search engine and CDS Hooks client), from package-lock.json.
-$(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json
-	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+$(PEERS_STAMP): $(PEERS)/package.json $(PEERS)/package-lock.json | system-packages
 	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(PEERS_STAMP)
 
 peers: $(PEERS_STAMP)
 
-test: lint check-cards peers
+test: lint check-cards system-packages peers
 	$(BIN)/pytest
 
 clean:

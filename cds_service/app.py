@@ -10,6 +10,7 @@ from flask_cors import CORS
 
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
 from cds_service.http.errors import register_error_handlers
+from cds_service.http.openapi import openapi_document
 from cds_service.http.routes import blueprint
 from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
 from cds_service.render.cards import CardRenderer, load_templates
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app = Flask("cds_service")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["cds_settings"] = settings
-    app.extensions["cds_services"] = declare_services(knowledge)
+    app.extensions["cds_services"] = services = declare_services(knowledge)
+    app.extensions["cds_openapi"] = openapi_document(services)
     limits = FhirLimits(
         connect_timeout=settings.fhir_connect_timeout,
         read_timeout=settings.fhir_read_timeout,

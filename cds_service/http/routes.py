@@ -78,6 +78,11 @@ def call_service(service_id: str) -> Response:
     return _json({"cards": cards})
 
 
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    return _json(current_app.extensions["cds_openapi"])
+
+
 @blueprint.get("/healthz")
 def healthz() -> Response:
     return _json({"status": "ok"})

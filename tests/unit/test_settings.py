@@ -109,3 +109,12 @@ def test_serve_refuses_to_start_in_production_without_issuers(tmp_path: Path,
                     'fhir_server_allowlist = ["https://fhir.example"]\n')
     assert main(["--config", str(path), "serve"]) == 2
     assert "refuses to start without trusted_issuers" in capsys.readouterr().err
+
+
+def test_the_readme_example_file_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "cds.toml"
+    path.write_text(example)
+    settings = Settings.load(path, environ={})
+    assert settings.profile == "production" and settings.require_jwt

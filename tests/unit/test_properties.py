@@ -1,0 +1,96 @@
+"""Properties of the clinical core (hypothesis): random Observations never raise; classification is monotone
+in the ANC -- a lower count is never judged less severe."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cds_service.clinical.assessment import assess
+from cds_service.clinical.model import Severity
+from cds_service.fhir.records import build_record
+from cds_service.knowledge import Knowledge, load_knowledge
+from tests.builders import LOINC, NOW, PATIENT_ID, UCUM, patient
+
+KNOWLEDGE: Knowledge = load_knowledge()
+CODES = [*sorted(KNOWLEDGE.codes.role_by_code), "30180-4", "57021-8", "1234-5"]
+UNITS = ["10*3/uL", "/uL", "%", "Cel", "[degF]", "K/uL", "G/L", "g", "kg", "mmol/L", "", "K", "µL", "10*9/L"]
+STATUSES = ["final", "amended", "corrected", "preliminary", "registered", "cancelled", "entered-in-error",
+            "unknown", "bogus"]
+WHEN = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)).map(
+        lambda d: d.isoformat()),
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 1, 1)).map(str),
+    st.sampled_from(["2026", "2026-11", "not a date"]),
+)
+
+
+@st.composite
+def observations(draw: st.DrawFn) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": draw(st.sampled_from(["a", "b", "c", "d"])),
+        "status": draw(st.sampled_from(STATUSES)),
+        "code": {"coding": [{"system": draw(st.sampled_from([LOINC, LOINC, "http://x"])),
+                             "code": draw(st.sampled_from(CODES))}]},
+        "subject": {"reference": draw(st.sampled_from([f"Patient/{PATIENT_ID}", "Patient/other", "Group/1"]))},
+    }
+    when = draw(WHEN)
+    if when is not None:
+        resource["effectiveDateTime"] = when
+    if draw(st.booleans()):
+        quantity: dict[str, Any] = {"value": draw(st.one_of(
+            st.integers(-10**6, 10**9), st.decimals(allow_nan=False, allow_infinity=False, places=3).map(float)))}
+        unit = draw(st.sampled_from(UNITS))
+        if unit:
+            quantity["unit"] = unit
+            if draw(st.booleans()):
+                quantity.update(system=UCUM, code=unit)
+        comparator = draw(st.sampled_from([None, "<", "<=", ">", ">=", "ad"]))
+        if comparator:
+            quantity["comparator"] = comparator
+        resource["valueQuantity"] = quantity
+    if draw(st.booleans()):
+        resource["meta"] = {"lastUpdated": draw(st.sampled_from(["2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"]))}
+    if draw(st.booleans()):
+        resource["specimen"] = {"reference": "Specimen/s1"}
+    return resource
+
+
+@given(st.lists(observations(), max_size=12), WHEN)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_observations_never_raise(resources: list[dict[str, Any]], birth: str | None) -> None:
+    person = patient(birth[:10] if birth and birth[:4].isdigit() else None)
+    record = build_record(PATIENT_ID, person, resources, KNOWLEDGE)
+    assessment = assess(record, NOW, KNOWLEDGE)
+    assert assessment.now == NOW
+
+
+RANK = {Severity.NONE: 0, Severity.MILD: 1, Severity.MODERATE: 2, Severity.SEVERE: 3}
+
+
+def _classify(value: Decimal, birth: date) -> tuple[int, bool, int]:
+    anc = {"resourceType": "Observation", "id": "x", "status": "final",
+           "code": {"coding": [{"system": LOINC, "code": "751-8"}]}, "subject": {"reference": f"Patient/{PATIENT_ID}"},
+           "effectiveDateTime": (NOW - timedelta(hours=1)).isoformat(),
+           "valueQuantity": {"value": float(value), "unit": "/uL", "system": UCUM, "code": "/uL"}}
+    result = assess(build_record(PATIENT_ID, patient(birth.isoformat()), [anc], KNOWLEDGE), NOW, KNOWLEDGE)
+    assert result.current is not None
+    return RANK[result.current.severity], result.current.profound, result.current.ctcae_grade or 0
+
+
+@given(st.decimals(min_value=0, max_value=5000, places=1), st.decimals(min_value=0, max_value=5000, places=1),
+       st.dates(min_value=date(1930, 1, 1), max_value=(NOW - timedelta(days=1)).date()))
+@settings(max_examples=400, deadline=None)
+def test_classification_is_monotone_in_the_anc(a: Decimal, b: Decimal, birth: date) -> None:
+    low, high = sorted((a, b))
+    low_rank, low_profound, low_grade = _classify(low, birth)
+    high_rank, high_profound, high_grade = _classify(high, birth)
+    assert low_rank >= high_rank
+    assert low_profound >= high_profound
+    assert low_grade >= high_grade
