@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import Flask
 from flask_cors import CORS
 
+from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
 from cds_service.http.errors import register_error_handlers
 from cds_service.http.openapi import openapi_document
@@ -63,6 +64,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
         settings.issuers, replay_cache(settings.replay_cache_url), settings.jwt_leeway_seconds)
     CORS(app, origins=list(settings.cors), allow_headers=["Authorization", "Content-Type"],
          methods=["GET", "POST", "OPTIONS"], max_age=600)
+    store = FeedbackStore.for_settings(settings.database_url, settings.data_dir)
+    store.migrate()
+    store.close()  # no pooled connection may cross gunicorn's fork; each worker opens its own
+    app.extensions["cds_feedback"] = store
     app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -44,3 +44,10 @@ class Unauthenticated(ServiceError):
     def __init__(self, reason: str) -> None:
         super().__init__("authorization failed")
         self.reason = reason  # for the log only
+
+
+class StoreUnavailable(ServiceError):
+    """503: the feedback store could not commit; the client should send again."""
+
+    status = 503
+    issue_code = "transient"

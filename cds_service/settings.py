@@ -119,6 +119,8 @@ class Settings:
     trusted_issuers: tuple[TrustedIssuer, ...] | None = None  # None: the profile's default
     cors_origins: tuple[str, ...] | None = None  # None: the profile's default
     replay_cache_url: str = ""  # "" keeps JWT ids in process; redis://... shares them between replicas
+    data_dir: Path = Path("var")  # the SQLite feedback store lives here unless database_url is set
+    database_url: str = ""  # e.g. postgresql+psycopg://user:password@host/db
     jwt_leeway_seconds: int = 30
     max_body_bytes: int = 10 * 1024 * 1024
     # R6 POLICY settings
@@ -240,6 +242,7 @@ def _issuers(value: str) -> tuple[TrustedIssuer, ...]:
 _PARSERS: dict[str, Callable[[str], object]] = {
     "profile": str, "host": str, "port": int, "workers": int, "cards_dir": Path, "public_base_url": str,
     "trusted_issuers": _issuers, "cors_origins": _strings, "replay_cache_url": str, "jwt_leeway_seconds": int,
+    "data_dir": Path, "database_url": str,
     "max_body_bytes": int, "current_window_days": int, "lookback_days": int, "duffy_null_codes": _strings,
     "fhir_server_allowlist": _strings, "fhir_connect_timeout": float, "fhir_read_timeout": float,
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
@@ -286,7 +289,7 @@ def _from_toml(path: Path) -> dict[str, object]:
             if not all(isinstance(v, str) for v in value):
                 raise SettingsError(f"config file {path}: {name} must be a list of strings")
             values[name] = tuple(value)
-        elif name == "cards_dir" and isinstance(value, str):
+        elif name in ("cards_dir", "data_dir") and isinstance(value, str):
             values[name] = (path.parent / value).resolve()
         elif name == "fixed_now" and isinstance(value, datetime):
             values[name] = value

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,18 @@ from cds_service.fhir.records import build_record
 from cds_service.knowledge import Knowledge, load_knowledge
 from cds_service.settings import Settings
 from tests.builders import NOW, PATIENT_ID, patient
+
+
+@pytest.fixture(scope="session", autouse=True)
+def working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Run in a scratch folder: the default feedback store (var/) and anything else relative lands there."""
+    previous = Path.cwd()
+    scratch = tmp_path_factory.mktemp("work")
+    os.chdir(scratch)
+    try:
+        yield scratch
+    finally:
+        os.chdir(previous)
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from cds_service.errors import BadRequest, NotFound, Unauthenticated
+from cds_service.errors import BadRequest, NotFound, StoreUnavailable, Unauthenticated
+from cds_service.feedback.model import parse_feedback
+from cds_service.feedback.store import FeedbackStore
 from cds_service.hook_request import parse_hook_request
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.services import CdsService, Engine
@@ -41,7 +45,7 @@ def _request_json() -> Any:
 @blueprint.before_request
 def authenticate() -> None:
     """CDS Hooks 2.0 security on discovery, service and feedback calls (not on CORS preflight or health)."""
-    if request.method == "OPTIONS" or not request.path.startswith("/cds-services"):
+    if request.method == "OPTIONS" or not request.path.startswith(("/cds-services", "/feedback")):
         return
     settings: Settings = current_app.extensions["cds_settings"]
     header = request.headers.get("Authorization", "")
@@ -74,8 +78,43 @@ def call_service(service_id: str) -> Response:
     hook_request = parse_hook_request(_request_json(), service.hook, service.required_context)
     engine: Engine = current_app.extensions["cds_engine"]
     cards = service.handler(hook_request, service, engine)
+    if cards:
+        store: FeedbackStore = current_app.extensions["cds_feedback"]
+        try:
+            store.record_cards(service.id, hook_request.hook_instance, cards, datetime.now(UTC))
+        except SQLAlchemyError:
+            # the cards matter more than their record: answer, and say so in the log
+            log.exception("cards of service %s could not be recorded for feedback", service.id)
     log.info("service=%s cards=%d ms=%.1f", service.id, len(cards), (time.perf_counter() - started) * 1000)
     return _json({"cards": cards})
+
+
+@blueprint.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    """CDS Hooks 2.0 feedback: 200 only once every item is committed to the store."""
+    if service_id not in _services():
+        raise NotFound(f"no CDS service '{service_id}'; the services are listed at GET /cds-services")
+    items = parse_feedback(_request_json())
+    store: FeedbackStore = current_app.extensions["cds_feedback"]
+    try:
+        counts = store.store_feedback(service_id, items, datetime.now(UTC))
+    except SQLAlchemyError:
+        log.exception("feedback for service %s could not be stored", service_id)
+        raise StoreUnavailable("feedback could not be stored; send it again") from None
+    return _json(counts)
+
+
+@blueprint.get("/feedback/summary")
+def feedback_summary() -> Response:
+    since = request.args.get("since")
+    try:
+        moment = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise BadRequest("since must be an ISO 8601 date or date-time") from None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    store: FeedbackStore = current_app.extensions["cds_feedback"]
+    return _json(store.summary(moment))
 
 
 @blueprint.get("/openapi.json")

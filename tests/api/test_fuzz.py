@@ -3,6 +3,8 @@ conforming to the description -- and hypothesis properties of the request parser
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -21,7 +23,8 @@ from cds_service.hook_request import parse_hook_request
 from cds_service.settings import Settings
 from tests.builders import NOW
 
-APP = create_app(Settings(), clock=lambda: NOW)
+# built at import, before any fixture runs: its feedback store goes to a temporary folder
+APP = create_app(Settings(data_dir=Path(tempfile.mkdtemp(prefix="neutropenia-cds-fuzz-"))), clock=lambda: NOW)
 SCHEMA = schemathesis.openapi.from_wsgi("/openapi.json", APP)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

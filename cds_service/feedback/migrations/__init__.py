@@ -1,0 +1,1 @@
+"""Alembic migrations of the feedback store, run by the service at start."""

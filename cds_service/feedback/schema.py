@@ -1,0 +1,39 @@
+"""The feedback store's tables. Changes go through a new Alembic revision in migrations/versions/."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+# Each card the service returned: enough to link feedback to what was shown, and no PHI -- no patient, no values.
+cards_shown = Table(
+    "cards_shown",
+    metadata,
+    Column("uuid", String(64), primary_key=True),
+    Column("service_id", String(100), nullable=False),
+    Column("hook_instance", String(100), nullable=False),
+    Column("finding", String(50), nullable=False),
+    Column("severity", String(20)),
+    Column("indicator", String(20), nullable=False),
+    Column("shown_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# CDS Hooks 2.0 feedback, one row per (card, outcome, outcomeTimestamp): a retried POST never duplicates.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_uuid", String(64), nullable=False, index=True),
+    Column("service_id", String(100), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("outcome_timestamp", String(40), nullable=False),  # normalised ISO 8601 UTC, for exact idempotency
+    Column("accepted_suggestions", Text),  # JSON list of suggestion uuids
+    Column("override_system", String(200)),
+    Column("override_code", String(200)),
+    Column("override_display", String(500)),
+    Column("has_comment", Boolean, nullable=False, default=False),  # userComment may hold PHI: not kept
+    Column("unknown_card", Boolean, nullable=False),  # no card with this uuid was recorded as shown
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_card_outcome_time"),
+)

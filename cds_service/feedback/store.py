@@ -1,0 +1,164 @@
+"""The feedback store: SQLite (WAL, synchronous commits) by default, PostgreSQL when configured; migrated by
+Alembic at start; idempotent on (card uuid, outcome, outcomeTimestamp)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from cds_service.feedback.model import FeedbackItem
+from cds_service.feedback.schema import cards_shown, feedback
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=FULL")  # a committed row survives a crash or power loss
+    cursor.execute("PRAGMA busy_timeout=10000")  # several gunicorn workers take turns writing
+    cursor.close()
+
+
+class FeedbackStore:
+    """Cards shown and the feedback about them. One store per process; safe across gunicorn's fork."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._pid = -1
+
+    @classmethod
+    def for_settings(cls, database_url: str, data_dir: Path) -> FeedbackStore:
+        if database_url:
+            return cls(database_url)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{(data_dir / 'feedback.sqlite3').resolve()}")
+
+    @property
+    def engine(self) -> Engine:
+        # A pooled connection must not cross a fork: each process makes its own engine.
+        if self._engine is None or self._pid != os.getpid():
+            if self._engine is not None:
+                self._engine.dispose(close=False)
+            self._engine = create_engine(self.url, pool_pre_ping=True)
+            if self._engine.dialect.name == "sqlite":
+                event.listen(self._engine, "connect", _sqlite_pragmas)
+            self._pid = os.getpid()
+        return self._engine
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest Alembic revision."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _insert(self, connection: Connection, table: Any) -> Any:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def record_cards(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]],
+                     shown_at: datetime) -> None:
+        """What was shown: uuid, service, hook instance, finding, severity, indicator, time -- no PHI."""
+        rows = [{
+            "uuid": card["uuid"],
+            "service_id": service_id,
+            "hook_instance": hook_instance[:100],
+            "finding": card["extension"]["neutropenia-cds"]["finding"],
+            "severity": card["extension"]["neutropenia-cds"]["severity"],
+            "indicator": card["indicator"],
+            "shown_at": shown_at,
+        } for card in cards]
+        if not rows:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(self._insert(connection, cards_shown).on_conflict_do_nothing(), rows)
+
+    def store_feedback(self, service_id: str, items: list[FeedbackItem], received_at: datetime) -> dict[str, int]:
+        """Store every item in one committed transaction; returns how many were new and how many repeats."""
+        with self.engine.begin() as connection:
+            known = set(connection.execute(
+                select(cards_shown.c.uuid).where(cards_shown.c.uuid.in_({i.card for i in items}))).scalars())
+            stored = 0
+            for item in items:
+                result = connection.execute(self._insert(connection, feedback).on_conflict_do_nothing(), {
+                    "card_uuid": item.card,
+                    "service_id": service_id,
+                    "outcome": item.outcome,
+                    "outcome_timestamp": item.outcome_timestamp,
+                    "accepted_suggestions": json.dumps(list(item.accepted_suggestions)),
+                    "override_system": item.override_system,
+                    "override_code": item.override_code,
+                    "override_display": item.override_display,
+                    "has_comment": item.has_comment,
+                    "unknown_card": item.card not in known,
+                    "received_at": received_at,
+                })
+                stored += result.rowcount
+        return {"stored": stored, "duplicates": len(items) - stored,
+                "unknownCards": sum(1 for i in items if i.card not in known)}
+
+    def count_feedback(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(feedback)).scalar_one())
+
+    def summary(self, since: datetime | None = None) -> dict[str, Any]:
+        """Per finding and indicator: cards shown, accepted, overridden, override rate, top override reasons."""
+        shown_query = select(cards_shown.c.uuid, cards_shown.c.finding, cards_shown.c.indicator)
+        if since is not None:
+            shown_query = shown_query.where(cards_shown.c.shown_at >= since)
+        feedback_query = select(feedback.c.card_uuid, feedback.c.outcome, feedback.c.override_code,
+                                feedback.c.override_display, feedback.c.unknown_card)
+        with self.engine.connect() as connection:
+            shown = connection.execute(shown_query).all()
+            answers = connection.execute(feedback_query).all()
+        group_of = {row.uuid: (row.finding, row.indicator) for row in shown}
+        counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+            lambda: {"shown": 0, "accepted": set(), "overridden": set(), "reasons": Counter()})
+        for key in group_of.values():
+            counts[key]["shown"] += 1
+        unknown = 0
+        for answer in answers:
+            group = group_of.get(answer.card_uuid)
+            if group is None:
+                unknown += answer.unknown_card
+                continue
+            counts[group][answer.outcome].add(answer.card_uuid)
+            if answer.outcome == "overridden" and answer.override_code:
+                counts[group]["reasons"][(answer.override_code, answer.override_display or "")] += 1
+        rows = []
+        for (finding, indicator), c in sorted(counts.items()):
+            overridden = len(c["overridden"])
+            rows.append({
+                "finding": finding,
+                "indicator": indicator,
+                "shown": c["shown"],
+                "accepted": len(c["accepted"]),
+                "overridden": overridden,
+                "overrideRate": round(overridden / c["shown"], 4) if c["shown"] else None,
+                "topOverrideReasons": [{"code": code, "display": display, "count": n}
+                                       for (code, display), n in c["reasons"].most_common(3)],
+            })
+        return {
+            "since": since.astimezone(UTC).isoformat() if since else None,
+            "rows": rows,
+            "feedbackForUnknownCards": unknown,
+        }
