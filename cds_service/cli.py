@@ -1,4 +1,4 @@
-"""The neutropenia-cds command: serve | evaluate | check-cards."""
+"""The neutropenia-cds command: serve | evaluate | check-cards | feedback-report."""
 
 from __future__ import annotations
 
@@ -144,6 +144,42 @@ def _check_cards(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _feedback_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from cds_service.feedback.store import FeedbackStore
+
+    settings = Settings.load(args.config)
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        print(f"--since must be an ISO 8601 date, not {args.since!r}", file=sys.stderr)
+        return 2
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    store = FeedbackStore.for_settings(settings.database_url, settings.data_dir)
+    store.migrate()
+    report = store.summary(since)
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    table = Table(title=f"CDS card feedback{' since ' + args.since if args.since else ''}")
+    for column in ("Finding", "Indicator", "Shown", "Accepted", "Overridden", "Override rate", "Top override reasons"):
+        table.add_column(column, justify="right" if column in ("Shown", "Accepted", "Overridden",
+                                                               "Override rate") else "left")
+    for row in report["rows"]:
+        rate = "-" if row["overrideRate"] is None else f"{row['overrideRate']:.0%}"
+        reasons = "; ".join(f"{r['display'] or r['code']} ({r['count']})" for r in row["topOverrideReasons"])
+        table.add_row(row["finding"], row["indicator"], str(row["shown"]), str(row["accepted"]),
+                      str(row["overridden"]), rate, reasons or "-")
+    console = Console(width=None if sys.stdout.isatty() else 160)  # piped: wide enough not to wrap the reasons
+    console.print(table)
+    if report["feedbackForUnknownCards"]:
+        console.print(f"Feedback about cards this store never recorded: {report['feedbackForUnknownCards']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neutropenia-cds", description=__doc__)
     parser.add_argument("--config", help="a TOML settings file (default: $NEUTROPENIA_CDS_CONFIG, if set)")
@@ -161,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-cards", help="check the card templates render every sample cleanly")
     check.add_argument("--cards-dir", help="the templates folder (default: the configured one)")
     check.set_defaults(run=_check_cards)
+    report = commands.add_parser("feedback-report", help="cards shown, accepted, overridden, override reasons")
+    report.add_argument("--since", help="only cards shown from this ISO 8601 date on")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.set_defaults(run=_feedback_report)
     return parser
 
 

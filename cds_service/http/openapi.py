@@ -110,6 +110,44 @@ SCHEMAS: dict[str, Any] = {
                           "properties": {"neutropenia-cds": _ref("Assessment")}},
         },
     },
+    "Feedback": {
+        "type": "object", "required": ["feedback"],
+        "properties": {"feedback": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["card", "outcome", "outcomeTimestamp"],
+            "properties": {
+                "card": {"type": "string", "minLength": 1, "maxLength": 64},
+                "outcome": {"enum": ["accepted", "overridden"]},
+                "acceptedSuggestions": {"type": "array", "items": {"type": "object", "required": ["id"],
+                                                                   "properties": {"id": _STRING}}},
+                "overrideReason": {"type": "object", "properties": {
+                    "reason": {"type": "object", "required": ["code"],
+                               "properties": {"system": _STRING, "code": _STRING, "display": _STRING}},
+                    "userComment": _STRING}},
+                "outcomeTimestamp": {"type": "string", "format": "date-time"}}}}},
+    },
+    "FeedbackReceipt": {
+        "type": "object", "required": ["stored", "duplicates", "unknownCards"],
+        "properties": {"stored": {"type": "integer"}, "duplicates": {"type": "integer"},
+                       "unknownCards": {"type": "integer"}},
+    },
+    "FeedbackSummary": {
+        "type": "object", "required": ["since", "rows", "feedbackForUnknownCards"],
+        "properties": {
+            "since": {"type": ["string", "null"]},
+            "feedbackForUnknownCards": {"type": "integer"},
+            "rows": {"type": "array", "items": {
+                "type": "object",
+                "required": ["finding", "indicator", "shown", "accepted", "overridden", "overrideRate",
+                             "topOverrideReasons"],
+                "properties": {
+                    "finding": {"enum": _FINDINGS}, "indicator": {"enum": ["info", "warning", "critical"]},
+                    "shown": {"type": "integer"}, "accepted": {"type": "integer"},
+                    "overridden": {"type": "integer"}, "overrideRate": {"type": ["number", "null"]},
+                    "topOverrideReasons": {"type": "array", "items": {
+                        "type": "object", "required": ["code", "display", "count"],
+                        "properties": {"code": _STRING, "display": _STRING, "count": {"type": "integer"}}}}}}},
+        },
+    },
     "CdsResponse": {
         "type": "object", "required": ["cards"], "additionalProperties": False,
         "properties": {"cards": {"type": "array", "items": _ref("Card")},
@@ -144,6 +182,32 @@ def openapi_document(services: Mapping[str, CdsService]) -> dict[str, Any]:
                 "413": _error("body larger than the service accepts"),
             },
         }}
+        paths[f"/cds-services/{service.id}/feedback"] = {"post": {
+            "operationId": service.id.replace("-", "_") + "_feedback",
+            "summary": f"CDS Hooks feedback on the cards of {service.id}",
+            "security": security,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Feedback")}}},
+            "responses": {
+                "200": {"description": "stored durably (idempotent on card, outcome and outcomeTimestamp)",
+                        "content": {"application/json": {"schema": _ref("FeedbackReceipt")}}},
+                "400": _error("malformed feedback"),
+                "401": unauthorized,
+                "413": _error("body larger than the service accepts"),
+                "503": _error("the store could not commit; send again"),
+            },
+        }}
+    paths["/feedback/summary"] = {"get": {
+        "operationId": "feedback_summary",
+        "summary": "Per finding and indicator: cards shown, accepted, overridden, override rate, top reasons",
+        "security": security,
+        "parameters": [{"name": "since", "in": "query", "required": False,
+                        "schema": {"type": "string", "format": "date"}}],
+        "responses": {
+            "200": {"description": "the report", "content": {"application/json": {"schema": _ref("FeedbackSummary")}}},
+            "400": _error("since is not a date"),
+            "401": unauthorized,
+        },
+    }}
     return {
         "openapi": "3.1.0",
         "info": {"title": "neutropenia-cds", "version": __version__,

@@ -36,6 +36,8 @@ def test_document_describes_every_service(document: dict[str, Any], client: Flas
         operation = document["paths"][f"/cds-services/{service['id']}"]["post"]
         assert set(operation["responses"]) == {"200", "400", "401", "412", "413"}
         assert operation["security"] == [{"cdsHooksJwt": []}, {}]
+        assert "post" in document["paths"][f"/cds-services/{service['id']}/feedback"]
+    assert "get" in document["paths"]["/feedback/summary"]
     assert document["components"]["securitySchemes"]["cdsHooksJwt"]["scheme"] == "bearer"
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)

@@ -1,0 +1,115 @@
+"""POST /cds-services/{id}/feedback and GET /feedback/summary through the app, on the default SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from cds_service.app import create_app
+from cds_service.cli import main
+from cds_service.feedback.store import FeedbackStore
+from cds_service.settings import Settings
+from tests.builders import NOW, anc, hook_request
+from tests.contract import assert_cds_response, assert_operation_outcome
+from tests.feedback_data import EXPECTED_ROWS, load_known_data
+
+REASON = {"system": "urn:neutropenia-cds:override-reason", "code": "benefit-outweighs-risk",
+          "display": "Benefit outweighs risk"}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return create_app(Settings(data_dir=tmp_path), clock=lambda: NOW)
+
+
+def _shown_card(app: Flask) -> dict[str, Any]:
+    response = app.test_client().post("/cds-services/neutropenia-patient-view", json=hook_request(anc(420)))
+    (card,) = assert_cds_response(response.get_json())
+    return card
+
+
+def _override(card: str, when: str = "2026-11-25T12:01:00Z") -> dict[str, Any]:
+    return {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": when,
+                          "overrideReason": {"reason": REASON, "userComment": "Ada Lovelace said so"}}]}
+
+
+def test_feedback_on_a_shown_card_is_stored(app: Flask) -> None:
+    card = _shown_card(app)
+    response = app.test_client().post("/cds-services/neutropenia-patient-view/feedback", json=_override(card["uuid"]))
+    assert response.status_code == 200
+    assert response.get_json() == {"stored": 1, "duplicates": 0, "unknownCards": 0}
+    summary = app.test_client().get("/feedback/summary").get_json()
+    (row,) = summary["rows"]
+    assert (row["finding"], row["indicator"], row["shown"], row["overridden"]) == ("neutropenia", "critical", 1, 1)
+    assert row["topOverrideReasons"] == [{"code": "benefit-outweighs-risk", "display": "Benefit outweighs risk",
+                                          "count": 1}]
+
+
+def test_retried_post_never_duplicates(app: Flask) -> None:
+    card = _shown_card(app)
+    client = app.test_client()
+    for expected in ({"stored": 1, "duplicates": 0}, {"stored": 0, "duplicates": 1}):
+        body = client.post("/cds-services/neutropenia-patient-view/feedback", json=_override(card["uuid"])).get_json()
+        assert {k: body[k] for k in expected} == expected
+    # the same card, outcome and time written another way is the same feedback
+    body = client.post("/cds-services/neutropenia-patient-view/feedback",
+                       json=_override(card["uuid"], "2026-11-25T13:01:00+01:00")).get_json()
+    assert body["duplicates"] == 1
+    assert app.extensions["cds_feedback"].count_feedback() == 1
+
+
+def test_unknown_card_is_stored_and_flagged(app: Flask) -> None:
+    response = app.test_client().post("/cds-services/neutropenia-order-sign/feedback", json=_override("no-such"))
+    assert response.status_code == 200 and response.get_json()["unknownCards"] == 1
+    assert app.test_client().get("/feedback/summary").get_json()["feedbackForUnknownCards"] == 1
+
+
+def test_user_comment_is_not_kept(app: Flask) -> None:
+    card = _shown_card(app)
+    app.test_client().post("/cds-services/neutropenia-patient-view/feedback", json=_override(card["uuid"]))
+    folder = Path(app.extensions["cds_feedback"].url.removeprefix("sqlite:///")).parent
+    files = list(folder.glob("feedback.sqlite3*"))  # the database and its write-ahead log
+    assert files and all(b"Lovelace" not in f.read_bytes() for f in files)
+
+
+@pytest.mark.parametrize(("path", "body", "status", "text"), [
+    ("/cds-services/neutropenia-patient-view/feedback", {"feedback": []}, 400, "at least one item"),
+    ("/cds-services/neutropenia-patient-view/feedback", {"feedback": [{"card": "c", "outcome": "accepted",
+                                                                       "outcomeTimestamp": "2026-11-25T12:00:00Z"}]},
+     400, "acceptedSuggestions"),
+    ("/cds-services/nope/feedback", _override("c"), 404, "no CDS service 'nope'"),
+])
+def test_feedback_errors(app: Flask, path: str, body: Any, status: int, text: str) -> None:
+    response = app.test_client().post(path, json=body)
+    assert response.status_code == status
+    assert_operation_outcome(response.get_json(), text)
+
+
+def test_report_numbers_on_a_known_data_set(app: Flask, capsys: pytest.CaptureFixture[str]) -> None:
+    store: FeedbackStore = app.extensions["cds_feedback"]
+    load_known_data(store)
+    summary = app.test_client().get("/feedback/summary").get_json()
+    assert summary["rows"] == EXPECTED_ROWS
+    assert summary["feedbackForUnknownCards"] == 1
+    later = app.test_client().get("/feedback/summary?since=2026-11-22").get_json()
+    assert [(r["finding"], r["indicator"], r["shown"]) for r in later["rows"]] == [("neutropenia", "info", 1)]
+    assert app.test_client().get("/feedback/summary?since=soon").status_code == 400
+
+
+def test_feedback_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUTROPENIA_CDS_DATA_DIR", str(tmp_path))
+    store = FeedbackStore.for_settings("", tmp_path)
+    store.migrate()
+    load_known_data(store)
+    assert main(["feedback-report", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == EXPECTED_ROWS
+    assert main(["feedback-report", "--since", "2026-11-01"]) == 0
+    text = capsys.readouterr().out
+    assert "Benefit outweighs risk (2)" in text and "75%" in text and "order-risk" in text
+    assert main(["feedback-report", "--since", "Tuesday"]) == 2
