@@ -27,10 +27,12 @@ lint: $(STAMP)
 check-cards: $(STAMP)
 	$(BIN)/neutropenia-cds check-cards
 
-# System packages the tests start (redis-server for the JWT replay cache tests), installed when missing.
+# System packages the tests start -- redis-server (JWT replay cache), PostgreSQL (feedback store), Node.js and
+# npm (FHIR server and CDS client peers) -- installed from Debian when missing. The tests start and stop them.
 system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \

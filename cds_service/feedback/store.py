@@ -99,7 +99,8 @@ class FeedbackStore:
                 select(cards_shown.c.uuid).where(cards_shown.c.uuid.in_({i.card for i in items}))).scalars())
             stored = 0
             for item in items:
-                result = connection.execute(self._insert(connection, feedback).on_conflict_do_nothing(), {
+                insert = self._insert(connection, feedback).on_conflict_do_nothing().returning(feedback.c.id)
+                result = connection.execute(insert, {
                     "card_uuid": item.card,
                     "service_id": service_id,
                     "outcome": item.outcome,
@@ -112,7 +113,7 @@ class FeedbackStore:
                     "unknown_card": item.card not in known,
                     "received_at": received_at,
                 })
-                stored += result.rowcount
+                stored += result.first() is not None  # RETURNING: a row only when it was new
         return {"stored": stored, "duplicates": len(items) - stored,
                 "unknownCards": sum(1 for i in items if i.card not in known)}
 

@@ -4,6 +4,7 @@ A server that cannot start fails the test that needs it; nothing is skipped."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import select
@@ -12,8 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,21 +102,22 @@ def fixture_request(hook: str, name: str) -> dict[str, Any]:
     return dict(json.loads((FIXTURES / hook / f"{name}.request.json").read_text()))
 
 
-@pytest.fixture(scope="session")
-def live_service() -> Iterator[str]:
-    """`neutropenia-cds serve` (gunicorn, sync workers) on a free loopback port, clock fixed at the fixtures' NOW."""
+@contextmanager
+def running_service(env: dict[str, str] | None = None, workers: int = 2) -> Iterator[tuple[str, int]]:
+    """`neutropenia-cds serve` (gunicorn, sync workers) on a free loopback port; yields (URL, master pid)."""
     port = free_port()
-    env = {**os.environ, "NEUTROPENIA_CDS_NOW": NOW}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
+        env={**os.environ, "NEUTROPENIA_CDS_NOW": NOW, **(env or {})},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
+                output = process.stderr.read().decode()[-3000:] if process.stderr else ""
                 pytest.fail(f"neutropenia-cds serve exited with {process.returncode}:\n{output}")
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -123,6 +127,52 @@ def live_service() -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"neutropenia-cds serve did not answer within {STARTUP_SECONDS} s")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def live_service() -> Iterator[str]:
+    """The service as `make serve` runs it, clock fixed at the fixtures' NOW."""
+    with running_service() as (url, _):
+        yield url
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl is None:
+        pytest.fail("PostgreSQL is not installed: `make test` installs the Debian package postgresql")
+    return Path(pg_ctl).parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's binaries) in a scratch folder on 127.0.0.1, stopped after the session.
+    PostgreSQL refuses to run as root, so under root (CI) it runs as the postgres user."""
+    bin_dir = _pg_bin()
+    data = Path(tempfile.mkdtemp(prefix="neutropenia-cds-pg-"))
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_postgres, *command], capture_output=True, timeout=120, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"{command[0]} failed: {done.stderr.decode()[-2000:]}")
+
+    run(str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", "cds", "--auth=trust", "-E", "UTF8")
+    run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-t", "60",
+        "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "cds", "feedback")
+        yield f"postgresql+psycopg://cds@127.0.0.1:{port}/feedback"
+    finally:
+        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop"],
+                       capture_output=True, timeout=120, check=False)
+        shutil.rmtree(data, ignore_errors=True)
