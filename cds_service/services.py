@@ -14,7 +14,7 @@ from cds_service.clinical.orders import check_orders
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.orders import read_draft_orders
 from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, read_prefetch
-from cds_service.fhir.records import build_record
+from cds_service.fhir.records import Horizon, build_record
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
 from cds_service.render.cards import CardRenderer
@@ -121,6 +121,7 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
     )
 
 
+HORIZON_MARGIN = timedelta(days=1)  # time zones and clock skew never push a result that counts out of the window
 CONTEXT_KEYS = ("labs", "vitals", "labReports", "medicationRequests", "medicationAdministrations",
                 "medicationStatements", "procedures", "conditions", "duffy")
 
@@ -140,8 +141,18 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     resources = [r for key in CONTEXT_KEYS for r in prefetch[key].resources]
     unavailable = tuple(v.describes for v in prefetch.values() if v.describes is not None and not v.obtained)
     partial = tuple(v.describes for v in prefetch.values() if v.describes is not None and v.partial)
-    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial)
+    thresholds = engine.knowledge.thresholds
+    # Filter before validating: results of the trend window first (R6, 30 days; the fever window for temperatures).
+    # Only when that leaves no current ANC can older results change the answer -- then the R6 look-back.
+    fever_since = now - timedelta(hours=thresholds.fever_window_hours) - HORIZON_MARGIN
+    horizon = Horizon(now - timedelta(days=thresholds.trend_window_days) - HORIZON_MARGIN, fever_since)
+    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial, horizon)
     assessment = assess(record, now, engine.knowledge)
+    if assessment.current is None and record.deferred:
+        horizon = Horizon(now - timedelta(days=thresholds.lookback_days) - HORIZON_MARGIN, fever_since)
+        record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial,
+                              horizon)
+        assessment = assess(record, now, engine.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
         log.warning("data integrity: %d result(s) filed for another patient were ignored (hookInstance %s)",

@@ -246,6 +246,7 @@ class PatientRecord:
     coded_observations: tuple[CodedObservationFacts, ...] = ()
     unavailable: tuple[DataKind, ...] = ()  # kinds of data the EHR did not send or could not fetch
     partial: tuple[DataKind, ...] = ()  # kinds read only in part (paging bound, a page that failed)
+    deferred: int = 0  # dated lab results older than the horizon, left unvalidated
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -275,6 +276,50 @@ def _coded_observation_facts(resource: dict[str, Any]) -> CodedObservationFacts:
 
 
 
+def _raw_time(resource: dict[str, Any]) -> datetime | None:
+    """The Observation's own effective[x] from the raw JSON (R1 order), for choosing what to validate."""
+    period = resource.get("effectivePeriod")
+    for value in (resource.get("effectiveDateTime"), resource.get("effectiveInstant"),
+                  period.get("end") if isinstance(period, dict) else None,
+                  period.get("start") if isinstance(period, dict) else None):
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                return None  # partial or malformed: validation decides
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+Candidate = tuple[dict[str, Any], Role, str]  # a raw Observation, its role and LOINC code (R2)
+
+
+def _latest_raw_versions(observations: list[Candidate]) -> list[Candidate]:
+    """R1 before validation: of several versions of one id, keep the later meta.lastUpdated."""
+    def updated(resource: dict[str, Any]) -> datetime:
+        meta = resource.get("meta")
+        moment = _raw_time({"effectiveDateTime": meta.get("lastUpdated")}) if isinstance(meta, dict) else None
+        return moment or datetime.min.replace(tzinfo=UTC)
+    chosen: dict[str, Candidate] = {}
+    without_id = []
+    for item in observations:
+        resource_id = item[0].get("id")
+        if not isinstance(resource_id, str):
+            without_id.append(item)
+        elif resource_id not in chosen or updated(item[0]) >= updated(chosen[resource_id][0]):
+            chosen[resource_id] = item
+    return [*chosen.values(), *without_id]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Which dated lab Observations are worth validating (filter before validating): those collected after
+    `since`; temperatures only within the fever window. Undated ones and birth weights always are."""
+
+    since: datetime
+    temperatures_since: datetime
+
+
 def build_record(
     patient_id: str,
     patient: dict[str, Any] | None,
@@ -282,10 +327,34 @@ def build_record(
     knowledge: Knowledge,
     unavailable: tuple[DataKind, ...] = (),
     partial: tuple[DataKind, ...] = (),
+    horizon: Horizon | None = None,
 ) -> PatientRecord:
-    """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept."""
+    """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept. With a horizon,
+    older dated results are left unvalidated and counted in `deferred`."""
     resources = list(resources)
     relevant = _ContextFilter(knowledge)
+    usable = knowledge.thresholds.usable_statuses
+    lab_candidates: list[Candidate] = []
+    others: list[dict[str, Any]] = []
+    for resource in resources:
+        matched = _role(resource, knowledge) if resource.get("resourceType") == "Observation" else None
+        if matched is None:
+            others.append(resource)
+        else:
+            lab_candidates.append((resource, *matched))
+    deferred = 0
+    selected: list[Candidate] = []
+    for resource, role, loinc in _latest_raw_versions(lab_candidates):
+        status = resource.get("status")
+        if isinstance(status, str) and status not in usable:
+            continue  # R1: never used -- no need to validate it
+        moment = _raw_time(resource)
+        since = None if horizon is None else (
+            horizon.temperatures_since if role is Role.TEMPERATURE else horizon.since)
+        if since is not None and moment is not None and role is not Role.BIRTH_WEIGHT and moment < since:
+            deferred += role is not Role.TEMPERATURE
+            continue
+        selected.append((resource, role, loinc))
     medication_resources = {r["id"]: r for r in resources
                             if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)}
     observations: list[ObservationFacts] = []
@@ -295,19 +364,18 @@ def build_record(
     procedures: list[ProcedureFacts] = []
     conditions: list[ConditionFacts] = []
     unreadable: list[DataProblem] = []
-    for resource in resources:
+    for resource, role, loinc in selected:
+        try:
+            observations.append(_observation_facts(resource, role, loinc))
+        except ValidationError:
+            resource_id = resource.get("id")
+            unreadable.append(DataProblem(Problem.UNREADABLE, role, loinc,
+                                          resource_id if isinstance(resource_id, str) else None, None))
+    for resource in others:
         kind = resource.get("resourceType")
         try:
             if kind == "Observation":
-                matched = _role(resource, knowledge)
-                if matched is not None:
-                    try:
-                        observations.append(_observation_facts(resource, *matched))
-                    except ValidationError:
-                        resource_id = resource.get("id")
-                        unreadable.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
-                                                      resource_id if isinstance(resource_id, str) else None, None))
-                elif relevant.coded_observation(resource):
+                if relevant.coded_observation(resource):
                     coded.append(_coded_observation_facts(resource))
             elif kind == "DiagnosticReport" and resource.get("result"):
                 reports.append(_report_facts(resource))
@@ -336,4 +404,5 @@ def build_record(
         coded_observations=tuple(coded),
         unavailable=unavailable,
         partial=partial,
+        deferred=deferred,
     )

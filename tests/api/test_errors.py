@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from cds_service.app import create_app
 from cds_service.settings import Settings
-from tests.builders import NOW, anc, hook_request, observation, patient
+from tests.builders import NOW, ago, anc, hook_request, observation, patient
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 URL = "/cds-services/neutropenia-patient-view"
@@ -150,3 +150,26 @@ def test_context_sent_as_null_is_no_data_not_missing(client: FlaskClient) -> Non
     body["prefetch"].update(dict.fromkeys(keys))
     (card,) = assert_cds_response(_post(client, body).get_json())
     assert "Not available" not in card["detail"]
+
+
+@pytest.mark.parametrize(("days", "finding", "summary"), [
+    (40, "no-current-anc", "No ANC in the last 7 days; the last one (Oct 16) was severe: 300/uL"),  # second pass
+    (91, None, None),  # beyond the look-back: cannot matter
+])
+def test_results_beyond_the_trend_window_are_read_when_needed(client: FlaskClient, days: int, finding: str | None,
+                                                              summary: str | None) -> None:
+    body = hook_request(anc(300, when=ago(days=days)), anc(2500, when=ago(days=days + 100), id="older"))
+    cards = assert_cds_response(client.post(URL, json=body).get_json())
+    assert [c["extension"]["neutropenia-cds"]["finding"] for c in cards] == ([finding] if finding else [])
+    assert [c["summary"] for c in cards] == ([summary] if summary else [])
+
+
+def test_a_current_anc_needs_no_older_results(client: FlaskClient) -> None:
+    """With a current ANC, results older than the 30-day trend window cannot change the card."""
+    recent = hook_request(anc(420, when=ago(days=1)))
+    with_history = hook_request(anc(420, when=ago(days=1)), *[anc(300 + i, when=ago(days=40 + i), id=f"h{i}")
+                                                              for i in range(30)])
+    first = assert_cds_response(client.post(URL, json=recent).get_json())
+    second = assert_cds_response(client.post(URL, json=with_history).get_json())
+    assert [c["summary"] for c in first] == [c["summary"] for c in second]
+    assert [c["detail"] for c in first] == [c["detail"] for c in second]
