@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PEERS := tests/fhir_server
 PEERS_STAMP := $(PEERS)/node_modules/.installed
 
-.PHONY: serve test lint check-cards system-packages peers clean
+.PHONY: serve test bench lint check-cards system-packages peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ peers: $(PEERS_STAMP)
 
 test: lint check-cards system-packages peers
 	$(BIN)/pytest
+
+# The benchmark: the service against a bare Flask floor under the same gunicorn settings (README, Performance).
+bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(PEERS)/node_modules

@@ -15,18 +15,14 @@ from cds_service.render.cards import CardTemplateError
 from cds_service.settings import Settings, SettingsError
 
 
-def _serve(args: argparse.Namespace) -> int:
+def run_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
+    """Serve a WSGI app the way `neutropenia-cds serve` does: gunicorn, sync workers, access log on stdout."""
     from gunicorn.app.base import BaseApplication
-
-    from cds_service.app import create_app
-
-    settings = Settings.load(args.config, host=args.host, port=args.port, workers=args.workers)
-    app = create_app(settings)  # load and check everything before gunicorn forks its workers
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{settings.host}:{settings.port}")
-            self.cfg.set("workers", settings.workers)
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "sync")
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 30)
@@ -34,9 +30,17 @@ def _serve(args: argparse.Namespace) -> int:
         def load(self) -> Any:
             return app
 
+    Server().run()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cds_service.app import create_app
+
+    settings = Settings.load(args.config, host=args.host, port=args.port, workers=args.workers)
+    app = create_app(settings)  # load and check everything before gunicorn forks its workers
     print(f"neutropenia-cds {settings.profile} profile on http://{settings.host}:{settings.port}/cds-services",
           file=sys.stderr)
-    Server().run()
+    run_gunicorn(app, settings.host, settings.port, settings.workers)
     return 0
 
 

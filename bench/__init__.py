@@ -1,0 +1,1 @@
+"""The benchmark (make bench): generated records, the floor, the runner."""
