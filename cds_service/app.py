@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from flask import Flask
 from flask_cors import CORS
 
+from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
+from cds_service.fhir.validated import ValidatedCache
 from cds_service.http.errors import register_error_handlers
 from cds_service.http.openapi import openapi_document
 from cds_service.http.routes import blueprint
@@ -59,7 +61,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     )
     fhir = FhirClient(Allowlist(settings.fhir_allowlist), limits)
     app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir,
-                                          fhir_lookback_days=settings.fhir_lookback_days)
+                                          fhir_lookback_days=settings.fhir_lookback_days,
+                                          validated=ValidatedCache(settings.validated_cache_entries))
     app.extensions["cds_verifier"] = TokenVerifier(
         settings.issuers, replay_cache(settings.replay_cache_url), settings.jwt_leeway_seconds)
     CORS(app, origins=list(settings.cors), allow_headers=["Authorization", "Content-Type"],
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     store.migrate()
     store.close()  # no pooled connection may cross gunicorn's fork; each worker opens its own
     app.extensions["cds_feedback"] = store
+    app.extensions["cds_card_recorder"] = CardRecorder(store)
     app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

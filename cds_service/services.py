@@ -15,6 +15,7 @@ from cds_service.fhir.client import FhirClient
 from cds_service.fhir.orders import read_draft_orders
 from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, read_prefetch
 from cds_service.fhir.records import Horizon, build_record
+from cds_service.fhir.validated import ValidatedCache
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
 from cds_service.render.cards import CardRenderer
@@ -31,6 +32,7 @@ class Engine:
     clock: Callable[[], datetime]
     fhir: FhirClient | None = None
     fhir_lookback_days: int = 365
+    validated: ValidatedCache | None = None
 
 
 Handler = Callable[[HookRequest, "CdsService", Engine], list[dict[str, Any]]]
@@ -146,12 +148,13 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     # Only when that leaves no current ANC can older results change the answer -- then the R6 look-back.
     fever_since = now - timedelta(hours=thresholds.fever_window_hours) - HORIZON_MARGIN
     horizon = Horizon(now - timedelta(days=thresholds.trend_window_days) - HORIZON_MARGIN, fever_since)
-    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial, horizon)
+    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial, horizon,
+                          engine.validated)
     assessment = assess(record, now, engine.knowledge)
     if assessment.current is None and record.deferred:
         horizon = Horizon(now - timedelta(days=thresholds.lookback_days) - HORIZON_MARGIN, fever_since)
         record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial,
-                              horizon)
+                              horizon, engine.validated)
         assessment = assess(record, now, engine.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.

@@ -78,6 +78,10 @@ class FeedbackStore:
     def record_cards(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]],
                      shown_at: datetime) -> None:
         """What was shown: uuid, service, hook instance, finding, severity, indicator, time -- no PHI."""
+        self.record_many([(service_id, hook_instance, cards, shown_at)])
+
+    def record_many(self, batches: Iterable[tuple[str, str, Iterable[Mapping[str, Any]], datetime]]) -> None:
+        """record_cards for several calls, in one transaction."""
         rows = [{
             "uuid": card["uuid"],
             "service_id": service_id,
@@ -86,7 +90,7 @@ class FeedbackStore:
             "severity": card["extension"]["neutropenia-cds"]["severity"],
             "indicator": card["indicator"],
             "shown_at": shown_at,
-        } for card in cards]
+        } for service_id, hook_instance, cards, shown_at in batches for card in cards]
         if not rows:
             return
         with self.engine.begin() as connection:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import partial as partial_fn
 from typing import Any
 
 from fhir.resources.R4B.condition import Condition
@@ -35,6 +36,7 @@ from cds_service.clinical.model import (
     ReportFacts,
     Role,
 )
+from cds_service.fhir.validated import ValidatedCache
 from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,23 @@ def _role(resource: dict[str, Any], knowledge: Knowledge) -> tuple[Role, str] | 
     return None
 
 
+# The elements the rules read (R1-R4, R10); the rest of an Observation -- narrative, notes, performers,
+# interpretation, components -- is not validated, since nothing here uses it.
+_READ_ELEMENTS = frozenset({"resourceType", "id", "meta", "status", "code", "subject", "effectiveDateTime",
+                            "effectivePeriod", "effectiveInstant", "issued", "dataAbsentReason", "specimen",
+                            "referenceRange"})
+
+
+def _elements_read(resource: dict[str, Any]) -> dict[str, Any]:
+    slim = {k: v for k, v in resource.items() if k in _READ_ELEMENTS or k.startswith("value")}
+    meta = slim.get("meta")
+    if isinstance(meta, dict):
+        slim["meta"] = {k: v for k, v in meta.items() if k == "lastUpdated"}
+    return slim
+
+
 def _observation_facts(resource: dict[str, Any], role: Role, loinc: str) -> ObservationFacts:
-    obs = Observation.model_validate(resource)
+    obs = Observation.model_validate(_elements_read(resource))
     effective = _instant(obs.effectiveDateTime) or _instant(obs.effectiveInstant)
     if effective is None and obs.effectivePeriod is not None:
         effective = _instant(obs.effectivePeriod.end) or _instant(obs.effectivePeriod.start)
@@ -328,6 +345,7 @@ def build_record(
     unavailable: tuple[DataKind, ...] = (),
     partial: tuple[DataKind, ...] = (),
     horizon: Horizon | None = None,
+    cache: ValidatedCache | None = None,
 ) -> PatientRecord:
     """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept. With a horizon,
     older dated results are left unvalidated and counted in `deferred`."""
@@ -366,7 +384,11 @@ def build_record(
     unreadable: list[DataProblem] = []
     for resource, role, loinc in selected:
         try:
-            observations.append(_observation_facts(resource, role, loinc))
+            if cache is None:
+                observations.append(_observation_facts(resource, role, loinc))
+            else:
+                observations.append(cache.get(f"obs:{role}:{loinc}", resource,
+                                              partial_fn(_observation_facts, role=role, loinc=loinc)))
         except ValidationError:
             resource_id = resource.get("id")
             unreadable.append(DataProblem(Problem.UNREADABLE, role, loinc,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.errors import BadRequest, NotFound, StoreUnavailable, Unauthenticated
 from cds_service.feedback.model import parse_feedback
+from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.hook_request import parse_hook_request
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
@@ -79,12 +80,8 @@ def call_service(service_id: str) -> Response:
     engine: Engine = current_app.extensions["cds_engine"]
     cards = service.handler(hook_request, service, engine)
     if cards:
-        store: FeedbackStore = current_app.extensions["cds_feedback"]
-        try:
-            store.record_cards(service.id, hook_request.hook_instance, cards, datetime.now(UTC))
-        except SQLAlchemyError:
-            # the cards matter more than their record: answer, and say so in the log
-            log.exception("cards of service %s could not be recorded for feedback", service.id)
+        recorder: CardRecorder = current_app.extensions["cds_card_recorder"]
+        recorder.record(service.id, hook_request.hook_instance, cards, datetime.now(UTC))
     log.info("service=%s cards=%d ms=%.1f", service.id, len(cards), (time.perf_counter() - started) * 1000)
     return _json({"cards": cards})
 
@@ -95,6 +92,8 @@ def feedback(service_id: str) -> Response:
     if service_id not in _services():
         raise NotFound(f"no CDS service '{service_id}'; the services are listed at GET /cds-services")
     items = parse_feedback(_request_json())
+    recorder: CardRecorder = current_app.extensions["cds_card_recorder"]
+    recorder.flush()  # cards this worker showed a moment ago are on record before their feedback
     store: FeedbackStore = current_app.extensions["cds_feedback"]
     try:
         counts = store.store_feedback(service_id, items, datetime.now(UTC))
