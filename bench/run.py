@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.records import NOW, RECORDS, heavy  # noqa: E402
 from cds_service.app import create_app  # noqa: E402
+from cds_service.cli import tune_gc  # noqa: E402
 from cds_service.settings import Settings  # noqa: E402
 
 SERVICE_PATH = "/cds-services/neutropenia-patient-view"
@@ -131,6 +132,7 @@ def _best_ms(action: Callable[[], Any], repeat: int) -> float:
 def in_process(data_dir: Path) -> dict[str, Any]:
     """Median time of a whole request through the Flask app (parse, validate, assess, render), per record."""
     app = create_app(Settings(data_dir=data_dir), clock=lambda: NOW)
+    tune_gc()  # as `neutropenia-cds serve` does
     client = app.test_client()
 
     def post(body: bytes) -> Callable[[], Any]:

@@ -412,7 +412,11 @@ def build_record(
         except ValidationError:
             # R10: an invalid resource is skipped with a log entry; the id is not PHI, the content may be.
             log.warning("a %s failed FHIR validation and was skipped", kind)
-    birth_date, precision = _birth_date(patient, patient_id)
+    if patient is not None and cache is not None:
+        birth_date, precision = cache.get(f"patient:{patient_id}", patient,
+                                          partial_fn(_birth_date, patient_id=patient_id))
+    else:
+        birth_date, precision = _birth_date(patient, patient_id)
     return PatientRecord(
         patient_id=patient_id,
         birth_date=birth_date,

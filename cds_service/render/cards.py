@@ -306,6 +306,8 @@ class CardRenderer:
 
     def cards(self, assessment: Assessment) -> list[dict[str, Any]]:
         """The cards for an assessment: the finding's card, then a data-problem card if any (R10)."""
+        if assessment.finding is None and not assessment.data_problems:
+            return []  # the common case -- a normal count -- costs no rendering
         context = template_context(assessment, self.knowledge)
         cards = []
         if assessment.finding is not None:
