@@ -21,7 +21,7 @@ serve: $(STAMP)
 	$(BIN)/neutropenia-cds serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check cds_service tests
+	$(BIN)/ruff check cds_service tests bench
 	$(BIN)/mypy
 
 check-cards: $(STAMP)

@@ -15,7 +15,7 @@ from flask import Flask, Response, request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cds_service.cli import run_gunicorn  # noqa: E402 -- after the path, so a checkout runs it as is
+from cds_service.cli import run_gunicorn
 
 
 def floor_app(responses: dict[str, bytes]) -> Flask:

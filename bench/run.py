@@ -187,7 +187,7 @@ def main() -> None:
     with _server(service_cmd, env, service_port) as (service_pid, startup), \
             _server(floor_cmd, {}, floor_port) as (_, _floor_startup):
         workers = _workers(service_pid)
-        for pid in workers:
+        for _ in workers:  # warm each worker once before taking its baseline
             requests.post(f"http://127.0.0.1:{service_port}{SERVICE_PATH}", data=bodies["small"].read_bytes(),
                           headers={"Content-Type": "application/json"}, timeout=10)
         baseline = {pid: _memory_kb(pid, "VmRSS") for pid in workers}

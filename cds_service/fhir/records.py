@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import partial as partial_fn
-from typing import Any
+from typing import Any, TypeVar
 
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
@@ -40,6 +40,7 @@ from cds_service.fhir.validated import ValidatedCache
 from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _instant(value: Any) -> datetime | None:
@@ -351,6 +352,10 @@ def build_record(
     older dated results are left unvalidated and counted in `deferred`."""
     resources = list(resources)
     relevant = _ContextFilter(knowledge)
+
+    def validated(kind: str, resource: dict[str, Any], make: Callable[[dict[str, Any]], T]) -> T:
+        return make(resource) if cache is None else cache.get(kind, resource, make)
+
     usable = knowledge.thresholds.usable_statuses
     lab_candidates: list[Candidate] = []
     others: list[dict[str, Any]] = []
@@ -398,17 +403,18 @@ def build_record(
         try:
             if kind == "Observation":
                 if relevant.coded_observation(resource):
-                    coded.append(_coded_observation_facts(resource))
+                    coded.append(validated("coded", resource, _coded_observation_facts))
             elif kind == "DiagnosticReport" and resource.get("result"):
-                reports.append(_report_facts(resource))
+                reports.append(validated("report", resource, _report_facts))
             elif kind in _MEDICATION_MODELS:
                 codings = medication_codings(resource, medication_resources)
                 if relevant.medication(codings):
-                    medications.append(_medication_facts(resource, codings))
+                    medications.append(validated(f"medication:{codings}", resource,
+                                                 partial_fn(_medication_facts, codings=codings)))
             elif kind == "Procedure" and relevant.procedure(raw_codings(resource.get("code"))):
-                procedures.append(_procedure_facts(resource))
+                procedures.append(validated("procedure", resource, _procedure_facts))
             elif kind == "Condition" and relevant.condition(raw_codings(resource.get("code"))):
-                conditions.append(_condition_facts(resource))
+                conditions.append(validated("condition", resource, _condition_facts))
         except ValidationError:
             # R10: an invalid resource is skipped with a log entry; the id is not PHI, the content may be.
             log.warning("a %s failed FHIR validation and was skipped", kind)

@@ -323,6 +323,7 @@ def _environment(cards_dir: Path) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown, not HTML; record text goes through markdown_text
         keep_trailing_newline=False,
+        auto_reload=False,  # loaded and checked once at start: nothing is read from disk per request
     )
     env.filters["md"] = markdown_text
     return env
