@@ -11,7 +11,6 @@ from typing import Any
 from cds_service.clinical.model import DataKind
 from cds_service.errors import BadRequest, DataUnavailable
 from cds_service.fhir.client import FhirClient
-from cds_service.fhir.raw import ARRAY, OBJECT
 from cds_service.hook_request import HookRequest
 
 
@@ -38,7 +37,7 @@ class PrefetchState(enum.StrEnum):
 @dataclass(frozen=True)
 class PrefetchValue:
     state: PrefetchState
-    resources: tuple[Any, ...] = ()  # dicts, or simdjson's lazy Objects for the entries of a sent Bundle
+    resources: tuple[dict[str, Any], ...] = ()
     describes: DataKind | None = None
     partial: bool = False
 
@@ -48,18 +47,16 @@ class PrefetchValue:
         return self.state in (PrefetchState.PRESENT, PrefetchState.NULL)
 
 
-def _resources(key: str, value: dict[str, Any]) -> tuple[Any, ...]:
+def _resources(key: str, value: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     if value.get("resourceType") != "Bundle":
         return (value,)
     entries = value.get("entry", [])
-    if not isinstance(entries, ARRAY):
+    if not isinstance(entries, list):
         raise BadRequest(f"prefetch '{key}' is a Bundle whose entry is not a list")
     found = []
     for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, OBJECT) else None
-        if isinstance(resource, OBJECT) and isinstance(resource.get("resourceType"), str) and (
-            resource.get("resourceType") != "OperationOutcome"
-        ):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
             found.append(resource)
     return tuple(found)
 

@@ -36,7 +36,6 @@ from cds_service.clinical.model import (
     ReportFacts,
     Role,
 )
-from cds_service.fhir.raw import ARRAY, OBJECT, materialize
 from cds_service.fhir.validated import ValidatedCache
 from cds_service.knowledge import Knowledge
 
@@ -63,11 +62,11 @@ def _quantity(model: Any) -> Quantity | None:
 def _role(resource: dict[str, Any], knowledge: Knowledge) -> tuple[Role, str] | None:
     """R2: the role of an Observation by its LOINC coding (system + code, never the display)."""
     code = resource.get("code")
-    codings = code.get("coding") if isinstance(code, OBJECT) else None
-    if not isinstance(codings, ARRAY):
+    codings = code.get("coding") if isinstance(code, dict) else None
+    if not isinstance(codings, list):
         return None
     for coding in codings:
-        if isinstance(coding, OBJECT) and coding.get("system") == knowledge.codes.system:
+        if isinstance(coding, dict) and coding.get("system") == knowledge.codes.system:
             role = knowledge.codes.role_by_code.get(coding.get("code"))  # type: ignore[arg-type]
             if role is not None:
                 return role, str(coding["code"])
@@ -162,15 +161,11 @@ _MEDICATION_MODELS: dict[str, tuple[MedicationKind, Any]] = {
 
 def raw_codings(concept: Any) -> list[Coding]:
     """Codings of a raw CodeableConcept, for the cheap filter that runs before validation."""
-    codings = concept.get("coding") if isinstance(concept, OBJECT) else None
-    if not isinstance(codings, ARRAY):
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
         return []
-    found = []
-    for coding in codings:
-        if isinstance(coding, OBJECT) and isinstance(coding.get("code"), str):
-            system = coding.get("system")
-            found.append(Coding(system if isinstance(system, str) else None, str(coding.get("code"))))
-    return found
+    return [Coding(c.get("system"), c.get("code")) for c in codings
+            if isinstance(c, dict) and isinstance(c.get("code"), str)]
 
 
 def codings_of(concept: Any) -> tuple[Coding, ...]:
@@ -303,8 +298,8 @@ def _raw_time(resource: dict[str, Any]) -> datetime | None:
     """The Observation's own effective[x] from the raw JSON (R1 order), for choosing what to validate."""
     period = resource.get("effectivePeriod")
     for value in (resource.get("effectiveDateTime"), resource.get("effectiveInstant"),
-                  period.get("end") if isinstance(period, OBJECT) else None,
-                  period.get("start") if isinstance(period, OBJECT) else None):
+                  period.get("end") if isinstance(period, dict) else None,
+                  period.get("start") if isinstance(period, dict) else None):
         if isinstance(value, str):
             try:
                 moment = datetime.fromisoformat(value)
@@ -321,7 +316,7 @@ def _latest_raw_versions(observations: list[Candidate]) -> list[Candidate]:
     """R1 before validation: of several versions of one id, keep the later meta.lastUpdated."""
     def updated(resource: dict[str, Any]) -> datetime:
         meta = resource.get("meta")
-        moment = _raw_time({"effectiveDateTime": meta.get("lastUpdated")}) if isinstance(meta, OBJECT) else None
+        moment = _raw_time({"effectiveDateTime": meta.get("lastUpdated")}) if isinstance(meta, dict) else None
         return moment or datetime.min.replace(tzinfo=UTC)
     chosen: dict[str, Candidate] = {}
     without_id = []
@@ -365,12 +360,9 @@ def build_record(
     lab_candidates: list[Candidate] = []
     others: list[dict[str, Any]] = []
     for resource in resources:
-        if resource.get("resourceType") != "Observation":
-            others.append(materialize(resource))  # medications, conditions, reports: few, all read
-            continue
-        matched = _role(resource, knowledge)
+        matched = _role(resource, knowledge) if resource.get("resourceType") == "Observation" else None
         if matched is None:
-            others.append(resource)  # still lazy: most are other labs, never read
+            others.append(resource)
         else:
             lab_candidates.append((resource, *matched))
     deferred = 0
@@ -385,7 +377,7 @@ def build_record(
         if since is not None and moment is not None and role is not Role.BIRTH_WEIGHT and moment < since:
             deferred += role is not Role.TEMPERATURE
             continue
-        selected.append((materialize(resource), role, loinc))
+        selected.append((resource, role, loinc))
     medication_resources = {r["id"]: r for r in resources
                             if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)}
     observations: list[ObservationFacts] = []
@@ -411,7 +403,7 @@ def build_record(
         try:
             if kind == "Observation":
                 if relevant.coded_observation(resource):
-                    coded.append(validated("coded", materialize(resource), _coded_observation_facts))
+                    coded.append(validated("coded", resource, _coded_observation_facts))
             elif kind == "DiagnosticReport" and resource.get("result"):
                 reports.append(validated("report", resource, _report_facts))
             elif kind in _MEDICATION_MODELS:

@@ -15,7 +15,6 @@ from cds_service.errors import BadRequest, NotFound, StoreUnavailable, Unauthent
 from cds_service.feedback.model import parse_feedback
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
-from cds_service.fhir.raw import parse_request_body
 from cds_service.hook_request import parse_hook_request
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.services import CdsService, Engine
@@ -39,7 +38,7 @@ def _request_json() -> Any:
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise BadRequest(f"Content-Type must be application/json, not {mimetype or 'missing'}")
     try:
-        return parse_request_body(request.get_data(cache=False))
+        return orjson.loads(request.get_data(cache=False))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
