@@ -23,20 +23,6 @@ from cds_service.clinical.model import (
 from cds_service.clinical.severity import is_below
 from cds_service.knowledge import ContextKnowledge, Knowledge
 
-# Statuses under which a medication counts as given or started (R7/R8), or as active now (R8 clozapine, causes).
-_GIVEN = {
-    MedicationKind.ADMINISTRATION: frozenset({"completed", "in-progress", "stopped", "on-hold"}),
-    MedicationKind.REQUEST: frozenset({"active", "completed", "stopped", "on-hold"}),
-    MedicationKind.STATEMENT: frozenset({"active", "completed", "stopped", "on-hold"}),
-}
-_ACTIVE = {
-    MedicationKind.REQUEST: frozenset({"active", "on-hold"}),
-    MedicationKind.STATEMENT: frozenset({"active", "on-hold"}),
-}
-_PROCEDURE_DONE = frozenset({"completed", "in-progress"})
-_CONDITION_ACTIVE = frozenset({"active", "recurrence", "relapse"})
-_CONDITION_REFUTED = frozenset({"refuted", "entered-in-error"})
-
 
 def ingredients(codings: Iterable[Coding], context: ContextKnowledge) -> set[str]:
     """RxNorm ingredients behind a medication's codes: an ingredient code, or a product mapped to one (R8, R9)."""
@@ -63,13 +49,13 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
     context = knowledge.context
     doses: list[tuple[str, datetime]] = []
     for medication in record.medications:
-        if medication.status not in _GIVEN[medication.kind] or medication.started_at is None:
+        if medication.status not in context.statuses.given[medication.kind] or medication.started_at is None:
             continue
         name = antineoplastic_name(medication.codings, context)
         if name is not None:
             doses.append((name, medication.started_at))
     for procedure in record.procedures:
-        if procedure.status in _PROCEDURE_DONE and procedure.performed_at is not None and any(
+        if procedure.status in context.statuses.procedure_done and procedure.performed_at is not None and any(
             c.system == context.snomed and c.code in context.chemo_procedure_codes for c in procedure.codings
         ):
             doses.append(("chemotherapy procedure", procedure.performed_at))
@@ -85,7 +71,8 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
 
 def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> bool:
     return any(
-        m.status in _ACTIVE.get(m.kind, frozenset()) and context.clozapine in ingredients(m.codings, context)
+        m.status in context.statuses.active.get(m.kind, frozenset())
+        and context.clozapine in ingredients(m.codings, context)
         for m in medications
     )
 
@@ -138,24 +125,20 @@ def duffy_status(record: PatientRecord, knowledge: Knowledge) -> DuffyStatus:
     def in_site_set(codings: Iterable[Coding]) -> bool:
         return any((c.system, c.code) in duffy.site_codes for c in codings)
     if any(in_site_set(o.codings) or in_site_set(o.value_codings) for o in usable) or any(
-        in_site_set(c.codings) for c in record.conditions if c.verification_status not in _CONDITION_REFUTED
+        in_site_set(c.codings) for c in record.conditions
+        if c.verification_status not in knowledge.context.statuses.condition_void
     ):
         return DuffyStatus.SITE_CODE
     return DuffyStatus.UNKNOWN
 
 
 def _condition_causes(conditions: Iterable[ConditionFacts], context: ContextKnowledge) -> list[str]:
-    found = []
+    found: list[str] = []
     for condition in conditions:
-        if condition.clinical_status not in _CONDITION_ACTIVE or condition.verification_status in _CONDITION_REFUTED:
+        if (condition.clinical_status not in context.statuses.condition_active
+                or condition.verification_status in context.statuses.condition_void):
             continue
-        for cause in context.causes:
-            for coding in condition.codings:
-                code = coding.code or ""
-                if (coding.system == context.icd10cm and code.startswith(cause.icd10cm_prefixes)) or (
-                    coding.system == context.snomed and code in cause.snomed
-                ):
-                    found.append(cause.name)
+        found.extend(name for c in condition.codings if (name := context.cause_named(c.system, c.code)))
     return found
 
 
@@ -164,7 +147,7 @@ def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[
     drugs = [
         context.associated_drugs[i]
         for m in record.medications
-        if m.kind is MedicationKind.REQUEST and m.status in _ACTIVE[MedicationKind.REQUEST]
+        if m.kind is MedicationKind.REQUEST and m.status in context.statuses.active[MedicationKind.REQUEST]
         for i in sorted(ingredients(m.codings, context))
         if i in context.associated_drugs
     ]

@@ -201,14 +201,7 @@ class _ContextFilter:
         return any((c.system, c.code) in self.site_codes for c in codings)
 
     def condition(self, codings: list[Coding]) -> bool:
-        for c in codings:
-            code = c.code or ""
-            for cause in self.context.causes:
-                if (c.system == self.context.icd10cm and code.startswith(cause.icd10cm_prefixes)) or (
-                    c.system == self.context.snomed and code in cause.snomed
-                ):
-                    return True
-        return self.site_code(codings)
+        return any(self.context.cause_named(c.system, c.code) for c in codings) or self.site_code(codings)
 
     def coded_observation(self, resource: dict[str, Any]) -> bool:
         codings = raw_codings(resource.get("code"))

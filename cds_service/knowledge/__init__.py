@@ -66,6 +66,17 @@ class Cause:
 
 
 @dataclass(frozen=True)
+class Statuses:
+    """R7/R8: which FHIR statuses make a medication, procedure or condition count."""
+
+    given: Mapping[str, frozenset[str]]  # by resource type: a dose given or started
+    active: Mapping[str, frozenset[str]]  # by resource type: taken now
+    procedure_done: frozenset[str]
+    condition_active: frozenset[str]
+    condition_void: frozenset[str]
+
+
+@dataclass(frozen=True)
 class DuffyCodes:
     """R8: how a documented Duffy-null status is recognised."""
 
@@ -112,7 +123,18 @@ class ContextKnowledge:
     rectal_route: frozenset[str]  # R9, SNOMED CT route
     cbc_loinc: str  # R9
     cbc_display: str
+    statuses: Statuses
     unverified: tuple[str, ...]  # "system|code name" of every code not checked against its release
+
+    def cause_named(self, system: str | None, code: str | None) -> str | None:
+        """R8: the cause a condition code stands for (ICD-10-CM by prefix, SNOMED CT exactly), or None."""
+        code = code or ""
+        for cause in self.causes:
+            if (system == self.icd10cm and code.startswith(cause.icd10cm_prefixes)) or (
+                system == self.snomed and code in cause.snomed
+            ):
+                return cause.name
+        return None
 
 
 @dataclass(frozen=True)
@@ -367,6 +389,15 @@ def _context(data: dict[str, Any]) -> ContextKnowledge:
         rectal_route=frozenset(data["orders"]["rectal_route_snomed"]),
         cbc_loinc=data["orders"]["cbc_loinc"],
         cbc_display=data["orders"]["cbc_display"],
+        statuses=Statuses(
+            given={kind: frozenset(data["statuses"][f"given_{kind}"])
+                   for kind in ("MedicationAdministration", "MedicationRequest", "MedicationStatement")},
+            active={kind: frozenset(data["statuses"][f"active_{kind}"])
+                    for kind in ("MedicationRequest", "MedicationStatement")},
+            procedure_done=frozenset(data["statuses"]["procedure_done"]),
+            condition_active=frozenset(data["statuses"]["condition_active"]),
+            condition_void=frozenset(data["statuses"]["condition_void"]),
+        ),
         unverified=tuple(unverified),
     )
 
