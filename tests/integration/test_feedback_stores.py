@@ -73,8 +73,8 @@ def _post(url: str, card: str) -> int:
                           "overrideReason": {"reason": {"code": "benefit-outweighs-risk"}}}]}
     try:
         return requests.post(f"{url}/cds-services/neutropenia-patient-view/feedback", json=body, timeout=30).status_code
-    except requests.ConnectionError:
-        return 0  # the worker died under this request: no answer, so no promise
+    except requests.RequestException:
+        return 0  # the worker died under this request (no answer, or one cut short): no promise was made
 
 
 def _stored_cards(database_url: str) -> dict[str, int]:
