@@ -181,11 +181,9 @@ class _ContextFilter:
     def __init__(self, knowledge: Knowledge) -> None:
         context = knowledge.context
         self.context = context
-        self.drugs = {*context.antineoplastics, *context.product_ingredient, *context.associated_drugs,
-                      context.clozapine}
-        duffy = context.duffy
-        self.duffy_codes = {duffy.genotype_code, duffy.fya_code, duffy.fyb_code}
-        self.site_codes = duffy.site_codes
+        self.drugs = context.drug_codes
+        self.duffy_codes = context.duffy.observation_codes
+        self.site_codes = context.duffy.site_codes
 
     def medication(self, codings: list[Coding]) -> bool:
         return any(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -93,6 +94,11 @@ class DuffyCodes:
     negative_codes: frozenset[str]
     site_codes: frozenset[tuple[str, str]]  # (system, code)
 
+    @property
+    def observation_codes(self) -> frozenset[str]:
+        """LOINC codes of the Observations that can document Duffy-null status."""
+        return frozenset({self.genotype_code, self.fya_code, self.fyb_code})
+
 
 @dataclass(frozen=True)
 class ContextKnowledge:
@@ -125,6 +131,11 @@ class ContextKnowledge:
     cbc_display: str
     statuses: Statuses
     unverified: tuple[str, ...]  # "system|code name" of every code not checked against its release
+
+    @functools.cached_property
+    def drug_codes(self) -> frozenset[str]:
+        """Every RxNorm code a rule reads a medication for (computed once, not per request)."""
+        return frozenset({*self.antineoplastics, *self.product_ingredient, *self.associated_drugs, self.clozapine})
 
     def cause_named(self, system: str | None, code: str | None) -> str | None:
         """R8: the cause a condition code stands for (ICD-10-CM by prefix, SNOMED CT exactly), or None."""
