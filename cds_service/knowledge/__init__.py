@@ -275,60 +275,65 @@ def _units(data: dict[str, Any]) -> Units:
 
 
 def _thresholds(data: dict[str, Any]) -> Thresholds:
-    r1, r4, r5, r6 = data["R1"], data["R4"], data["R5"], data["R6"]
+    r1, r5 = data["R1"], data["R5"]
     bands = []
     for row in r5["lln_by_age"]:
         below = Duration.parse(row["below"]) if row["below"] else None
         bands.append(AgeBand(below, _dec(row["lln"], "R5.lln_by_age.lln"), LlnBasis(row["basis"])))
     if not bands or bands[-1].below is not None:
         raise KnowledgeError("R5.lln_by_age must end with a row for every older age (below = \"\")")
+
+    def number(section: str, key: str) -> Decimal:
+        return _dec(data[section][key], f"{section}.{key}")
+
+    def whole(section: str, key: str) -> int:
+        return int(data[section][key])
+
     return Thresholds(
         usable_statuses=frozenset(r1["usable_statuses"]),
         preliminary_statuses=frozenset(r1["preliminary_statuses"]),
-        mismatch_fraction=_dec(r4["reported_computed_mismatch_fraction"], "R4.mismatch"),
-        wbc_bound_below=_dec(r4["wbc_bound_below"], "R4.wbc_bound_below"),
+        mismatch_fraction=number("R4", "reported_computed_mismatch_fraction"),
+        wbc_bound_below=number("R4", "wbc_bound_below"),
         age_bands=tuple(bands),
-        vlbw_birth_weight_below_g=_dec(r5["vlbw_birth_weight_below_g"], "R5.vlbw_birth_weight_below_g"),
+        vlbw_birth_weight_below_g=number("R5", "vlbw_birth_weight_below_g"),
         vlbw_from=Duration.parse(r5["vlbw_from"]),
         vlbw_until=Duration.parse(r5["vlbw_until"]),
-        vlbw_lln=_dec(r5["vlbw_lln"], "R5.vlbw_lln"),
+        vlbw_lln=number("R5", "vlbw_lln"),
         birth_weight_relevant_until=Duration.parse(r5["birth_weight_relevant_until"]),
-        general_lln=_dec(r5["general_lln"], "R5.general_lln"),
-        mild_from=_dec(r5["mild_from"], "R5.mild_from"),
-        moderate_from=_dec(r5["moderate_from"], "R5.moderate_from"),
-        profound_below=_dec(r5["profound_below"], "R5.profound_below"),
+        general_lln=number("R5", "general_lln"),
+        mild_from=number("R5", "mild_from"),
+        moderate_from=number("R5", "moderate_from"),
+        profound_below=number("R5", "profound_below"),
         indicator={Severity(k): v for k, v in r5["indicator"].items()},
         indicator_by_finding=dict(data["indicator_by_finding"]),
-        ctcae_g1_from=_dec(r5["ctcae_g1_from"], "R5.ctcae_g1_from"),
-        ctcae_g2_from=_dec(r5["ctcae_g2_from"], "R5.ctcae_g2_from"),
-        ctcae_g3_from=_dec(r5["ctcae_g3_from"], "R5.ctcae_g3_from"),
-        single_fever_from_c=_dec(data["R7"]["single_fever_from_c"], "R7.single_fever_from_c"),
-        sustained_fever_from_c=_dec(data["R7"]["sustained_fever_from_c"], "R7.sustained_fever_from_c"),
-        sustained_minutes=int(data["R7"]["sustained_minutes"]),
-        fever_window_hours=int(data["R7"]["fever_window_hours"]),
-        fn_anc_below=_dec(data["R7"]["fn_anc_below"], "R7.fn_anc_below"),
-        fn_chemotherapy_anc_below=_dec(data["R7"]["fn_chemotherapy_anc_below"], "R7.fn_chemotherapy_anc_below"),
-        duffy_range_from=_dec(data["R8"]["duffy_range_from"], "R8.duffy_range_from"),
-        duffy_range_below=_dec(data["R8"]["duffy_range_below"], "R8.duffy_range_below"),
-        live_vaccine_critical_below=_dec(data["R9"]["live_vaccine_critical_below"], "R9.live_vaccine_critical_below"),
-        live_vaccine_warning_below=_dec(data["R9"]["live_vaccine_warning_below"], "R9.live_vaccine_warning_below"),
-        live_vaccine_chemotherapy_days=int(data["R9"]["live_vaccine_chemotherapy_days"]),
-        antineoplastic_critical_below=_dec(data["R9"]["antineoplastic_critical_below"],
-                                           "R9.antineoplastic_critical_below"),
-        antineoplastic_warning_below=_dec(data["R9"]["antineoplastic_warning_below"],
-                                          "R9.antineoplastic_warning_below"),
-        clozapine_start_general=_dec(data["R9"]["clozapine_start_general"], "R9.clozapine_start_general"),
-        clozapine_start_duffy_null=_dec(data["R9"]["clozapine_start_duffy_null"], "R9.clozapine_start_duffy_null"),
-        clozapine_critical_below=_dec(data["R9"]["clozapine_critical_below"], "R9.clozapine_critical_below"),
-        associated_warning_below=_dec(data["R9"]["associated_warning_below"], "R9.associated_warning_below"),
-        associated_critical_below=_dec(data["R9"]["associated_critical_below"], "R9.associated_critical_below"),
-        rectal_warning_below=_dec(data["R9"]["rectal_warning_below"], "R9.rectal_warning_below"),
-        current_window_days=int(r6["current_window_days"]),
-        lookback_days=int(r6["lookback_days"]),
-        trend_window_days=int(r6["trend_window_days"]),
-        trend_values=int(r6["trend_values"]),
-        falling_below_fraction=_dec(r6["falling_below_fraction"], "R6.falling_below_fraction"),
-        recovering_above_fraction=_dec(r6["recovering_above_fraction"], "R6.recovering_above_fraction"),
+        ctcae_g1_from=number("R5", "ctcae_g1_from"),
+        ctcae_g2_from=number("R5", "ctcae_g2_from"),
+        ctcae_g3_from=number("R5", "ctcae_g3_from"),
+        single_fever_from_c=number("R7", "single_fever_from_c"),
+        sustained_fever_from_c=number("R7", "sustained_fever_from_c"),
+        sustained_minutes=whole("R7", "sustained_minutes"),
+        fever_window_hours=whole("R7", "fever_window_hours"),
+        fn_anc_below=number("R7", "fn_anc_below"),
+        fn_chemotherapy_anc_below=number("R7", "fn_chemotherapy_anc_below"),
+        duffy_range_from=number("R8", "duffy_range_from"),
+        duffy_range_below=number("R8", "duffy_range_below"),
+        live_vaccine_critical_below=number("R9", "live_vaccine_critical_below"),
+        live_vaccine_warning_below=number("R9", "live_vaccine_warning_below"),
+        live_vaccine_chemotherapy_days=whole("R9", "live_vaccine_chemotherapy_days"),
+        antineoplastic_critical_below=number("R9", "antineoplastic_critical_below"),
+        antineoplastic_warning_below=number("R9", "antineoplastic_warning_below"),
+        clozapine_start_general=number("R9", "clozapine_start_general"),
+        clozapine_start_duffy_null=number("R9", "clozapine_start_duffy_null"),
+        clozapine_critical_below=number("R9", "clozapine_critical_below"),
+        associated_warning_below=number("R9", "associated_warning_below"),
+        associated_critical_below=number("R9", "associated_critical_below"),
+        rectal_warning_below=number("R9", "rectal_warning_below"),
+        current_window_days=whole("R6", "current_window_days"),
+        lookback_days=whole("R6", "lookback_days"),
+        trend_window_days=whole("R6", "trend_window_days"),
+        trend_values=whole("R6", "trend_values"),
+        falling_below_fraction=number("R6", "falling_below_fraction"),
+        recovering_above_fraction=number("R6", "recovering_above_fraction"),
     )
 
 
