@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from cds_service.clinical.model import AncMeasurement, AncSource, LabResult, Note, Role
@@ -28,10 +28,11 @@ def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
             i = parent[i]
         return i
 
-    first_with_key: dict[tuple[str, str], int] = {}
+    first_with_key: dict[tuple[str, object], int] = {}
     for index, result in enumerate(items):
-        keys = [("report", result.report), ("specimen", result.specimen)]
-        keys.append(("time", result.collected_at.isoformat() if result.collected_at else None))
+        # the same instant is one collection, whatever UTC offset it was written with
+        keys: tuple[tuple[str, object], ...] = (
+            ("report", result.report), ("specimen", result.specimen), ("time", result.collected_at))
         for kind, value in keys:
             if value is None:
                 continue
@@ -51,11 +52,12 @@ def _bound(*parts: LabResult | None) -> str | None:
     return "<=" if "<=" in comparators else None
 
 
-def _preferred(results: list[LabResult], order: tuple[str, ...]) -> LabResult | None:
+def _preferred(results: list[LabResult], rank: Mapping[str, int]) -> LabResult | None:
     """The result whose code comes first in the knowledge file's order (R2: 33256-9 first for WBC)."""
     if not results:
         return None
-    rank = {code: i for i, code in enumerate(order)}
+    if len(results) == 1:
+        return results[0]
     return min(results, key=lambda r: rank.get(r.loinc, len(rank)))
 
 
@@ -64,7 +66,7 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
     by_role: dict[Role, list[LabResult]] = defaultdict(list)
     for result in results:
         by_role[result.role].append(result)
-    codes = knowledge.codes.codes_by_role
+    codes = knowledge.codes.rank_by_role
     thresholds = knowledge.thresholds
     notes: list[Note] = []
 

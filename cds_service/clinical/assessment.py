@@ -26,7 +26,7 @@ from cds_service.clinical.model import (
     Trend,
     TrendSummary,
 )
-from cds_service.clinical.severity import age_limit, classify, is_below
+from cds_service.clinical.severity import AgeScale, classify, is_below
 from cds_service.clinical.units import UPPER_BOUND_COMPARATORS
 from cds_service.knowledge import Knowledge, Thresholds
 
@@ -110,9 +110,9 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     birth_weight = _birth_weight(read.results)
     problems = list(read.problems)
     classified: list[Classified] = []
+    ages = AgeScale(record.birth_date, record.birth_date_precision, birth_weight, thresholds)
     for anc in anc_measurements(read.results, knowledge):
-        limit = age_limit(record.birth_date, record.birth_date_precision, birth_weight,
-                          anc.collected_at or now, thresholds)
+        limit = ages.limit_at(anc.collected_at or now)
         item = classify(anc, limit, thresholds)
         if anc.comparator in UPPER_BOUND_COMPARATORS and item.severity is Severity.NONE:
             # "<2000" says nothing about how low the count is: a data problem, never "normal".

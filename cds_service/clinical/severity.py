@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from cds_service.clinical.model import AgeLimit, AncMeasurement, Classified, LlnBasis, Severity
-from cds_service.knowledge import Duration, Thresholds
+from cds_service.knowledge import AgeBand, Duration, Thresholds
 
 
 def birth_instant(birth_date: date) -> datetime:
@@ -21,15 +21,6 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def reached(birth: datetime, at: datetime, duration: Duration) -> bool:
-    """True when the age at `at` is at least `duration` (hours and days exact, years by the calendar)."""
-    if duration.unit == "h":
-        return at >= birth + timedelta(hours=duration.amount)
-    if duration.unit == "d":
-        return at >= birth + timedelta(days=duration.amount)
-    return at >= datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz())
-
-
 def _latest_possible_birth(birth_date: date, precision: str) -> date:
     if precision == "year":
         return date(birth_date.year, 12, 31)
@@ -37,6 +28,61 @@ def _latest_possible_birth(birth_date: date, precision: str) -> date:
         next_month = date(birth_date.year + birth_date.month // 12, birth_date.month % 12 + 1, 1)
         return next_month - timedelta(days=1)
     return birth_date
+
+
+class AgeScale:
+    """R5 for one patient: the birth instant and every age-band boundary computed once, so the limit of each
+    collection is a few comparisons (age_limit below is the same, for a single collection)."""
+
+    def __init__(self, birth_date: date | None, precision: str, birth_weight_g: Decimal | None,
+                 thresholds: Thresholds) -> None:
+        self.general = AgeLimit(thresholds.general_lln, LlnBasis.AGE_UNKNOWN, None)
+        self.birth: datetime | None = None
+        self.known_from: datetime | None = None  # a partial birthDate tells the age only from this instant on
+        self.vlbw: tuple[datetime, datetime] | None = None
+        self.vlbw_lln = thresholds.vlbw_lln
+        self.weight_relevant_until: datetime | None = None
+        self.bands: tuple[tuple[datetime | None, AgeBand], ...] = ()
+        if birth_date is None:
+            return
+        if precision != "day":
+            youngest = birth_instant(_latest_possible_birth(birth_date, precision))
+            last_band = thresholds.age_bands[-2].below if len(thresholds.age_bands) > 1 else None
+            if last_band is None:
+                return
+            self.birth, self.known_from = youngest, _instant_after(youngest, last_band)
+        else:
+            self.birth = birth_instant(birth_date)
+        birth = self.birth
+        if birth_weight_g is not None and birth_weight_g < thresholds.vlbw_birth_weight_below_g:
+            self.vlbw = (_instant_after(birth, thresholds.vlbw_from), _instant_after(birth, thresholds.vlbw_until))
+        self.weight_relevant_until = (
+            _instant_after(birth, thresholds.birth_weight_relevant_until) if birth_weight_g is None else None)
+        self.bands = tuple((_instant_after(birth, band.below) if band.below is not None else None, band)
+                           for band in thresholds.age_bands)
+
+    def limit_at(self, at: datetime) -> AgeLimit:
+        """R5: the LLN that applies to a collection at `at`."""
+        birth = self.birth
+        if birth is None or at < birth or (self.known_from is not None and at < self.known_from):
+            return self.general
+        age_days = (at - birth).days
+        if self.vlbw is not None and self.vlbw[0] <= at < self.vlbw[1]:
+            return AgeLimit(self.vlbw_lln, LlnBasis.VERY_LOW_BIRTH_WEIGHT, age_days)
+        missing_weight = self.weight_relevant_until is not None and at < self.weight_relevant_until
+        for until, band in self.bands:
+            if until is None or at < until:
+                return AgeLimit(band.lln, band.basis, age_days, birth_weight_missing=missing_weight)
+        raise AssertionError("the knowledge loader guarantees a last age band for every older age")
+
+
+def _instant_after(birth: datetime, duration: Duration) -> datetime:
+    """The first instant at which the age is `duration` (hours and days exact, years by the calendar)."""
+    if duration.unit == "h":
+        return birth + timedelta(hours=duration.amount)
+    if duration.unit == "d":
+        return birth + timedelta(days=duration.amount)
+    return datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz())
 
 
 def age_limit(
@@ -52,32 +98,7 @@ def age_limit(
     birthDate is used only when even the latest possible birth makes the patient old enough for the last row;
     otherwise the age is treated as unknown.
     """
-    general = AgeLimit(thresholds.general_lln, LlnBasis.AGE_UNKNOWN, None)
-    if birth_date is None:
-        return general
-    if precision != "day":
-        youngest = birth_instant(_latest_possible_birth(birth_date, precision))
-        last_band = thresholds.age_bands[-2].below if len(thresholds.age_bands) > 1 else None
-        if last_band is None or not reached(youngest, at, last_band):
-            return general
-        birth = youngest
-    else:
-        birth = birth_instant(birth_date)
-    if at < birth:
-        return general
-    age_days = (at - birth).days
-    if (
-        birth_weight_g is not None
-        and birth_weight_g < thresholds.vlbw_birth_weight_below_g
-        and reached(birth, at, thresholds.vlbw_from)
-        and not reached(birth, at, thresholds.vlbw_until)
-    ):
-        return AgeLimit(thresholds.vlbw_lln, LlnBasis.VERY_LOW_BIRTH_WEIGHT, age_days)
-    missing_weight = birth_weight_g is None and not reached(birth, at, thresholds.birth_weight_relevant_until)
-    for band in thresholds.age_bands:
-        if band.below is None or not reached(birth, at, band.below):
-            return AgeLimit(band.lln, band.basis, age_days, birth_weight_missing=missing_weight)
-    raise AssertionError("the knowledge loader guarantees a last age band for every older age")
+    return AgeScale(birth_date, precision, birth_weight_g, thresholds).limit_at(at)
 
 
 def is_below(value: Decimal, comparator: str | None, limit: Decimal) -> bool:

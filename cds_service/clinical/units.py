@@ -18,7 +18,8 @@ def _convert(value: Decimal, measure: Measure, factor: Any) -> Decimal:
     if measure is Measure.TEMPERATURE:
         # R3.5: C = (F - 32) x 5/9, kept unrounded.
         return (value - 32) * 5 / 9 if factor == "F" else value
-    return value * Decimal(str(factor))
+    factor_value: Decimal = factor  # the knowledge loader made every count/percent/mass factor a Decimal
+    return value * factor_value
 
 
 def _mismatch(measure: Measure, found_in: Measure) -> Problem:

@@ -55,6 +55,8 @@ class Codes:
     measure_by_role: Mapping[Role, Measure]
     temperature_route: Mapping[str, str]  # R7: reported, never corrected
     unverified: tuple[str, ...]
+    rank_by_role: Mapping[Role, Mapping[str, int]] = dataclasses.field(default_factory=dict)
+    """R2: each code's place in its role's list, the first preferred (from codes_by_role)."""
 
 
 @dataclass(frozen=True)
@@ -264,13 +266,21 @@ def _codes(data: dict[str, Any]) -> Codes:
     missing = set(codes_by_role) - set(measure_by_role)
     if missing:
         raise KnowledgeError(f"loinc.toml: no measure for roles {sorted(missing)}")
+    rank_by_role = {role: {code: i for i, code in enumerate(codes)} for role, codes in codes_by_role.items()}
     return Codes(data["system"], role_by_code, codes_by_role, measure_by_role, dict(data["temperature_route"]),
-                 tuple(data["unverified"]["codes"]))
+                 tuple(data["unverified"]["codes"]), rank_by_role)
+
+
+def _factor(value: Any, where: str) -> Any:
+    """A conversion factor as a Decimal, read once; a temperature's scale ("C" or "F") stays a string."""
+    return value if isinstance(value, str) and value in ("C", "F") else _dec(value, where)
 
 
 def _units(data: dict[str, Any]) -> Units:
-    ucum = {Measure(m): dict(table) for m, table in data["ucum"].items()}
-    display = {Measure(m): {fold_unit(k): v for k, v in table.items()} for m, table in data["display"].items()}
+    ucum = {Measure(m): {k: _factor(v, f"units.toml ucum.{m}.{k}") for k, v in table.items()}
+            for m, table in data["ucum"].items()}
+    display = {Measure(m): {fold_unit(k): _factor(v, f"units.toml display.{m}.{k}") for k, v in table.items()}
+               for m, table in data["display"].items()}
     return Units(ucum, display)
 
 

@@ -78,6 +78,20 @@ def test_dev_cors_allows_localhost_and_the_sandbox(client: FlaskClient, origin: 
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+def test_a_browser_hook_call_gets_cors_headers_and_a_server_call_none(client: FlaskClient) -> None:
+    body = hook_request(anc(420))
+    from_browser = client.post(URL, json=body, headers={"Origin": "http://localhost:3000"})
+    assert from_browser.status_code == 200
+    assert from_browser.headers.get("Access-Control-Allow-Origin") == "http://localhost:3000"
+    from_server = client.post(URL, json=body)
+    assert from_server.status_code == 200
+    def without_uuids(answer: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in card.items() if k != "uuid"} for card in answer["cards"]]
+
+    assert without_uuids(from_server.get_json()) == without_uuids(from_browser.get_json())
+    assert not any(name.lower().startswith("access-control-") for name in from_server.headers.keys())
+
+
 def test_logs_carry_no_phi_and_no_token(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     person = {**patient("1961-07-04"), "name": [{"family": "Lovelace", "given": ["Ada"]}]}
     body = hook_request(anc(420, subject="Patient/someone-else"), anc(431.5), temperature("39.7"),
