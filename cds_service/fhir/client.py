@@ -15,6 +15,8 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from cds_service.fhir.wire import decode_resource
+
 log = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -163,7 +165,7 @@ class FhirClient:
                     raise FetchError("timed out")
                 chunks.append(chunk)
         try:
-            body = orjson.loads(b"".join(chunks))
+            body = decode_resource(b"".join(chunks))
         except orjson.JSONDecodeError:
             raise FetchError("answered malformed JSON") from None
         if not isinstance(body, dict):

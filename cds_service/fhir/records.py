@@ -37,6 +37,7 @@ from cds_service.clinical.model import (
     Role,
 )
 from cds_service.fhir.validated import ValidatedCache
+from cds_service.fhir.wire import ELEMENTS_READ
 from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,14 @@ def _role(resource: dict[str, Any], knowledge: Knowledge) -> tuple[Role, str] | 
                 return role, str(coding["code"])
     return None
 
+
+def _read_only(resource: dict[str, Any]) -> dict[str, Any]:
+    """The elements some rule reads (fhir/wire.py): what is validated, whichever way the resource came (prefetch,
+    the FHIR fallback, a file), so the same resource is accepted or skipped the same way on every path."""
+    return {k: v for k, v in resource.items() if k in _ANY_RULE_READS}
+
+
+_ANY_RULE_READS = frozenset(ELEMENTS_READ)
 
 # The elements the rules read (R1-R4, R10); the rest of an Observation -- narrative, notes, performers,
 # interpretation, components -- is not validated, since nothing here uses it.
@@ -121,7 +130,7 @@ def _observation_id(reference: str | None) -> str | None:
 
 
 def _report_facts(resource: dict[str, Any]) -> ReportFacts:
-    report = DiagnosticReport.model_validate(resource)
+    report = DiagnosticReport.model_validate(_read_only(resource))
     effective = _instant(report.effectiveDateTime)
     if effective is None and report.effectivePeriod is not None:
         effective = _instant(report.effectivePeriod.end) or _instant(report.effectivePeriod.start)
@@ -133,7 +142,7 @@ def _birth_date(patient: dict[str, Any] | None, patient_id: str) -> tuple[date |
     if patient is None:
         return None, "day"
     try:
-        model = Patient.model_validate(patient)
+        model = Patient.model_validate(_read_only(patient))
     except ValidationError:
         log.warning("patient resource failed FHIR validation; age treated as unknown")
         return None, "day"
@@ -232,7 +241,7 @@ def _earliest(*moments: datetime | None) -> datetime | None:
 
 def _medication_facts(resource: dict[str, Any], codings: list[Coding]) -> MedicationFacts:
     kind, model_class = _MEDICATION_MODELS[resource["resourceType"]]
-    model = model_class.model_validate(resource)
+    model = model_class.model_validate(_read_only(resource))
     if kind is MedicationKind.REQUEST:
         starts = [
             _instant(d.timing.repeat.boundsPeriod.start)
@@ -248,7 +257,7 @@ def _medication_facts(resource: dict[str, Any], codings: list[Coding]) -> Medica
 
 
 def _procedure_facts(resource: dict[str, Any]) -> ProcedureFacts:
-    model = Procedure.model_validate(resource)
+    model = Procedure.model_validate(_read_only(resource))
     period = model.performedPeriod
     performed = _instant(model.performedDateTime) or (_instant(period.start) if period else None)
     return ProcedureFacts(model.id, str(model.status), codings_of(model.code), performed)
@@ -260,13 +269,13 @@ def _status_code(concept: Any) -> str | None:
 
 
 def _condition_facts(resource: dict[str, Any]) -> ConditionFacts:
-    model = Condition.model_validate(resource)
+    model = Condition.model_validate(_read_only(resource))
     return ConditionFacts(model.id, _status_code(model.clinicalStatus), _status_code(model.verificationStatus),
                           codings_of(model.code))
 
 
 def _coded_observation_facts(resource: dict[str, Any]) -> CodedObservationFacts:
-    model = Observation.model_validate(resource)
+    model = Observation.model_validate(_read_only(resource))
     components = tuple(
         ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
         for c in model.component or []

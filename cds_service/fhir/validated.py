@@ -9,9 +9,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import orjson
+import msgspec
 
 T = TypeVar("T")
+_CANONICAL = msgspec.json.Encoder(order="sorted")  # keys sorted; integers of any size (as msgspec decodes them)
 
 
 class ValidatedCache:
@@ -26,7 +27,7 @@ class ValidatedCache:
         """make(resource), or the remembered result for identical content; a raised error is remembered too."""
         if self.max_entries <= 0:
             return make(resource)
-        key = (kind, orjson.dumps(resource, option=orjson.OPT_SORT_KEYS))
+        key = (kind, _CANONICAL.encode(resource))
         with self._lock:
             found = self._entries.get(key)
             if found is not None:

@@ -15,6 +15,7 @@ from cds_service.errors import BadRequest, NotFound, StoreUnavailable, Unauthent
 from cds_service.feedback.model import parse_feedback
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
+from cds_service.fhir.wire import decode_hook_body
 from cds_service.hook_request import parse_hook_request
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.services import CdsService, Engine
@@ -33,12 +34,16 @@ def _services() -> dict[str, CdsService]:
     return services
 
 
-def _request_json() -> Any:
+def _request_body() -> bytes:
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise BadRequest(f"Content-Type must be application/json, not {mimetype or 'missing'}")
+    return request.get_data(cache=False)
+
+
+def _request_json() -> Any:
     try:
-        return orjson.loads(request.get_data(cache=False))
+        return orjson.loads(_request_body())
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
@@ -76,7 +81,7 @@ def call_service(service_id: str) -> Response:
     if service is None:
         raise NotFound(f"no CDS service '{service_id}'; the services are listed at GET /cds-services")
     started = time.perf_counter()
-    hook_request = parse_hook_request(_request_json(), service.hook, service.required_context)
+    hook_request = parse_hook_request(decode_hook_body(_request_body()), service.hook, service.required_context)
     engine: Engine = current_app.extensions["cds_engine"]
     cards = service.handler(hook_request, service, engine)
     if cards:

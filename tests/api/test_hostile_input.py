@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 import pytest
 from flask.testing import FlaskClient
 
@@ -18,7 +19,7 @@ URL = "/cds-services/neutropenia-patient-view"
 
 @pytest.mark.parametrize(("body", "content_type", "text"), [
     (b"[" * 5000 + b"]" * 5000, "application/json", "not valid JSON"),  # deeply nested
-    (b'{"hook": "patient-view", "n": 1e999}', "application/json", "not valid JSON"),  # a number past double
+    (b'{"hook": "patient-view", "hookInstance": 1e999}', "application/json", "not valid JSON"),  # past double
     (b'{"hook": NaN}', "application/json", "not valid JSON"),
     (b'{"hook": Infinity}', "application/json", "not valid JSON"),
     (b'{"hook": "patient-view\xff\xfe"}', "application/json", "not valid JSON"),  # not UTF-8
@@ -46,6 +47,14 @@ def test_wrong_types_are_400(client: FlaskClient, change: dict[str, Any]) -> Non
     response = client.post(URL, json={**hook_request(anc(420)), **change})
     assert response.status_code == 400
     assert_operation_outcome(response.get_json())
+
+
+def test_a_number_past_double_in_a_result_that_is_read_is_400(client: FlaskClient) -> None:
+    body = orjson.dumps(hook_request(anc(420))).replace(b'"value":420', b'"value":1e999')
+    assert b"1e999" in body
+    response = client.post(URL, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), "not valid JSON")
 
 
 def test_huge_numbers_in_the_record_do_not_break_anything(client: FlaskClient) -> None:
@@ -89,7 +98,7 @@ def test_a_browser_hook_call_gets_cors_headers_and_a_server_call_none(client: Fl
         return [{k: v for k, v in card.items() if k != "uuid"} for card in answer["cards"]]
 
     assert without_uuids(from_server.get_json()) == without_uuids(from_browser.get_json())
-    assert not any(name.lower().startswith("access-control-") for name in from_server.headers.keys())
+    assert not any(name.lower().startswith("access-control-") for name, _ in from_server.headers.items())
 
 
 def test_logs_carry_no_phi_and_no_token(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
