@@ -144,17 +144,11 @@ def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, A
     }
 
 
-def template_context(assessment: Assessment, knowledge: Knowledge) -> dict[str, Any]:
-    """Everything a card template may use, as plain text and numbers."""
+def knowledge_wording(knowledge: Knowledge) -> dict[str, Any]:
+    """The rules' numbers as the card text shows them (R4-R9), so the text can never disagree with the rules.
+    They depend on the knowledge only: a renderer computes them once."""
     thresholds, clozapine = knowledge.thresholds, knowledge.context
-    now = assessment.now
-    headline = assessment.headline
-    trend = assessment.trend
     return {
-        "fever": _fever_view(assessment.fever, now),
-        "context": _context_view(assessment.context, now),
-        "clozapine_action": str(assessment.clozapine_action) if assessment.clozapine_action else None,
-        "suggest_duffy_phenotyping": assessment.suggest_duffy_phenotyping,
         # R7/R8 numbers for the wording
         "fn_anc_below": count_text(thresholds.fn_anc_below),
         "fn_chemotherapy_anc_below": count_text(thresholds.fn_chemotherapy_anc_below),
@@ -171,6 +165,30 @@ def template_context(assessment: Assessment, knowledge: Knowledge) -> dict[str, 
             "duffy_moderate": count_text(clozapine.clozapine_duffy_null_moderate_from),
         },
         "duffy_range": f"{count_text(thresholds.duffy_range_from)[:-3]}-{count_text(thresholds.duffy_range_below)}",
+        "current_window_days": thresholds.current_window_days,
+        "lookback_days": thresholds.lookback_days,
+        "general_lln": count_text(thresholds.general_lln),
+        # R4/R5 numbers for the wording
+        "mild_from": count_text(thresholds.mild_from),
+        "moderate_from": count_text(thresholds.moderate_from),
+        "profound_below": count_text(thresholds.profound_below),
+        "wbc_bound_below": count_text(thresholds.wbc_bound_below),
+        "mismatch_percent": f"{float(thresholds.mismatch_fraction * 100):g} %",
+    }
+
+
+def template_context(assessment: Assessment, knowledge: Knowledge,
+                     wording: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a card template may use, as plain text and numbers (`wording`: knowledge_wording(knowledge))."""
+    now = assessment.now
+    headline = assessment.headline
+    trend = assessment.trend
+    return {
+        **(wording if wording is not None else knowledge_wording(knowledge)),
+        "fever": _fever_view(assessment.fever, now),
+        "context": _context_view(assessment.context, now),
+        "clozapine_action": str(assessment.clozapine_action) if assessment.clozapine_action else None,
+        "suggest_duffy_phenotyping": assessment.suggest_duffy_phenotyping,
         "finding": str(assessment.finding) if assessment.finding else None,
         "anc": _classified_view(headline, now) if headline else None,
         "undated_count": len(assessment.undated_abnormal),
@@ -190,15 +208,6 @@ def template_context(assessment: Assessment, knowledge: Knowledge) -> dict[str, 
             for p in assessment.data_problems
         ],
         "other_patient_count": assessment.ignored_other_patient,
-        "current_window_days": thresholds.current_window_days,
-        "lookback_days": thresholds.lookback_days,
-        "general_lln": count_text(thresholds.general_lln),
-        # R4/R5 numbers for the wording, so the text can never disagree with the rules
-        "mild_from": count_text(thresholds.mild_from),
-        "moderate_from": count_text(thresholds.moderate_from),
-        "profound_below": count_text(thresholds.profound_below),
-        "wbc_bound_below": count_text(thresholds.wbc_bound_below),
-        "mismatch_percent": f"{float(thresholds.mismatch_fraction * 100):g} %",
     }
 
 
@@ -210,6 +219,7 @@ class CardRenderer:
         self.knowledge = knowledge
         self.thresholds = knowledge.thresholds
         self.truncate = truncate  # False when checking templates: an over-long summary must show
+        self.wording = knowledge_wording(knowledge)
 
     def indicator(self, finding: Finding, severity: Severity | None) -> str:
         fixed = self.thresholds.indicator_by_finding.get(str(finding))
@@ -260,7 +270,7 @@ class CardRenderer:
     def order_cards(self, risks: list[OrderRisk], assessment: Assessment, patient_id: str) -> list[dict[str, Any]]:
         """R9: one card per risky draft order, with remove / order-a-CBC suggestions and override reasons."""
         template = self.templates[str(Finding.ORDER_RISK)]
-        base = template_context(assessment, self.knowledge)
+        base = template_context(assessment, self.knowledge, self.wording)
         cards = []
         for risk in risks:
             context = {**base, "order": self._order_view(risk)}
@@ -312,7 +322,7 @@ class CardRenderer:
         """The cards for an assessment: the finding's card, then a data-problem card if any (R10)."""
         if assessment.finding is None and not assessment.data_problems:
             return []  # the common case -- a normal count -- costs no rendering
-        context = template_context(assessment, self.knowledge)
+        context = template_context(assessment, self.knowledge, self.wording)
         cards = []
         if assessment.finding is not None:
             cards.append(self.card(assessment.finding, assessment.headline, context, assessment.febrile))
