@@ -41,6 +41,7 @@ from cds_service.fhir.wire import ELEMENTS_READ
 from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
+_LOINC = "http://loinc.org"
 T = TypeVar("T")
 
 
@@ -191,8 +192,9 @@ class _ContextFilter:
         context = knowledge.context
         self.context = context
         self.drugs = context.drug_codes
-        self.duffy_codes = context.duffy.observation_codes
         self.site_codes = context.duffy.site_codes
+        # R8: Observations that can document Duffy-null status, by LOINC code or by a site's own code
+        self.observation_codes = self.site_codes | {(_LOINC, code) for code in context.duffy.observation_codes}
 
     def medication(self, codings: list[Coding]) -> bool:
         return any(
@@ -201,19 +203,25 @@ class _ContextFilter:
             for c in codings
         )
 
-    def procedure(self, codings: list[Coding]) -> bool:
-        return any(c.system == self.context.snomed and c.code in self.context.chemo_procedure_codes for c in codings)
+    def procedure(self, pairs: list[tuple[Any, str]]) -> bool:
+        return any(system == self.context.snomed and code in self.context.chemo_procedure_codes
+                   for system, code in pairs)
 
-    def site_code(self, codings: list[Coding]) -> bool:
-        return any((c.system, c.code) in self.site_codes for c in codings)
-
-    def condition(self, codings: list[Coding]) -> bool:
-        return any(self.context.cause_named(c.system, c.code) for c in codings) or self.site_code(codings)
+    def condition(self, pairs: list[tuple[Any, str]]) -> bool:
+        return any(self.context.cause_named(system, code) for system, code in pairs) or (
+            not self.site_codes.isdisjoint(pairs))
 
     def coded_observation(self, resource: dict[str, Any]) -> bool:
-        codings = raw_codings(resource.get("code"))
-        return any(c.code in self.duffy_codes and c.system == "http://loinc.org" for c in codings) or (
-            self.site_code(codings) or self.site_code(raw_codings(resource.get("valueCodeableConcept"))))
+        return not self.observation_codes.isdisjoint(_raw_pairs(resource.get("code"))) or (
+            not self.site_codes.isdisjoint(_raw_pairs(resource.get("valueCodeableConcept"))))
+
+
+def _raw_pairs(concept: Any) -> list[tuple[Any, str]]:
+    """(system, code) of each coding of a raw CodeableConcept, for the filters that run before validation."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
+        return []
+    return [(c.get("system"), code) for c in codings if isinstance(c, dict) and isinstance(code := c.get("code"), str)]
 
 
 def medication_codings(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> list[Coding]:
@@ -411,9 +419,9 @@ def build_record(
                 if relevant.medication(codings):
                     medications.append(validated(f"medication:{codings}", resource,
                                                  partial_fn(_medication_facts, codings=codings)))
-            elif kind == "Procedure" and relevant.procedure(raw_codings(resource.get("code"))):
+            elif kind == "Procedure" and relevant.procedure(_raw_pairs(resource.get("code"))):
                 procedures.append(validated("procedure", resource, _procedure_facts))
-            elif kind == "Condition" and relevant.condition(raw_codings(resource.get("code"))):
+            elif kind == "Condition" and relevant.condition(_raw_pairs(resource.get("code"))):
                 conditions.append(validated("condition", resource, _condition_facts))
         except ValidationError:
             # R10: an invalid resource is skipped with a log entry; the id is not PHI, the content may be.

@@ -139,9 +139,15 @@ class ContextKnowledge:
         """Every RxNorm code a rule reads a medication for (computed once, not per request)."""
         return frozenset({*self.antineoplastics, *self.product_ingredient, *self.associated_drugs, self.clozapine})
 
+    @functools.cached_property
+    def _cause_prefixes(self) -> tuple[str, ...]:
+        return tuple(prefix for cause in self.causes for prefix in cause.icd10cm_prefixes)
+
     def cause_named(self, system: str | None, code: str | None) -> str | None:
         """R8: the cause a condition code stands for (ICD-10-CM by prefix, SNOMED CT exactly), or None."""
         code = code or ""
+        if system == self.icd10cm and not code.startswith(self._cause_prefixes):
+            return None  # most conditions: no cause of neutropenia, told in one step
         for cause in self.causes:
             if (system == self.icd10cm and code.startswith(cause.icd10cm_prefixes)) or (
                 system == self.snomed and code in cause.snomed
