@@ -73,7 +73,7 @@ def decode_hook_body(data: bytes) -> Any:
     """The request body, its resources slimmed to ELEMENTS_READ; BadRequest when it is not JSON."""
     try:
         return _BODY.decode(data)
-    except (msgspec.DecodeError, ValueError):  # ValueError: invalid UTF-8
+    except (msgspec.DecodeError, ValueError, RecursionError):  # ValueError: invalid UTF-8
         return _whole(data)  # not the usual shape: decoded whole, and checked as ever by parse_hook_request
 
 
@@ -81,5 +81,5 @@ def decode_resource(data: bytes) -> Any:
     """A FHIR answer (a Bundle or a resource), slimmed like the prefetch; orjson.JSONDecodeError if not JSON."""
     try:
         return _RESOURCE.decode(data)
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
         return orjson.loads(data)

@@ -21,6 +21,10 @@ URL = "/cds-services/neutropenia-patient-view"
     (b"[" * 5000 + b"]" * 5000, "application/json", "not valid JSON"),  # deeply nested
     (b'{"hook": "patient-view", "hookInstance": 1e999}', "application/json", "not valid JSON"),  # past double
     (b'{"hook": NaN}', "application/json", "not valid JSON"),
+    (b'{"hook": "patient-view", "prefetch": {"labs": {"resourceType": "Bundle", "entry": [{"resource": {"code": '
+     + b"[" * 5000 + b"]" * 5000 + b"}}]}}}", "application/json", "not valid JSON"),  # deeply nested in a resource
+    (b'{"hook": "patient-view", "context": ' + b"[" * 5000 + b"]" * 5000 + b"}", "application/json",
+     "not valid JSON"),
     (b'{"hook": Infinity}', "application/json", "not valid JSON"),
     (b'{"hook": "patient-view\xff\xfe"}', "application/json", "not valid JSON"),  # not UTF-8
     (b'{"hook": "patient-view"', "application/json", "not valid JSON"),
