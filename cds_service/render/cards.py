@@ -34,6 +34,7 @@ OVERRIDE_REASON_SYSTEM = "urn:neutropenia-cds:override-reason"
 EXTENSION_KEY = "neutropenia-cds"
 _RAW_HTML = re.compile(r"<[A-Za-z/!?]")
 _BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
+_INCLUDE = re.compile(r'{%(-?)\s*include\s+"([^"]+)"\s*(-?)%}')
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _ANGLE = str.maketrans({"<": "\u2039", ">": "\u203a"})  # look-alikes: inert as Markdown and as plain text
 
@@ -343,7 +344,27 @@ def _environment(cards_dir: Path) -> jinja2.Environment:
     return env
 
 
-def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
+def inline_partials(source: str, cards_dir: Path, within: tuple[str, ...] = ()) -> str:
+    """The template text with each `{% include "partials/x.md" %}` replaced by the partial's own text, so a card
+    renders as one template (each include costs a new template context per card). The partial is wrapped in
+    `{% if true %}...{% endif %}` (which carry the include tag's whitespace control) and loses the one trailing
+    newline Jinja drops from a template file, so the text rendered is the include's, character for character."""
+
+    def inline(match: re.Match[str]) -> str:
+        before, name, after = match.groups()
+        if name in within:
+            raise CardTemplateError(f"{name} includes itself")
+        try:
+            text = (cards_dir / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CardTemplateError(f"cannot include {name}: {exc}") from exc
+        text = text[:-1] if text.endswith("\n") else text
+        return f"{{%{before} if true %}}{inline_partials(text, cards_dir, (*within, name))}{{% endif {after}%}}"
+
+    return _INCLUDE.sub(inline, source)
+
+
+def _load_one(path: Path, env: jinja2.Environment, inline: bool = True) -> CardTemplate:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -363,12 +384,19 @@ def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
     reasons = tuple(data.get("override_reasons", []))
     if any(not r.get("code") or not r.get("display") for r in reasons):
         raise CardTemplateError(f"{path.name}: every [[override_reasons]] needs a code and a display")
+
+    def expand(source: str) -> str:
+        try:
+            return inline_partials(source, path.parent) if inline else source
+        except CardTemplateError as exc:
+            raise CardTemplateError(f"{path.name}: {exc}") from exc
+
     try:
         return CardTemplate(
             finding=str(data["finding"]),
             path=path,
-            summary=env.from_string(str(data["summary"])),
-            detail=env.from_string(str(data["detail"])),
+            summary=env.from_string(expand(str(data["summary"]))),
+            detail=env.from_string(expand(str(data["detail"]))),
             source={"label": str(source["label"]), "url": str(source["url"])},
             links=tuple({"label": str(link["label"]), "url": str(link["url"])} for link in links),
             suggestions={str(k): str(v) for k, v in data.get("suggestions", {}).items()},
@@ -378,14 +406,15 @@ def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
         raise CardTemplateError(f"{path.name}: template syntax error line {exc.lineno}: {exc.message}") from exc
 
 
-def load_templates(cards_dir: Path, needed: tuple[Finding, ...]) -> dict[str, CardTemplate]:
-    """Every *.toml in cards_dir, keyed by finding; CardTemplateError if one is broken or a needed one is missing."""
+def load_templates(cards_dir: Path, needed: tuple[Finding, ...], inline: bool = True) -> dict[str, CardTemplate]:
+    """Every *.toml in cards_dir, keyed by finding; CardTemplateError if one is broken or a needed one is missing.
+    Partials are inlined (inline_partials) unless `inline` is False, which renders them by Jinja's include."""
     if not cards_dir.is_dir():
         raise CardTemplateError(f"card template folder not found: {cards_dir}")
     env = _environment(cards_dir)
     templates: dict[str, CardTemplate] = {}
     for path in sorted(cards_dir.glob("*.toml")):
-        template = _load_one(path, env)
+        template = _load_one(path, env, inline)
         if template.finding in templates:
             raise CardTemplateError(f"{path.name}: finding {template.finding} already has a template")
         templates[template.finding] = template

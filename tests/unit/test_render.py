@@ -6,6 +6,7 @@ import dataclasses
 import shutil
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,15 @@ from cds_service.cli import main
 from cds_service.clinical.assessment import assess
 from cds_service.clinical.model import Finding, Severity
 from cds_service.fhir.records import build_record
-from cds_service.render.cards import CardTemplateError, count_text, markdown_text
+from cds_service.render.cards import (
+    CardRenderer,
+    CardTemplateError,
+    count_text,
+    inline_partials,
+    load_templates,
+    markdown_text,
+)
+from cds_service.render.samples import FINDINGS_RENDERED, sample_assessments, sample_order_risks
 from cds_service.settings import Settings, default_cards_dir
 from tests.builders import NOW, PATIENT_ID, ago, anc, hook_request, observation, patient
 from tests.contract import assert_cds_response
@@ -110,3 +119,30 @@ def test_summary_is_cut_to_140_characters_at_run_time(tmp_path: Path) -> None:
     assessment = assess(build_record(PATIENT_ID, patient(), [anc(300)], engine.knowledge), NOW, engine.knowledge)
     (card,) = renderer.cards(assessment)
     assert len(card["summary"]) == 140 and card["summary"].endswith("\u2026")
+
+
+def test_inlined_partials_render_exactly_what_jinja_includes_render() -> None:
+    knowledge = create_app(Settings(), clock=lambda: NOW).extensions["cds_engine"].knowledge
+    cards_dir = default_cards_dir()
+    inlined = CardRenderer(load_templates(cards_dir, FINDINGS_RENDERED), knowledge, truncate=False)
+    included = CardRenderer(load_templates(cards_dir, FINDINGS_RENDERED, inline=False), knowledge, truncate=False)
+    source = (cards_dir / "neutropenia.toml").read_text()
+    assert "{% include" in source and "{% include" not in inline_partials(source, cards_dir)  # a real difference
+
+    def text(cards: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(card["summary"], card["detail"]) for card in cards]
+
+    compared = 0
+    for _, assessment in sample_assessments():
+        assert text(inlined.cards(assessment)) == text(included.cards(assessment))
+        compared += len(inlined.cards(assessment))
+    for _, risks, assessment in sample_order_risks():
+        assert text(inlined.order_cards(risks, assessment, "p")) == text(included.order_cards(risks, assessment, "p"))
+    assert compared >= len(FINDINGS_RENDERED)
+
+
+def test_a_missing_partial_stops_the_templates_loading(tmp_path: Path) -> None:
+    shutil.copytree(default_cards_dir(), tmp_path / "cards")
+    (tmp_path / "cards" / "partials" / "trend.md").unlink()
+    with pytest.raises(CardTemplateError, match=r"partials/trend\.md"):
+        load_templates(tmp_path / "cards", FINDINGS_RENDERED)
