@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from cds_service.errors import BadRequest
 
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
-@dataclass(frozen=True)
-class HookRequest:
+class HookRequest(msgspec.Struct, frozen=True):
     """The parts of a hook call the service uses."""
 
     hook: str

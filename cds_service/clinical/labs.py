@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from cds_service.clinical.model import (
     DataProblem,
@@ -17,8 +18,7 @@ from cds_service.clinical.units import normalise
 from cds_service.knowledge import Knowledge
 
 
-@dataclass(frozen=True)
-class ReadResults:
+class ReadResults(msgspec.Struct, frozen=True):
     """The usable results of a record, the ones that could not be read, and how many were another patient's."""
 
     results: tuple[LabResult, ...]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+
+import msgspec
 
 
 class Role(enum.StrEnum):
@@ -125,8 +126,7 @@ MEDICATION_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Quantity:
+class Quantity(msgspec.Struct, frozen=True):
     """A FHIR Quantity as sent, before R3 normalisation."""
 
     value: Decimal
@@ -136,8 +136,7 @@ class Quantity:
     code: str | None = None
 
 
-@dataclass(frozen=True)
-class ObservationFacts:
+class ObservationFacts(msgspec.Struct, frozen=True):
     """What the clinical rules need from one FHIR Observation, already matched to a role by LOINC code (R2)."""
 
     id: str | None
@@ -154,8 +153,7 @@ class ObservationFacts:
     data_absent: bool = False
 
 
-@dataclass(frozen=True)
-class ReportFacts:
+class ReportFacts(msgspec.Struct, frozen=True):
     """A DiagnosticReport: its effective time dates the Observations it lists (R1), and groups them (R4)."""
 
     id: str | None
@@ -163,8 +161,7 @@ class ReportFacts:
     results: tuple[str, ...]  # Observation ids named in DiagnosticReport.result
 
 
-@dataclass(frozen=True)
-class Coding:
+class Coding(msgspec.Struct, frozen=True):
     """A coded value as sent: system and code (display is never matched on)."""
 
     system: str | None
@@ -177,8 +174,7 @@ class MedicationKind(enum.StrEnum):
     STATEMENT = "MedicationStatement"
 
 
-@dataclass(frozen=True)
-class MedicationFacts:
+class MedicationFacts(msgspec.Struct, frozen=True):
     """A medication resource: what was ordered, given or taken, and when it was given or started (R7, R8)."""
 
     id: str | None
@@ -188,8 +184,7 @@ class MedicationFacts:
     started_at: datetime | None
 
 
-@dataclass(frozen=True)
-class ProcedureFacts:
+class ProcedureFacts(msgspec.Struct, frozen=True):
     """A Procedure (R8: chemotherapy, SNOMED CT 367336001)."""
 
     id: str | None
@@ -198,8 +193,7 @@ class ProcedureFacts:
     performed_at: datetime | None
 
 
-@dataclass(frozen=True)
-class ConditionFacts:
+class ConditionFacts(msgspec.Struct, frozen=True):
     """A Condition (R8: causes found in the record; a site's Duffy-null code)."""
 
     id: str | None
@@ -208,15 +202,13 @@ class ConditionFacts:
     codings: tuple[Coding, ...]
 
 
-@dataclass(frozen=True)
-class ComponentFacts:
+class ComponentFacts(msgspec.Struct, frozen=True):
     codings: tuple[Coding, ...]
     value_codings: tuple[Coding, ...]
     value_text: str | None
 
 
-@dataclass(frozen=True)
-class CodedObservationFacts:
+class CodedObservationFacts(msgspec.Struct, frozen=True):
     """An Observation with a coded value (R8: Duffy genotype, Fy(a)/Fy(b) antigens, a site's value set)."""
 
     id: str | None
@@ -230,8 +222,7 @@ class CodedObservationFacts:
     effective: datetime | None
 
 
-@dataclass(frozen=True)
-class PatientRecord:
+class PatientRecord(msgspec.Struct, frozen=True):
     """Everything the assessment reads about one patient, as plain data."""
 
     patient_id: str
@@ -249,8 +240,7 @@ class PatientRecord:
     deferred: int = 0  # dated lab results older than the horizon, left unvalidated
 
 
-@dataclass(frozen=True)
-class LabResult:
+class LabResult(msgspec.Struct, frozen=True):
     """One usable, normalised result (R1, R3): counts in /uL, percentages in %, temperatures in Celsius."""
 
     observation_id: str | None
@@ -265,8 +255,7 @@ class LabResult:
     reference_low: Decimal | None = None
 
 
-@dataclass(frozen=True)
-class DataProblem:
+class DataProblem(msgspec.Struct, frozen=True):
     """A result that could not be interpreted (R10); shown, never classified."""
 
     problem: Problem
@@ -277,8 +266,7 @@ class DataProblem:
     unit: str | None = None
 
 
-@dataclass(frozen=True)
-class AncMeasurement:
+class AncMeasurement(msgspec.Struct, frozen=True):
     """The ANC of one collection (R4)."""
 
     value: Decimal  # /uL; for wbc-bound, the WBC that bounds it from above
@@ -292,8 +280,7 @@ class AncMeasurement:
     computed_value: Decimal | None = None  # the computed ANC when a reported one disagreed with it
 
 
-@dataclass(frozen=True)
-class AgeLimit:
+class AgeLimit(msgspec.Struct, frozen=True):
     """The lower limit of normal that applies at a collection time (R5)."""
 
     lln: Decimal
@@ -302,8 +289,7 @@ class AgeLimit:
     birth_weight_missing: bool = False
 
 
-@dataclass(frozen=True)
-class Classified:
+class Classified(msgspec.Struct, frozen=True):
     """One ANC measured against the age limit and the severity bands (R5)."""
 
     anc: AncMeasurement
@@ -313,16 +299,14 @@ class Classified:
     ctcae_grade: int | None
 
 
-@dataclass(frozen=True)
-class TrendSummary:
+class TrendSummary(msgspec.Struct, frozen=True):
     """R6: up to the last three ANCs in the trend window, oldest first, and the direction."""
 
     points: tuple[Classified, ...]
     direction: Trend
 
 
-@dataclass(frozen=True)
-class TemperatureReading:
+class TemperatureReading(msgspec.Struct, frozen=True):
     celsius: Decimal
     at: datetime
     route: str
@@ -335,8 +319,7 @@ class FeverRule(enum.StrEnum):
     SUSTAINED = "sustained"  # >= 38.0 C over >= 60 minutes
 
 
-@dataclass(frozen=True)
-class Fever:
+class Fever(msgspec.Struct, frozen=True):
     """R7: fever now, with the readings that made it."""
 
     rule: FeverRule
@@ -356,8 +339,7 @@ class DuffyStatus(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class ChemotherapyDose:
+class ChemotherapyDose(msgspec.Struct, frozen=True):
     """R8: an antineoplastic given or started (or a chemotherapy procedure), and when."""
 
     agent: str
@@ -377,8 +359,7 @@ class ClozapineAction(enum.StrEnum):
     INTERRUPT_NO_RECHALLENGE = "interrupt-no-rechallenge"
 
 
-@dataclass(frozen=True)
-class ClinicalContext:
+class ClinicalContext(msgspec.Struct, frozen=True):
     """R8: what the record says around the count."""
 
     chemotherapy: ChemotherapyDose | None = None  # the most recent dose (in the window, if any is)
@@ -390,8 +371,7 @@ class ClinicalContext:
     partial: tuple[DataKind, ...] = ()
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(msgspec.Struct, frozen=True):
     """The whole clinical answer for one patient at one moment: no text, only facts and decisions."""
 
     now: datetime
@@ -418,8 +398,7 @@ class Assessment:
         return self.current or self.last_abnormal or (self.undated_abnormal[0] if self.undated_abnormal else None)
 
 
-@dataclass(frozen=True)
-class DraftOrder:
+class DraftOrder(msgspec.Struct, frozen=True):
     """A draft order from the hook's context.draftOrders (R9), as plain data."""
 
     reference: str  # "MedicationRequest/123": what a delete suggestion names
@@ -447,16 +426,14 @@ class OrderReason(enum.StrEnum):
     NO_CURRENT_ANC = "no-current-anc"
 
 
-@dataclass(frozen=True)
-class OrderFinding:
+class OrderFinding(msgspec.Struct, frozen=True):
     rule: OrderRule
     reason: OrderReason
     indicator: str  # "critical" | "warning"
     limit: Decimal | None = None  # the threshold the ANC was below
 
 
-@dataclass(frozen=True)
-class OrderRisk:
+class OrderRisk(msgspec.Struct, frozen=True):
     """One risky draft order and every R9 row it met; one card each."""
 
     order: DraftOrder

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import msgspec
+
 from cds_service.clinical.model import DataKind
 from cds_service.errors import BadRequest, DataUnavailable
 from cds_service.fhir.client import FhirClient
@@ -34,8 +36,7 @@ class PrefetchState(enum.StrEnum):
     ABSENT = "absent"
 
 
-@dataclass(frozen=True)
-class PrefetchValue:
+class PrefetchValue(msgspec.Struct, frozen=True):
     state: PrefetchState
     resources: tuple[dict[str, Any], ...] = ()
     describes: DataKind | None = None

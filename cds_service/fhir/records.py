@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import partial as partial_fn
 from typing import Any, TypeVar
 
+import msgspec
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
@@ -337,8 +337,7 @@ def _latest_raw_versions(observations: list[Candidate]) -> list[Candidate]:
     return [*chosen.values(), *without_id]
 
 
-@dataclass(frozen=True)
-class Horizon:
+class Horizon(msgspec.Struct, frozen=True):
     """Which dated lab Observations are worth validating (filter before validating): those collected after
     `since`; temperatures only within the fever window. Undated ones and birth weights always are."""
 

@@ -8,8 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 
 def to_plain(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        return {name: to_plain(getattr(value, name)) for name in value.__struct_fields__}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
