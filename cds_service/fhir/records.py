@@ -67,11 +67,13 @@ def _role(resource: dict[str, Any], knowledge: Knowledge) -> tuple[Role, str] | 
     codings = code.get("coding") if isinstance(code, dict) else None
     if not isinstance(codings, list):
         return None
+    system, role_by_code = knowledge.codes.system, knowledge.codes.role_by_code
     for coding in codings:
-        if isinstance(coding, dict) and coding.get("system") == knowledge.codes.system:
-            role = knowledge.codes.role_by_code.get(coding.get("code"))  # type: ignore[arg-type]
+        if isinstance(coding, dict) and coding.get("system") == system:
+            loinc = coding.get("code")
+            role = role_by_code.get(loinc) if isinstance(loinc, str) else None
             if role is not None:
-                return role, str(coding["code"])
+                return role, str(loinc)
     return None
 
 
