@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from cds_service.clinical.assessment import assess
@@ -140,7 +141,10 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     now = engine.clock()
     prefetch = patient_data(request, service, engine, now)
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
-    resources = [r for key in CONTEXT_KEYS for r in prefetch[key].resources]
+
+    def resources() -> Iterator[dict[str, Any]]:  # afresh for each pass: a large Bundle is decoded while read
+        return chain.from_iterable(prefetch[key].resources for key in CONTEXT_KEYS)
+
     unavailable = tuple(v.describes for v in prefetch.values() if v.describes is not None and not v.obtained)
     partial = tuple(v.describes for v in prefetch.values() if v.describes is not None and v.partial)
     thresholds = engine.knowledge.thresholds
@@ -148,12 +152,12 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     # Only when that leaves no current ANC can older results change the answer -- then the R6 look-back.
     fever_since = now - timedelta(hours=thresholds.fever_window_hours) - HORIZON_MARGIN
     horizon = Horizon(now - timedelta(days=thresholds.trend_window_days) - HORIZON_MARGIN, fever_since)
-    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial, horizon,
+    record = build_record(request.patient_id, patient, resources(), engine.knowledge, unavailable, partial, horizon,
                           engine.validated)
     assessment = assess(record, now, engine.knowledge)
     if assessment.current is None and record.deferred:
         horizon = Horizon(now - timedelta(days=thresholds.lookback_days) - HORIZON_MARGIN, fever_since)
-        record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial,
+        record = build_record(request.patient_id, patient, resources(), engine.knowledge, unavailable, partial,
                               horizon, engine.validated)
         assessment = assess(record, now, engine.knowledge)
     if assessment.ignored_other_patient:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,6 +13,7 @@ import msgspec
 from cds_service.clinical.model import DataKind
 from cds_service.errors import BadRequest, DataUnavailable
 from cds_service.fhir.client import FhirClient
+from cds_service.fhir.wire import BundleResources
 from cds_service.hook_request import HookRequest
 
 
@@ -38,7 +39,7 @@ class PrefetchState(enum.StrEnum):
 
 class PrefetchValue(msgspec.Struct, frozen=True):
     state: PrefetchState
-    resources: tuple[dict[str, Any], ...] = ()
+    resources: Sequence[dict[str, Any]] = ()
     describes: DataKind | None = None
     partial: bool = False
 
@@ -48,10 +49,12 @@ class PrefetchValue(msgspec.Struct, frozen=True):
         return self.state in (PrefetchState.PRESENT, PrefetchState.NULL)
 
 
-def _resources(key: str, value: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+def _resources(key: str, value: dict[str, Any]) -> Sequence[dict[str, Any]]:
     if value.get("resourceType") != "Bundle":
         return (value,)
     entries = value.get("entry", [])
+    if isinstance(entries, BundleResources):
+        return entries  # as received: decoded while read (fhir/wire.py)
     if not isinstance(entries, list):
         raise BadRequest(f"prefetch '{key}' is a Bundle whose entry is not a list")
     found = []

@@ -322,21 +322,11 @@ def _raw_time(resource: dict[str, Any]) -> datetime | None:
 Candidate = tuple[dict[str, Any], Role, str]  # a raw Observation, its role and LOINC code (R2)
 
 
-def _latest_raw_versions(observations: list[Candidate]) -> list[Candidate]:
-    """R1 before validation: of several versions of one id, keep the later meta.lastUpdated."""
-    def updated(resource: dict[str, Any]) -> datetime:
-        meta = resource.get("meta")
-        moment = _raw_time({"effectiveDateTime": meta.get("lastUpdated")}) if isinstance(meta, dict) else None
-        return moment or datetime.min.replace(tzinfo=UTC)
-    chosen: dict[str, Candidate] = {}
-    without_id = []
-    for item in observations:
-        resource_id = item[0].get("id")
-        if not isinstance(resource_id, str):
-            without_id.append(item)
-        elif resource_id not in chosen or updated(item[0]) >= updated(chosen[resource_id][0]):
-            chosen[resource_id] = item
-    return [*chosen.values(), *without_id]
+def _last_updated(resource: dict[str, Any]) -> datetime:
+    """R1: a version's meta.lastUpdated, from the raw JSON (none: earlier than any)."""
+    meta = resource.get("meta")
+    moment = _raw_time({"effectiveDateTime": meta.get("lastUpdated")}) if isinstance(meta, dict) else None
+    return moment or datetime.min.replace(tzinfo=UTC)
 
 
 class Horizon(msgspec.Struct, frozen=True):
@@ -359,36 +349,64 @@ def build_record(
 ) -> PatientRecord:
     """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept. With a horizon,
     older dated results are left unvalidated and counted in `deferred`."""
-    resources = list(resources)
     relevant = _ContextFilter(knowledge)
 
     def validated(kind: str, resource: dict[str, Any], make: Callable[[dict[str, Any]], T]) -> T:
         return make(resource) if cache is None else cache.get(kind, resource, make)
 
     usable = knowledge.thresholds.usable_statuses
-    lab_candidates: list[Candidate] = []
-    others: list[dict[str, Any]] = []
-    for resource in resources:
-        matched = _role(resource, knowledge) if resource.get("resourceType") == "Observation" else None
-        if matched is None:
-            others.append(resource)
-        else:
-            lab_candidates.append((resource, *matched))
-    deferred = 0
-    selected: list[Candidate] = []
-    for resource, role, loinc in _latest_raw_versions(lab_candidates):
+
+    def triage(resource: dict[str, Any], role: Role) -> tuple[bool, bool]:
+        """(worth validating, deferred): R1 status, then the horizon (filter before validating)."""
         status = resource.get("status")
         if isinstance(status, str) and status not in usable:
-            continue  # R1: never used -- no need to validate it
+            return False, False  # R1: never used -- no need to validate it
         moment = _raw_time(resource)
         since = None if horizon is None else (
             horizon.temperatures_since if role is Role.TEMPERATURE else horizon.since)
         if since is not None and moment is not None and role is not Role.BIRTH_WEIGHT and moment < since:
-            deferred += role is not Role.TEMPERATURE
-            continue
-        selected.append((resource, role, loinc))
-    medication_resources = {r["id"]: r for r in resources
-                            if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)}
+            return False, role is not Role.TEMPERATURE
+        return True, False
+
+    # One pass, each resource looked at as it is decoded and let go unless kept (fhir/wire.py): of the versions of
+    # one Observation id only the later meta.lastUpdated counts (R1), so for each id the latest version so far is
+    # remembered -- the resource itself only when it is worth validating.
+    latest: dict[str, tuple[datetime, Candidate | None, bool]] = {}  # id -> (lastUpdated, kept, deferred)
+    kept_without_id: list[Candidate] = []
+    deferred_without_id = 0
+    others: list[dict[str, Any]] = []
+    medication_resources: dict[str, dict[str, Any]] = {}
+    for resource in resources:
+        kind = resource.get("resourceType")
+        matched = _role(resource, knowledge) if kind == "Observation" else None
+        if matched is not None:
+            role, loinc = matched
+            resource_id = resource.get("id")
+            if not isinstance(resource_id, str):
+                keep, deferred_one = triage(resource, role)
+                if keep:
+                    kept_without_id.append((resource, role, loinc))
+                deferred_without_id += deferred_one
+                continue
+            updated = _last_updated(resource)
+            previous = latest.get(resource_id)
+            if previous is not None and updated < previous[0]:
+                continue  # R1: an earlier version of a result already seen
+            keep, deferred_one = triage(resource, role)
+            latest[resource_id] = (updated, (resource, role, loinc) if keep else None, deferred_one)
+        elif kind == "Medication":
+            if isinstance(resource.get("id"), str):
+                medication_resources[resource["id"]] = resource
+        elif (
+            kind in _MEDICATION_MODELS  # read once every Medication they may name is known
+            or (kind == "Observation" and relevant.coded_observation(resource))
+            or (kind == "DiagnosticReport" and resource.get("result"))
+            or (kind == "Procedure" and relevant.procedure(_raw_pairs(resource.get("code"))))
+            or (kind == "Condition" and relevant.condition(_raw_pairs(resource.get("code"))))
+        ):
+            others.append(resource)
+    selected = [item for _, item, _ in latest.values() if item is not None] + kept_without_id
+    deferred = deferred_without_id + sum(deferred_one for _, _, deferred_one in latest.values())
     observations: list[ObservationFacts] = []
     coded: list[CodedObservationFacts] = []
     reports: list[ReportFacts] = []
@@ -407,22 +425,21 @@ def build_record(
             resource_id = resource.get("id")
             unreadable.append(DataProblem(Problem.UNREADABLE, role, loinc,
                                           resource_id if isinstance(resource_id, str) else None, None))
-    for resource in others:
+    for resource in others:  # each passed its filter above, medications apart
         kind = resource.get("resourceType")
         try:
             if kind == "Observation":
-                if relevant.coded_observation(resource):
-                    coded.append(validated("coded", resource, _coded_observation_facts))
-            elif kind == "DiagnosticReport" and resource.get("result"):
+                coded.append(validated("coded", resource, _coded_observation_facts))
+            elif kind == "DiagnosticReport":
                 reports.append(validated("report", resource, _report_facts))
             elif kind in _MEDICATION_MODELS:
                 codings = medication_codings(resource, medication_resources)
                 if relevant.medication(codings):
                     medications.append(validated(f"medication:{codings}", resource,
                                                  partial_fn(_medication_facts, codings=codings)))
-            elif kind == "Procedure" and relevant.procedure(_raw_pairs(resource.get("code"))):
+            elif kind == "Procedure":
                 procedures.append(validated("procedure", resource, _procedure_facts))
-            elif kind == "Condition" and relevant.condition(_raw_pairs(resource.get("code"))):
+            elif kind == "Condition":
                 conditions.append(validated("condition", resource, _condition_facts))
         except ValidationError:
             # R10: an invalid resource is skipped with a log entry; the id is not PHI, the content may be.

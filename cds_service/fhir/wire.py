@@ -1,16 +1,20 @@
 """FHIR JSON as received, decoded to the elements some rule reads and no further.
 
 A record may carry narrative, notes, categories, performers and interpretations on every result; none of it changes
-an answer here. Decoding it anyway costs time and memory in proportion to the whole record (and more per result
-the larger the record, as the objects outgrow the CPU caches). So the hook request, its prefetch and the FHIR
-fallback's answers are decoded with msgspec into plain dicts that keep, for every resource, only the elements in
-ELEMENTS_READ (each nested value whole), in a single pass. Validation (fhir/records.py) then sees the same slim
-resource on every path. A body of any other shape is decoded whole with orjson, so its errors read as ever.
+an answer here. Decoding it anyway costs time and memory in proportion to the whole record. So the hook request,
+its prefetch and the FHIR fallback's answers are decoded with msgspec into plain dicts that keep, for every
+resource, only the elements in ELEMENTS_READ (each nested value whole). Validation (fhir/records.py) sees the same
+elements on every path. A body of any other shape is decoded whole with orjson, so its errors read as ever.
+
+A large body (over WHOLE_BODY_LIMIT) is not decoded at once: its prefetch Bundles keep their resources as the bytes
+received (BundleResources), decoded a batch at a time while fhir/records.py reads them, so that a record of
+thousands of results never sits decoded in memory all at once -- which made the cost grow faster than the record.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from collections.abc import Iterator, Sequence
+from typing import Any, TypedDict, overload
 
 import msgspec
 import orjson
@@ -47,6 +51,14 @@ _FIELDS: dict[str, Any] = {**{name: Any for name in ELEMENTS_READ}, "entry": lis
 _Resource = TypedDict("_Resource", _FIELDS, total=False)  # type: ignore[misc]  # its keys are the list above
 
 
+class _RawEntry(TypedDict, total=False):
+    resource: msgspec.Raw
+
+
+_SHELL_FIELDS: dict[str, Any] = {**{name: Any for name in ELEMENTS_READ}, "entry": list[_RawEntry]}
+_Shell = TypedDict("_Shell", _SHELL_FIELDS, total=False)  # type: ignore[misc]  # a prefetch value, entries raw
+
+
 class _Body(TypedDict, total=False):
     """A CDS Hooks request: its own members, and each prefetch value (a resource, a Bundle, or null)."""
 
@@ -58,8 +70,77 @@ class _Body(TypedDict, total=False):
     prefetch: dict[str, _Resource | None]
 
 
+class _LargeBody(TypedDict, total=False):
+    """A large request: each prefetch Bundle's resources kept as received, to be decoded while they are read."""
+
+    hook: Any
+    hookInstance: Any
+    fhirServer: Any
+    fhirAuthorization: Any
+    context: Any
+    prefetch: dict[str, _Shell | None]
+
+
+# Decoded objects take about ten times the bytes of their JSON: past this size they would outgrow the CPU caches
+# (and cost more per resource the larger the record), so a larger body's Bundles are decoded a batch at a time.
+WHOLE_BODY_LIMIT = 64 * 1024
 _BODY = msgspec.json.Decoder(_Body)
+_LARGE_BODY = msgspec.json.Decoder(_LargeBody)
 _RESOURCE = msgspec.json.Decoder(_Resource)
+_RESOURCES = msgspec.json.Decoder(list[_Resource])
+BATCH = 256  # resources decoded together: few calls, and a batch's objects stay within the CPU caches
+
+
+class BundleResources(Sequence[dict[str, Any]]):
+    """The resources of a prefetch Bundle, kept as the bytes received and decoded (to ELEMENTS_READ) a batch at a
+    time while they are read, so that thousands of results never sit decoded all at once: each is looked at and let
+    go unless a rule needs it. Iterating again decodes again; indexing decodes them all once. OperationOutcome
+    entries and entries that are no JSON object are not resources of the Bundle (as when decoded whole)."""
+
+    def __init__(self, raws: list[msgspec.Raw]) -> None:
+        self._raws = raws
+        self._all: list[dict[str, Any]] | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._all is not None:
+            yield from self._all
+            return
+        for start in range(0, len(self._raws), BATCH):
+            yield from _decoded_batch(self._raws[start:start + BATCH])
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        return self._decoded()[index]
+
+    def _decoded(self) -> list[dict[str, Any]]:
+        if self._all is None:
+            self._all = list(iter(self))
+        return self._all
+
+
+def _decoded_batch(raws: list[msgspec.Raw]) -> Iterator[dict[str, Any]]:
+    try:
+        resources = _RESOURCES.decode(b"[" + b",".join(raws) + b"]")
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        resources = [_decoded_one(raw) for raw in raws]  # one of them is odd: each on its own, as ever
+    for resource in resources:
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            yield resource
+
+
+def _decoded_one(raw: msgspec.Raw) -> Any:
+    try:
+        return _RESOURCE.decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return _whole(bytes(raw))  # not an object: skipped by the caller; not JSON (a number past double): 400
 
 
 def _whole(data: bytes) -> Any:
@@ -70,11 +151,20 @@ def _whole(data: bytes) -> Any:
 
 
 def decode_hook_body(data: bytes) -> Any:
-    """The request body, its resources slimmed to ELEMENTS_READ; BadRequest when it is not JSON."""
+    """The request body, its resources slimmed to ELEMENTS_READ; in a body over WHOLE_BODY_LIMIT, each prefetch
+    Bundle's `entry` is replaced by its resources as BundleResources. BadRequest when it is not JSON."""
+    large = len(data) > WHOLE_BODY_LIMIT
     try:
-        return _BODY.decode(data)
+        decoded: dict[str, Any] = (_LARGE_BODY if large else _BODY).decode(data)  # type: ignore[assignment]
     except (msgspec.DecodeError, ValueError, RecursionError):  # ValueError: invalid UTF-8
         return _whole(data)  # not the usual shape: decoded whole, and checked as ever by parse_hook_request
+    if not large:
+        return decoded
+    for value in (decoded.get("prefetch") or {}).values():
+        entries = value.get("entry") if value is not None else None
+        if entries is not None:
+            value["entry"] = BundleResources([e["resource"] for e in entries if "resource" in e])
+    return decoded
 
 
 def decode_resource(data: bytes) -> Any:

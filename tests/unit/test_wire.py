@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,8 +17,11 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 
 from cds_service.errors import BadRequest
-from cds_service.fhir.wire import ELEMENTS_READ, decode_hook_body, decode_resource
+from cds_service.fhir import wire
+from cds_service.fhir.wire import BATCH, ELEMENTS_READ, BundleResources, decode_hook_body, decode_resource
 from tests.builders import anc, bundle, hook_request, patient
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 @pytest.mark.parametrize("model", [Observation, DiagnosticReport, Patient, MedicationRequest,
@@ -31,19 +35,48 @@ def test_every_element_fhir_requires_of_a_validated_type_is_kept(model: Any) -> 
     assert required <= set(ELEMENTS_READ), f"{model.__name__}: {sorted(required - set(ELEMENTS_READ))}"
 
 
-def test_elements_no_rule_reads_are_left_out_and_the_rest_is_kept_whole() -> None:
+def _resources(value: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = value["entry"]
+    return list(entries) if isinstance(entries, BundleResources) else [e["resource"] for e in entries]
+
+
+@pytest.mark.parametrize("limit", [wire.WHOLE_BODY_LIMIT, 0], ids=["whole", "batch by batch"])
+def test_elements_no_rule_reads_are_left_out_and_the_rest_is_kept_whole(
+        limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wire, "WHOLE_BODY_LIMIT", limit)
     result = {**anc(420), "note": [{"text": "haemolysed?"}], "category": [{"text": "lab"}],
               "text": {"status": "generated", "div": "<div>...</div>"}}
     body = hook_request(result)
     body["extension"] = [{"url": "urn:x", "valueString": "y"}]
     decoded = decode_hook_body(orjson.dumps(body))
-    (entry,) = decoded["prefetch"]["labs"]["entry"]
-    assert entry == {"resource": {k: v for k, v in result.items() if k in ELEMENTS_READ}}
-    assert entry["resource"]["valueQuantity"] == result["valueQuantity"]
+    (resource,) = _resources(decoded["prefetch"]["labs"])
+    assert resource == {k: v for k, v in result.items() if k in ELEMENTS_READ}
+    assert resource["valueQuantity"] == result["valueQuantity"]
     assert decoded["prefetch"]["patient"] == {k: v for k, v in body["prefetch"]["patient"].items()
                                               if k in ELEMENTS_READ}
     assert decoded["context"] == body["context"] and decoded["hookInstance"] == body["hookInstance"]
     assert "extension" not in decoded
+
+
+FIXTURE_REQUESTS = sorted(FIXTURES.glob("*/*.request.json"))
+
+
+@pytest.mark.parametrize("path", FIXTURE_REQUESTS, ids=[f"{p.parent.name}/{p.name}" for p in FIXTURE_REQUESTS])
+def test_a_body_decoded_whole_or_batch_by_batch_gives_the_same_resources(
+        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = path.read_bytes()
+    whole = decode_hook_body(data)
+    monkeypatch.setattr(wire, "WHOLE_BODY_LIMIT", 0)
+    batched = decode_hook_body(data)
+    assert whole.keys() == batched.keys() and whole["context"] == batched["context"]
+    for key, value in whole.get("prefetch", {}).items():
+        other = batched["prefetch"][key]
+        if value is not None and "entry" in value:
+            assert isinstance(other["entry"], BundleResources)
+            expected = [r for r in _resources(value) if r.get("resourceType") != "OperationOutcome"]
+            assert _resources(other) == expected
+        else:
+            assert other == value
 
 
 @pytest.mark.parametrize("body", [
@@ -70,3 +103,23 @@ def test_a_fhir_answer_is_slimmed_like_the_prefetch() -> None:
     assert [e["resource"]["resourceType"] for e in decoded["entry"]] == ["Observation", "Patient"]
     with pytest.raises(orjson.JSONDecodeError):
         decode_resource(b"<html>")
+
+
+def test_a_large_bundle_is_decoded_batch_by_batch_in_order_and_again_on_each_pass() -> None:
+    results = [anc(1000 + i, id=f"r{i}") for i in range(2 * BATCH + 7)]
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "incomplete"}]}
+    body = hook_request(*results)
+    body["prefetch"]["labs"]["entry"][5:5] = [{"resource": outcome}, {"resource": "not a resource"}, {}]
+    resources = decode_hook_body(orjson.dumps(body))["prefetch"]["labs"]["entry"]
+    assert isinstance(resources, BundleResources)
+    ids = [r["id"] for r in resources]
+    assert ids == [r["id"] for r in results]  # every result, in order; the outcome and the non-resource left out
+    assert [r["id"] for r in resources] == ids and resources[0]["id"] == "r0" and len(resources) == len(results)
+
+
+def test_a_number_past_double_in_a_read_element_of_a_large_bundle_is_a_bad_request() -> None:
+    body = orjson.dumps(hook_request(*[anc(1000 + i, id=f"r{i}") for i in range(BATCH + 1)]))
+    body = body.replace(b'"value":1256', b'"value":1e999')
+    resources = decode_hook_body(body)["prefetch"]["labs"]["entry"]
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        list(resources)
