@@ -322,11 +322,9 @@ def _raw_time(resource: dict[str, Any]) -> datetime | None:
 Candidate = tuple[dict[str, Any], Role, str]  # a raw Observation, its role and LOINC code (R2)
 
 
-def _last_updated(resource: dict[str, Any]) -> datetime:
-    """R1: a version's meta.lastUpdated, from the raw JSON (none: earlier than any)."""
-    meta = resource.get("meta")
-    moment = _raw_time({"effectiveDateTime": meta.get("lastUpdated")}) if isinstance(meta, dict) else None
-    return moment or datetime.min.replace(tzinfo=UTC)
+def _last_updated(stamp: Any) -> datetime:
+    """R1: a version's meta.lastUpdated as sent, as a time (none, or not a time: earlier than any)."""
+    return _raw_time({"effectiveDateTime": stamp}) or datetime.min.replace(tzinfo=UTC)
 
 
 class Horizon(msgspec.Struct, frozen=True):
@@ -371,7 +369,7 @@ def build_record(
     # One pass, each resource looked at as it is decoded and let go unless kept (fhir/wire.py): of the versions of
     # one Observation id only the later meta.lastUpdated counts (R1), so for each id the latest version so far is
     # remembered -- the resource itself only when it is worth validating.
-    latest: dict[str, tuple[datetime, Candidate | None, bool]] = {}  # id -> (lastUpdated, kept, deferred)
+    latest: dict[str, tuple[Any, Candidate | None, bool]] = {}  # id -> (meta.lastUpdated as sent, kept, deferred)
     kept_without_id: list[Candidate] = []
     deferred_without_id = 0
     others: list[dict[str, Any]] = []
@@ -388,12 +386,13 @@ def build_record(
                     kept_without_id.append((resource, role, loinc))
                 deferred_without_id += deferred_one
                 continue
-            updated = _last_updated(resource)
+            meta = resource.get("meta")
+            stamp = meta.get("lastUpdated") if isinstance(meta, dict) else None
             previous = latest.get(resource_id)
-            if previous is not None and updated < previous[0]:
+            if previous is not None and _last_updated(stamp) < _last_updated(previous[0]):
                 continue  # R1: an earlier version of a result already seen
             keep, deferred_one = triage(resource, role)
-            latest[resource_id] = (updated, (resource, role, loinc) if keep else None, deferred_one)
+            latest[resource_id] = (stamp, (resource, role, loinc) if keep else None, deferred_one)
         elif kind == "Medication":
             if isinstance(resource.get("id"), str):
                 medication_resources[resource["id"]] = resource
