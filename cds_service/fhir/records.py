@@ -41,7 +41,6 @@ from cds_service.fhir.wire import ELEMENTS_READ
 from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
-_LOINC = "http://loinc.org"
 T = TypeVar("T")
 
 
@@ -195,8 +194,7 @@ class _ContextFilter:
         self.context = context
         self.drugs = context.drug_codes
         self.site_codes = context.duffy.site_codes
-        # R8: Observations that can document Duffy-null status, by LOINC code or by a site's own code
-        self.observation_codes = self.site_codes | {(_LOINC, code) for code in context.duffy.observation_codes}
+        self.observation_codes = knowledge.duffy_observation_codes  # R8
 
     def medication(self, codings: list[Coding]) -> bool:
         return any(

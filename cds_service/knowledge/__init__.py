@@ -236,6 +236,13 @@ class Knowledge:
         duffy = dataclasses.replace(self.context.duffy, site_codes=site_codes)
         return dataclasses.replace(self, thresholds=thresholds, context=dataclasses.replace(self.context, duffy=duffy))
 
+    @functools.cached_property
+    def duffy_observation_codes(self) -> frozenset[tuple[str, str]]:
+        """R8: (system, code) of the Observations that can document Duffy-null status -- the LOINC codes and the
+        site's own -- computed once, not per request."""
+        duffy = self.context.duffy
+        return duffy.site_codes | {(self.codes.system, code) for code in duffy.observation_codes}
+
 
 def fold_unit(text: str) -> str:
     """R3.2: display units match case-insensitively, with both micro signs read as 'u'."""
