@@ -9,6 +9,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -64,21 +65,22 @@ class CardRecorder:
 
     def _run(self) -> None:
         while True:
+            item = self._queue.get()  # wait for the first record of a batch
             pending: list[Any] = []
             events: list[threading.Event] = []
-            try:
-                item = self._queue.get(timeout=self.interval)
-            except queue.Empty:
-                continue
+            deadline = time.monotonic() + self.interval
             while True:
                 if isinstance(item, threading.Event):
-                    events.append(item)
+                    events.append(item)  # a flush: write what is here now
                 elif item is not _STOP:
                     pending.append(item)
-                if len(pending) >= self.batch:
+                if events or len(pending) >= self.batch:
                     break
+                # Gather until the interval is over: a busy worker queues a record on every call, and writing each
+                # as it comes would cost a transaction (and a disk sync) per call.
+                remaining = deadline - time.monotonic()
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
             self._write(pending)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,26 @@ def test_recorder_writes_in_the_background_and_flushes(tmp_path: Path) -> None:
     recorder.flush()
     (row,) = store.summary()["rows"]
     assert row["shown"] == 5
+
+
+def test_recorder_gathers_a_steady_stream_into_one_write_per_interval(tmp_path: Path) -> None:
+    writes: list[int] = []
+
+    class CountingStore(FeedbackStore):
+        def record_many(self, batches: Any) -> None:
+            batches = list(batches)
+            writes.append(len(batches))
+            super().record_many(batches)
+
+    store = CountingStore(f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    store.migrate()
+    recorder = CardRecorder(store, interval=2.0)
+    shown = datetime(2026, 11, 25, tzinfo=UTC)
+    for i in range(20):  # a busy worker: a record every few milliseconds, each waking the writer
+        recorder.record("neutropenia-patient-view", f"h{i}", [card(f"c{i}", "neutropenia", "severe", "critical")],
+                        shown)
+        time.sleep(0.005)
+    assert writes == []  # still gathering: nothing written per call
+    recorder.flush()
+    assert writes == [20]
+    assert store.summary()["rows"][0]["shown"] == 20
