@@ -9,7 +9,7 @@ import tomllib
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
@@ -56,10 +56,17 @@ def count_text(value: Decimal, comparator: str | None = None) -> str:
 
 
 def day_text(moment: datetime | None, now: datetime) -> str:
+    """'Nov 24': the day in UTC, as every time on a card is (a result sent with an offset is converted)."""
     if moment is None:
         return "date unknown"
+    moment = moment.astimezone(UTC)
     text = f"{moment:%b} {moment.day}"
     return text if moment.year == now.year else f"{text}, {moment.year}"
+
+
+def utc_text(moment: datetime) -> str:
+    """'2026-11-24 23:30 UTC', whatever offset the time was sent with."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def celsius_text(celsius: Decimal) -> str:
@@ -95,7 +102,7 @@ def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
         "comparator": anc.comparator,
         "date": day_text(anc.collected_at, now),
         "dated": anc.collected_at is not None,
-        "when": f"{anc.collected_at:%Y-%m-%d %H:%M} UTC" if anc.collected_at else "no collection time",
+        "when": utc_text(anc.collected_at) if anc.collected_at else "no collection time",
         "source": str(anc.source),
         "preliminary": anc.preliminary,
         "notes": [str(n) for n in anc.notes],
@@ -121,8 +128,8 @@ def _fever_view(fever: Fever | None, now: datetime) -> dict[str, Any] | None:
         "highest_c": celsius_text(top.celsius).split(" / ")[0],
         "route": top.route,
         "date": day_text(top.at, now),
-        "when": f"{top.at:%Y-%m-%d %H:%M} UTC",
-        "readings": [{"temperature": celsius_text(r.celsius), "route": r.route, "when": f"{r.at:%Y-%m-%d %H:%M} UTC"}
+        "when": utc_text(top.at),
+        "readings": [{"temperature": celsius_text(r.celsius), "route": r.route, "when": utc_text(r.at)}
                      for r in fever.readings],
     }
 

@@ -146,3 +146,12 @@ def test_a_missing_partial_stops_the_templates_loading(tmp_path: Path) -> None:
     (tmp_path / "cards" / "partials" / "trend.md").unlink()
     with pytest.raises(CardTemplateError, match=r"partials/trend\.md"):
         load_templates(tmp_path / "cards", FINDINGS_RENDERED)
+
+
+def test_a_time_sent_with_an_offset_is_shown_in_utc() -> None:
+    # 01:30 at +02:00 on Nov 25 is 23:30 UTC on Nov 24: the card says so, never the local clock labelled UTC.
+    body = hook_request(anc(420, when="2026-11-25T01:30:00+02:00"))
+    app = create_app(Settings(), clock=lambda: NOW)
+    (card,) = app.test_client().post("/cds-services/neutropenia-patient-view", json=body).get_json()["cards"]
+    assert card["summary"].endswith("(Nov 24)")
+    assert "collected 2026-11-24 23:30 UTC" in card["detail"]
