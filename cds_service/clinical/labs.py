@@ -66,14 +66,20 @@ def _report_index(reports: tuple[ReportFacts, ...]) -> dict[str, ReportFacts]:
 def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     """Apply R1 (versions, subject, status, absent values, collection time) and R3 (units) to a record."""
     thresholds = knowledge.thresholds
+    usable, preliminary = thresholds.usable_statuses, thresholds.preliminary_statuses
+    measure_by_role, units = knowledge.codes.measure_by_role, knowledge.units
     reports = _report_index(record.reports)
     results: list[LabResult] = []
     problems: list[DataProblem] = list(record.unreadable)
     other_patient = 0
+    ours: dict[str | None, bool] = {}  # R1 subject check, once per distinct reference
     for obs in latest_versions(record.observations):
-        if obs.status not in thresholds.usable_statuses:
+        if obs.status not in usable:
             continue  # R1: registered, cancelled, entered-in-error, unknown -- never used
-        if not is_patient_reference(obs.subject, record.patient_id):
+        subject_is_patient = ours.get(obs.subject)
+        if subject_is_patient is None:
+            subject_is_patient = ours[obs.subject] = is_patient_reference(obs.subject, record.patient_id)
+        if not subject_is_patient:
             other_patient += 1
             continue
         report = reports.get(obs.id) if obs.id else None
@@ -83,15 +89,15 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
             if not obs.data_absent:
                 problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at))
             continue  # R1: dataAbsentReason and no value -- ignored
-        measure = knowledge.codes.measure_by_role[obs.role]
-        value = normalise(obs.quantity, measure, knowledge.units)
+        measure = measure_by_role[obs.role]
+        value = normalise(obs.quantity, measure, units)
         if isinstance(value, Problem):
             unit = obs.quantity.code if obs.quantity.system and obs.quantity.code else obs.quantity.unit
             problems.append(DataProblem(value, obs.role, obs.loinc, obs.id, collected_at, unit))
             continue
         reference_low = None
         if obs.reference_low is not None:
-            low = normalise(obs.reference_low, measure, knowledge.units)
+            low = normalise(obs.reference_low, measure, units)
             reference_low = None if isinstance(low, Problem) else low
         results.append(
             LabResult(
@@ -101,7 +107,7 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
                 value=value,
                 comparator=obs.quantity.comparator,
                 collected_at=collected_at,
-                preliminary=obs.status in thresholds.preliminary_statuses,
+                preliminary=obs.status in preliminary,
                 specimen=obs.specimen,
                 report=report.id if report else None,
                 reference_low=reference_low,
