@@ -32,7 +32,11 @@ def _latest_possible_birth(birth_date: date, precision: str) -> date:
 
 class AgeScale:
     """R5 for one patient: the birth instant and every age-band boundary computed once, so the limit of each
-    collection is a few comparisons (age_limit below is the same, for a single collection)."""
+    collection is a few comparisons.
+
+    No birthDate, or one after the collection: adult rules, the card says the age was unknown. A partial
+    birthDate is used only when even the latest possible birth makes the patient old enough for the last row;
+    otherwise the age is treated as unknown."""
 
     def __init__(self, birth_date: date | None, precision: str, birth_weight_g: Decimal | None,
                  thresholds: Thresholds) -> None:
@@ -83,22 +87,6 @@ def _instant_after(birth: datetime, duration: Duration) -> datetime:
     if duration.unit == "d":
         return birth + timedelta(days=duration.amount)
     return datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz())
-
-
-def age_limit(
-    birth_date: date | None,
-    precision: str,
-    birth_weight_g: Decimal | None,
-    at: datetime,
-    thresholds: Thresholds,
-) -> AgeLimit:
-    """R5: the LLN that applies to a collection at `at`.
-
-    No birthDate, or one after the collection: adult rules, the card says the age was unknown. A partial
-    birthDate is used only when even the latest possible birth makes the patient old enough for the last row;
-    otherwise the age is treated as unknown.
-    """
-    return AgeScale(birth_date, precision, birth_weight_g, thresholds).limit_at(at)
 
 
 def is_below(value: Decimal, comparator: str | None, limit: Decimal) -> bool:

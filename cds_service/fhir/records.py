@@ -172,11 +172,7 @@ _MEDICATION_MODELS: dict[str, tuple[MedicationKind, Any]] = {
 
 def raw_codings(concept: Any) -> list[Coding]:
     """Codings of a raw CodeableConcept, for the cheap filter that runs before validation."""
-    codings = concept.get("coding") if isinstance(concept, dict) else None
-    if not isinstance(codings, list):
-        return []
-    return [Coding(c.get("system"), c.get("code")) for c in codings
-            if isinstance(c, dict) and isinstance(c.get("code"), str)]
+    return [Coding(system, code) for system, code in _raw_pairs(concept)]
 
 
 def codings_of(concept: Any) -> tuple[Coding, ...]:

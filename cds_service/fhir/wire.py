@@ -47,37 +47,34 @@ class _Entry(TypedDict, total=False):
     resource: _Resource
 
 
-_FIELDS: dict[str, Any] = {**{name: Any for name in ELEMENTS_READ}, "entry": list[_Entry]}
-_Resource = TypedDict("_Resource", _FIELDS, total=False)  # type: ignore[misc]  # its keys are the list above
-
-
 class _RawEntry(TypedDict, total=False):
     resource: msgspec.Raw
 
 
-_SHELL_FIELDS: dict[str, Any] = {**{name: Any for name in ELEMENTS_READ}, "entry": list[_RawEntry]}
-_Shell = TypedDict("_Shell", _SHELL_FIELDS, total=False)  # type: ignore[misc]  # a prefetch value, entries raw
+_ELEMENTS: dict[str, Any] = {name: Any for name in ELEMENTS_READ}
+_Resource = TypedDict("_Resource", {**_ELEMENTS, "entry": list[_Entry]}, total=False)  # type: ignore[misc]
+_Shell = TypedDict("_Shell", {**_ELEMENTS, "entry": list[_RawEntry]}, total=False)  # type: ignore[misc]  # raw entries
 
 
-class _Body(TypedDict, total=False):
-    """A CDS Hooks request: its own members, and each prefetch value (a resource, a Bundle, or null)."""
+class _Members(TypedDict, total=False):
+    """A CDS Hooks request's own members."""
 
     hook: Any
     hookInstance: Any
     fhirServer: Any
     fhirAuthorization: Any
     context: Any
+
+
+class _Body(_Members, total=False):
+    """A request, each prefetch value (a resource, a Bundle, or null) decoded at once."""
+
     prefetch: dict[str, _Resource | None]
 
 
-class _LargeBody(TypedDict, total=False):
+class _LargeBody(_Members, total=False):
     """A large request: each prefetch Bundle's resources kept as received, to be decoded while they are read."""
 
-    hook: Any
-    hookInstance: Any
-    fhirServer: Any
-    fhirAuthorization: Any
-    context: Any
     prefetch: dict[str, _Shell | None]
 
 
@@ -138,9 +135,9 @@ def _decoded_batch(raws: list[msgspec.Raw]) -> Iterator[dict[str, Any]]:
 
 def _decoded_one(raw: msgspec.Raw) -> Any:
     try:
-        return _RESOURCE.decode(raw)
-    except (msgspec.DecodeError, ValueError, RecursionError):
-        return _whole(bytes(raw))  # not an object: skipped by the caller; not JSON (a number past double): 400
+        return decode_resource(bytes(raw))  # not an object: skipped by the caller
+    except orjson.JSONDecodeError as exc:  # not JSON (a number past double): 400
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
 
 def _whole(data: bytes) -> Any:

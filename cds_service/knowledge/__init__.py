@@ -55,8 +55,11 @@ class Codes:
     measure_by_role: Mapping[Role, Measure]
     temperature_route: Mapping[str, str]  # R7: reported, never corrected
     unverified: tuple[str, ...]
-    rank_by_role: Mapping[Role, Mapping[str, int]] = dataclasses.field(default_factory=dict)
-    """R2: each code's place in its role's list, the first preferred (from codes_by_role)."""
+
+    @functools.cached_property
+    def rank_by_role(self) -> Mapping[Role, Mapping[str, int]]:
+        """R2: each code's place in its role's list, the first preferred (computed once, not per request)."""
+        return {role: {code: i for i, code in enumerate(codes)} for role, codes in self.codes_by_role.items()}
 
 
 @dataclass(frozen=True)
@@ -279,9 +282,8 @@ def _codes(data: dict[str, Any]) -> Codes:
     missing = set(codes_by_role) - set(measure_by_role)
     if missing:
         raise KnowledgeError(f"loinc.toml: no measure for roles {sorted(missing)}")
-    rank_by_role = {role: {code: i for i, code in enumerate(codes)} for role, codes in codes_by_role.items()}
     return Codes(data["system"], role_by_code, codes_by_role, measure_by_role, dict(data["temperature_route"]),
-                 tuple(data["unverified"]["codes"]), rank_by_role)
+                 tuple(data["unverified"]["codes"]))
 
 
 def _factor(value: Any, where: str) -> Any:

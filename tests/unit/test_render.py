@@ -142,10 +142,10 @@ def test_inlined_partials_render_exactly_what_jinja_includes_render() -> None:
 
 
 def test_a_missing_partial_stops_the_templates_loading(tmp_path: Path) -> None:
-    shutil.copytree(default_cards_dir(), tmp_path / "cards")
-    (tmp_path / "cards" / "partials" / "trend.md").unlink()
+    cards = _cards_copy(tmp_path)
+    (cards / "partials" / "trend.md").unlink()
     with pytest.raises(CardTemplateError, match=r"partials/trend\.md"):
-        load_templates(tmp_path / "cards", FINDINGS_RENDERED)
+        load_templates(cards, FINDINGS_RENDERED)
 
 
 def test_a_time_sent_with_an_offset_is_shown_in_utc() -> None:
