@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -149,3 +150,13 @@ def test_r10_old_problem_behind_a_newer_anc_is_not_shown(assess_record: AssessFn
     """A data problem older than the newest ANC cannot hide a newer count: no card for it."""
     result = assess_record(observation("751-8", 40, "kcells", ucum=False, when=ago(days=5)), anc(2500))
     assert result.data_problems == () and result.finding is None
+
+
+@pytest.mark.parametrize("sent", ["2026-11-25T01:30:00+02:00", "2026-11-24T18:30:00-05:00", "2026-11-24T23:30:00Z"])
+def test_r1_collection_time_is_kept_in_utc_whatever_offset_it_was_sent_with(assess_record: AssessFn, sent: str) -> None:
+    # the same instant, three ways: one time, in UTC itself (not just an equal time in the sender's zone)
+    result = assess_record(anc(420, when=sent))
+    assert result.current is not None
+    collected = result.current.anc.collected_at
+    assert collected == datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+    assert collected is not None and collected.tzinfo is UTC
