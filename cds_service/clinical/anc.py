@@ -52,7 +52,7 @@ def _bound(*parts: LabResult | None) -> str | None:
     return "<=" if "<=" in comparators else None
 
 
-def _preferred(results: list[LabResult], rank: Mapping[str, int]) -> LabResult | None:
+def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabResult | None:
     """The result whose code comes first in the knowledge file's order (R2: 33256-9 first for WBC)."""
     if not results:
         return None
@@ -63,35 +63,41 @@ def _preferred(results: list[LabResult], rank: Mapping[str, int]) -> LabResult |
 
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
     """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None."""
-    by_role: dict[Role, list[LabResult]] = defaultdict(list)
+    by_role: dict[Role, list[LabResult]] = {}
     for result in results:
-        by_role[result.role].append(result)
+        same_role = by_role.get(result.role)
+        if same_role is None:
+            by_role[result.role] = [result]
+        else:
+            same_role.append(result)
     codes = knowledge.codes.rank_by_role
     thresholds = knowledge.thresholds
     notes: list[Note] = []
 
-    wbc = _preferred(by_role[Role.WBC], codes[Role.WBC])
-    neut_pct = _preferred(by_role[Role.NEUT_PCT], codes[Role.NEUT_PCT])
-    segs_pct = _preferred(by_role[Role.SEGS_PCT], codes[Role.SEGS_PCT])
-    bands_pct = _preferred(by_role[Role.BANDS_PCT], codes[Role.BANDS_PCT])
+    wbc = _preferred(by_role.get(Role.WBC), codes[Role.WBC])
     computed: Decimal | None = None
     computed_parts: tuple[LabResult | None, ...] = ()
     computed_notes: list[Note] = []
-    if wbc is not None and neut_pct is not None:
-        # R4.3: total neutrophil % already includes bands -- never add a band % to it.
-        computed, computed_parts = wbc.value * neut_pct.value / 100, (wbc, neut_pct)
-    elif wbc is not None and segs_pct is not None:
-        band_value = bands_pct.value if bands_pct is not None else Decimal(0)
-        computed, computed_parts = wbc.value * (segs_pct.value + band_value) / 100, (wbc, segs_pct, bands_pct)
-        if bands_pct is None:
-            computed_notes.append(Note.BANDS_NOT_REPORTED)
+    if wbc is not None:  # a WBC alone: the percentages are looked for only beside one
+        neut_pct = _preferred(by_role.get(Role.NEUT_PCT), codes[Role.NEUT_PCT])
+        segs_pct = _preferred(by_role.get(Role.SEGS_PCT), codes[Role.SEGS_PCT])
+        if neut_pct is not None:
+            # R4.3: total neutrophil % already includes bands -- never add a band % to it.
+            computed, computed_parts = wbc.value * neut_pct.value / 100, (wbc, neut_pct)
+        elif segs_pct is not None:
+            bands_pct = _preferred(by_role.get(Role.BANDS_PCT), codes[Role.BANDS_PCT])
+            band_value = bands_pct.value if bands_pct is not None else Decimal(0)
+            computed, computed_parts = wbc.value * (segs_pct.value + band_value) / 100, (wbc, segs_pct, bands_pct)
+            if bands_pct is None:
+                computed_notes.append(Note.BANDS_NOT_REPORTED)
 
-    reported = by_role[Role.ANC]
+    reported = by_role.get(Role.ANC)
     if reported:
         # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
-        chosen = min(reported, key=lambda r: r.value)
-        highest = max(r.value for r in reported)
-        if highest - chosen.value > thresholds.mismatch_fraction * chosen.value:
+        chosen = reported[0] if len(reported) == 1 else min(reported, key=lambda r: r.value)
+        if len(reported) > 1 and (
+            max(r.value for r in reported) - chosen.value > thresholds.mismatch_fraction * chosen.value
+        ):
             notes.append(Note.CONFLICTING_REPORTED)
         mismatch = None
         if computed is not None and abs(computed - chosen.value) > thresholds.mismatch_fraction * chosen.value:
@@ -100,9 +106,9 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
         return _measurement(chosen.value, AncSource.REPORTED, [chosen], notes, _bound(chosen),
                             reference_low=chosen.reference_low, computed_value=mismatch)
 
-    segs = _preferred(by_role[Role.SEGS], codes[Role.SEGS])
+    segs = _preferred(by_role.get(Role.SEGS), codes[Role.SEGS])
     if segs is not None:
-        bands = _preferred(by_role[Role.BANDS], codes[Role.BANDS])
+        bands = _preferred(by_role.get(Role.BANDS), codes[Role.BANDS])
         if bands is None:
             notes.append(Note.BANDS_NOT_REPORTED)  # R4.2: can only under-count
         value = segs.value + (bands.value if bands is not None else 0)

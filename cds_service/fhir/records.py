@@ -302,17 +302,23 @@ def _coded_observation_facts(resource: dict[str, Any]) -> CodedObservationFacts:
 
 def _raw_time(resource: dict[str, Any]) -> datetime | None:
     """The Observation's own effective[x] from the raw JSON (R1 order), for choosing what to validate."""
-    period = resource.get("effectivePeriod")
-    for value in (resource.get("effectiveDateTime"), resource.get("effectiveInstant"),
-                  period.get("end") if isinstance(period, dict) else None,
-                  period.get("start") if isinstance(period, dict) else None):
-        if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value)
-            except ValueError:
-                return None  # partial or malformed: validation decides
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None
+    value = resource.get("effectiveDateTime")
+    if not isinstance(value, str):
+        value = resource.get("effectiveInstant")
+    if not isinstance(value, str):
+        period = resource.get("effectivePeriod")
+        if not isinstance(period, dict):
+            return None
+        value = period.get("end")
+        if not isinstance(value, str):
+            value = period.get("start")
+            if not isinstance(value, str):
+                return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None  # partial or malformed: validation decides
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 Candidate = tuple[dict[str, Any], Role, str]  # a raw Observation, its role and LOINC code (R2)
@@ -349,17 +355,18 @@ def build_record(
         return make(resource) if cache is None else cache.get(kind, resource, make)
 
     usable = knowledge.thresholds.usable_statuses
+    temperature, birth_weight = Role.TEMPERATURE, Role.BIRTH_WEIGHT  # looked up once: they are read per result
 
     def triage(resource: dict[str, Any], role: Role) -> tuple[bool, bool]:
         """(worth validating, deferred): R1 status, then the horizon (filter before validating)."""
         status = resource.get("status")
         if isinstance(status, str) and status not in usable:
             return False, False  # R1: never used -- no need to validate it
+        if horizon is None or role is birth_weight:
+            return True, False
         moment = _raw_time(resource)
-        since = None if horizon is None else (
-            horizon.temperatures_since if role is Role.TEMPERATURE else horizon.since)
-        if since is not None and moment is not None and role is not Role.BIRTH_WEIGHT and moment < since:
-            return False, role is not Role.TEMPERATURE
+        if moment is not None and moment < (horizon.temperatures_since if role is temperature else horizon.since):
+            return False, role is not temperature
         return True, False
 
     # One pass, each resource looked at as it is decoded and let go unless kept (fhir/wire.py): of the versions of
