@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 
 from cds_service.clinical.model import AncMeasurement, AncSource, LabResult, Note, Role
@@ -29,6 +30,7 @@ def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
         return i
 
     first_with_key: dict[tuple[str, object], int] = {}
+    joined = False
     for index, result in enumerate(items):
         # the same instant is one collection, whatever UTC offset it was written with
         keys: tuple[tuple[str, object], ...] = (
@@ -37,7 +39,11 @@ def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
             if value is None:
                 continue
             other = first_with_key.setdefault((kind, value), index)
-            parent[find(index)] = find(other)
+            if other != index:
+                parent[find(index)] = find(other)
+                joined = True
+    if not joined:  # every result a collection of its own
+        return [[result] for result in items]
     groups: dict[int, list[LabResult]] = defaultdict(list)
     for index, result in enumerate(items):
         groups[find(index)].append(result)
@@ -133,16 +139,25 @@ def _measurement(
     reference_low: Decimal | None = None,
     computed_value: Decimal | None = None,
 ) -> AncMeasurement:
-    used = [p for p in parts if p is not None]
-    times = [p.collected_at for p in used if p.collected_at is not None]
+    collected_at: datetime | None = None  # the earliest of the parts'
+    preliminary = False
+    ids: list[str] = []
+    for part in parts:
+        if part is None:
+            continue
+        if part.collected_at is not None and (collected_at is None or part.collected_at < collected_at):
+            collected_at = part.collected_at
+        preliminary = preliminary or part.preliminary
+        if part.observation_id:
+            ids.append(part.observation_id)
     return AncMeasurement(
         value=value,
         comparator=comparator,
         source=source,
-        collected_at=min(times) if times else None,
-        preliminary=any(p.preliminary for p in used),
+        collected_at=collected_at,
+        preliminary=preliminary,
         notes=tuple(notes),
-        observation_ids=tuple(p.observation_id for p in used if p.observation_id),
+        observation_ids=tuple(ids),
         reference_low=reference_low,
         computed_value=computed_value,
     )

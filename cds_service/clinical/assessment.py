@@ -32,7 +32,8 @@ from cds_service.knowledge import Knowledge, Thresholds
 
 
 def _birth_weight(results: tuple[LabResult, ...]) -> Decimal | None:
-    weights = [r for r in results if r.role is Role.BIRTH_WEIGHT]
+    birth_weight = Role.BIRTH_WEIGHT  # once, not per result
+    weights = [r for r in results if r.role is birth_weight]
     if not weights:
         return None
     return max(weights, key=lambda r: (r.collected_at is not None, r.collected_at or datetime.min)).value
@@ -45,7 +46,8 @@ def trend(dated: list[Classified], now: datetime, thresholds: Thresholds) -> Tre
     if len(window) < 2:
         return None
     latest, previous = window[-1], window[-2]
-    if latest.severity is Severity.NONE and any(c.severity is not Severity.NONE for c in window[:-1]):
+    normal = Severity.NONE
+    if latest.severity is normal and any(c.severity is not normal for c in window[:-1]):
         direction = Trend.RECOVERED  # a nadir followed by recovery above the LLN
     elif (
         latest.anc.value > thresholds.recovering_above_fraction * previous.anc.value
@@ -111,10 +113,11 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     problems = list(read.problems)
     classified: list[Classified] = []
     ages = AgeScale(record.birth_date, record.birth_date_precision, birth_weight, thresholds)
+    normal = Severity.NONE  # once, not per ANC
     for anc in anc_measurements(read.results, knowledge):
         limit = ages.limit_at(anc.collected_at or now)
         item = classify(anc, limit, thresholds)
-        if anc.comparator in UPPER_BOUND_COMPARATORS and item.severity is Severity.NONE:
+        if anc.comparator in UPPER_BOUND_COMPARATORS and item.severity is normal:
             # "<2000" says nothing about how low the count is: a data problem, never "normal".
             problems.append(DataProblem(Problem.UPPER_BOUND_ABOVE_LIMIT, Role.ANC, "", None, anc.collected_at))
             continue
@@ -122,7 +125,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
 
     dated = sorted((c for c in classified if c.anc.collected_at is not None),
                    key=lambda c: c.anc.collected_at or now)
-    undated_abnormal = tuple(c for c in classified if c.anc.collected_at is None and c.severity is not Severity.NONE)
+    undated_abnormal = tuple(c for c in classified if c.anc.collected_at is None and c.severity is not normal)
     latest = dated[-1] if dated else None
     current_since = now - timedelta(days=thresholds.current_window_days)
     lookback_since = now - timedelta(days=thresholds.lookback_days)

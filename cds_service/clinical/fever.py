@@ -12,16 +12,19 @@ from cds_service.knowledge import Knowledge
 def temperature_readings(results: Iterable[LabResult], knowledge: Knowledge) -> list[TemperatureReading]:
     """Dated temperatures in Celsius (R3.5, unrounded), oldest first, each with its route as recorded."""
     routes = knowledge.codes.temperature_route
+    temperature = Role.TEMPERATURE  # once, not per result
     readings = [
         TemperatureReading(r.value, r.collected_at, routes.get(r.loinc, "site not stated"))
         for r in results
-        if r.role is Role.TEMPERATURE and r.collected_at is not None and r.comparator is None
+        if r.role is temperature and r.collected_at is not None and r.comparator is None
     ]
     return sorted(readings, key=lambda r: r.at)
 
 
 def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: Knowledge) -> Fever | None:
     """R7 fever within the POLICY window before `now`; None when neither definition is met."""
+    if not readings:
+        return None
     thresholds = knowledge.thresholds
     since = now - timedelta(hours=thresholds.fever_window_hours)
     window = [r for r in readings if since <= r.at <= now]

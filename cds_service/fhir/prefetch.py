@@ -46,16 +46,19 @@ class PrefetchValue(msgspec.Struct, frozen=True):
     @property
     def obtained(self) -> bool:
         """True when the data is known: sent, or null (CDS Hooks 2.0: no data)."""
-        return self.state in (PrefetchState.PRESENT, PrefetchState.NULL)
+        return self.state in _OBTAINED
+
+
+_OBTAINED = frozenset({PrefetchState.PRESENT, PrefetchState.NULL})
 
 
 def _resources(key: str, value: dict[str, Any]) -> Sequence[dict[str, Any]]:
     if value.get("resourceType") != "Bundle":
         return (value,)
     entries = value.get("entry", [])
-    if isinstance(entries, BundleResources):
-        return entries  # as received: decoded while read (fhir/wire.py)
-    if not isinstance(entries, list):
+    if not isinstance(entries, list):  # (a list is asked first: asking a Sequence subclass goes through abc)
+        if isinstance(entries, BundleResources):
+            return entries  # as received: decoded while read (fhir/wire.py)
         raise BadRequest(f"prefetch '{key}' is a Bundle whose entry is not a list")
     found = []
     for entry in entries:
@@ -68,20 +71,21 @@ def _resources(key: str, value: dict[str, Any]) -> Sequence[dict[str, Any]]:
 def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ...]) -> dict[str, PrefetchValue]:
     """The state and resources of every declared key as sent; BadRequest for a value that is no FHIR resource."""
     values: dict[str, PrefetchValue] = {}
+    present, null, failed = PrefetchState.PRESENT, PrefetchState.NULL, PrefetchState.FAILED  # once, not per key
+    absent = PrefetchState.ABSENT
     for template in templates:
         if template.key not in sent:
-            values[template.key] = PrefetchValue(PrefetchState.ABSENT, describes=template.describes)
+            values[template.key] = PrefetchValue(absent, describes=template.describes)
             continue
         value = sent[template.key]
         if value is None:
-            values[template.key] = PrefetchValue(PrefetchState.NULL, describes=template.describes)
+            values[template.key] = PrefetchValue(null, describes=template.describes)
         elif not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
             raise BadRequest(f"prefetch '{template.key}' must be a FHIR resource, a Bundle or null")
         elif value["resourceType"] == "OperationOutcome":
-            values[template.key] = PrefetchValue(PrefetchState.FAILED, describes=template.describes)
+            values[template.key] = PrefetchValue(failed, describes=template.describes)
         else:
-            values[template.key] = PrefetchValue(PrefetchState.PRESENT, _resources(template.key, value),
-                                                 template.describes)
+            values[template.key] = PrefetchValue(present, _resources(template.key, value), template.describes)
     return values
 
 

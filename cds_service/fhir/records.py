@@ -72,9 +72,8 @@ def _role(resource: dict[str, Any], knowledge: Knowledge) -> tuple[Role, str] | 
     for coding in codings:
         if isinstance(coding, dict) and coding.get("system") == system:
             loinc = coding.get("code")
-            role = role_by_code.get(loinc) if isinstance(loinc, str) else None
-            if role is not None:
-                return role, str(loinc)
+            if isinstance(loinc, str) and (role := role_by_code.get(loinc)) is not None:
+                return role, loinc
     return None
 
 
