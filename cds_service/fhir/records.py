@@ -49,7 +49,12 @@ def _instant(value: Any) -> datetime | None:
     None. In UTC itself, not only aware: the validator's own time zone objects make every later comparison of two
     times ~10x slower (each asks both for their offset)."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:00:00-02:00 is past the last representable instant: undated
+            return None
     if isinstance(value, date):
         return datetime.combine(value, time.min, tzinfo=UTC)
     return None  # "2026" or "2026-11": too imprecise to date a result (R1: never "current")

@@ -77,6 +77,12 @@ def test_huge_numbers_in_the_record_do_not_break_anything(client: FlaskClient) -
     assert client.post(URL, json=body).status_code == 200
 
 
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_times_at_the_ends_of_the_calendar_do_not_break_anything(client: FlaskClient, when: str) -> None:
+    body = hook_request(anc(420, when=when, issued=when))
+    assert client.post(URL, json=body).status_code == 200
+
+
 def test_cors_preflight_needs_no_token_and_allows_the_headers() -> None:
     app = create_app(Settings(profile="production", public_base_url="https://cds.example",
                               cors_origins=("https://ehr.example",), fhir_server_allowlist=("https://f.example",),

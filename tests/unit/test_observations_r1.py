@@ -160,3 +160,12 @@ def test_r1_collection_time_is_kept_in_utc_whatever_offset_it_was_sent_with(asse
     collected = result.current.anc.collected_at
     assert collected == datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
     assert collected is not None and collected.tzinfo is UTC
+
+
+def test_r1_a_time_past_the_last_instant_in_utc_leaves_the_result_undated(assess_record: AssessFn) -> None:
+    # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC: no time can hold it, so the result is undated (never
+    # current), as a partial date is -- not a failed request
+    result = assess_record(anc(420, when="9999-12-31T23:59:59-01:00"))
+    assert result.current is None
+    assert [c.anc.value for c in result.undated_abnormal] == [420]
+    assert result.finding is Finding.NO_CURRENT_ANC
