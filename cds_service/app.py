@@ -36,7 +36,7 @@ def _cors_for_browsers_only(app: Flask) -> None:
     wrapped = app.after_request_funcs[None]
 
     def cors_after_request(response: Response) -> Response:
-        if request.method == "POST" and "Origin" not in request.headers:
+        if request.method == "POST" and "HTTP_ORIGIN" not in request.environ:
             return response
         for after in wrapped:
             response = cast(Response, after(response))

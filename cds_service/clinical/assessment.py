@@ -26,7 +26,7 @@ from cds_service.clinical.model import (
     Trend,
     TrendSummary,
 )
-from cds_service.clinical.severity import AgeScale, classify, is_below
+from cds_service.clinical.severity import age_scale, classify, is_below
 from cds_service.clinical.units import UPPER_BOUND_COMPARATORS
 from cds_service.knowledge import Knowledge, Thresholds
 
@@ -112,7 +112,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     birth_weight = _birth_weight(read.results)
     problems = list(read.problems)
     classified: list[Classified] = []
-    ages = AgeScale(record.birth_date, record.birth_date_precision, birth_weight, thresholds)
+    ages = age_scale(record.birth_date, record.birth_date_precision, birth_weight, thresholds)
     normal = Severity.NONE  # once, not per ANC
     for anc in anc_measurements(read.results, knowledge):
         limit = ages.limit_at(anc.collected_at or now)

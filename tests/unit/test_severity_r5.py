@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from cds_service.clinical.model import Finding, LlnBasis, Severity
+from cds_service.clinical.severity import age_scale
+from cds_service.knowledge import Knowledge
 from tests.builders import ago, anc, observation
 from tests.conftest import AssessFn
 
@@ -171,3 +174,18 @@ def test_upper_bound_above_the_limit_is_a_data_problem(assess_record: AssessFn) 
     result = assess_record(anc("2.0", "10*3/uL", comparator="<", when=ago(hours=2)))  # type: ignore[arg-type]
     assert result.current is None
     assert [p.problem.value for p in result.data_problems] == ["upper-bound-above-limit"]
+
+
+def test_age_scales_are_reused_per_birth_and_never_across_thresholds(knowledge: Knowledge) -> None:
+    thresholds = knowledge.thresholds
+    birth = date(2026, 11, 1)
+    scale = age_scale(birth, "day", None, thresholds)
+    assert age_scale(birth, "day", None, thresholds) is scale  # built once per birth
+    assert age_scale(birth, "day", Decimal(1200), thresholds) is not scale  # the birth weight is part of it
+    # other thresholds (a site's own bands): never served the scale made with the shipped ones
+    infant_lln_800 = tuple(replace(band, lln=Decimal(800)) if band.lln == Decimal(1000) else band
+                           for band in thresholds.age_bands)
+    site = replace(thresholds, age_bands=infant_lln_800)
+    at = datetime(2027, 3, 1, tzinfo=UTC)  # four months old: the infant band
+    assert scale.limit_at(at).lln == Decimal(1000)
+    assert age_scale(birth, "day", None, site).limit_at(at).lln == Decimal(800)
