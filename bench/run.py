@@ -95,20 +95,36 @@ def _memory_kb(pid: int, field: str) -> int:
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _wrk(url: str, body_file: Path, duration: int, connections: int, threads: int) -> dict[str, float]:
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used (/proc/<pid>/stat, fields 14 and 15)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+def _wrk(url: str, body_file: Path, duration: int, connections: int, threads: int,
+         workers: list[int]) -> dict[str, float]:
+    """Requests/s, p50 and p99 under wrk, and the CPU the server's workers spent per request: wrk shares the cores,
+    so throughput also depends on wrk's own share; CPU per request is the servers' cost alone."""
     script = body_file.with_suffix(".lua")
     script.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
     )
+    cpu_before = _cpu_seconds(workers)
     done = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s", "-s",
          str(script), url], capture_output=True, text=True, timeout=duration + 60, check=True)
+    cpu = _cpu_seconds(workers) - cpu_before
     text = done.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    answered = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
 
     def percentile(p: str) -> float:
         value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()  # type: ignore[union-attr]
@@ -117,7 +133,8 @@ def _wrk(url: str, body_file: Path, duration: int, connections: int, threads: in
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if errors:
         raise SystemExit(f"{url}: {errors.group(1)} non-2xx answers under load:\n{text}")
-    return {"rps": rate, "p50_ms": percentile("50"), "p99_ms": percentile("99")}
+    return {"rps": rate, "p50_ms": percentile("50"), "p99_ms": percentile("99"),
+            "cpu_us": 1e6 * cpu / max(answered, 1)}
 
 
 def _median_ms(actions: dict[str, Callable[[], Any]], rounds: int, block: int = 5) -> dict[str, float]:
@@ -191,8 +208,8 @@ def main() -> None:
     runs: dict[str, dict[str, list[dict[str, float]]]] = {n: {"floor": [], "service": []} for n in RECORDS}
     memory: dict[str, float] = {}
     with _server(service_cmd, env, service_port) as (service_pid, startup), \
-            _server(floor_cmd, {}, floor_port) as (_, _floor_startup):
-        workers = _workers(service_pid)
+            _server(floor_cmd, {}, floor_port) as (floor_pid, _floor_startup):
+        workers, floor_workers = _workers(service_pid), _workers(floor_pid)
         for _ in workers:  # warm each worker once before taking its baseline
             requests.post(f"http://127.0.0.1:{service_port}{SERVICE_PATH}", data=bodies["small"].read_bytes(),
                           headers={"Content-Type": "application/json"}, timeout=10)
@@ -201,9 +218,9 @@ def main() -> None:
             for name in RECORDS:
                 duration = args.duration if name != "heavy" else max(3, args.duration // 2)
                 floor = _wrk(f"http://127.0.0.1:{floor_port}{SERVICE_PATH}?record={name}", bodies[name], duration,
-                             args.connections, args.threads)
+                             args.connections, args.threads, floor_workers)
                 service = _wrk(f"http://127.0.0.1:{service_port}{SERVICE_PATH}", bodies[name], duration,
-                               args.connections, args.threads)
+                               args.connections, args.threads, workers)
                 runs[name]["floor"].append(floor)
                 runs[name]["service"].append(service)
                 print(f"round {round_number + 1} {name:8} floor {floor['rps']:8.0f} req/s  "
@@ -228,7 +245,10 @@ def main() -> None:
             "p99_ms": round(statistics.median(r["p99_ms"] for r in runs[name]["service"]), 3),
             "floor_p50_ms": round(statistics.median(r["p50_ms"] for r in runs[name]["floor"]), 3),
             "floor_p99_ms": round(statistics.median(r["p99_ms"] for r in runs[name]["floor"]), 3),
+            "cpu_us": round(statistics.median(r["cpu_us"] for r in runs[name]["service"]), 1),
+            "floor_cpu_us": round(statistics.median(r["cpu_us"] for r in runs[name]["floor"]), 1),
         }
+        results[name]["cpu_ratio"] = round(results[name]["floor_cpu_us"] / results[name]["cpu_us"], 3)
     figures = in_process(work / "in-process")
     results["typical"].update(figures["typical"])
     results["heavy"].update(figures["heavy"])
@@ -237,11 +257,13 @@ def main() -> None:
 
     print()
     print(f"{'record':8} {'floor req/s':>12} {'req/s':>9} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'floor p50':>9} {'floor p99':>9}")
+          f"{'floor p50':>9} {'floor p99':>9} {'cpu us':>7} {'floor cpu':>9}")
     for name in RECORDS:
         r = results[name]
         print(f"{name:8} {r['floor_rps']:12.0f} {r['rps']:9.0f} {r['throughput_ratio']:6.2f} {r['p50_ms']:7.2f} "
-              f"{r['p99_ms']:7.2f} {r['floor_p50_ms']:9.2f} {r['floor_p99_ms']:9.2f}")
+              f"{r['p99_ms']:7.2f} {r['floor_p50_ms']:9.2f} {r['floor_p99_ms']:9.2f} {r['cpu_us']:7.0f} "
+              f"{r['floor_cpu_us']:9.0f}")
+    print("(cpu: what the workers spent per request, user + system; wrk's own share of the cores is not in it)")
     print()
     print(f"in process: typical {results['typical']['in_process_ms']:.2f} ms "
           f"({results['typical']['per_observation_us']:.1f} us/Observation); heavy "
