@@ -339,8 +339,20 @@ class CardRenderer:
         return cards
 
 
+class _PlainDataEnvironment(jinja2.Environment):
+    """Templates read plain data -- dicts of text and numbers (template_context) -- so `anc.value` is a key first.
+    Jinja's own order (the attribute, then the key) raises and catches an AttributeError for every `.` in a card;
+    a key that is missing still falls back to it, so what a template may use and what is undefined are unchanged,
+    except that a key named like a dict method (`items`, `values`) is now the value, not the method."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _environment(cards_dir: Path) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _PlainDataEnvironment(
         loader=jinja2.FileSystemLoader(str(cards_dir)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown, not HTML; record text goes through markdown_text

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 
 from cds_service.app import create_app
@@ -18,6 +19,7 @@ from cds_service.fhir.records import build_record
 from cds_service.render.cards import (
     CardRenderer,
     CardTemplateError,
+    _environment,
     count_text,
     inline_partials,
     load_templates,
@@ -155,3 +157,12 @@ def test_a_time_sent_with_an_offset_is_shown_in_utc() -> None:
     (card,) = app.test_client().post("/cds-services/neutropenia-patient-view", json=body).get_json()["cards"]
     assert card["summary"].endswith("(Nov 24)")
     assert "collected 2026-11-24 23:30 UTC" in card["detail"]
+
+
+def test_templates_read_keys_first_and_a_missing_one_is_still_an_error(tmp_path: Path) -> None:
+    (tmp_path / "t.md").write_text("{{ anc.value }} {{ anc.items }} {{ anc.source.label }}")
+    template = _environment(tmp_path).get_template("t.md")
+    # a key named like a dict method is the value, not the method
+    assert template.render(anc={"value": 420, "items": 3, "source": {"label": "reported"}}) == "420 3 reported"
+    with pytest.raises(jinja2.UndefinedError):  # StrictUndefined, as ever
+        template.render(anc={"value": 420, "items": 3, "source": {}})
