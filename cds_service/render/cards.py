@@ -49,10 +49,13 @@ def markdown_text(value: object, limit: int = 60) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+_BOUND_SIGN = {"<": "<", "<=": "\u2264"}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # whatever the locale
+
+
 def count_text(value: Decimal, comparator: str | None = None) -> str:
     """'1,499/uL': rounded down, which never moves a count across an integer limit (R5: unrounded comparisons)."""
-    prefix = {"<": "<", "<=": "\u2264"}.get(comparator or "", "")
-    return f"{prefix}{int(value):,}/uL"
+    return f"{_BOUND_SIGN.get(comparator or '', '')}{int(value):,}/uL"
 
 
 def day_text(moment: datetime | None, now: datetime) -> str:
@@ -60,13 +63,14 @@ def day_text(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "date unknown"
     moment = moment.astimezone(UTC)
-    text = f"{moment:%b} {moment.day}"
+    text = f"{_MONTHS[moment.month - 1]} {moment.day}"
     return text if moment.year == now.year else f"{text}, {moment.year}"
 
 
 def utc_text(moment: datetime) -> str:
     """'2026-11-24 23:30 UTC', whatever offset the time was sent with."""
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:{moment.minute:02d} UTC"
 
 
 def celsius_text(celsius: Decimal) -> str:
