@@ -306,18 +306,17 @@ def _coded_observation_facts(resource: dict[str, Any]) -> CodedObservationFacts:
 
 def _raw_time(resource: dict[str, Any]) -> datetime | None:
     """The Observation's own effective[x] from the raw JSON (R1 order), for choosing what to validate."""
-    value = resource.get("effectiveDateTime")
+    value = resource.get("effectiveDateTime")  # each looked up only when the one before is no text
     if not isinstance(value, str):
         value = resource.get("effectiveInstant")
     if not isinstance(value, str):
         period = resource.get("effectivePeriod")
-        if not isinstance(period, dict):
-            return None
+        period = period if isinstance(period, dict) else {}
         value = period.get("end")
         if not isinstance(value, str):
             value = period.get("start")
-            if not isinstance(value, str):
-                return None
+    if not isinstance(value, str):
+        return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
