@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
+import msgspec
+
 from cds_service.clinical.assessment import assess
 from cds_service.clinical.model import Assessment, DataKind, Role
 from cds_service.clinical.orders import check_orders
@@ -17,6 +19,7 @@ from cds_service.fhir.orders import read_draft_orders
 from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, read_prefetch
 from cds_service.fhir.records import Horizon, build_record
 from cds_service.fhir.validated import ValidatedCache
+from cds_service.fhir.wire import as_received
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
 from cds_service.render.cards import CardRenderer
@@ -142,8 +145,8 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     prefetch = patient_data(request, service, engine, now)
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
 
-    def resources() -> Iterator[dict[str, Any]]:  # afresh for each pass: a large Bundle is decoded while read
-        return chain.from_iterable(prefetch[key].resources for key in CONTEXT_KEYS)
+    def resources() -> Iterator[dict[str, Any] | msgspec.Raw]:  # afresh for each pass: read as received
+        return chain.from_iterable(as_received(prefetch[key].resources) for key in CONTEXT_KEYS)
 
     unavailable = tuple(v.describes for v in prefetch.values() if v.describes is not None and not v.obtained)
     partial = tuple(v.describes for v in prefetch.values() if v.describes is not None and v.partial)

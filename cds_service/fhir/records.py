@@ -37,7 +37,7 @@ from cds_service.clinical.model import (
     Role,
 )
 from cds_service.fhir.validated import ValidatedCache
-from cds_service.fhir.wire import ELEMENTS_READ
+from cds_service.fhir.wire import ELEMENTS_READ, decode_entry
 from cds_service.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
@@ -324,12 +324,56 @@ def _raw_time(resource: dict[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-Candidate = tuple[dict[str, Any], Role, str]  # a raw Observation, its role and LOINC code (R2)
-
-
 def _last_updated(stamp: Any) -> datetime:
     """R1: a version's meta.lastUpdated as sent, as a time (none, or not a time: earlier than any)."""
     return _raw_time({"effectiveDateTime": stamp}) or datetime.min.replace(tzinfo=UTC)
+
+
+class SentResult:
+    """A lab or vital Observation as sent (R2 role known): what R1 reads of it before validating -- its version,
+    status and time -- and, once validated, its facts. Read once per content: fhir/validated.py remembers it by the
+    bytes received."""
+
+    __slots__ = ("facts", "id", "loinc", "moment", "role", "status", "updated")
+
+    def __init__(self, resource: dict[str, Any], role: Role, loinc: str) -> None:
+        resource_id, meta, status = resource.get("id"), resource.get("meta"), resource.get("status")
+        self.role = role
+        self.loinc = loinc
+        self.id = resource_id if isinstance(resource_id, str) else None
+        self.updated = _last_updated(meta.get("lastUpdated") if isinstance(meta, dict) else None)
+        self.status = status if isinstance(status, str) else None  # not text: validation decides
+        self.moment = _raw_time(resource)
+        self.facts: ObservationFacts | Problem | None = None  # Problem.UNREADABLE when it failed validation
+
+
+def _sent_result(resource: dict[str, Any], knowledge: Knowledge) -> SentResult | None:
+    """R2: the resource as a result this service reads, or None (another type, or a code no rule reads)."""
+    matched = _role(resource, knowledge) if resource.get("resourceType") == "Observation" else None
+    return SentResult(resource, *matched) if matched is not None else None
+
+
+def _received_result(data: bytes, knowledge: Knowledge) -> SentResult | None:
+    resource = decode_entry(data)
+    return _sent_result(resource, knowledge) if isinstance(resource, dict) else None
+
+
+_Source = dict[str, Any] | bytes  # what a result is validated from: its dict, or its bytes as received
+
+
+def _result_facts(sent: SentResult, source: _Source,
+                  cache: ValidatedCache | None) -> ObservationFacts | Problem:
+    """The facts of a result worth validating, validated once (R10: UNREADABLE when it is no valid Observation)."""
+    if sent.facts is None:
+        make = partial_fn(_observation_facts, role=sent.role, loinc=sent.loinc)
+        try:
+            if isinstance(source, bytes):  # remembered on the SentResult, itself remembered by these bytes
+                sent.facts = make(decode_entry(source))
+            else:
+                sent.facts = make(source) if cache is None else cache.get(f"obs:{sent.role}:{sent.loinc}", source, make)
+        except ValidationError:
+            sent.facts = Problem.UNREADABLE
+    return sent.facts
 
 
 class Horizon(msgspec.Struct, frozen=True):
@@ -343,15 +387,16 @@ class Horizon(msgspec.Struct, frozen=True):
 def build_record(
     patient_id: str,
     patient: dict[str, Any] | None,
-    resources: Iterable[dict[str, Any]],
+    resources: Iterable[dict[str, Any] | msgspec.Raw],
     knowledge: Knowledge,
     unavailable: tuple[DataKind, ...] = (),
     partial: tuple[DataKind, ...] = (),
     horizon: Horizon | None = None,
     cache: ValidatedCache | None = None,
 ) -> PatientRecord:
-    """A PatientRecord from raw FHIR JSON: only resources a rule reads are validated and kept. With a horizon,
-    older dated results are left unvalidated and counted in `deferred`."""
+    """A PatientRecord from raw FHIR JSON -- decoded resources, or a Bundle's as received (wire.as_received): only
+    resources a rule reads are validated and kept. With a horizon, older dated results are left unvalidated and
+    counted in `deferred`."""
     relevant = _ContextFilter(knowledge)
 
     def validated(kind: str, resource: dict[str, Any], make: Callable[[dict[str, Any]], T]) -> T:
@@ -360,46 +405,56 @@ def build_record(
     usable = knowledge.thresholds.usable_statuses
     temperature, birth_weight = Role.TEMPERATURE, Role.BIRTH_WEIGHT  # looked up once: they are read per result
 
-    def triage(resource: dict[str, Any], role: Role) -> tuple[bool, bool]:
+    def triage(sent: SentResult) -> tuple[bool, bool]:
         """(worth validating, deferred): R1 status, then the horizon (filter before validating)."""
-        status = resource.get("status")
-        if isinstance(status, str) and status not in usable:
+        if sent.status is not None and sent.status not in usable:
             return False, False  # R1: never used -- no need to validate it
+        role, moment = sent.role, sent.moment
         if horizon is None or role is birth_weight:
             return True, False
-        moment = _raw_time(resource)
         if moment is not None and moment < (horizon.temperatures_since if role is temperature else horizon.since):
             return False, role is not temperature
         return True, False
 
-    # One pass, each resource looked at as it is decoded and let go unless kept (fhir/wire.py): of the versions of
-    # one Observation id only the later meta.lastUpdated counts (R1), so for each id the latest version so far is
-    # remembered -- the resource itself only when it is worth validating.
-    latest: dict[str, tuple[Any, Candidate | None, bool]] = {}  # id -> (meta.lastUpdated as sent, kept, deferred)
-    kept_without_id: list[Candidate] = []
+    def received(data: bytes) -> SentResult | None:
+        return _received_result(data, knowledge) if cache is None else cache.get_received(
+            "result", data, partial_fn(_received_result, knowledge=knowledge))
+
+    # One pass, each resource looked at as it comes and let go unless kept: of the versions of one Observation id
+    # only the later meta.lastUpdated counts (R1), so for each id the latest version so far is remembered -- with
+    # what to validate it from (its bytes as received, or its dict) only when it is worth validating.
+    latest: dict[str, tuple[SentResult, _Source | None, bool]] = {}  # id -> (latest version, source if kept, deferred)
+    kept_without_id: list[tuple[SentResult, _Source]] = []
     deferred_without_id = 0
     others: list[dict[str, Any]] = []
     medication_resources: dict[str, dict[str, Any]] = {}
-    for resource in resources:
-        kind = resource.get("resourceType")
-        matched = _role(resource, knowledge) if kind == "Observation" else None
-        if matched is not None:
-            role, loinc = matched
-            resource_id = resource.get("id")
-            if not isinstance(resource_id, str):
-                keep, deferred_one = triage(resource, role)
+    for item in resources:
+        resource: Any = item
+        source: _Source = item
+        if isinstance(item, msgspec.Raw):  # a prefetch Bundle's resource as received (fhir/wire.py)
+            source = bytes(item)
+            sent = received(source)
+            if sent is None:  # no result a rule reads: decoded, and looked at as any resource
+                resource = decode_entry(source)
+                if not isinstance(resource, dict):
+                    continue
+        else:
+            sent = _sent_result(item, knowledge)
+        if sent is not None:
+            if sent.id is None:
+                keep, deferred_one = triage(sent)
                 if keep:
-                    kept_without_id.append((resource, role, loinc))
+                    kept_without_id.append((sent, source))
                 deferred_without_id += deferred_one
                 continue
-            meta = resource.get("meta")
-            stamp = meta.get("lastUpdated") if isinstance(meta, dict) else None
-            previous = latest.get(resource_id)
-            if previous is not None and _last_updated(stamp) < _last_updated(previous[0]):
+            previous = latest.get(sent.id)
+            if previous is not None and sent.updated < previous[0].updated:
                 continue  # R1: an earlier version of a result already seen
-            keep, deferred_one = triage(resource, role)
-            latest[resource_id] = (stamp, (resource, role, loinc) if keep else None, deferred_one)
-        elif kind == "Medication":
+            keep, deferred_one = triage(sent)
+            latest[sent.id] = (sent, source if keep else None, deferred_one)
+            continue
+        kind = resource.get("resourceType")
+        if kind == "Medication":
             if isinstance(resource.get("id"), str):
                 medication_resources[resource["id"]] = resource
         elif (
@@ -410,7 +465,7 @@ def build_record(
             or (kind == "Condition" and relevant.condition(_raw_pairs(resource.get("code"))))
         ):
             others.append(resource)
-    selected = [item for _, item, _ in latest.values() if item is not None] + kept_without_id
+    selected = [(sent, kept) for sent, kept, _ in latest.values() if kept is not None] + kept_without_id
     deferred = deferred_without_id + sum(deferred_one for _, _, deferred_one in latest.values())
     observations: list[ObservationFacts] = []
     coded: list[CodedObservationFacts] = []
@@ -419,17 +474,12 @@ def build_record(
     procedures: list[ProcedureFacts] = []
     conditions: list[ConditionFacts] = []
     unreadable: list[DataProblem] = []
-    for resource, role, loinc in selected:
-        try:
-            if cache is None:
-                observations.append(_observation_facts(resource, role, loinc))
-            else:
-                observations.append(cache.get(f"obs:{role}:{loinc}", resource,
-                                              partial_fn(_observation_facts, role=role, loinc=loinc)))
-        except ValidationError:
-            resource_id = resource.get("id")
-            unreadable.append(DataProblem(Problem.UNREADABLE, role, loinc,
-                                          resource_id if isinstance(resource_id, str) else None, None))
+    for sent, kept in selected:
+        facts = _result_facts(sent, kept, cache)
+        if isinstance(facts, ObservationFacts):
+            observations.append(facts)
+        else:
+            unreadable.append(DataProblem(facts, sent.role, sent.loinc, sent.id, None))
     for resource in others:  # each passed its filter above, medications apart
         kind = resource.get("resourceType")
         try:

@@ -1,6 +1,7 @@
 """Validated FHIR, remembered: the facts read from a resource depend only on its exact content, so a worker keeps
 the last few thousand -- an EHR sends the same results on every hook of a chart (patient-view, then each
-order-select and order-sign). Bounded; keyed by the canonical bytes of the resource, never by id alone."""
+order-select and order-sign). Bounded; keyed by the canonical bytes of the resource, or by the bytes it was received
+as, never by id alone."""
 
 from __future__ import annotations
 
@@ -12,37 +13,56 @@ from typing import Any, TypeVar
 import msgspec
 
 T = TypeVar("T")
+A = TypeVar("A")
 _CANONICAL = msgspec.json.Encoder(order="sorted")  # keys sorted; integers of any size (as msgspec decodes them)
 
 
 class ValidatedCache:
-    """A bounded map of facts (or the validation error) by resource content; when full, the entry kept longest
-    goes first. A hit takes no lock (a dict read is atomic) and moves nothing."""
+    """A bounded map of facts (or the error raised) by resource content; when full -- in entries, or in the bytes
+    its keys hold (a resource as received keeps its narrative) -- the entry kept longest goes first. A hit takes no
+    lock (a dict read is atomic) and moves nothing."""
 
-    def __init__(self, max_entries: int = 20_000) -> None:
+    def __init__(self, max_entries: int = 20_000, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+        self._bytes = 0  # held by the keys
         self._lock = threading.Lock()
 
     def get(self, kind: str, resource: dict[str, Any], make: Callable[[dict[str, Any]], T]) -> T:
         """make(resource), or the remembered result for identical content; a raised error is remembered too."""
         if self.max_entries <= 0:
             return make(resource)
-        key = (kind, _CANONICAL.encode(resource))
-        found = self._entries.get(key)
-        if found is None:
+        return self._remembered((kind, _CANONICAL.encode(resource)), make, resource)
+
+    def get_received(self, kind: str, data: bytes, make: Callable[[bytes], T]) -> T:
+        """make(data) for a resource as received, or the remembered result for the same bytes: nothing is decoded
+        on a hit. The same content sent with other spacing or key order is another entry, never another answer."""
+        if self.max_entries <= 0:
+            return make(data)
+        return self._remembered((kind, data), make, data)
+
+    def _remembered(self, key: tuple[str, bytes], make: Callable[[A], T], argument: A) -> T:
+        found = self._entries.get(key, _MISSING)
+        if found is _MISSING:
             try:
-                found = make(resource)
+                found = make(argument)
             except Exception as error:  # remembered, and raised again on every hit
                 found = _Failed(error)
             with self._lock:
+                if key not in self._entries:
+                    self._bytes += len(key[1])
                 self._entries[key] = found
-                if len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)  # the entry kept longest
+                while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                    (_, old), _ = self._entries.popitem(last=False)  # the entry kept longest
+                    self._bytes -= len(old)
         if isinstance(found, _Failed):
-            raise found.error
+            raise found.error.with_traceback(None)  # (each raise would otherwise add its frames to the kept one)
         result: T = found
         return result
+
+
+_MISSING = object()  # (None may be a result)
 
 
 class _Failed:

@@ -6,14 +6,15 @@ its prefetch and the FHIR fallback's answers are decoded with msgspec into plain
 resource, only the elements in ELEMENTS_READ (each nested value whole). Validation (fhir/records.py) sees the same
 elements on every path. A body of any other shape is decoded whole with orjson, so its errors read as ever.
 
-A large body (over WHOLE_BODY_LIMIT) is not decoded at once: its prefetch Bundles keep their resources as the bytes
-received (BundleResources), decoded a batch at a time while fhir/records.py reads them, so that a record of
-thousands of results never sits decoded in memory all at once -- which made the cost grow faster than the record.
+A prefetch Bundle's resources are not decoded with the request: they are kept as the bytes received
+(BundleResources). fhir/records.py reads them one by one -- and remembers what it read of a result by those bytes,
+since an EHR sends the same results on every hook of a chart -- so a record of thousands of results never sits
+decoded in memory all at once, and a result already read is not decoded again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypedDict, overload
 
 import msgspec
@@ -67,43 +68,33 @@ class _Members(TypedDict, total=False):
 
 
 class _Body(_Members, total=False):
-    """A request, each prefetch value (a resource, a Bundle, or null) decoded at once."""
-
-    prefetch: dict[str, _Resource | None]
-
-
-class _LargeBody(_Members, total=False):
-    """A large request: each prefetch Bundle's resources kept as received, to be decoded while they are read."""
+    """A request: each prefetch Bundle's resources kept as received, to be read one by one (fhir/records.py)."""
 
     prefetch: dict[str, _Shell | None]
 
 
-# Decoded objects take about ten times the bytes of their JSON: past this size they would outgrow the CPU caches
-# (and cost more per resource the larger the record), so a larger body's Bundles are decoded a batch at a time.
-WHOLE_BODY_LIMIT = 64 * 1024
 _BODY = msgspec.json.Decoder(_Body)
-_LARGE_BODY = msgspec.json.Decoder(_LargeBody)
 _RESOURCE = msgspec.json.Decoder(_Resource)
 _RESOURCES = msgspec.json.Decoder(list[_Resource])
-BATCH = 256  # resources decoded together: few calls, and a batch's objects stay within the CPU caches
+BATCH = 256  # resources decoded together when a Bundle is iterated: few calls, and a batch stays in the CPU caches
 
 
 class BundleResources(Sequence[dict[str, Any]]):
-    """The resources of a prefetch Bundle, kept as the bytes received and decoded (to ELEMENTS_READ) a batch at a
-    time while they are read, so that thousands of results never sit decoded all at once: each is looked at and let
-    go unless a rule needs it. Iterating again decodes again; indexing decodes them all once. OperationOutcome
-    entries and entries that are no JSON object are not resources of the Bundle (as when decoded whole)."""
+    """The resources of a prefetch Bundle, kept as the bytes received (`raws`). Iterated, they are decoded (to
+    ELEMENTS_READ) a batch at a time, so that thousands of results never sit decoded all at once: each is looked at
+    and let go unless a rule needs it. Iterating again decodes again; indexing decodes them all once. OperationOutcome
+    entries and entries that are no JSON object are not resources of the Bundle."""
 
     def __init__(self, raws: list[msgspec.Raw]) -> None:
-        self._raws = raws
+        self.raws = raws
         self._all: list[dict[str, Any]] | None = None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         if self._all is not None:
             yield from self._all
             return
-        for start in range(0, len(self._raws), BATCH):
-            yield from _decoded_batch(self._raws[start:start + BATCH])
+        for start in range(0, len(self.raws), BATCH):
+            yield from _decoded_batch(self.raws[start:start + BATCH])
 
     def __len__(self) -> int:
         return len(self._decoded())
@@ -123,20 +114,28 @@ class BundleResources(Sequence[dict[str, Any]]):
         return self._all
 
 
+def as_received(resources: Sequence[dict[str, Any]]) -> Iterable[dict[str, Any] | msgspec.Raw]:
+    """A prefetch value's resources as fhir/records.py reads them: a Bundle's as the bytes received, others as
+    decoded (a resource sent on its own, the FHIR fallback's answers)."""
+    return resources.raws if type(resources) is BundleResources else resources
+
+
 def _decoded_batch(raws: list[msgspec.Raw]) -> Iterator[dict[str, Any]]:
     try:
         resources = _RESOURCES.decode(b"[" + b",".join(raws) + b"]")
     except (msgspec.DecodeError, ValueError, RecursionError):
-        resources = [_decoded_one(raw) for raw in raws]  # one of them is odd: each on its own, as ever
+        resources = [decode_entry(bytes(raw)) for raw in raws]  # one of them is odd: each on its own, as ever
     for resource in resources:
         if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
             yield resource
 
 
-def _decoded_one(raw: msgspec.Raw) -> Any:
+def decode_entry(data: bytes) -> Any:
+    """One resource of a prefetch Bundle, slimmed to ELEMENTS_READ (anything else as JSON decodes it: the caller
+    skips what is no object); BadRequest when it is not JSON (a number past double in an element read)."""
     try:
-        return decode_resource(bytes(raw))  # not an object: skipped by the caller
-    except orjson.JSONDecodeError as exc:  # not JSON (a number past double): 400
+        return decode_resource(data)
+    except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
 
@@ -148,15 +147,12 @@ def _whole(data: bytes) -> Any:
 
 
 def decode_hook_body(data: bytes) -> Any:
-    """The request body, its resources slimmed to ELEMENTS_READ; in a body over WHOLE_BODY_LIMIT, each prefetch
-    Bundle's `entry` is replaced by its resources as BundleResources. BadRequest when it is not JSON."""
-    large = len(data) > WHOLE_BODY_LIMIT
+    """The request body, its resources slimmed to ELEMENTS_READ, each prefetch Bundle's `entry` replaced by its
+    resources as BundleResources. BadRequest when it is not JSON."""
     try:
-        decoded: dict[str, Any] = (_LARGE_BODY if large else _BODY).decode(data)  # type: ignore[assignment]
+        decoded: dict[str, Any] = _BODY.decode(data)  # type: ignore[assignment]
     except (msgspec.DecodeError, ValueError, RecursionError):  # ValueError: invalid UTF-8
         return _whole(data)  # not the usual shape: decoded whole, and checked as ever by parse_hook_request
-    if not large:
-        return decoded
     for value in (decoded.get("prefetch") or {}).values():
         entries = value.get("entry") if value is not None else None
         if entries is not None:

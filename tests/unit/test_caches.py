@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from datetime import UTC, datetime
+import tomllib
+import traceback
+from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from flask import Flask
 
+from cds_service.app import create_app
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
+from cds_service.fhir.records import Horizon, build_record
 from cds_service.fhir.validated import ValidatedCache
+from cds_service.fhir.wire import as_received, decode_hook_body
+from cds_service.knowledge import load_knowledge
+from cds_service.settings import Settings
+from tests.builders import NOW, ago, anc, hook_request
 from tests.feedback_data import card
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+SCENARIOS = [(hook, s["name"], s["now"]) for hook in ("patient-view", "order-select", "order-sign")
+             for s in tomllib.loads((FIXTURES / hook / "scenarios.toml").read_text())["scenario"]]
 
 
 def test_identical_content_is_validated_once() -> None:
@@ -47,6 +63,97 @@ def test_the_cache_is_bounded() -> None:
     for i in range(10):
         cache.get("obs", {"id": str(i)}, lambda r: r["id"])
     assert len(cache._entries) == 3
+
+
+def test_a_resource_as_received_is_read_once_per_exact_bytes() -> None:
+    calls: list[bytes] = []
+
+    def make(data: bytes) -> str | None:
+        calls.append(data)
+        return None if b"other" in data else f"read {len(data)} bytes"
+
+    cache = ValidatedCache(max_entries=10)
+    sent, spaced = b'{"id":"a","status":"final"}', b'{"id": "a", "status": "final"}'
+    assert cache.get_received("result", sent, make) == cache.get_received("result", sent, make) == "read 27 bytes"
+    assert cache.get_received("result", spaced, make) == "read 30 bytes"  # same content, other bytes: read again
+    assert cache.get_received("result", b'{"other":1}', make) is None
+    assert cache.get_received("result", b'{"other":1}', make) is None  # "nothing to read" is remembered too
+    assert calls == [sent, spaced, b'{"other":1}']
+
+
+def test_the_bytes_the_keys_hold_are_bounded() -> None:
+    cache = ValidatedCache(max_entries=100, max_bytes=250)
+    for i in range(10):
+        cache.get_received("result", b"%03d" % i + b" " * 97, len)  # 100 bytes each
+    assert len(cache._entries) == 2 and cache._bytes == 200
+    assert [key[1][:3] for key in cache._entries] == [b"008", b"009"]  # the entries kept longest went first
+
+
+def test_an_error_raised_again_from_the_cache_does_not_grow() -> None:
+    def make(data: bytes) -> str:
+        raise ValueError("invalid")
+
+    cache = ValidatedCache()
+    depths = []
+    for _ in range(3):
+        with pytest.raises(ValueError, match="invalid") as raised:
+            cache.get_received("result", b"{}", make)
+        depths.append(len(traceback.extract_tb(raised.value.__traceback__)))
+    assert depths[0] == depths[1] == depths[2]
+
+
+def _without_uuids(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    text = orjson.dumps(cards).decode()
+    for item in chain.from_iterable([c, *c.get("suggestions", [])] for c in cards):
+        text = text.replace(item["uuid"], "uuid")
+    loaded: list[dict[str, Any]] = orjson.loads(text)
+    return loaded
+
+
+@functools.cache
+def _app(now: datetime, cache: bool) -> Flask:
+    return create_app(Settings(validated_cache_entries=20_000 if cache else 0), clock=lambda: now)
+
+
+@pytest.mark.parametrize(("hook", "name", "now"), SCENARIOS, ids=[f"{h}/{n}" for h, n, _ in SCENARIOS])
+def test_every_scenario_answers_the_same_from_the_cache_and_without_it(hook: str, name: str, now: datetime) -> None:
+    body = (FIXTURES / hook / f"{name}.request.json").read_bytes()
+    url = f"/cds-services/neutropenia-{hook}"
+    cached, uncached = _app(now, cache=True).test_client(), _app(now, cache=False).test_client()
+    answers = [client.post(url, data=body, content_type="application/json").get_json()["cards"]
+               for client in (cached, cached, uncached)]  # the second answer is read from the cache
+    assert _without_uuids(answers[0]) == _without_uuids(answers[1]) == _without_uuids(answers[2])
+
+
+@pytest.mark.parametrize(("hook", "name", "now"), SCENARIOS, ids=[f"{h}/{n}" for h, n, _ in SCENARIOS])
+def test_a_bundle_read_as_received_makes_the_record_its_decoded_resources_make(
+        hook: str, name: str, now: datetime) -> None:
+    knowledge = load_knowledge()
+    request = decode_hook_body((FIXTURES / hook / f"{name}.request.json").read_bytes())
+    patient_id = request["context"]["patientId"]
+    values = [v for k, v in request["prefetch"].items() if k != "patient" and v is not None]
+    bundles = [v["entry"] if v.get("resourceType") == "Bundle" else (v,) for v in values]
+    horizon = Horizon(now - timedelta(days=31), now - timedelta(days=2))
+    cache = ValidatedCache()
+    as_dicts = build_record(patient_id, None, chain.from_iterable(bundles), knowledge, horizon=horizon)
+    for _ in range(2):  # read, then read from the cache
+        as_sent = build_record(patient_id, None, chain.from_iterable(as_received(b) for b in bundles), knowledge,
+                               horizon=horizon, cache=cache)
+        assert as_sent == as_dicts
+
+
+def test_nothing_that_depends_on_the_time_of_the_call_is_remembered() -> None:
+    """R6: the same body a week later -- its result is no longer current, though read from the cache."""
+    clock = [NOW]
+    client = create_app(Settings(), clock=lambda: clock[0]).test_client()
+    body = orjson.dumps(hook_request(anc(300, when=ago(days=1))))
+    url = "/cds-services/neutropenia-patient-view"
+    findings = []
+    for moved in (timedelta(0), timedelta(days=7), timedelta(0)):
+        clock[0] = NOW + moved
+        (shown,) = client.post(url, data=body, content_type="application/json").get_json()["cards"]
+        findings.append(shown["extension"]["neutropenia-cds"]["finding"])
+    assert findings == ["neutropenia", "no-current-anc", "neutropenia"]
 
 
 def test_recorder_writes_in_the_background_and_flushes(tmp_path: Path) -> None:

@@ -17,8 +17,14 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 
 from cds_service.errors import BadRequest
-from cds_service.fhir import wire
-from cds_service.fhir.wire import BATCH, ELEMENTS_READ, BundleResources, decode_hook_body, decode_resource
+from cds_service.fhir.wire import (
+    BATCH,
+    ELEMENTS_READ,
+    BundleResources,
+    decode_entry,
+    decode_hook_body,
+    decode_resource,
+)
 from tests.builders import anc, bundle, hook_request, patient
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -40,10 +46,7 @@ def _resources(value: dict[str, Any]) -> list[dict[str, Any]]:
     return list(entries) if isinstance(entries, BundleResources) else [e["resource"] for e in entries]
 
 
-@pytest.mark.parametrize("limit", [wire.WHOLE_BODY_LIMIT, 0], ids=["whole", "batch by batch"])
-def test_elements_no_rule_reads_are_left_out_and_the_rest_is_kept_whole(
-        limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wire, "WHOLE_BODY_LIMIT", limit)
+def test_elements_no_rule_reads_are_left_out_and_the_rest_is_kept_whole() -> None:
     result = {**anc(420), "note": [{"text": "haemolysed?"}], "category": [{"text": "lab"}],
               "text": {"status": "generated", "div": "<div>...</div>"}}
     body = hook_request(result)
@@ -62,21 +65,22 @@ FIXTURE_REQUESTS = sorted(FIXTURES.glob("*/*.request.json"))
 
 
 @pytest.mark.parametrize("path", FIXTURE_REQUESTS, ids=[f"{p.parent.name}/{p.name}" for p in FIXTURE_REQUESTS])
-def test_a_body_decoded_whole_or_batch_by_batch_gives_the_same_resources(
-        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = path.read_bytes()
-    whole = decode_hook_body(data)
-    monkeypatch.setattr(wire, "WHOLE_BODY_LIMIT", 0)
-    batched = decode_hook_body(data)
-    assert whole.keys() == batched.keys() and whole["context"] == batched["context"]
-    for key, value in whole.get("prefetch", {}).items():
-        other = batched["prefetch"][key]
+def test_a_bundle_kept_as_received_gives_the_resources_sent(path: Path) -> None:
+    sent = orjson.loads(path.read_bytes())
+    decoded = decode_hook_body(path.read_bytes())
+    assert decoded.keys() == sent.keys() and decoded["context"] == sent["context"]
+    for key, value in sent.get("prefetch", {}).items():
         if value is not None and "entry" in value:
-            assert isinstance(other["entry"], BundleResources)
-            expected = [r for r in _resources(value) if r.get("resourceType") != "OperationOutcome"]
-            assert _resources(other) == expected
+            resources = decoded["prefetch"][key]["entry"]
+            assert isinstance(resources, BundleResources)
+            expected = [{k: v for k, v in e["resource"].items() if k in ELEMENTS_READ} for e in value["entry"]
+                        if e["resource"].get("resourceType") != "OperationOutcome"]
+            assert list(resources) == expected
+            assert [decode_entry(bytes(raw)) for raw in resources.raws] == [
+                {k: v for k, v in e["resource"].items() if k in ELEMENTS_READ} for e in value["entry"]]
         else:
-            assert other == value
+            assert decoded["prefetch"][key] == (
+                None if value is None else {k: v for k, v in value.items() if k in ELEMENTS_READ})
 
 
 @pytest.mark.parametrize("body", [
