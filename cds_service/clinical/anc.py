@@ -13,6 +13,8 @@ from cds_service.knowledge import Knowledge
 _ANC_ROLES = frozenset(
     {Role.ANC, Role.SEGS, Role.BANDS, Role.WBC, Role.NEUT_PCT, Role.SEGS_PCT, Role.BANDS_PCT}
 )
+# looked up once: on Python 3.11 each `Role.X` costs a call into the enum metaclass, and these are read per collection
+_ANC, _REPORTED = Role.ANC, AncSource.REPORTED
 
 
 def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
@@ -69,6 +71,9 @@ def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabR
 
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
     """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None."""
+    if len(results) == 1 and results[0].role is _ANC:  # a reported ANC alone, the most common collection: R4.1
+        only = results[0]
+        return _measurement(only.value, _REPORTED, [only], [], _bound(only), reference_low=only.reference_low)
     by_role: dict[Role, list[LabResult]] = {}
     for result in results:
         same_role = by_role.get(result.role)

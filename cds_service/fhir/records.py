@@ -404,21 +404,9 @@ def build_record(
 
     usable = knowledge.thresholds.usable_statuses
     temperature, birth_weight = Role.TEMPERATURE, Role.BIRTH_WEIGHT  # looked up once: they are read per result
-
-    def triage(sent: SentResult) -> tuple[bool, bool]:
-        """(worth validating, deferred): R1 status, then the horizon (filter before validating)."""
-        if sent.status is not None and sent.status not in usable:
-            return False, False  # R1: never used -- no need to validate it
-        role, moment = sent.role, sent.moment
-        if horizon is None or role is birth_weight:
-            return True, False
-        if moment is not None and moment < (horizon.temperatures_since if role is temperature else horizon.since):
-            return False, role is not temperature
-        return True, False
-
-    def received(data: bytes) -> SentResult | None:
-        return _received_result(data, knowledge) if cache is None else cache.get_received(
-            "result", data, partial_fn(_received_result, knowledge=knowledge))
+    read_received = partial_fn(_received_result, knowledge=knowledge)
+    if cache is not None:
+        read_received = partial_fn(cache.get_received, make=read_received)
 
     # One pass, each resource looked at as it comes and let go unless kept: of the versions of one Observation id
     # only the later meta.lastUpdated counts (R1), so for each id the latest version so far is remembered -- with
@@ -433,7 +421,7 @@ def build_record(
         source: _Source = item
         if isinstance(item, msgspec.Raw):  # a prefetch Bundle's resource as received (fhir/wire.py)
             source = bytes(item)
-            sent = received(source)
+            sent = read_received(source)
             if sent is None:  # no result a rule reads: decoded, and looked at as any resource
                 resource = decode_entry(source)
                 if not isinstance(resource, dict):
@@ -441,17 +429,23 @@ def build_record(
         else:
             sent = _sent_result(item, knowledge)
         if sent is not None:
+            previous = latest.get(sent.id) if sent.id is not None else None
+            if previous is not None and sent.updated < previous[0].updated:
+                continue  # R1: an earlier version of a result already seen
+            # worth validating? R1 status, then the horizon (filter before validating)
+            role, moment = sent.role, sent.moment
+            keep, deferred_one = True, False
+            if sent.status is not None and sent.status not in usable:
+                keep = False  # R1: never used -- no need to validate it
+            elif horizon is not None and role is not birth_weight and moment is not None and (
+                    moment < (horizon.temperatures_since if role is temperature else horizon.since)):
+                keep, deferred_one = False, role is not temperature
             if sent.id is None:
-                keep, deferred_one = triage(sent)
                 if keep:
                     kept_without_id.append((sent, source))
                 deferred_without_id += deferred_one
-                continue
-            previous = latest.get(sent.id)
-            if previous is not None and sent.updated < previous[0].updated:
-                continue  # R1: an earlier version of a result already seen
-            keep, deferred_one = triage(sent)
-            latest[sent.id] = (sent, source if keep else None, deferred_one)
+            else:
+                latest[sent.id] = (sent, source if keep else None, deferred_one)
             continue
         kind = resource.get("resourceType")
         if kind == "Medication":

@@ -25,7 +25,7 @@ class ValidatedCache:
     def __init__(self, max_entries: int = 20_000, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, bytes] | bytes, Any] = OrderedDict()  # (kind, canonical) or as received
         self._bytes = 0  # held by the keys
         self._lock = threading.Lock()
 
@@ -35,14 +35,16 @@ class ValidatedCache:
             return make(resource)
         return self._remembered((kind, _CANONICAL.encode(resource)), make, resource)
 
-    def get_received(self, kind: str, data: bytes, make: Callable[[bytes], T]) -> T:
+    def get_received(self, data: bytes, make: Callable[[bytes], T]) -> T:
         """make(data) for a resource as received, or the remembered result for the same bytes: nothing is decoded
         on a hit. The same content sent with other spacing or key order is another entry, never another answer."""
-        if self.max_entries <= 0:
-            return make(data)
-        return self._remembered((kind, data), make, data)
+        found = self._entries.get(data, _MISSING)  # (keyed by the bytes alone: the hit is the common case, kept short)
+        if found is _MISSING or type(found) is _Failed:
+            return make(data) if self.max_entries <= 0 else self._remembered(data, make, data)
+        result: T = found
+        return result
 
-    def _remembered(self, key: tuple[str, bytes], make: Callable[[A], T], argument: A) -> T:
+    def _remembered(self, key: tuple[str, bytes] | bytes, make: Callable[[A], T], argument: A) -> T:
         found = self._entries.get(key, _MISSING)
         if found is _MISSING:
             try:
@@ -51,11 +53,11 @@ class ValidatedCache:
                 found = _Failed(error)
             with self._lock:
                 if key not in self._entries:
-                    self._bytes += len(key[1])
+                    self._bytes += _size(key)
                 self._entries[key] = found
                 while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-                    (_, old), _ = self._entries.popitem(last=False)  # the entry kept longest
-                    self._bytes -= len(old)
+                    old, _ = self._entries.popitem(last=False)  # the entry kept longest
+                    self._bytes -= _size(old)
         if isinstance(found, _Failed):
             raise found.error.with_traceback(None)  # (each raise would otherwise add its frames to the kept one)
         result: T = found
@@ -63,6 +65,10 @@ class ValidatedCache:
 
 
 _MISSING = object()  # (None may be a result)
+
+
+def _size(key: tuple[str, bytes] | bytes) -> int:
+    return len(key) if isinstance(key, bytes) else len(key[1])
 
 
 class _Failed:

@@ -74,19 +74,19 @@ def test_a_resource_as_received_is_read_once_per_exact_bytes() -> None:
 
     cache = ValidatedCache(max_entries=10)
     sent, spaced = b'{"id":"a","status":"final"}', b'{"id": "a", "status": "final"}'
-    assert cache.get_received("result", sent, make) == cache.get_received("result", sent, make) == "read 27 bytes"
-    assert cache.get_received("result", spaced, make) == "read 30 bytes"  # same content, other bytes: read again
-    assert cache.get_received("result", b'{"other":1}', make) is None
-    assert cache.get_received("result", b'{"other":1}', make) is None  # "nothing to read" is remembered too
+    assert cache.get_received(sent, make) == cache.get_received(sent, make) == "read 27 bytes"
+    assert cache.get_received(spaced, make) == "read 30 bytes"  # same content, other bytes: read again
+    assert cache.get_received(b'{"other":1}', make) is None
+    assert cache.get_received(b'{"other":1}', make) is None  # "nothing to read" is remembered too
     assert calls == [sent, spaced, b'{"other":1}']
 
 
 def test_the_bytes_the_keys_hold_are_bounded() -> None:
     cache = ValidatedCache(max_entries=100, max_bytes=250)
     for i in range(10):
-        cache.get_received("result", b"%03d" % i + b" " * 97, len)  # 100 bytes each
+        cache.get_received(b"%03d" % i + b" " * 97, len)  # 100 bytes each
     assert len(cache._entries) == 2 and cache._bytes == 200
-    assert [key[1][:3] for key in cache._entries] == [b"008", b"009"]  # the entries kept longest went first
+    assert [key[:3] for key in cache._entries] == [b"008", b"009"]  # the entries kept longest went first
 
 
 def test_an_error_raised_again_from_the_cache_does_not_grow() -> None:
@@ -97,7 +97,7 @@ def test_an_error_raised_again_from_the_cache_does_not_grow() -> None:
     depths = []
     for _ in range(3):
         with pytest.raises(ValueError, match="invalid") as raised:
-            cache.get_received("result", b"{}", make)
+            cache.get_received(b"{}", make)
         depths.append(len(traceback.extract_tb(raised.value.__traceback__)))
     assert depths[0] == depths[1] == depths[2]
 
