@@ -155,6 +155,11 @@ def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[
 
 
 def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ClinicalContext:
+    if not (record.medications or record.procedures or record.conditions or record.coded_observations):
+        # nothing that R8 reads: nothing found (the usual record of a patient on no listed drug)
+        return ClinicalContext(chemotherapy=None, latest_chemotherapy=None, clozapine_active=False,
+                               duffy=DuffyStatus.UNKNOWN, causes=(), unavailable=record.unavailable,
+                               partial=record.partial)
     doses = chemotherapy_doses(record, now, knowledge)
     return ClinicalContext(
         # the dose the card speaks of: one in the 3-14 day window first, then the most recent
