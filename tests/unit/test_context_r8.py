@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from cds_service.clinical.assessment import assess
-from cds_service.clinical.context import clozapine_action
-from cds_service.clinical.model import ClozapineAction, DuffyStatus, Finding
+from cds_service.clinical.context import clinical_context, clozapine_action
+from cds_service.clinical.model import ClinicalContext, ClozapineAction, DataKind, DuffyStatus, Finding
 from cds_service.fhir.records import build_record
 from cds_service.knowledge import Knowledge
 from tests.builders import LOINC, NOW, PATIENT_ID, RXNORM, ago, anc, condition, medication, observation, patient
@@ -203,3 +203,14 @@ def test_r8_causes_found_in_the_record(assess_record: AssessFn, resources: list[
                                        causes: tuple[str, ...]) -> None:
     result = assess_record(anc(900), *resources)
     assert result.context is not None and result.context.causes == causes
+
+
+@pytest.mark.parametrize(("unavailable", "partial"),
+                         [((), ()), ((DataKind.MEDICATION_ORDERS,), (DataKind.CONDITIONS,))])
+def test_r8_a_record_with_nothing_r8_reads_has_nothing_found(
+        knowledge: Knowledge, unavailable: tuple[DataKind, ...], partial: tuple[DataKind, ...]) -> None:
+    record = build_record(PATIENT_ID, patient(), [anc(1300)], knowledge, unavailable, partial)
+    assert not (record.medications or record.procedures or record.conditions or record.coded_observations)
+    assert clinical_context(record, NOW, knowledge) == ClinicalContext(
+        chemotherapy=None, latest_chemotherapy=None, clozapine_active=False, duffy=DuffyStatus.UNKNOWN, causes=(),
+        unavailable=unavailable, partial=partial)
