@@ -39,7 +39,7 @@ class ValidatedCache:
         """make(data) for a resource as received, or the remembered result for the same bytes: nothing is decoded
         on a hit. The same content sent with other spacing or key order is another entry, never another answer."""
         found = self._entries.get(data, _MISSING)  # (keyed by the bytes alone: the hit is the common case, kept short)
-        if found is _MISSING or type(found) is _Failed:
+        if found is _MISSING or type(found) is _Failed:  # a miss, or an error to raise again: as any entry
             return make(data) if self.max_entries <= 0 else self._remembered(data, make, data)
         result: T = found
         return result
