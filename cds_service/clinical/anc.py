@@ -54,10 +54,14 @@ def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
 
 def _bound(*parts: LabResult | None) -> str | None:
     """The comparator of a value built from parts: an upper bound if any part is one."""
-    comparators = {p.comparator for p in parts if p is not None}
-    if "<" in comparators:
-        return "<"
-    return "<=" if "<=" in comparators else None
+    bound = None
+    for part in parts:  # (a loop, not a set: this runs for every collection)
+        if part is not None:
+            if part.comparator == "<":
+                return "<"
+            if part.comparator == "<=":
+                bound = "<="
+    return bound
 
 
 def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabResult | None:
@@ -170,5 +174,9 @@ def _measurement(
 
 def anc_measurements(results: Iterable[LabResult], knowledge: Knowledge) -> list[AncMeasurement]:
     """One ANC per collection that yields one (R4)."""
-    found = (anc_of_collection(group, knowledge) for group in collections(results))
-    return [m for m in found if m is not None]
+    found = []
+    for group in collections(results):
+        measurement = anc_of_collection(group, knowledge)
+        if measurement is not None:
+            found.append(measurement)
+    return found
