@@ -16,7 +16,7 @@ from cds_service.clinical.model import Assessment, DataKind, Role
 from cds_service.clinical.orders import check_orders
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.orders import read_draft_orders
-from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, read_prefetch
+from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, data_gaps, read_prefetch
 from cds_service.fhir.records import Horizon, build_record
 from cds_service.fhir.validated import ValidatedCache
 from cds_service.fhir.wire import as_received
@@ -145,11 +145,12 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     prefetch = patient_data(request, service, engine, now)
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
 
-    def resources() -> Iterator[dict[str, Any] | msgspec.Raw]:  # afresh for each pass: read as received
-        return chain.from_iterable(as_received(prefetch[key].resources) for key in CONTEXT_KEYS)
+    received = [as_received(prefetch[key].resources) for key in CONTEXT_KEYS]
 
-    unavailable = tuple(v.describes for v in prefetch.values() if v.describes is not None and not v.obtained)
-    partial = tuple(v.describes for v in prefetch.values() if v.describes is not None and v.partial)
+    def resources() -> Iterator[dict[str, Any] | msgspec.Raw]:  # afresh for each pass: read as received
+        return chain.from_iterable(received)
+
+    unavailable, partial = data_gaps(prefetch)
     thresholds = engine.knowledge.thresholds
     # Filter before validating: results of the trend window first (R6, 30 days; the fever window for temperatures).
     # Only when that leaves no current ANC can older results change the answer -- then the R6 look-back.

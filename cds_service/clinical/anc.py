@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from cds_service.clinical.model import AncMeasurement, AncSource, LabResult, Note, Role
+from cds_service.clinical.units import UPPER_BOUND_COMPARATORS
 from cds_service.knowledge import Knowledge
 
 _ANC_ROLES = frozenset(
@@ -76,8 +77,7 @@ def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabR
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
     """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None."""
     if len(results) == 1 and results[0].role is _ANC:  # a reported ANC alone, the most common collection: R4.1
-        only = results[0]
-        return _measurement(only.value, _REPORTED, [only], [], _bound(only), reference_low=only.reference_low)
+        return _reported_alone(results[0])
     by_role: dict[Role, list[LabResult]] = {}
     for result in results:
         same_role = by_role.get(result.role)
@@ -172,10 +172,27 @@ def _measurement(
     )
 
 
+def _reported_alone(only: LabResult) -> AncMeasurement:
+    """R4.1 for a collection that is one reported ANC: what _measurement makes of it, made directly."""
+    return AncMeasurement(
+        value=only.value,
+        comparator=only.comparator if only.comparator in UPPER_BOUND_COMPARATORS else None,  # as _bound(only)
+        source=_REPORTED,
+        collected_at=only.collected_at,
+        preliminary=only.preliminary,
+        notes=(),
+        observation_ids=(only.observation_id,) if only.observation_id else (),
+        reference_low=only.reference_low,
+    )
+
+
 def anc_measurements(results: Iterable[LabResult], knowledge: Knowledge) -> list[AncMeasurement]:
     """One ANC per collection that yields one (R4)."""
     found = []
     for group in collections(results):
+        if len(group) == 1 and group[0].role is _ANC:  # (the most common collection, without the call between)
+            found.append(_reported_alone(group[0]))
+            continue
         measurement = anc_of_collection(group, knowledge)
         if measurement is not None:
             found.append(measurement)

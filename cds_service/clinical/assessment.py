@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 
 from cds_service.clinical.anc import anc_measurements
 from cds_service.clinical.context import clinical_context, clozapine_action
@@ -47,7 +48,7 @@ def trend(dated: list[Classified], now: datetime, thresholds: Thresholds) -> Tre
         return None
     latest, previous = window[-1], window[-2]
     normal = Severity.NONE
-    if latest.severity is normal and any(c.severity is not normal for c in window[:-1]):
+    if latest.severity is normal and any([c.severity is not normal for c in window[:-1]]):  # (a list: no frames)
         direction = Trend.RECOVERED  # a nadir followed by recovery above the LLN
     elif (
         latest.anc.value > thresholds.recovering_above_fraction * previous.anc.value
@@ -105,13 +106,17 @@ def _febrile_finding(current: Classified | None, stale: Classified | None, chemo
     return None
 
 
+_COLLECTED_AT = attrgetter("anc.collected_at")  # (a sort key in C: no call of a Python function per ANC)
+
+
 def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assessment:
     """Everything R1-R6 and R10 decide about a record at `now` (timezone-aware)."""
     thresholds = knowledge.thresholds
     read = read_results(record, knowledge)
     birth_weight = _birth_weight(read.results)
     problems = list(read.problems)
-    classified: list[Classified] = []
+    dated: list[Classified] = []
+    undated: list[Classified] = []
     ages = age_scale(record.birth_date, record.birth_date_precision, birth_weight, thresholds)
     normal = Severity.NONE  # once, not per ANC
     for anc in anc_measurements(read.results, knowledge):
@@ -121,11 +126,10 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
             # "<2000" says nothing about how low the count is: a data problem, never "normal".
             problems.append(DataProblem(Problem.UPPER_BOUND_ABOVE_LIMIT, Role.ANC, "", None, anc.collected_at))
             continue
-        classified.append(item)
+        (dated if anc.collected_at is not None else undated).append(item)
 
-    dated = sorted((c for c in classified if c.anc.collected_at is not None),
-                   key=lambda c: c.anc.collected_at or now)
-    undated_abnormal = tuple(c for c in classified if c.anc.collected_at is None and c.severity is not normal)
+    dated.sort(key=_COLLECTED_AT)
+    undated_abnormal = tuple([c for c in undated if c.severity is not normal]) if undated else ()
     latest = dated[-1] if dated else None
     current_since = now - timedelta(days=thresholds.current_window_days)
     lookback_since = now - timedelta(days=thresholds.lookback_days)
@@ -151,12 +155,12 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         finding = Finding.NO_CURRENT_ANC
 
     newest = latest.anc.collected_at if latest else None
-    relevant = tuple(
+    relevant = tuple([
         p for p in problems
         if (p.collected_at is None and current is None)
         or (p.collected_at is not None and p.collected_at >= lookback_since
             and (newest is None or p.collected_at > newest))
-    )
+    ])
     headline = current or last_abnormal
     clozapine = (clozapine_action(headline.anc.value, headline.anc.comparator, context.duffy, knowledge)
                  if context.clozapine_active and headline is not None else None)

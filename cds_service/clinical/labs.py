@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import msgspec
 
 from cds_service.clinical.model import (
     DataProblem,
     LabResult,
+    Measure,
     ObservationFacts,
     PatientRecord,
     Problem,
     ReportFacts,
 )
 from cds_service.clinical.units import normalise
-from cds_service.knowledge import Knowledge
+from cds_service.knowledge import Knowledge, Units
 
 
 class ReadResults(msgspec.Struct, frozen=True):
@@ -63,6 +65,29 @@ def _report_index(reports: tuple[ReportFacts, ...]) -> dict[str, ReportFacts]:
     return index
 
 
+# R3 of a result depends only on the result and the unit tables, and the facts of a result sent again are the same
+# object (fhir/validated.py): its values in canonical units are worked out once and remembered by the object's
+# identity -- never by equality, which would serve the value of Decimal("1.50") for Decimal("1.5"). Each entry holds
+# its object, so no other object takes its id while it is kept; emptied when it holds _NORMALISED_KEPT.
+_Normalised = tuple[ObservationFacts, Units, Decimal | Problem, Decimal | None]  # (facts, units, value, reference low)
+_NORMALISED: dict[int, _Normalised] = {}
+_NORMALISED_KEPT = 20_000
+
+
+def _normalise(obs: ObservationFacts, measure: Measure, units: Units) -> _Normalised:
+    """R3: the result's value (or why it cannot be read) and its reference range's low, in canonical units."""
+    assert obs.quantity is not None  # (read_results asks only of results with a value)
+    value = normalise(obs.quantity, measure, units)
+    reference_low = None
+    if obs.reference_low is not None and not isinstance(value, Problem):
+        low = normalise(obs.reference_low, measure, units)
+        reference_low = None if isinstance(low, Problem) else low
+    if len(_NORMALISED) >= _NORMALISED_KEPT:
+        _NORMALISED.clear()
+    found = _NORMALISED[id(obs)] = (obs, units, value, reference_low)
+    return found
+
+
 def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     """Apply R1 (versions, subject, status, absent values, collection time) and R3 (units) to a record."""
     thresholds = knowledge.thresholds
@@ -89,16 +114,14 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
             if not obs.data_absent:
                 problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at))
             continue  # R1: dataAbsentReason and no value -- ignored
-        measure = measure_by_role[obs.role]
-        value = normalise(obs.quantity, measure, units)
+        normalised = _NORMALISED.get(id(obs))
+        if normalised is None or normalised[0] is not obs or normalised[1] is not units:
+            normalised = _normalise(obs, measure_by_role[obs.role], units)
+        value, reference_low = normalised[2], normalised[3]
         if isinstance(value, Problem):
             unit = obs.quantity.code if obs.quantity.system and obs.quantity.code else obs.quantity.unit
             problems.append(DataProblem(value, obs.role, obs.loinc, obs.id, collected_at, unit))
             continue
-        reference_low = None
-        if obs.reference_low is not None:
-            low = normalise(obs.reference_low, measure, units)
-            reference_low = None if isinstance(low, Problem) else low
         results.append(
             LabResult(
                 observation_id=obs.id,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from operator import le, lt
 
 from cds_service.clinical.model import AgeLimit, AncMeasurement, Classified, LlnBasis, Severity
 from cds_service.knowledge import AgeBand, Duration, Thresholds
@@ -110,16 +112,23 @@ def _instant_after(birth: datetime, duration: Duration) -> datetime:
 
 def is_below(value: Decimal, comparator: str | None, limit: Decimal) -> bool:
     """True when the true count is certainly below `limit`; '<v' means below v, so v == limit counts."""
-    return value < limit or (comparator == "<" and value == limit)
+    return value <= limit if comparator == "<" else value < limit
+
+
+def below_for(comparator: str | None) -> Callable[[Decimal, Decimal], bool]:
+    """is_below for values sent with `comparator`, as a C comparison (value, limit) -> bool: R5 asks it of one value
+    against up to eight limits, and each call of a Python function costs more than the comparison."""
+    return le if comparator == "<" else lt
 
 
 def severity(value: Decimal, comparator: str | None, lln: Decimal, thresholds: Thresholds) -> Severity:
     """R5 bands: none >= LLN; mild 1000 <= ANC < LLN; moderate 500 <= ANC < 1000; severe < 500."""
-    if not is_below(value, comparator, lln):
+    below = below_for(comparator)
+    if not below(value, lln):
         return Severity.NONE
-    if not is_below(value, comparator, thresholds.mild_from):
+    if not below(value, thresholds.mild_from):
         return Severity.MILD
-    if not is_below(value, comparator, thresholds.moderate_from):
+    if not below(value, thresholds.moderate_from):
         return Severity.MODERATE
     return Severity.SEVERE
 
@@ -128,23 +137,25 @@ def ctcae_grade(
     value: Decimal, comparator: str | None, lab_low: Decimal | None, thresholds: Thresholds
 ) -> int | None:
     """R5: CTCAE v5.0 'Neutrophil count decreased'. None when G1 is indeterminate (no lab lower limit)."""
-    if is_below(value, comparator, thresholds.ctcae_g3_from):
+    below = below_for(comparator)
+    if below(value, thresholds.ctcae_g3_from):
         return 4
-    if is_below(value, comparator, thresholds.ctcae_g2_from):
+    if below(value, thresholds.ctcae_g2_from):
         return 3
-    if is_below(value, comparator, thresholds.ctcae_g1_from):
+    if below(value, thresholds.ctcae_g1_from):
         return 2
     if lab_low is None:
         return None
-    return 1 if is_below(value, comparator, lab_low) else 0
+    return 1 if below(value, lab_low) else 0
 
 
 def classify(anc: AncMeasurement, limit: AgeLimit, thresholds: Thresholds) -> Classified:
     """One ANC against its age limit (R5)."""
+    value, comparator = anc.value, anc.comparator
     return Classified(
         anc=anc,
         limit=limit,
-        severity=severity(anc.value, anc.comparator, limit.lln, thresholds),
-        profound=is_below(anc.value, anc.comparator, thresholds.profound_below),
-        ctcae_grade=ctcae_grade(anc.value, anc.comparator, anc.reference_low, thresholds),
+        severity=severity(value, comparator, limit.lln, thresholds),
+        profound=below_for(comparator)(value, thresholds.profound_below),
+        ctcae_grade=ctcae_grade(value, comparator, anc.reference_low, thresholds),
     )

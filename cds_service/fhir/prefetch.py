@@ -89,6 +89,18 @@ def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ..
     return values
 
 
+def data_gaps(values: Mapping[str, PrefetchValue]) -> tuple[tuple[DataKind, ...], tuple[DataKind, ...]]:
+    """The kinds of data the service does without (never obtained), and those it has only in part."""
+    unavailable, partial = [], []
+    for value in values.values():
+        if value.describes is not None:
+            if value.state not in _OBTAINED:
+                unavailable.append(value.describes)
+            if value.partial:
+                partial.append(value.describes)
+    return tuple(unavailable), tuple(partial)
+
+
 def render_query(template: PrefetchTemplate, context: Mapping[str, Any], since: date) -> str:
     """The template with its {{context.x}} tokens filled (the hook request checked them), plus the look-back."""
     query = template.query
@@ -108,7 +120,7 @@ def complete_prefetch(
     since: date,
 ) -> dict[str, PrefetchValue]:
     """CDS Hooks 2.0: fetch every absent or failed key from fhirServer; 412 if a required one stays missing."""
-    missing = [t for t in templates if not values[t.key].obtained]
+    missing = [t for t in templates if values[t.key].state not in _OBTAINED]  # (.obtained, without a call per key)
     reason = "no fhirServer was sent"
     if missing and request.fhir_server and client is not None:
         token = request.fhir_authorization.get("access_token") if request.fhir_authorization else None
@@ -123,7 +135,7 @@ def complete_prefetch(
                 reason = f"fetching from fhirServer failed: {result.error}"
     elif missing and request.fhir_server:
         reason = "this service does not fetch from fhirServer"
-    still_missing = [t.key for t in templates if t.required and not values[t.key].obtained]
+    still_missing = [t.key for t in templates if t.required and values[t.key].state not in _OBTAINED]
     if still_missing:
         raise DataUnavailable(
             f"required data not in prefetch and not obtainable: {', '.join(still_missing)} ({reason})")

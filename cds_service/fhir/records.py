@@ -459,8 +459,13 @@ def build_record(
             or (kind == "Condition" and relevant.condition(_raw_pairs(resource.get("code"))))
         ):
             others.append(resource)
-    selected = [(sent, kept) for sent, kept, _ in latest.values() if kept is not None] + kept_without_id
-    deferred = deferred_without_id + sum(deferred_one for _, _, deferred_one in latest.values())
+    selected: list[tuple[SentResult, _Source]] = []
+    deferred = deferred_without_id
+    for sent, kept, deferred_one in latest.values():  # (one loop, not a comprehension and a sum: no frame each)
+        if kept is not None:
+            selected.append((sent, kept))
+        deferred += deferred_one
+    selected += kept_without_id
     observations: list[ObservationFacts] = []
     coded: list[CodedObservationFacts] = []
     reports: list[ReportFacts] = []

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from cds_service.clinical.model import Finding, LlnBasis, Severity
-from cds_service.clinical.severity import age_scale
+from cds_service.clinical.severity import age_scale, below_for, is_below
 from cds_service.knowledge import Knowledge
 from tests.builders import ago, anc, observation
 from tests.conftest import AssessFn
@@ -189,3 +189,15 @@ def test_age_scales_are_reused_per_birth_and_never_across_thresholds(knowledge: 
     at = datetime(2027, 3, 1, tzinfo=UTC)  # four months old: the infant band
     assert scale.limit_at(at).lln == Decimal(1000)
     assert age_scale(birth, "day", None, site).limit_at(at).lln == Decimal(800)
+
+
+# "Certainly below the limit": a value sent as "<v" is below v, so "<500" is below 500; "<=500" may be 500.
+@pytest.mark.parametrize(("value", "comparator", "below"), [
+    (499, None, True), (500, None, False), (501, None, False),
+    (500, "<", True), (501, "<", False),
+    (499, "<=", True), (500, "<=", False),
+])
+def test_certainly_below_a_limit_of_500(value: int, comparator: str | None, below: bool) -> None:
+    limit = Decimal(500)
+    assert is_below(Decimal(value), comparator, limit) is below
+    assert below_for(comparator)(Decimal(value), limit) is below

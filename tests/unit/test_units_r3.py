@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from cds_service.clinical.model import Measure, Problem, Quantity
+from cds_service.clinical import labs
+from cds_service.clinical.labs import read_results
+from cds_service.clinical.model import Measure, ObservationFacts, PatientRecord, Problem, Quantity, Role
 from cds_service.clinical.units import normalise
 from cds_service.knowledge import Knowledge
 from tests.builders import UCUM
@@ -121,3 +125,59 @@ def test_upper_bounds_keep_their_value(knowledge: Knowledge, comparator: str) ->
 def test_birth_weight_in_kilograms(knowledge: Knowledge) -> None:
     quantity = Quantity(Decimal("1.2"), unit="kg", system=UCUM, code="kg")
     assert normalise(quantity, Measure.MASS, knowledge.units) == Decimal(1200)
+
+
+def _facts(value: str, code: str = "10*3/uL", low: str | None = None) -> ObservationFacts:
+    return ObservationFacts(
+        id=None, role=Role.ANC, loinc="751-8", status="final", subject=None,
+        quantity=Quantity(Decimal(value), unit=code, system=UCUM, code=code),
+        effective=datetime(2026, 11, 24, tzinfo=UTC), issued=None, last_updated=None,
+        reference_low=Quantity(Decimal(low), unit=code, system=UCUM, code=code) if low is not None else None)
+
+
+def _read(knowledge: Knowledge, *facts: ObservationFacts) -> list[tuple[str, str | None]]:
+    """Each result's value and reference low as read, written exactly (a Decimal keeps its trailing zeros)."""
+    read = read_results(PatientRecord("p", observations=facts), knowledge)
+    return [(str(r.value), None if r.reference_low is None else str(r.reference_low)) for r in read.results]
+
+
+def test_values_in_canonical_units_are_remembered_per_result_never_by_equal_value(knowledge: Knowledge) -> None:
+    """R3 is worked out once per result object; 1.5 and 1.50 K/uL are equal, yet each reads as it was sent."""
+    short, long = _facts("1.5", low="1.8"), _facts("1.50", low="1.80")
+    assert short == long  # equal as values: a cache keyed by value would serve one for the other
+    exact = [(str(normalise(f.quantity, Measure.COUNT, knowledge.units)),  # type: ignore[arg-type]
+              str(normalise(f.reference_low, Measure.COUNT, knowledge.units)))  # type: ignore[arg-type]
+             for f in (short, long)]
+    assert exact[0] != exact[1]
+    for _ in range(2):  # first read, then remembered
+        assert _read(knowledge, short, long) == exact
+        assert _read(knowledge, long) == exact[1:]
+
+
+def test_values_remembered_with_one_unit_table_are_never_served_with_another(knowledge: Knowledge) -> None:
+    facts = _facts("1.2")
+    assert _read(knowledge, facts) == [(str(Decimal("1.2") * 1000), None)]
+    # a site whose table says 10*3/uL is x1 (absurd, but a different table): read afresh, not from the first
+    ucum = {m: dict(t) for m, t in knowledge.units.ucum.items()}
+    ucum[Measure.COUNT]["10*3/uL"] = Decimal(1)
+    site = replace(knowledge, units=replace(knowledge.units, ucum=ucum))
+    assert _read(site, facts) == [("1.2", None)]
+    assert _read(knowledge, facts) == [(str(Decimal("1.2") * 1000), None)]
+
+
+def test_a_unit_problem_is_remembered_as_the_problem(knowledge: Knowledge) -> None:
+    facts = _facts("1.2", code="furlongs")
+    for _ in range(2):
+        read = read_results(PatientRecord("p", observations=(facts,)), knowledge)
+        assert read.results == ()
+        assert [p.problem for p in read.problems] == [Problem.UNRECOGNISED_UNIT]
+
+
+def test_the_remembered_values_are_bounded(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(labs, "_NORMALISED", {})
+    monkeypatch.setattr(labs, "_NORMALISED_KEPT", 3)
+    results = [_facts(f"1.{i}") for i in range(7)]
+    for facts in results:
+        _read(knowledge, facts)
+        assert len(labs._NORMALISED) <= 3
+    assert _read(knowledge, *results) == [(str(Decimal(f"1.{i}") * 1000), None) for i in range(7)]
