@@ -110,20 +110,22 @@ def _instant_after(birth: datetime, duration: Duration) -> datetime:
     return datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz())
 
 
+Below = Callable[[Decimal, Decimal], bool]  # below_for(comparator): (value, limit) -> certainly below
+
+
 def is_below(value: Decimal, comparator: str | None, limit: Decimal) -> bool:
     """True when the true count is certainly below `limit`; '<v' means below v, so v == limit counts."""
     return value <= limit if comparator == "<" else value < limit
 
 
-def below_for(comparator: str | None) -> Callable[[Decimal, Decimal], bool]:
+def below_for(comparator: str | None) -> Below:
     """is_below for values sent with `comparator`, as a C comparison (value, limit) -> bool: R5 asks it of one value
     against up to eight limits, and each call of a Python function costs more than the comparison."""
     return le if comparator == "<" else lt
 
 
-def severity(value: Decimal, comparator: str | None, lln: Decimal, thresholds: Thresholds) -> Severity:
+def severity(value: Decimal, below: Below, lln: Decimal, thresholds: Thresholds) -> Severity:
     """R5 bands: none >= LLN; mild 1000 <= ANC < LLN; moderate 500 <= ANC < 1000; severe < 500."""
-    below = below_for(comparator)
     if not below(value, lln):
         return Severity.NONE
     if not below(value, thresholds.mild_from):
@@ -133,11 +135,8 @@ def severity(value: Decimal, comparator: str | None, lln: Decimal, thresholds: T
     return Severity.SEVERE
 
 
-def ctcae_grade(
-    value: Decimal, comparator: str | None, lab_low: Decimal | None, thresholds: Thresholds
-) -> int | None:
+def ctcae_grade(value: Decimal, below: Below, lab_low: Decimal | None, thresholds: Thresholds) -> int | None:
     """R5: CTCAE v5.0 'Neutrophil count decreased'. None when G1 is indeterminate (no lab lower limit)."""
-    below = below_for(comparator)
     if below(value, thresholds.ctcae_g3_from):
         return 4
     if below(value, thresholds.ctcae_g2_from):
@@ -151,11 +150,11 @@ def ctcae_grade(
 
 def classify(anc: AncMeasurement, limit: AgeLimit, thresholds: Thresholds) -> Classified:
     """One ANC against its age limit (R5)."""
-    value, comparator = anc.value, anc.comparator
+    value, below = anc.value, below_for(anc.comparator)
     return Classified(
         anc=anc,
         limit=limit,
-        severity=severity(value, comparator, limit.lln, thresholds),
-        profound=below_for(comparator)(value, thresholds.profound_below),
-        ctcae_grade=ctcae_grade(value, comparator, anc.reference_low, thresholds),
+        severity=severity(value, below, limit.lln, thresholds),
+        profound=below(value, thresholds.profound_below),
+        ctcae_grade=ctcae_grade(value, below, anc.reference_low, thresholds),
     )
