@@ -376,6 +376,10 @@ def _result_facts(sent: SentResult, source: _Source,
     return sent.facts
 
 
+_UNREAD = object()
+_NOTHING_REMEMBERED: dict[bytes, Any] = {}  # (without a cache)
+
+
 class Horizon(msgspec.Struct, frozen=True):
     """Which dated lab Observations are worth validating (filter before validating): those collected after
     `since`; temperatures only within the fever window. Undated ones and birth weights always are."""
@@ -405,8 +409,10 @@ def build_record(
     usable = knowledge.thresholds.usable_statuses
     temperature, birth_weight = Role.TEMPERATURE, Role.BIRTH_WEIGHT  # looked up once: they are read per result
     read_received = partial_fn(_received_result, knowledge=knowledge)
+    remembered: Callable[[bytes, Any], Any] = _NOTHING_REMEMBERED.get
     if cache is not None:
         read_received = partial_fn(cache.get_received, make=read_received)
+        remembered = cache.received()
 
     # One pass, each resource looked at as it comes and let go unless kept: of the versions of one Observation id
     # only the later meta.lastUpdated counts (R1), so for each id the latest version so far is remembered -- with
@@ -421,7 +427,9 @@ def build_record(
         source: _Source = item
         if isinstance(item, msgspec.Raw):  # a prefetch Bundle's resource as received (fhir/wire.py)
             source = bytes(item)
-            sent = read_received(source)
+            sent = remembered(source, _UNREAD)  # (a result sent before: one dict read, no call of a Python function)
+            if sent is _UNREAD:
+                sent = read_received(source)
             if sent is None:  # no result a rule reads: decoded, and looked at as any resource
                 resource = decode_entry(source)
                 if not isinstance(resource, dict):

@@ -38,19 +38,31 @@ class ValidatedCache:
     def get_received(self, data: bytes, make: Callable[[bytes], T]) -> T:
         """make(data) for a resource as received, or the remembered result for the same bytes: nothing is decoded
         on a hit. The same content sent with other spacing or key order is another entry, never another answer."""
-        found = self._entries.get(data, _MISSING)  # (keyed by the bytes alone: the hit is the common case, kept short)
-        if found is _MISSING or type(found) is _Failed:  # a miss, or an error to raise again: as any entry
-            return make(data) if self.max_entries <= 0 else self._remembered(data, make, data)
-        result: T = found
-        return result
+        found = self._entries.get(data, _MISSING)
+        if found is not _MISSING:
+            result: T = found
+            return result
+        if self.max_entries <= 0:
+            return make(data)
+        return self._remembered(data, make, data)
+
+    def received(self) -> Callable[[bytes, Any], Any]:
+        """The look-up of results remembered by the bytes received, as `dict.get`: `received(data, default)` costs no
+        call of a Python function, which matters once per result of every hook call. It gives `default` for bytes
+        not read yet, and for bytes whose reading raised (kept apart): for those, get_received."""
+        return self._entries.get
 
     def _remembered(self, key: tuple[str, bytes] | bytes, make: Callable[[A], T], argument: A) -> T:
         found = self._entries.get(key, _MISSING)
+        if found is _MISSING and isinstance(key, bytes):  # an error raised reading these bytes is kept apart
+            found = self._entries.get((_RAISED, key), _MISSING)
         if found is _MISSING:
             try:
                 found = make(argument)
             except Exception as error:  # remembered, and raised again on every hit
                 found = _Failed(error)
+                if isinstance(key, bytes):
+                    key = (_RAISED, key)
             with self._lock:
                 if key not in self._entries:
                     self._bytes += _size(key)
@@ -65,6 +77,7 @@ class ValidatedCache:
 
 
 _MISSING = object()  # (None may be a result)
+_RAISED = "received, raised"  # the kind of an error raised reading bytes as received, so that received() never finds it
 
 
 def _size(key: tuple[str, bytes] | bytes) -> int:

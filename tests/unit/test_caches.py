@@ -81,6 +81,36 @@ def test_a_resource_as_received_is_read_once_per_exact_bytes() -> None:
     assert calls == [sent, spaced, b'{"other":1}']
 
 
+def test_the_look_up_of_results_as_received_finds_only_what_was_read_without_error() -> None:
+    calls: list[bytes] = []
+
+    def make(data: bytes) -> str:
+        calls.append(data)
+        if data.startswith(b"bad"):
+            raise ValueError("not a resource")
+        return data.decode()
+
+    cache = ValidatedCache(max_entries=10)
+    received, unread = cache.received(), object()
+    assert received(b"good", unread) is unread  # not read yet
+    assert cache.get_received(b"good", make) == "good"
+    assert received(b"good", unread) == "good"  # read: found without calling get_received
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not a resource"):
+            cache.get_received(b"bad one", make)
+        assert received(b"bad one", unread) is unread  # a reading that raised is never served as a result
+    assert calls == [b"good", b"bad one"]  # each read once: the error is remembered, and raised again
+    assert cache._bytes == len(b"good") + len(b"bad one")  # both held within the byte bound
+
+
+def test_without_a_cache_nothing_is_remembered() -> None:
+    calls: list[bytes] = []
+    cache = ValidatedCache(max_entries=0)
+    for _ in range(2):
+        assert cache.get_received(b"x", lambda data: calls.append(data) or "read") == "read"
+    assert cache.received()(b"x", None) is None and calls == [b"x", b"x"]
+
+
 def test_the_bytes_the_keys_hold_are_bounded() -> None:
     cache = ValidatedCache(max_entries=100, max_bytes=250)
     for i in range(10):
