@@ -85,7 +85,10 @@ def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ..
         elif value["resourceType"] == "OperationOutcome":
             values[template.key] = PrefetchValue(failed, describes=template.describes)
         else:
-            values[template.key] = PrefetchValue(present, _resources(template.key, value), template.describes)
+            entries = value.get("entry")  # a Bundle as received (fhir/wire.py) is taken as it is, without a call
+            resources = entries if type(entries) is BundleResources and value["resourceType"] == "Bundle" else (
+                _resources(template.key, value))
+            values[template.key] = PrefetchValue(present, resources, template.describes)
     return values
 
 

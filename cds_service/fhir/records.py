@@ -482,7 +482,7 @@ def build_record(
     conditions: list[ConditionFacts] = []
     unreadable: list[DataProblem] = []
     for sent, kept in selected:
-        facts = _result_facts(sent, kept, cache)
+        facts = sent.facts if sent.facts is not None else _result_facts(sent, kept, cache)  # (read before: no call)
         if isinstance(facts, ObservationFacts):
             observations.append(facts)
         else:
