@@ -173,11 +173,11 @@ def test_a_unit_problem_is_remembered_as_the_problem(knowledge: Knowledge) -> No
         assert [p.problem for p in read.problems] == [Problem.UNRECOGNISED_UNIT]
 
 
-def test_the_remembered_values_are_bounded(knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(labs, "_NORMALISED", {})
-    monkeypatch.setattr(labs, "_NORMALISED_KEPT", 3)
-    results = [_facts(f"1.{i}") for i in range(7)]
-    for facts in results:
-        _read(knowledge, facts)
-        assert len(labs._NORMALISED) <= 3
-    assert _read(knowledge, *results) == [(str(Decimal(f"1.{i}") * 1000), None) for i in range(7)]
+def test_remembered_values_go_with_their_result(knowledge: Knowledge) -> None:
+    """Nothing is kept of a result no longer held (with the validated cache off, nothing outlives a call)."""
+    results = [_facts(f"1.{i}") for i in range(3)]
+    assert _read(knowledge, *results) == [(str(Decimal(f"1.{i}") * 1000), None) for i in range(3)]
+    keys = [id(facts) for facts in results]
+    assert all(key in labs._NORMALISED for key in keys)
+    del results
+    assert not any(key in labs._NORMALISED for key in keys)
