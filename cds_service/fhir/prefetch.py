@@ -43,13 +43,8 @@ class PrefetchValue(msgspec.Struct, frozen=True):
     describes: DataKind | None = None
     partial: bool = False
 
-    @property
-    def obtained(self) -> bool:
-        """True when the data is known: sent, or null (CDS Hooks 2.0: no data)."""
-        return self.state in _OBTAINED
 
-
-_OBTAINED = frozenset({PrefetchState.PRESENT, PrefetchState.NULL})
+_OBTAINED = frozenset({PrefetchState.PRESENT, PrefetchState.NULL})  # the data is known: sent, or null (no data)
 
 
 def _resources(key: str, value: dict[str, Any]) -> Sequence[dict[str, Any]]:
@@ -123,7 +118,7 @@ def complete_prefetch(
     since: date,
 ) -> dict[str, PrefetchValue]:
     """CDS Hooks 2.0: fetch every absent or failed key from fhirServer; 412 if a required one stays missing."""
-    missing = [t for t in templates if values[t.key].state not in _OBTAINED]  # (.obtained, without a call per key)
+    missing = [t for t in templates if values[t.key].state not in _OBTAINED]
     reason = "no fhirServer was sent"
     if missing and request.fhir_server and client is not None:
         token = request.fhir_authorization.get("access_token") if request.fhir_authorization else None
