@@ -155,7 +155,7 @@ def decode_hook_body(data: bytes) -> Any:
         return _whole(data)  # not the usual shape: decoded whole, and checked as ever by parse_hook_request
     for value in (decoded.get("prefetch") or {}).values():
         entries = value.get("entry") if value is not None else None
-        if entries is not None:  # (an empty Bundle, common in a prefetch, without building another empty list)
+        if entries is not None:  # (an empty Bundle, common in a prefetch, without running a comprehension)
             value["entry"] = BundleResources([e["resource"] for e in entries if "resource" in e] if entries else [])
     return decoded
 
