@@ -76,8 +76,6 @@ def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabR
 
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
     """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None."""
-    if len(results) == 1 and results[0].role is _ANC:  # a reported ANC alone, the most common collection: R4.1
-        return _reported_alone(results[0])
     by_role: dict[Role, list[LabResult]] = {}
     for result in results:
         same_role = by_role.get(result.role)
@@ -190,8 +188,8 @@ def anc_measurements(results: Iterable[LabResult], knowledge: Knowledge) -> list
     """One ANC per collection that yields one (R4)."""
     found = []
     for group in collections(results):
-        if len(group) == 1 and group[0].role is _ANC:  # (the most common collection, without the call between)
-            found.append(_reported_alone(group[0]))
+        if len(group) == 1 and group[0].role is _ANC:  # a reported ANC alone, the most common collection: R4.1
+            found.append(_reported_alone(group[0]))  # (what anc_of_collection makes of it, without grouping by role)
             continue
         measurement = anc_of_collection(group, knowledge)
         if measurement is not None:
