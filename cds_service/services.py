@@ -179,6 +179,8 @@ def patient_view(request: HookRequest, service: CdsService, engine: Engine) -> l
 def _order_checks(selected_only: bool) -> Handler:
     def handler(request: HookRequest, service: CdsService, engine: Engine) -> list[dict[str, Any]]:
         orders = read_draft_orders(request.context, selected_only)  # 400 before any work on the record
+        if not orders:
+            return []  # nothing to check: no draft, or none with a medication or service yet
         assessment = assess_request(request, service, engine)
         risks = check_orders(orders, assessment, engine.knowledge)
         return engine.renderer.order_cards(risks, assessment, request.patient_id)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from cds_service.clinical.drugs import identify
 from cds_service.clinical.labs import is_patient_reference
 from cds_service.clinical.model import (
     ChemotherapyDose,
@@ -16,6 +17,7 @@ from cds_service.clinical.model import (
     ComponentFacts,
     ConditionFacts,
     DuffyStatus,
+    Evidence,
     MedicationFacts,
     MedicationKind,
     PatientRecord,
@@ -24,55 +26,35 @@ from cds_service.clinical.severity import is_below
 from cds_service.knowledge import ContextKnowledge, Knowledge
 
 
-def ingredients(codings: Iterable[Coding], context: ContextKnowledge) -> set[str]:
-    """RxNorm ingredients behind a medication's codes: an ingredient code, or a product mapped to one (R8, R9)."""
-    found = set()
-    for coding in codings:
-        if coding.system == context.rxnorm and coding.code:
-            found.add(context.product_ingredient.get(coding.code, coding.code))
-    return found
-
-
-def antineoplastic_name(codings: tuple[Coding, ...], context: ContextKnowledge) -> str | None:
-    """The antineoplastic a medication is (ATC L01 or a listed RxNorm ingredient), or None (R8)."""
-    for ingredient in sorted(ingredients(codings, context)):
-        if ingredient in context.antineoplastics:
-            return context.antineoplastics[ingredient]
-    for coding in codings:
-        if coding.system == context.atc and coding.code and coding.code.startswith(context.atc_antineoplastic_prefix):
-            return f"ATC {coding.code}"
-    return None
-
-
 def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledge) -> list[ChemotherapyDose]:
     """R8: every antineoplastic given or started, and every chemotherapy procedure, up to today."""
     context = knowledge.context
-    doses: list[tuple[str, datetime]] = []
+    doses: list[tuple[str, datetime, Evidence]] = []
     for medication in record.medications:
         if medication.status not in context.statuses.given[medication.kind] or medication.started_at is None:
             continue
-        name = antineoplastic_name(medication.codings, context)
-        if name is not None:
-            doses.append((name, medication.started_at))
+        identity = identify(medication.concept, context)  # R8 by the drug-identity rules of R9
+        if identity.antineoplastic is not None:
+            doses.append((identity.antineoplastic, medication.started_at, identity.antineoplastic_by or Evidence.CODE))
     for procedure in record.procedures:
         if procedure.status in context.statuses.procedure_done and procedure.performed_at is not None and any(
             c.system == context.snomed and c.code in context.chemo_procedure_codes for c in procedure.codings
         ):
-            doses.append(("chemotherapy procedure", procedure.performed_at))
+            doses.append(("chemotherapy procedure", procedure.performed_at, Evidence.CODE))
     found = []
-    for name, at in doses:
+    for name, at, how in doses:
         days = (now.date() - at.date()).days  # calendar days before today, UTC
         if days < 0:
             continue  # planned, not yet given
         in_window = context.chemo_window_from_days <= days <= context.chemo_window_to_days
-        found.append(ChemotherapyDose(name, at, days, in_window))
+        found.append(ChemotherapyDose(name, at, days, in_window, how))
     return found
 
 
 def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> bool:
     return any(
         m.status in context.statuses.active.get(m.kind, frozenset())
-        and context.clozapine in ingredients(m.codings, context)
+        and identify(m.concept, context).has(context.clozapine)
         for m in medications
     )
 
@@ -144,13 +126,13 @@ def _condition_causes(conditions: Iterable[ConditionFacts], context: ContextKnow
 
 def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[str, ...]:
     """R8: active drugs on the neutropenia-associated list and conditions among the causes -- names, in order."""
-    drugs = [
-        context.associated_drugs[i]
-        for m in record.medications
-        if m.kind is MedicationKind.REQUEST and m.status in context.statuses.active[MedicationKind.REQUEST]
-        for i in sorted(ingredients(m.codings, context))
-        if i in context.associated_drugs
-    ]
+    drugs = []
+    for m in record.medications:
+        if m.kind is MedicationKind.REQUEST and m.status in context.statuses.active[MedicationKind.REQUEST]:
+            identity = identify(m.concept, context)
+            if not identity.non_systemic:  # R9: topical, ophthalmic and otic products do not count
+                drugs += [context.associated_drugs[key] for key, _ in identity.ingredients
+                          if key in context.associated_drugs]
     return tuple(dict.fromkeys([*drugs, *_condition_causes(record.conditions, context)]))
 
 

@@ -169,6 +169,44 @@ class Coding(msgspec.Struct, frozen=True):
     code: str | None
 
 
+class Evidence(enum.StrEnum):
+    """R9 drug identity: how a medication was recognised, strongest first."""
+
+    CODE = "code"  # a coding on a knowledge list itself (RxNorm ingredient, ATC, CVX)
+    INGREDIENT = "ingredient"  # Medication.ingredient
+    PRODUCT = "product"  # the shipped RxNorm product table
+    NAME = "name"  # a listed ingredient or brand named in a display or text
+    TERMINOLOGY = "terminology"  # the ingredients a terminology service gave for the code
+
+
+class MedicationConcept(msgspec.Struct, frozen=True):
+    """What a medication resource says the drug is -- the raw material of R9 drug identity."""
+
+    codings: tuple[Coding, ...] = ()  # medicationCodeableConcept, or the referenced Medication's code
+    ingredient_codings: tuple[Coding, ...] = ()  # Medication.ingredient[].itemCodeableConcept
+    names: tuple[str, ...] = ()  # CodeableConcept text and coding displays
+    related: tuple[Coding, ...] = ()  # ingredients a terminology service gave for codings (R9, evidence 5)
+    routes: tuple[Coding, ...] = ()  # route codes (R9: rectal, topical...)
+
+
+class DrugIdentity(msgspec.Struct, frozen=True):
+    """R9: what a medication was recognised as, and how. Ingredient keys are RxNorm ingredient codes (or
+    "name:X" for a listed drug without one)."""
+
+    ingredients: tuple[tuple[str, Evidence], ...] = ()
+    antineoplastic: str | None = None  # its name, when it is one
+    antineoplastic_by: Evidence | None = None
+    live_vaccine_by: Evidence | None = None
+    non_systemic: bool = False  # topical, ophthalmic or otic (by route or dose form)
+
+    def has(self, ingredient: str) -> bool:
+        return any(key == ingredient for key, _ in self.ingredients)
+
+    @property
+    def recognised(self) -> bool:
+        return bool(self.ingredients) or self.antineoplastic is not None or self.live_vaccine_by is not None
+
+
 class MedicationKind(enum.StrEnum):
     REQUEST = "MedicationRequest"
     ADMINISTRATION = "MedicationAdministration"
@@ -181,7 +219,7 @@ class MedicationFacts(msgspec.Struct, frozen=True):
     id: str | None
     kind: MedicationKind
     status: str
-    codings: tuple[Coding, ...]
+    concept: MedicationConcept
     started_at: datetime | None
 
 
@@ -347,6 +385,7 @@ class ChemotherapyDose(msgspec.Struct, frozen=True):
     at: datetime
     days_before: int  # calendar days before the assessment (UTC)
     in_window: bool  # R7/R8: 3 to 14 days before
+    recognised_by: Evidence = Evidence.CODE
 
 
 class ClozapineAction(enum.StrEnum):
@@ -404,8 +443,7 @@ class DraftOrder(msgspec.Struct, frozen=True):
 
     reference: str  # "MedicationRequest/123": what a delete suggestion names
     name: str  # the order's own text, for the card (escaped when rendered)
-    codings: tuple[Coding, ...]  # the medication or service codes
-    routes: tuple[Coding, ...]  # dosageInstruction route codes
+    concept: MedicationConcept  # the medication (or service) codes, names and routes
 
 
 class OrderRule(enum.StrEnum):
@@ -440,6 +478,7 @@ class OrderRisk(msgspec.Struct, frozen=True):
     order: DraftOrder
     findings: tuple[OrderFinding, ...]
     drug: str | None = None  # what the order was recognised as (knowledge name), for the card
+    recognised_by: Evidence | None = None  # how (R9): the card says so when by name or terminology service
 
     @property
     def indicator(self) -> str:

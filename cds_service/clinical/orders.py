@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cds_service.clinical.context import antineoplastic_name, ingredients
+from cds_service.clinical.drugs import identify
 from cds_service.clinical.model import (
     Assessment,
     ClinicalContext,
     DraftOrder,
     DuffyStatus,
+    Evidence,
     OrderFinding,
     OrderReason,
     OrderRisk,
@@ -35,11 +36,6 @@ def _anc_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
     return None
 
 
-def _is_live_vaccine(order: DraftOrder, knowledge: Knowledge) -> bool:
-    context = knowledge.context
-    return any(c.system == context.cvx and c.code in context.live_vaccines for c in order.codings)
-
-
 def _recent_chemotherapy(context: ClinicalContext, knowledge: Knowledge) -> bool:
     latest = context.latest_chemotherapy
     return latest is not None and latest.days_before <= knowledge.thresholds.live_vaccine_chemotherapy_days
@@ -51,9 +47,12 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
     context = assessment.context or ClinicalContext()
     findings: list[OrderFinding] = []
     drug: str | None = None
+    identity = identify(order.concept, codes)
+    evidence = dict(identity.ingredients)
+    recognised_by: Evidence | None = None
 
-    if _is_live_vaccine(order, knowledge):
-        drug = "live vaccine"
+    if identity.live_vaccine_by is not None:
+        drug, recognised_by = "live vaccine", identity.live_vaccine_by
         band = _anc_band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
                          thresholds.live_vaccine_warning_below)
         if band is not None:
@@ -61,9 +60,8 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
         if _recent_chemotherapy(context, knowledge):
             findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, CRITICAL))
 
-    antineoplastic = antineoplastic_name(order.codings, codes)
-    if antineoplastic is not None:
-        drug = antineoplastic
+    if identity.antineoplastic is not None:
+        drug, recognised_by = identity.antineoplastic, identity.antineoplastic_by
         band = _anc_band(assessment, OrderRule.ANTINEOPLASTIC, thresholds.antineoplastic_critical_below,
                          thresholds.antineoplastic_warning_below)
         if assessment.current is None:
@@ -71,9 +69,8 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
         elif band is not None:
             findings.append(band)
 
-    drug_ingredients = ingredients(order.codings, codes)
-    if codes.clozapine in drug_ingredients:
-        drug = "clozapine"
+    if identity.has(codes.clozapine):
+        drug, recognised_by = "clozapine", evidence[codes.clozapine]
         start = (thresholds.clozapine_start_duffy_null if context.duffy is not DuffyStatus.UNKNOWN
                  else thresholds.clozapine_start_general)
         band = _anc_band(assessment, OrderRule.CLOZAPINE, thresholds.clozapine_critical_below, start)
@@ -82,21 +79,23 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
         elif band is not None:
             findings.append(band)
 
-    associated = sorted(i for i in drug_ingredients if i in codes.associated_drugs)
+    # R9: a topical, ophthalmic or otic product does not count for the neutropenia-associated drug row
+    associated = [] if identity.non_systemic else [key for key in evidence if key in codes.associated_drugs]
     if associated:
-        drug = drug or codes.associated_drugs[associated[0]]
+        if drug is None:
+            drug, recognised_by = codes.associated_drugs[associated[0]], evidence[associated[0]]
         band = _anc_band(assessment, OrderRule.ASSOCIATED_DRUG, thresholds.associated_critical_below,
                          thresholds.associated_warning_below)
         if band is not None:
             findings.append(band)
 
-    if any(r.system == codes.snomed and r.code in codes.rectal_route for r in order.routes):
+    if any(r.system == codes.snomed and r.code in codes.rectal_route for r in order.concept.routes):
         current = assessment.current
         if current is not None and is_below(current.anc.value, current.anc.comparator,
                                             thresholds.rectal_warning_below):
             findings.append(OrderFinding(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, WARNING,
                                          thresholds.rectal_warning_below))
-    return OrderRisk(order, tuple(findings), drug) if findings else None
+    return OrderRisk(order, tuple(findings), drug, recognised_by) if findings else None
 
 
 def check_orders(orders: list[DraftOrder], assessment: Assessment, knowledge: Knowledge) -> list[OrderRisk]:

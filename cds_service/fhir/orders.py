@@ -1,82 +1,123 @@
-"""context.draftOrders (and selections) of order-select / order-sign, checked and turned into DraftOrders (R9)."""
+"""context.draftOrders (and selections) of order-select / order-sign, read liberally into DraftOrders (R9).
+
+A draft is a draft: only what a rule needs is read (resourceType, id, status, medication[x] and the Medication it
+names, route, subject, authoredOn); nothing else is checked, so a draft without `intent`, with `category` as an
+object, or with a dosage the R4 model would refuse, is still checked (the CDS Hooks Sandbox sends all three). What
+was off is logged, without PHI, and counted."""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.servicerequest import ServiceRequest
-from pydantic import ValidationError
-
-from cds_service.clinical.model import Coding, DraftOrder
+from cds_service.clinical.model import DraftOrder, MedicationConcept
 from cds_service.errors import BadRequest
-from cds_service.fhir.records import codings_of, medication_codings, raw_codings
+from cds_service.fhir.records import concept_names, medication_concept, raw_codings
 
-_CHECKED: dict[str, Any] = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}
+log = logging.getLogger(__name__)
+
+ORDER_KINDS = ("MedicationRequest", "ServiceRequest")
+NOT_CHECKED_STATUSES = frozenset({"entered-in-error", "cancelled", "revoked", "completed"})  # R9
+# R4 elements a client commonly gets wrong in drafts; never a reason to refuse, only to note (no value logged)
+_R4_CARDINALITY = {"category": list, "dosageInstruction": list, "reasonCode": list, "note": list}
+
+irregularities: Counter[str] = Counter()  # what was off in drafts read by this process, by kind (for the metrics)
+
+
+def _note(kind: str, what: str) -> None:
+    irregularities[what] += 1
+    log.info("draft %s read despite: %s", kind, what)
+
+
+def _irregularities(resource: dict[str, Any]) -> None:
+    kind = resource["resourceType"]
+    if kind == "MedicationRequest" and "intent" not in resource:
+        _note(kind, "no intent")
+    for element, shape in _R4_CARDINALITY.items():
+        if element in resource and not isinstance(resource[element], shape):
+            _note(kind, f"{element} is not a list")
 
 
 def _bundle_resources(draft: Any) -> list[dict[str, Any]]:
-    if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
+    """The resources of context.draftOrders: none when it is absent; a 400 only when it is no object at all."""
+    if draft is None:
+        return []
+    if not isinstance(draft, dict):
         raise BadRequest("context.draftOrders must be a FHIR Bundle of the draft orders")
-    entries = draft.get("entry", [])
+    entries = draft.get("entry")
     if not isinstance(entries, list):
-        raise BadRequest("context.draftOrders.entry must be a list")
+        return []  # a Bundle with no entries: nothing to check
     resources = []
-    for position, entry in enumerate(entries):
+    for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            raise BadRequest(f"context.draftOrders.entry[{position}] has no FHIR resource")
-        if not isinstance(resource.get("id"), str) or not resource["id"]:
-            raise BadRequest(f"context.draftOrders.entry[{position}] ({resource['resourceType']}) has no id")
-        resources.append(resource)
+        if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+            resources.append(resource)
+        else:
+            _note("entry", "an entry without a resource")
     return resources
 
 
-def _name(resource: dict[str, Any], concept: Any, codings: list[Coding]) -> str:
-    if isinstance(concept, dict):
-        if isinstance(concept.get("text"), str) and concept["text"].strip():
-            return str(concept["text"])
-        for coding in concept.get("coding") or []:
-            if isinstance(coding, dict) and isinstance(coding.get("display"), str):
-                return str(coding["display"])
-    return f"{resource['resourceType']}/{resource['id']}" if not codings else f"code {codings[0].code}"
+def _reference(resource: dict[str, Any]) -> str | None:
+    resource_id = resource.get("id")
+    return f"{resource['resourceType']}/{resource_id}" if isinstance(resource_id, str) and resource_id else None
 
 
-def _draft_order(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> DraftOrder:
-    kind = resource["resourceType"]
-    try:
-        model = _CHECKED[kind].model_validate(resource)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise BadRequest(
-            f"draft order {kind}/{resource['id']} is not valid FHIR R4 ({where}: {first['msg']})") from None
-    if kind == "MedicationRequest":
-        codings = medication_codings(resource, medications)
-        concept = resource.get("medicationCodeableConcept")
-        routes = tuple(c for d in model.dosageInstruction or [] for c in codings_of(d.route))
+def _name(reference: str, concept: MedicationConcept) -> str:
+    if concept.names:
+        return concept.names[0]
+    codes = [c.code for c in concept.codings if c.code]
+    return f"code {codes[0]}" if codes else reference
+
+
+def _draft_order(resource: dict[str, Any], reference: str,
+                 medications: dict[str, dict[str, Any]]) -> DraftOrder | None:
+    """The order as R9 reads it, or None when there is nothing to check (no medication or service yet, or a status
+    R9 does not check)."""
+    _irregularities(resource)
+    status = resource.get("status")
+    if isinstance(status, str) and status in NOT_CHECKED_STATUSES:
+        return None
+    if resource["resourceType"] == "MedicationRequest":
+        concept = medication_concept(resource, medications)
     else:
-        codings = raw_codings(resource.get("code"))
-        concept = resource.get("code")
-        routes = ()
-    return DraftOrder(f"{kind}/{resource['id']}", _name(resource, concept, codings), tuple(codings), routes)
+        code = resource.get("code")
+        concept = MedicationConcept(tuple(raw_codings(code)), (), tuple(concept_names(code)))
+    if not (concept.codings or concept.ingredient_codings or concept.names):
+        return None  # e.g. the Sandbox's Rx View before a drug is chosen: nothing to check
+    return DraftOrder(reference, _name(reference, concept), concept)
 
 
 def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[DraftOrder]:
-    """The draft orders to check: the selected ones (order-select) or all (order-sign). BadRequest if malformed."""
+    """The draft orders to check: the selected ones (order-select) or all (order-sign). No draftOrders, or an empty
+    Bundle, is nothing to check. BadRequest only for what makes the call meaningless: draftOrders that is not an
+    object, or a selection that names no draft order."""
     resources = _bundle_resources(context.get("draftOrders"))
-    medications = {r["id"]: r for r in resources if r["resourceType"] == "Medication"}
-    orders = {f"{r['resourceType']}/{r['id']}": r for r in resources if r["resourceType"] in _CHECKED}
+    medications = {r["id"]: r for r in resources
+                   if r["resourceType"] == "Medication" and isinstance(r.get("id"), str)}
+    orders: dict[str, dict[str, Any]] = {}
+    for resource in resources:
+        reference = _reference(resource)
+        if resource["resourceType"] in ORDER_KINDS:
+            if reference is None:
+                _note(resource["resourceType"], "no id")
+                reference = f"{resource['resourceType']}/#{len(orders) + 1}"  # still checked; no delete suggestion
+            orders.setdefault(reference, resource)
+    if not orders:
+        return []  # no draftOrders, an empty Bundle, or one with no order in it: nothing to check
     if selected_only:
         selections = context.get("selections")
-        if not isinstance(selections, list) or not selections or not all(isinstance(s, str) for s in selections):
-            raise BadRequest("context.selections must be a non-empty list of references such as MedicationRequest/1")
-        every = {f"{r['resourceType']}/{r['id']}" for r in resources}
+        if selections is None:
+            selections = []
+        if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
+            raise BadRequest("context.selections must be a list of references such as MedicationRequest/1")
+        every = {ref for r in resources if (ref := _reference(r)) is not None}
         for selection in selections:
             if selection not in every:
                 raise BadRequest(f"context.selections names '{selection}', which is not in context.draftOrders")
-        chosen = [orders[s] for s in dict.fromkeys(selections) if s in orders]
+        chosen = [(s, orders[s]) for s in dict.fromkeys(selections) if s in orders]
     else:
-        chosen = list(orders.values())
-    return [_draft_order(resource, medications) for resource in chosen]
+        chosen = list(orders.items())
+    drafts = (_draft_order(resource, reference, medications) for reference, resource in chosen)
+    return [draft for draft in drafts if draft is not None]

@@ -19,6 +19,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 from pydantic import ValidationError
 
+from cds_service.clinical.drugs import identify
 from cds_service.clinical.model import (
     CodedObservationFacts,
     Coding,
@@ -26,6 +27,7 @@ from cds_service.clinical.model import (
     ConditionFacts,
     DataKind,
     DataProblem,
+    MedicationConcept,
     MedicationFacts,
     MedicationKind,
     ObservationFacts,
@@ -194,16 +196,8 @@ class _ContextFilter:
     def __init__(self, knowledge: Knowledge) -> None:
         context = knowledge.context
         self.context = context
-        self.drugs = context.drug_codes
         self.site_codes = context.duffy.site_codes
         self.observation_codes = knowledge.duffy_observation_codes  # R8
-
-    def medication(self, codings: list[Coding]) -> bool:
-        return any(
-            (c.system == self.context.rxnorm and c.code in self.drugs)
-            or (c.system == self.context.atc and (c.code or "").startswith(self.context.atc_antineoplastic_prefix))
-            for c in codings
-        )
 
     def procedure(self, pairs: list[tuple[Any, str]]) -> bool:
         return any(system == self.context.snomed and code in self.context.chemo_procedure_codes
@@ -226,22 +220,61 @@ def _raw_pairs(concept: Any) -> list[tuple[Any, str]]:
     return [(c.get("system"), code) for c in codings if isinstance(c, dict) and isinstance(code := c.get("code"), str)]
 
 
-def medication_codings(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> list[Coding]:
-    """The codes of what a medication resource names: its CodeableConcept, or the Medication it references."""
-    if "medicationCodeableConcept" in resource:
-        return raw_codings(resource["medicationCodeableConcept"])
+def concept_names(concept: Any) -> list[str]:
+    """A raw CodeableConcept's text and its codings' displays (R9 evidence 4)."""
+    if not isinstance(concept, dict):
+        return []
+    found = [concept["text"]] if isinstance(concept.get("text"), str) else []
+    codings = concept.get("coding")
+    for coding in codings if isinstance(codings, list) else []:
+        if isinstance(coding, dict) and isinstance(coding.get("display"), str):
+            found.append(coding["display"])
+    return [name for name in found if name.strip()]
+
+
+def _routes(resource: dict[str, Any]) -> list[Coding]:
+    """Route codes of a medication resource's dosage (MedicationRequest/Statement: a list; Administration: one)."""
+    dosages = resource.get("dosageInstruction", resource.get("dosage"))
+    dosages = dosages if isinstance(dosages, list) else [dosages]
+    return [c for d in dosages if isinstance(d, dict) for c in raw_codings(d.get("route"))]
+
+
+def _medication_named(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The Medication a medicationReference names: contained ("#id"), or by id among the resources sent."""
     reference = resource.get("medicationReference")
     target = reference.get("reference") if isinstance(reference, dict) else None
     if not isinstance(target, str):
-        return []
+        return None
     if target.startswith("#"):
         contained = resource.get("contained")
         for item in contained if isinstance(contained, list) else []:
             if isinstance(item, dict) and item.get("id") == target[1:]:
-                return raw_codings(item.get("code"))
-        return []
-    medication = medications.get(target.rsplit("Medication/", 1)[-1])
-    return raw_codings(medication.get("code")) if medication else []
+                return item
+        return None
+    return medications.get(target.rsplit("Medication/", 1)[-1])
+
+
+def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> MedicationConcept:
+    """What a medication resource names (R9 drug identity): codes, Medication.ingredient, names, routes. Read from
+    the raw JSON, tolerant of every element no rule reads."""
+    routes = tuple(_routes(resource))
+    concept = resource.get("medicationCodeableConcept")
+    if concept is not None:
+        return MedicationConcept(tuple(raw_codings(concept)), (), tuple(concept_names(concept)), (), routes)
+    medication = _medication_named(resource, medications)
+    if medication is None:
+        reference = resource.get("medicationReference")
+        display = reference.get("display") if isinstance(reference, dict) else None
+        return MedicationConcept(names=(display,) if isinstance(display, str) else (), routes=routes)
+    ingredients = medication.get("ingredient")
+    ingredient_codings = tuple(
+        c for item in (ingredients if isinstance(ingredients, list) else []) if isinstance(item, dict)
+        for c in raw_codings(item.get("itemCodeableConcept")))
+    names = concept_names(medication.get("code"))
+    for item in ingredients if isinstance(ingredients, list) else []:
+        if isinstance(item, dict):
+            names += concept_names(item.get("itemCodeableConcept"))
+    return MedicationConcept(tuple(raw_codings(medication.get("code"))), ingredient_codings, tuple(names), (), routes)
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:
@@ -249,7 +282,7 @@ def _earliest(*moments: datetime | None) -> datetime | None:
     return min(found) if found else None
 
 
-def _medication_facts(resource: dict[str, Any], codings: list[Coding]) -> MedicationFacts:
+def _medication_facts(resource: dict[str, Any], concept: MedicationConcept) -> MedicationFacts:
     kind, model_class = _MEDICATION_MODELS[resource["resourceType"]]
     model = model_class.model_validate(_read_only(resource))
     if kind is MedicationKind.REQUEST:
@@ -262,8 +295,7 @@ def _medication_facts(resource: dict[str, Any], codings: list[Coding]) -> Medica
     else:
         period = model.effectivePeriod
         started = _instant(model.effectiveDateTime) or (_instant(period.start) if period else None)
-    return MedicationFacts(id=model.id, kind=kind, status=str(model.status), codings=tuple(codings),
-                           started_at=started)
+    return MedicationFacts(id=model.id, kind=kind, status=str(model.status), concept=concept, started_at=started)
 
 
 def _procedure_facts(resource: dict[str, Any]) -> ProcedureFacts:
@@ -495,10 +527,10 @@ def build_record(
             elif kind == "DiagnosticReport":
                 reports.append(validated("report", resource, _report_facts))
             elif kind in _MEDICATION_MODELS:
-                codings = medication_codings(resource, medication_resources)
-                if relevant.medication(codings):
-                    medications.append(validated(f"medication:{codings}", resource,
-                                                 partial_fn(_medication_facts, codings=codings)))
+                concept = medication_concept(resource, medication_resources)
+                if identify(concept, knowledge.context).recognised:  # R9 drug identity: only what a rule reads
+                    medications.append(validated(f"medication:{concept}", resource,
+                                                 partial_fn(_medication_facts, concept=concept)))
             elif kind == "Procedure":
                 procedures.append(validated("procedure", resource, _procedure_facts))
             elif kind == "Condition":

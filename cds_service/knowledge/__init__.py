@@ -106,6 +106,55 @@ class DuffyCodes:
 
 
 @dataclass(frozen=True)
+class Product:
+    """R9 evidence 3: an RxNorm product (SCD, SBD, GPCK, BPCK) and what it contains."""
+
+    name: str
+    tty: str
+    ingredients: tuple[str, ...]  # ingredient keys
+    cvx: str | None  # a vaccine product: its CVX code
+
+
+def _words(names: Any) -> re.Pattern[str] | None:
+    """One case-insensitive pattern finding any of `names` as whole words (R9: whole-word names)."""
+    names = sorted({n.casefold() for n in names}, key=len, reverse=True)
+    if not names:
+        return None
+    return re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DrugNames:
+    """R9 evidence 4: listed ingredient and brand names, and the words that make a vaccine name live or not."""
+
+    ingredient_by_name: Mapping[str, str]  # case-folded name -> ingredient key
+    live_vaccine_brands: tuple[str, ...]
+    live_word: str
+    not_live_words: tuple[str, ...]
+    non_systemic_dose_forms: tuple[str, ...]
+
+    @functools.cached_property
+    def ingredient_pattern(self) -> re.Pattern[str] | None:
+        return _words(self.ingredient_by_name)
+
+    @functools.cached_property
+    def live_pattern(self) -> re.Pattern[str] | None:
+        return _words([self.live_word])
+
+    @functools.cached_property
+    def live_brand_pattern(self) -> re.Pattern[str] | None:
+        return _words(self.live_vaccine_brands)
+
+    @functools.cached_property
+    def not_live_pattern(self) -> re.Pattern[str] | None:
+        return _words(self.not_live_words)
+
+    @functools.cached_property
+    def non_systemic_pattern(self) -> re.Pattern[str] | None:
+        return _words(self.non_systemic_dose_forms)
+
+
+@dataclass(frozen=True)
 class ContextKnowledge:
     """R7-R9 code lists: systems, antineoplastics, products, clozapine, associated drugs, causes, Duffy."""
 
@@ -117,30 +166,31 @@ class ContextKnowledge:
     chemo_procedure_codes: frozenset[str]
     chemo_window_from_days: int  # R7 POLICY
     chemo_window_to_days: int  # R7 POLICY
-    antineoplastics: Mapping[str, str]  # RxNorm ingredient -> name
-    product_ingredient: Mapping[str, str]  # RxNorm clinical drug -> ingredient
+    antineoplastics: Mapping[str, str]  # ingredient key (RxNorm ingredient, or "name:X") -> name
+    products: Mapping[str, Product]  # R9 evidence 3: RxNorm SCD/SBD/GPCK/BPCK -> ingredients or CVX
+    drug_names: DrugNames  # R9 evidence 4
     clozapine: str
     clozapine_general_normal_from: Decimal  # R8
     clozapine_general_mild_from: Decimal  # R8
     clozapine_general_moderate_from: Decimal  # R8
     clozapine_duffy_null_normal_from: Decimal  # R8
     clozapine_duffy_null_moderate_from: Decimal  # R8
-    associated_drugs: Mapping[str, str]  # RxNorm ingredient -> name (R8 causes, R9)
+    associated_drugs: Mapping[str, str]  # ingredient key -> name (R8 causes, R9)
     causes: tuple[Cause, ...]
     duffy: DuffyCodes
     cvx: str  # R9
     live_vaccines: frozenset[str]  # R9, CVX
     not_live_vaccines: frozenset[str]  # R9, CVX
     rectal_route: frozenset[str]  # R9, SNOMED CT route
+    non_systemic_routes: frozenset[str]  # R9, SNOMED CT routes: topical, ophthalmic, otic
     cbc_loinc: str  # R9
     cbc_display: str
     statuses: Statuses
     unverified: tuple[str, ...]  # "system|code name" of every code not checked against its release
 
-    @functools.cached_property
-    def drug_codes(self) -> frozenset[str]:
-        """Every RxNorm code a rule reads a medication for (computed once, not per request)."""
-        return frozenset({*self.antineoplastics, *self.product_ingredient, *self.associated_drugs, self.clozapine})
+    def drug_named(self, key: str) -> str | None:
+        """The name of a listed drug by its ingredient key, or None."""
+        return self.antineoplastics.get(key) or self.associated_drugs.get(key)
 
     @functools.cached_property
     def _cause_prefixes(self) -> tuple[str, ...]:
@@ -362,21 +412,56 @@ def _thresholds(data: dict[str, Any]) -> Thresholds:
     )
 
 
-def _coded_list(entries: list[dict[str, Any]], key: str, system: str, unverified: list[str]) -> dict[str, str]:
+def ingredient_key(entry: Mapping[str, Any]) -> str:
+    """A listed drug's key: its RxNorm ingredient code, or "name:X" for one listed without a code (R9)."""
+    return str(entry["rxnorm"]) if "rxnorm" in entry else f"name:{entry['name']}"
+
+
+def _drug_list(entries: list[dict[str, Any]], unverified: list[str], names: dict[str, str]) -> dict[str, str]:
+    """Listed drugs by ingredient key; their ingredient and brand names go into `names` (R9 evidence 4)."""
     found: dict[str, str] = {}
     for entry in entries:
-        found[str(entry[key])] = str(entry["name"])
+        key = ingredient_key(entry)
+        found[key] = str(entry["name"])
+        for name in [entry["name"], *entry.get("names", [])]:
+            if " / " not in name:  # a combination's own name is matched through its components' names
+                names.setdefault(name.casefold(), key)
         if not entry.get("verified", False):
-            unverified.append(f"{system}|{entry[key]} {entry['name']}")
+            unverified.append(f"RxNorm|{entry['rxnorm']} {entry['name']}")
     return found
 
 
-def _context(data: dict[str, Any]) -> ContextKnowledge:
+def _products(data: dict[str, Any], known: set[str], cvx_codes: set[str], unverified: list[str]) -> dict[str, Product]:
+    products: dict[str, Product] = {}
+    for entry in data["product"]:
+        code = str(entry["rxnorm"])
+        if code in products:
+            raise KnowledgeError(f"products.toml: RxNorm {code} is listed twice")
+        ingredients = tuple(str(i) for i in entry.get("ingredients", ()))
+        cvx = entry.get("cvx")
+        unknown = set(ingredients) - known
+        if unknown or (cvx is not None and cvx not in cvx_codes) or not (ingredients or cvx):
+            raise KnowledgeError(f"products.toml: RxNorm {code} maps to nothing listed ({sorted(unknown) or cvx})")
+        if entry["tty"] not in ("SCD", "SBD", "GPCK", "BPCK"):
+            raise KnowledgeError(f"products.toml: RxNorm {code} has term type {entry['tty']!r}")
+        products[code] = Product(str(entry["name"]), str(entry["tty"]), ingredients, cvx)
+        if not entry.get("verified", False):
+            unverified.append(f"RxNorm|{code} {entry['name']}")
+    return products
+
+
+def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowledge:
     systems, chemo, clozapine, duffy = data["systems"], data["chemotherapy"], data["clozapine"], data["duffy"]
+    orders = data["orders"]
     unverified: list[str] = []
-    antineoplastics = _coded_list(data["antineoplastic"], "rxnorm", "RxNorm", unverified)
-    associated = _coded_list(data["associated_drug"], "rxnorm", "RxNorm", unverified)
-    _coded_list(data["product"], "rxnorm", "RxNorm", unverified)
+    names: dict[str, str] = {}
+    antineoplastics = _drug_list(data["antineoplastic"], unverified, names)
+    associated = _drug_list(data["associated_drug"], unverified, names)
+    products = _products(product_data, {*antineoplastics, *associated},
+                         {*orders["live_vaccines_cvx"], *orders["not_live_vaccines_cvx"]}, unverified)
+    if not orders.get("live_vaccine_brands_verified", False):
+        unverified.append("live-vaccine brand names " + ", ".join(orders["live_vaccine_brands"]))
+    unverified.append("SNOMED CT " + ", ".join(orders["non_systemic_routes_snomed"]) + " non-systemic routes")
     causes = []
     for entry in data["cause"]:
         causes.append(Cause(entry["name"], tuple(entry["icd10cm"]), frozenset(entry["snomed"])))
@@ -400,7 +485,14 @@ def _context(data: dict[str, Any]) -> ContextKnowledge:
         chemo_window_from_days=int(chemo["window_from_days"]),
         chemo_window_to_days=int(chemo["window_to_days"]),
         antineoplastics=antineoplastics,
-        product_ingredient={str(p["rxnorm"]): str(p["ingredient"]) for p in data["product"]},
+        products=products,
+        drug_names=DrugNames(
+            ingredient_by_name=names,
+            live_vaccine_brands=tuple(orders["live_vaccine_brands"]),
+            live_word=orders["live_word"],
+            not_live_words=tuple(orders["not_live_words"]),
+            non_systemic_dose_forms=tuple(orders["non_systemic_dose_forms"]),
+        ),
         clozapine=clozapine["rxnorm"],
         clozapine_general_normal_from=_dec(clozapine["general_normal_from"], "clozapine.general_normal_from"),
         clozapine_general_mild_from=_dec(clozapine["general_mild_from"], "clozapine.general_mild_from"),
@@ -428,6 +520,7 @@ def _context(data: dict[str, Any]) -> ContextKnowledge:
         live_vaccines=frozenset(data["orders"]["live_vaccines_cvx"]),
         not_live_vaccines=frozenset(data["orders"]["not_live_vaccines_cvx"]),
         rectal_route=frozenset(data["orders"]["rectal_route_snomed"]),
+        non_systemic_routes=frozenset(orders["non_systemic_routes_snomed"]),
         cbc_loinc=data["orders"]["cbc_loinc"],
         cbc_display=data["orders"]["cbc_display"],
         statuses=Statuses(
@@ -461,7 +554,7 @@ def load_knowledge() -> Knowledge:
             codes=_codes(_read("loinc.toml")),
             units=_units(_read("units.toml")),
             thresholds=_thresholds(_read("thresholds.toml")),
-            context=_context(_read("context.toml")),
+            context=_context(_read("context.toml"), _read("products.toml")),
         )
     except (KeyError, ValueError) as exc:
         if isinstance(exc, KnowledgeError):

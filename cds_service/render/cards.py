@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.clinical.model import (
     Assessment,
@@ -147,6 +148,7 @@ def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, A
             "date": day_text(dose.at, now),
             "days_before": dose.days_before,
             "in_window": dose.in_window,
+            "recognised_by": str(dose.recognised_by),
         } if dose else None,
         "clozapine_active": context.clozapine_active,
         "duffy": str(context.duffy),
@@ -287,7 +289,7 @@ class CardRenderer:
         for risk in risks:
             context = {**base, "order": self._order_view(risk)}
             card = self.card(Finding.ORDER_RISK, assessment.current, context, assessment.febrile, risk.indicator)
-            suggestions = [{
+            suggestions = [] if "#" in risk.order.reference else [{  # (a draft sent without an id cannot be named)
                 "label": template.suggestions.get("remove", "Remove the draft order"),
                 "uuid": str(uuid.uuid4()),
                 "isRecommended": risk.indicator == "critical",
@@ -314,6 +316,7 @@ class CardRenderer:
             "name_md": markdown_text(risk.order.name, 80),
             "reference": markdown_text(risk.order.reference, 80),
             "drug": markdown_text(risk.drug) if risk.drug else None,
+            "recognised_by": str(risk.recognised_by) if risk.recognised_by else None,
             "first_rule": str(risk.findings[0].rule),
             "first_reason": str(risk.findings[0].reason),
             "findings": [{"rule": str(f.rule), "reason": str(f.reason), "indicator": f.indicator,
@@ -321,14 +324,17 @@ class CardRenderer:
         }
 
     def _cbc_order(self, patient_id: str) -> dict[str, Any]:
+        """The suggested CBC with differential, built and validated as a FHIR R4 ServiceRequest (strict in what is
+        sent)."""
         codes = self.knowledge.context
-        return {
-            "resourceType": "ServiceRequest",
-            "status": "draft",
-            "intent": "order",
-            "code": {"coding": [{"system": "http://loinc.org", "code": codes.cbc_loinc, "display": codes.cbc_display}]},
-            "subject": {"reference": f"Patient/{patient_id}"},
-        }
+        model = ServiceRequest(
+            status="draft",
+            intent="order",
+            code={"coding": [{"system": "http://loinc.org", "code": codes.cbc_loinc, "display": codes.cbc_display}]},
+            subject={"reference": f"Patient/{patient_id}"},
+        )
+        resource: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+        return resource
 
     def cards(self, assessment: Assessment) -> list[dict[str, Any]]:
         """The cards for an assessment: the finding's card, then a data-problem card if any (R10)."""

@@ -17,6 +17,7 @@ from cds_service.clinical.model import (
     DataKind,
     DataProblem,
     DraftOrder,
+    MedicationConcept,
     DuffyStatus,
     Fever,
     FeverRule,
@@ -118,7 +119,7 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
 def sample_order_risks() -> list[tuple[str, list[OrderRisk], Assessment]]:
     """Every R9 row and reason, on a long order name, with and without a current ANC."""
     order = DraftOrder("MedicationRequest/" + "x" * 64, "An order name far longer than any summary can carry " * 3,
-                       (), ())
+                       MedicationConcept())
     every = tuple(
         OrderFinding(rule, reason, indicator, Decimal(1500))
         for rule in OrderRule for reason in OrderReason for indicator in ("critical", "warning")

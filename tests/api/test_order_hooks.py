@@ -33,22 +33,52 @@ def _select(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("url", "body", "text"), [
-    (SELECT, _select(draftOrders=None), "context.draftOrders must be a FHIR Bundle"),
-    (SELECT, _select(draftOrders={"resourceType": "Bundle", "entry": "x"}), "entry must be a list"),
-    (SELECT, _select(draftOrders=bundle({"resourceType": "MedicationRequest"})), "has no id"),
-    (SELECT, _select(draftOrders={"resourceType": "Bundle", "entry": [{"fullUrl": "x"}]}), "has no FHIR resource"),
-    (SELECT, _select(selections=None), "context.selections must be a non-empty list"),
-    (SELECT, _select(selections=[]), "context.selections must be a non-empty list"),
+    (SELECT, _select(draftOrders="a bundle"), "context.draftOrders must be a FHIR Bundle"),
+    (SELECT, _select(draftOrders=["x"]), "context.draftOrders must be a FHIR Bundle"),
+    (SELECT, _select(selections="MedicationRequest/mmr"), "context.selections must be a list"),
     (SELECT, _select(selections=["MedicationRequest/nope"]), "names 'MedicationRequest/nope', which is not in"),
-    (SELECT, _select(draftOrders=bundle({**draft("03", CVX, id="mmr"), "dosageInstruction": "twice daily"})),
-     "is not valid FHIR R4"),
     (SIGN, {**_select(), "hook": "order-select"}, "answers the 'order-sign' hook, not 'order-select'"),
     (SELECT, {**_select(), "hook": "patient-view"}, "answers the 'order-select' hook"),
 ])
-def test_400_for_bad_order_context(client: FlaskClient, url: str, body: dict[str, Any], text: str) -> None:
+def test_400_only_for_what_makes_the_call_meaningless(client: FlaskClient, url: str, body: dict[str, Any],
+                                                      text: str) -> None:
     response = client.post(url, json=body)
     assert response.status_code == 400
     assert_operation_outcome(response.get_json(), text)
+
+
+def _live_vaccine_at_anc_420(**changes: Any) -> dict[str, Any]:
+    resource = {**draft("03", CVX, id="mmr"), **changes}
+    return {k: v for k, v in resource.items() if v is not None}
+
+
+@pytest.mark.parametrize("resource", [
+    _live_vaccine_at_anc_420(intent=None),  # the Sandbox's Rx View: no intent
+    _live_vaccine_at_anc_420(category={"coding": [{"code": "community"}]}),  # the Sandbox's Rx Sign: one object
+    _live_vaccine_at_anc_420(dosageInstruction="twice daily"),  # a dosage the R4 model refuses
+    _live_vaccine_at_anc_420(subject="Patient/example", authoredOn=20261201, note="text"),
+])
+def test_a_draft_is_read_for_what_a_rule_needs_and_never_refused_for_the_rest(
+        client: FlaskClient, resource: dict[str, Any]) -> None:
+    body = order_request("order-sign", anc(420), drafts=[resource])
+    cards = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert [c["indicator"] for c in cards] == ["critical"]  # R9: live vaccine, ANC < 500
+
+
+@pytest.mark.parametrize(("url", "changes"), [
+    (SIGN, {"draftOrders": None}),  # the Sandbox's Rx Sign tab calls with no draftOrders
+    (SELECT, {"draftOrders": None, "selections": None}),
+    (SIGN, {"draftOrders": {"resourceType": "Bundle"}}),
+    (SIGN, {"draftOrders": {"resourceType": "Bundle", "entry": []}}),
+    (SELECT, {"draftOrders": {"resourceType": "Bundle", "entry": []}, "selections": []}),
+    (SIGN, {"draftOrders": {"resourceType": "Bundle", "entry": [{"fullUrl": "urn:uuid:1"}]}}),
+])
+def test_no_draft_orders_is_200_and_no_cards(client: FlaskClient, url: str, changes: dict[str, Any]) -> None:
+    body = order_request("order-sign" if url == SIGN else "order-select", anc(420), drafts=[])
+    body["context"].update(changes)
+    body["context"] = {k: v for k, v in body["context"].items() if v is not None}
+    body.pop("prefetch")  # nothing to check: the record is not even read, so no prefetch is needed
+    assert assert_cds_response(client.post(url, json=body).get_json()) == []
 
 
 def test_order_select_checks_only_the_selection(client: FlaskClient) -> None:

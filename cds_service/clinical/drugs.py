@@ -1,0 +1,110 @@
+"""R9 drug identity (used by R8 too): what a medication is, from five kinds of evidence, strongest first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cds_service.clinical.model import Coding, DrugIdentity, Evidence, MedicationConcept
+from cds_service.knowledge import ContextKnowledge
+
+
+def _listed(key: str, context: ContextKnowledge) -> bool:
+    return key in context.antineoplastics or key in context.associated_drugs
+
+
+def _by_codes(codings: Iterable[Coding], context: ContextKnowledge, direct: Evidence,
+              found: dict[str, Evidence], cvx: dict[str, Evidence]) -> None:
+    """Evidence 1 (a listed code itself) and 3 (a product of the table) for these codings."""
+    for coding in codings:
+        code = coding.code
+        if not code:
+            continue
+        if coding.system == context.rxnorm:
+            if _listed(code, context):
+                found.setdefault(code, direct)
+            product = context.products.get(code)
+            if product is not None:
+                for ingredient in product.ingredients:
+                    found.setdefault(ingredient, Evidence.PRODUCT)
+                if product.cvx is not None:
+                    cvx.setdefault(product.cvx, Evidence.PRODUCT)
+        elif coding.system == context.cvx:
+            cvx.setdefault(code, direct)
+
+
+def _atc_antineoplastic(codings: Iterable[Coding], context: ContextKnowledge) -> str | None:
+    for coding in codings:
+        if coding.system == context.atc and (coding.code or "").startswith(context.atc_antineoplastic_prefix):
+            return f"ATC {coding.code}"
+    return None
+
+
+def _live_by_name(names: tuple[str, ...], context: ContextKnowledge) -> bool:
+    """Evidence 4 for vaccines: a name that says "live" (not "non-replicating"), or a live vaccine's brand."""
+    words = context.drug_names
+    for name in names:
+        if words.not_live_pattern is not None and words.not_live_pattern.search(name):
+            continue
+        says_live = words.live_pattern is not None and words.live_pattern.search(name) and "vaccin" in name.lower()
+        if says_live or (words.live_brand_pattern is not None and words.live_brand_pattern.search(name)):
+            return True
+    return False
+
+
+def _by_names(names: tuple[str, ...], context: ContextKnowledge, found: dict[str, Evidence]) -> None:
+    pattern = context.drug_names.ingredient_pattern
+    if pattern is None:
+        return
+    for name in names:
+        for match in pattern.finditer(name):
+            found.setdefault(context.drug_names.ingredient_by_name[match.group(1).casefold()], Evidence.NAME)
+
+
+def _non_systemic(concept: MedicationConcept, context: ContextKnowledge) -> bool:
+    """R9: a topical, ophthalmic or otic product -- by route, or by the dose form in its name."""
+    if any(r.system == context.snomed and r.code in context.non_systemic_routes for r in concept.routes):
+        return True
+    forms = context.drug_names.non_systemic_pattern
+    return forms is not None and any(forms.search(name) for name in concept.names)
+
+
+def identify(concept: MedicationConcept, context: ContextKnowledge) -> DrugIdentity:
+    """R9 "Drug identity": listed codes, Medication.ingredient, the product table; then names, only when no code
+    identified the drug; then a terminology service's ingredients, only when nothing else did. A medication none of
+    these identifies is not flagged."""
+    found: dict[str, Evidence] = {}
+    cvx: dict[str, Evidence] = {}
+    _by_codes(concept.codings, context, Evidence.CODE, found, cvx)
+    _by_codes(concept.ingredient_codings, context, Evidence.INGREDIENT, found, cvx)
+    atc = _atc_antineoplastic((*concept.codings, *concept.ingredient_codings), context)
+    live_by: Evidence | None = next((how for code, how in cvx.items() if code in context.live_vaccines), None)
+    listed_vaccine = any(code in context.live_vaccines or code in context.not_live_vaccines for code in cvx)
+    if not found and atc is None and not listed_vaccine:  # the explicit lists win over names
+        _by_names(concept.names, context, found)
+        if _live_by_name(concept.names, context):
+            live_by = Evidence.NAME
+    if not found and atc is None and not listed_vaccine and live_by is None:
+        _by_codes(concept.related, context, Evidence.TERMINOLOGY, found, cvx)
+        found = {key: Evidence.TERMINOLOGY for key in found}
+        live_by = Evidence.TERMINOLOGY if any(code in context.live_vaccines for code in cvx) else None
+    antineoplastic, antineoplastic_by = None, None
+    for key in sorted(found):
+        if key in context.antineoplastics:
+            antineoplastic, antineoplastic_by = context.antineoplastics[key], found[key]
+            break
+    if antineoplastic is None and atc is not None:
+        antineoplastic, antineoplastic_by = atc, Evidence.CODE
+    return DrugIdentity(
+        ingredients=tuple(sorted(found.items())),
+        antineoplastic=antineoplastic,
+        antineoplastic_by=antineoplastic_by,
+        live_vaccine_by=live_by,
+        non_systemic=_non_systemic(concept, context) if found else False,
+    )
+
+
+def needs_terminology(concept: MedicationConcept, context: ContextKnowledge) -> bool:
+    """True when none of the evidence a record itself carries (1-4) identifies the drug: only then is a terminology
+    service asked, and only about RxNorm codes."""
+    return not identify(concept, context).recognised and any(
+        c.system == context.rxnorm and c.code for c in concept.codings)
