@@ -23,6 +23,7 @@ from cds_service.security.jwt_auth import TokenVerifier
 from cds_service.security.replay import replay_cache
 from cds_service.services import Engine, declare_services
 from cds_service.settings import Settings
+from cds_service.terminology import TerminologyService
 
 
 def _utc_now() -> datetime:
@@ -77,17 +78,21 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
         max_response_bytes=settings.fhir_max_response_bytes,
     )
     fhir = FhirClient(Allowlist(settings.fhir_allowlist), limits)
+    store = FeedbackStore.for_settings(settings.database_url, settings.data_dir)
+    store.migrate()
+    store.close()  # no pooled connection may cross gunicorn's fork; each worker opens its own
+    terminology = TerminologyService(
+        settings.terminology_url, store, knowledge.context.rxnorm, settings.terminology_budget_seconds,
+        settings.terminology_max_lookups) if settings.terminology_url else None
     app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir,
                                           fhir_lookback_days=settings.fhir_lookback_days,
-                                          validated=ValidatedCache(settings.validated_cache_entries))
+                                          validated=ValidatedCache(settings.validated_cache_entries),
+                                          terminology=terminology)
     app.extensions["cds_verifier"] = TokenVerifier(
         settings.issuers, replay_cache(settings.replay_cache_url), settings.jwt_leeway_seconds)
     CORS(app, origins=list(settings.cors), allow_headers=["Authorization", "Content-Type"],
          methods=["GET", "POST", "OPTIONS"], max_age=600)
     _cors_for_browsers_only(app)
-    store = FeedbackStore.for_settings(settings.database_url, settings.data_dir)
-    store.migrate()
-    store.close()  # no pooled connection may cross gunicorn's fork; each worker opens its own
     app.extensions["cds_feedback"] = store
     app.extensions["cds_card_recorder"] = CardRecorder(store)
     app.register_blueprint(blueprint)

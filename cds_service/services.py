@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from cds_service.clinical.assessment import assess
+from cds_service.clinical.drugs import identify
 from cds_service.clinical.model import Assessment, DataKind, Role
 from cds_service.clinical.orders import check_orders
 from cds_service.fhir.client import FhirClient
@@ -22,7 +23,9 @@ from cds_service.fhir.validated import ValidatedCache
 from cds_service.fhir.wire import as_received
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
+from cds_service.observability import noticed
 from cds_service.render.cards import CardRenderer
+from cds_service.terminology import TerminologyService, with_terminology
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class Engine:
     fhir: FhirClient | None = None
     fhir_lookback_days: int = 365
     validated: ValidatedCache | None = None
+    terminology: TerminologyService | None = None
 
 
 Handler = Callable[[HookRequest, "CdsService", Engine], list[dict[str, Any]]]
@@ -181,6 +185,10 @@ def _order_checks(selected_only: bool) -> Handler:
         orders = read_draft_orders(request.context, selected_only)  # 400 before any work on the record
         if not orders:
             return []  # nothing to check: no draft, or none with a medication or service yet
+        orders = with_terminology(orders, engine.terminology, engine.knowledge.context)
+        for order in orders:
+            if not identify(order.concept, engine.knowledge.context).recognised:
+                noticed(log, "unrecognised medication in a draft order")  # R9: counted, never flagged
         assessment = assess_request(request, service, engine)
         risks = check_orders(orders, assessment, engine.knowledge)
         return engine.renderer.order_cards(risks, assessment, request.patient_id)

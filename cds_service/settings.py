@@ -138,6 +138,10 @@ class Settings:
     fhir_max_pages: int = 5
     fhir_lookback_days: int = 365
     fhir_max_response_bytes: int = 20 * 1024 * 1024
+    # R9 drug identity, evidence 5: an RxNav-style REST service ("" off), e.g. https://rxnav.nlm.nih.gov/REST
+    terminology_url: str = ""
+    terminology_budget_seconds: float = 1.0  # per hook call
+    terminology_max_lookups: int = 5  # per hook call
     # Evaluate as if it were this moment (demonstrations and tests); refused in the production profile.
     fixed_now: datetime | None = None
 
@@ -171,7 +175,7 @@ class Settings:
             raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
         for name in ("workers", "current_window_days", "lookback_days", "max_body_bytes", "fhir_max_pages",
                      "fhir_lookback_days", "fhir_max_response_bytes", "fhir_connect_timeout", "fhir_read_timeout",
-                     "fhir_budget_seconds"):
+                     "fhir_budget_seconds", "terminology_budget_seconds", "terminology_max_lookups"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be a positive number, not {getattr(self, name)!r}")
         if self.validated_cache_entries < 0:
@@ -192,6 +196,11 @@ class Settings:
             parts = urlsplit(self.public_base_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
                 raise SettingsError(f"public_base_url must be an http(s) URL, not {self.public_base_url!r}")
+        if self.terminology_url:
+            parts = urlsplit(self.terminology_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or (
+                    parts.username or parts.password):
+                raise SettingsError(f"terminology_url must be an http(s) base URL, not {self.terminology_url!r}")
         if self.replay_cache_url and not self.replay_cache_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("replay_cache_url must be empty (in process) or a redis:// URL")
         if self.profile == "production":
@@ -251,6 +260,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "duffy_null_codes": _strings,
     "fhir_server_allowlist": _strings, "fhir_connect_timeout": float, "fhir_read_timeout": float,
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
+    "terminology_url": str, "terminology_budget_seconds": float, "terminology_max_lookups": int,
     "fixed_now": _instant,
 }
 _ENV_NAMES = {name: PREFIX + ("NOW" if name == "fixed_now" else name.upper()) for name in _PARSERS}

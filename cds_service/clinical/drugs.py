@@ -85,6 +85,7 @@ def identify(concept: MedicationConcept, context: ContextKnowledge) -> DrugIdent
             live_by = Evidence.NAME
     if not found and atc is None and not listed_vaccine and live_by is None:
         _by_codes(concept.related, context, Evidence.TERMINOLOGY, found, cvx)
+        _by_names(concept.related_names, context, found)
         found = {key: Evidence.TERMINOLOGY for key in found}
         live_by = Evidence.TERMINOLOGY if any(code in context.live_vaccines for code in cvx) else None
     antineoplastic, antineoplastic_by = None, None

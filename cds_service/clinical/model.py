@@ -186,6 +186,7 @@ class MedicationConcept(msgspec.Struct, frozen=True):
     ingredient_codings: tuple[Coding, ...] = ()  # Medication.ingredient[].itemCodeableConcept
     names: tuple[str, ...] = ()  # CodeableConcept text and coding displays
     related: tuple[Coding, ...] = ()  # ingredients a terminology service gave for codings (R9, evidence 5)
+    related_names: tuple[str, ...] = ()  # their names
     routes: tuple[Coding, ...] = ()  # route codes (R9: rectal, topical...)
 
 

@@ -37,3 +37,14 @@ feedback = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_card_outcome_time"),
 )
+
+# R9 drug identity, evidence 5: what the terminology service said of an RxNorm code (the ingredients, as JSON), so a
+# restart does not forget it. Codes and ingredient names only: no PHI.
+terminology_answers = Table(
+    "terminology_answers",
+    metadata,
+    Column("system", String(200), primary_key=True),
+    Column("code", String(64), primary_key=True),
+    Column("ingredients", Text, nullable=False),  # JSON list of [code, name]
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+)

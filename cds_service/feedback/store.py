@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from cds_service.feedback.model import FeedbackItem
-from cds_service.feedback.schema import cards_shown, feedback
+from cds_service.feedback.schema import cards_shown, feedback, terminology_answers
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -120,6 +120,23 @@ class FeedbackStore:
                 stored += result.first() is not None  # RETURNING: a row only when it was new
         return {"stored": stored, "duplicates": len(items) - stored,
                 "unknownCards": sum(1 for i in items if i.card not in known)}
+
+    def terminology_answers(self, system: str, codes: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """The remembered answers of the terminology service for these codes: code -> [(ingredient, name)]."""
+        codes = set(codes)
+        if not codes:
+            return {}
+        query = select(terminology_answers.c.code, terminology_answers.c.ingredients).where(
+            terminology_answers.c.system == system, terminology_answers.c.code.in_(codes))
+        with self.engine.connect() as connection:
+            return {row.code: [tuple(pair) for pair in json.loads(row.ingredients)]
+                    for row in connection.execute(query)}
+
+    def remember_terminology_answer(self, system: str, code: str, ingredients: list[tuple[str, str]],
+                                    answered_at: datetime) -> None:
+        row = {"system": system, "code": code, "ingredients": json.dumps(ingredients), "answered_at": answered_at}
+        with self.engine.begin() as connection:
+            connection.execute(self._insert(connection, terminology_answers).on_conflict_do_nothing(), [row])
 
     def count_feedback(self) -> int:
         with self.engine.connect() as connection:

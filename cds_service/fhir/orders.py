@@ -8,13 +8,13 @@ was off is logged, without PHI, and counted."""
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from cds_service.clinical.model import DraftOrder, MedicationConcept
 from cds_service.errors import BadRequest
 from cds_service.fhir.records import concept_names, medication_concept, raw_codings
+from cds_service.observability import noticed
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +23,10 @@ NOT_CHECKED_STATUSES = frozenset({"entered-in-error", "cancelled", "revoked", "c
 # R4 elements a client commonly gets wrong in drafts; never a reason to refuse, only to note (no value logged)
 _R4_CARDINALITY = {"category": list, "dosageInstruction": list, "reasonCode": list, "note": list}
 
-irregularities: Counter[str] = Counter()  # what was off in drafts read by this process, by kind (for the metrics)
 
 
 def _note(kind: str, what: str) -> None:
-    irregularities[what] += 1
-    log.info("draft %s read despite: %s", kind, what)
+    noticed(log, f"draft {kind} read despite: {what}")
 
 
 def _irregularities(resource: dict[str, Any]) -> None:

@@ -260,7 +260,8 @@ def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str
     routes = tuple(_routes(resource))
     concept = resource.get("medicationCodeableConcept")
     if concept is not None:
-        return MedicationConcept(tuple(raw_codings(concept)), (), tuple(concept_names(concept)), (), routes)
+        return MedicationConcept(codings=tuple(raw_codings(concept)), names=tuple(concept_names(concept)),
+                                 routes=routes)
     medication = _medication_named(resource, medications)
     if medication is None:
         reference = resource.get("medicationReference")
@@ -274,7 +275,8 @@ def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str
     for item in ingredients if isinstance(ingredients, list) else []:
         if isinstance(item, dict):
             names += concept_names(item.get("itemCodeableConcept"))
-    return MedicationConcept(tuple(raw_codings(medication.get("code"))), ingredient_codings, tuple(names), (), routes)
+    return MedicationConcept(codings=tuple(raw_codings(medication.get("code"))), ingredient_codings=ingredient_codings,
+                             names=tuple(names), routes=routes)
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:

@@ -327,12 +327,13 @@ class CardRenderer:
         """The suggested CBC with differential, built and validated as a FHIR R4 ServiceRequest (strict in what is
         sent)."""
         codes = self.knowledge.context
-        model = ServiceRequest(
-            status="draft",
-            intent="order",
-            code={"coding": [{"system": "http://loinc.org", "code": codes.cbc_loinc, "display": codes.cbc_display}]},
-            subject={"reference": f"Patient/{patient_id}"},
-        )
+        model = ServiceRequest.model_validate({
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "order",
+            "code": {"coding": [{"system": "http://loinc.org", "code": codes.cbc_loinc, "display": codes.cbc_display}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+        })
         resource: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
         return resource
 

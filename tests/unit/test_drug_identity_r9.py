@@ -1,0 +1,198 @@
+"""R9 "Drug identity" (and R8, which uses it): codes, Medication.ingredient, the product table, names -- each row of
+R9 reached through each kind of evidence, at the ANC edges RULES.md gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cds_service.clinical.drugs import identify
+from cds_service.clinical.model import Evidence, Finding, MedicationConcept, OrderReason, OrderRule
+from cds_service.clinical.orders import check_orders
+from cds_service.fhir.orders import read_draft_orders
+from cds_service.knowledge import Knowledge
+from tests.builders import CVX, PATIENT_ID, RXNORM, ago, anc, bundle, draft, medication, observation
+from tests.conftest import AssessFn
+
+Found = list[tuple[OrderRule, OrderReason, str]]
+CRITICAL_LIVE = [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_CRITICAL, "critical")]
+
+
+def named_draft(text: str | None, *codings: dict[str, str], id: str = "d1", **fields: Any) -> dict[str, Any]:
+    """A draft MedicationRequest as real clients send it: product codings with or without displays, or text only."""
+    concept: dict[str, Any] = {"coding": list(codings)} if codings else {}
+    if text is not None:
+        concept["text"] = text
+    return {"resourceType": "MedicationRequest", "id": id, "status": "draft",
+            "subject": {"reference": f"Patient/{PATIENT_ID}"}, "medicationCodeableConcept": concept, **fields}
+
+
+def rx(code: str, display: str | None = None) -> dict[str, str]:
+    coding = {"system": RXNORM, "code": code}
+    if display is not None:
+        coding["display"] = display
+    return coding
+
+
+def _check(assess_record: AssessFn, knowledge: Knowledge, drafts: list[dict[str, Any]],
+           *record: dict[str, Any]) -> tuple[Found, list[Evidence | None]]:
+    orders = read_draft_orders({"draftOrders": bundle(*drafts)}, selected_only=False)
+    risks = check_orders(orders, assess_record(*record), knowledge)
+    return [(f.rule, f.reason, f.indicator) for r in risks for f in r.findings], [r.recognised_by for r in risks]
+
+
+CLOZAPINE_CRITICAL = [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_CRITICAL, "critical"),
+                      (OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]
+CLOZAPINE_WARNING_ONLY = [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_WARNING, "warning")]
+
+
+# -- evidence 3: products ordered by code alone (no display), as EHRs and the Sandbox order them ---------------------
+@pytest.mark.parametrize(("code", "value", "expected"), [
+    ("104776", 499, CLOZAPINE_CRITICAL),  # Clozapine 100 MG Oral Tablet [Clozaril] (SBD)
+    ("104776", 400, CLOZAPINE_CRITICAL),
+    ("104776", 1499, CLOZAPINE_WARNING_ONLY),  # below the start threshold of 1500
+    ("104776", 1500, []),
+    ("197536", 1000, CLOZAPINE_WARNING_ONLY),  # Clozapine 25 MG Oral Tablet (SCD)
+    ("721775", 499, CLOZAPINE_CRITICAL),  # Clozapine 12.5 MG Disintegrating Oral Tablet [Fazaclo]
+    ("197550", 1200, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),  # cyclophosphamide
+    ("197550", 1500, []),
+    ("197550", 499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    ("597195", 1499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),  # carboplatin inj.
+    ("311347", 800, [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_WARNING, "warning")]),  # linezolid 600 MG
+    ("311347", 1000, []),
+    ("311347", 499, [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    ("762602", 499, CRITICAL_LIVE),  # Typhoid Vaccine Live Ty21a ... [Vivotif] -> CVX 25
+    ("762602", 500, [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    ("762602", 1500, []),
+    ("1099936", 499, CRITICAL_LIVE),  # Adenovirus Type 4 Vaccine Live ... -> CVX 143
+    ("198335", 999, [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_WARNING, "warning")]),  # TMP-SMX DS
+    ("389242", 999, [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_WARNING, "warning")]),  # deferiprone 500 MG
+])
+def test_r9_products_by_code_alone(assess_record: AssessFn, knowledge: Knowledge, code: str, value: int,
+                                   expected: Found) -> None:
+    found, how = _check(assess_record, knowledge, [named_draft(None, rx(code))], anc(value))
+    assert found == expected
+    assert how == ([Evidence.PRODUCT] if expected else [])
+
+
+def test_every_product_of_the_table_names_what_it_maps_to(knowledge: Knowledge) -> None:
+    """The table's own names agree with its mapping: each SCD/SBD names its ingredient or a brand of it, each
+    vaccine says 'live' -- so a code typed wrong in products.toml cannot pass unnoticed."""
+    context = knowledge.context
+    for code, product in context.products.items():
+        by_name = identify(MedicationConcept(names=(product.name,)), context)
+        if product.cvx is not None:
+            assert by_name.live_vaccine_by is Evidence.NAME, code
+        else:
+            assert {key for key, _ in by_name.ingredients} >= set(product.ingredients), code
+
+
+# -- evidence 4: names (displays and text), whole words, any case ----------------------------------------------------
+@pytest.mark.parametrize(("concept", "expected"), [
+    (named_draft("CLOZAPINE 100 MG PO TABS", {"system": "urn:oid:1.2.3", "code": "55"}), CLOZAPINE_CRITICAL),
+    (named_draft(None, rx("999999901", "Clozaril 25 MG Oral Tablet")), CLOZAPINE_CRITICAL),  # unknown code, brand
+    (named_draft("Versacloz 50 MG/ML Oral Suspension"), CLOZAPINE_CRITICAL),
+    (named_draft("carboplatin 10 MG/ML Injectable Solution"),
+     [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("vancomycin 1000 MG Injection"),
+     [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("Typhoid Vaccine Live Ty21a 6800000000 UNT Delayed Release Oral Capsule [Vivotif]"), CRITICAL_LIVE),
+    (named_draft("Ebola Zaire vaccine, live, recombinant"), CRITICAL_LIVE),  # "live" wins over "recombinant"
+    (named_draft("FluMist Quadrivalent nasal spray"), CRITICAL_LIVE),  # a live brand whose name does not say so
+    (named_draft("Rotarix oral suspension"), CRITICAL_LIVE),
+    (named_draft("Smallpox and Monkeypox Vaccine, Live, Non-replicating"), []),  # JYNNEOS is not live
+    (named_draft("Zoster Vaccine Recombinant, Adjuvanted"), []),
+    (named_draft("influenza virus vaccine, inactivated"), []),
+    (named_draft("Clozapinex 5 MG Oral Tablet"), []),  # not the whole word
+    (named_draft("ondansetron 4 MG Oral Tablet"), []),
+])
+def test_r9_names(assess_record: AssessFn, knowledge: Knowledge, concept: dict[str, Any], expected: Found) -> None:
+    found, how = _check(assess_record, knowledge, [concept], anc(400))
+    assert found == expected
+    assert how == ([Evidence.NAME] if expected else [])
+
+
+def test_r9_explicit_lists_win_over_names(assess_record: AssessFn, knowledge: Knowledge) -> None:
+    """CVX 187 (recombinant zoster) is on the not-live list: a name saying 'live' does not make it one."""
+    order = named_draft("zoster vaccine live (mislabelled)", {"system": CVX, "code": "187"})
+    assert _check(assess_record, knowledge, [order], anc(400)) == ([], [])
+
+
+def test_r9_a_code_that_identifies_the_drug_is_not_second_guessed_by_its_name(
+        assess_record: AssessFn, knowledge: Knowledge) -> None:
+    order = named_draft(None, rx("104776", "some other display"))
+    assert _check(assess_record, knowledge, [order], anc(400)) == (CLOZAPINE_CRITICAL, [Evidence.PRODUCT])
+
+
+# -- evidence 2: Medication.ingredient, referenced in the Bundle or contained ----------------------------------------
+def test_r9_medication_ingredient_in_the_bundle(assess_record: AssessFn, knowledge: Knowledge) -> None:
+    medication_resource = {"resourceType": "Medication", "id": "compounded",
+                           "code": {"text": "Compounded oral suspension"},
+                           "ingredient": [{"itemCodeableConcept": {"coding": [rx("2626")]}}]}
+    order = {**named_draft(None), "medicationReference": {"reference": "Medication/compounded"}}
+    del order["medicationCodeableConcept"]
+    assert _check(assess_record, knowledge, [order, medication_resource], anc(400)) == (
+        CLOZAPINE_CRITICAL, [Evidence.INGREDIENT])
+
+
+def test_r9_contained_medication_by_product_code(assess_record: AssessFn, knowledge: Knowledge) -> None:
+    order = {**named_draft(None), "medicationReference": {"reference": "#med"},
+             "contained": [{"resourceType": "Medication", "id": "med", "code": {"coding": [rx("197550")]}}]}
+    del order["medicationCodeableConcept"]
+    assert _check(assess_record, knowledge, [order], anc(1200)) == (
+        [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")], [Evidence.PRODUCT])
+
+
+# -- the neutropenia-associated drug row: topical, ophthalmic and otic products do not count --------------------------
+@pytest.mark.parametrize(("order", "flagged"), [
+    (named_draft("Dapsone 50 MG/ML Topical Gel"), False),
+    (named_draft("ganciclovir 1.5 MG/ML Ophthalmic Gel [Zirgan]"), False),
+    (named_draft("chloramphenicol 5 MG/ML Otic Solution"), False),
+    (named_draft("Dapsone 100 MG Oral Tablet"), True),
+    (named_draft(None, rx("3108"), dosageInstruction=[{"route": {"coding": [
+        {"system": "http://snomed.info/sct", "code": "6064005"}]}}]), False),  # topical route
+    (named_draft(None, rx("3108"), dosageInstruction=[{"route": {"coding": [
+        {"system": "http://snomed.info/sct", "code": "26643006"}]}}]), True),  # oral route
+])
+def test_r9_non_systemic_products_are_not_associated_drug_orders(
+        assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any], flagged: bool) -> None:
+    found, _ = _check(assess_record, knowledge, [order], anc(400))
+    assert found == ([(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")] if flagged else [])
+
+
+# -- what R9 does not check ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled", "revoked", "completed"])
+def test_r9_drafts_of_these_statuses_are_not_checked(assess_record: AssessFn, knowledge: Knowledge,
+                                                     status: str) -> None:
+    order = {**named_draft(None, rx("104776")), "status": status}
+    assert _check(assess_record, knowledge, [order], anc(400)) == ([], [])
+
+
+def test_r9_a_draft_with_no_medication_is_nothing_to_check(assess_record: AssessFn, knowledge: Knowledge) -> None:
+    sandbox_before_a_drug_is_chosen = {"resourceType": "MedicationRequest", "id": "request-123", "status": "draft",
+                                       "subject": {"reference": f"Patient/{PATIENT_ID}"}, "authoredOn": "2026-12-01"}
+    assert read_draft_orders({"draftOrders": bundle(sandbox_before_a_drug_is_chosen)}, selected_only=False) == []
+
+
+# -- R8 uses the same identity: chemotherapy products and names in the record ----------------------------------------
+@pytest.mark.parametrize("concept", [
+    {"coding": [rx("597195")]},  # carboplatin 10 MG/ML Injectable Solution, code alone
+    {"text": "CARBOPLATIN 450 MG IN NS 250 ML IVPB"},  # a local order name
+])
+def test_r7_r8_febrile_after_a_chemotherapy_product(assess_record: AssessFn, concept: dict[str, Any]) -> None:
+    """Fever 8 days after carboplatin with an ANC of 800: febrile neutropenia (R7 chemotherapy proxy, ANC < 1000)."""
+    given = medication("MedicationAdministration", "x", ago(days=8))
+    given["medicationCodeableConcept"] = concept
+    fever = observation("8310-5", 38.4, "Cel", when=ago(hours=1))
+    assessment = assess_record(anc(800), fever, given)
+    assert assessment.finding is Finding.FEBRILE_NEUTROPENIA
+    assert assessment.context is not None and assessment.context.chemotherapy is not None
+    assert assessment.context.chemotherapy.agent == "carboplatin"
+    assert assessment.context.chemotherapy.recognised_by is (Evidence.NAME if "text" in concept else Evidence.PRODUCT)
+
+
+def test_r8_clozapine_product_in_the_record_is_active_clozapine(assess_record: AssessFn) -> None:
+    assessment = assess_record(anc(800), medication("MedicationRequest", "104776", ago(days=30)))
+    assert assessment.context is not None and assessment.context.clozapine_active
+    assert "clozapine" in assessment.context.causes
