@@ -12,7 +12,7 @@ from cds_service.clinical.model import Evidence, Finding, MedicationConcept, Ord
 from cds_service.clinical.orders import check_orders
 from cds_service.fhir.orders import read_draft_orders
 from cds_service.knowledge import Knowledge
-from tests.builders import CVX, PATIENT_ID, RXNORM, ago, anc, bundle, draft, medication, observation
+from tests.builders import CVX, PATIENT_ID, RXNORM, ago, anc, bundle, medication, observation
 from tests.conftest import AssessFn
 
 Found = list[tuple[OrderRule, OrderReason, str]]
