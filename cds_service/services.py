@@ -69,9 +69,12 @@ class CdsService:
         }
 
 
-def _codes_query(knowledge: Knowledge, roles: tuple[Role, ...]) -> str:
+def _codes_query(knowledge: Knowledge, roles: tuple[Role, ...], panels: bool = False) -> str:
+    """The LOINC codes of these roles (R2) -- and of the CBC/differential panels that date them (R1) -- for a search."""
     system = knowledge.codes.system
-    return ",".join(f"{system}|{code}" for role in roles for code in knowledge.codes.codes_by_role[role])
+    codes = [code for role in roles for code in knowledge.codes.codes_by_role[role]]
+    codes += sorted(knowledge.codes.panels) if panels else []
+    return ",".join(f"{system}|{code}" for code in codes)
 
 
 LAB_ROLES = (Role.ANC, Role.SEGS, Role.BANDS, Role.WBC, Role.NEUT_PCT, Role.SEGS_PCT, Role.BANDS_PCT)
@@ -88,7 +91,8 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
         PrefetchTemplate("patient", f"Patient/{patient}", required=True),
         PrefetchTemplate(
             "labs",
-            f"Observation?patient={patient}&code={_codes_query(knowledge, LAB_ROLES)}&_sort=-date&_count=500",
+            f"Observation?patient={patient}&code={_codes_query(knowledge, LAB_ROLES, panels=True)}&_sort=-date"
+            "&_count=500",
             # not bounded by date: R1 dates a result without effective[x] by its report; the page bound limits it
             required=True, describes=DataKind.LABS,
         ),

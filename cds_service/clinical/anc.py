@@ -19,7 +19,8 @@ _ANC, _REPORTED = Role.ANC, AncSource.REPORTED
 
 
 def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
-    """Group results of one collection (R4.3): same DiagnosticReport, same specimen, or same effective time.
+    """Group results of one collection (R4.3): same DiagnosticReport, same panel (R1), same specimen, or same
+    effective time.
 
     Results with none of these stand alone: nothing is combined across collections.
     """
@@ -37,7 +38,8 @@ def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
     for index, result in enumerate(items):
         # the same instant is one collection, whatever UTC offset it was written with
         keys: tuple[tuple[str, object], ...] = (
-            ("report", result.report), ("specimen", result.specimen), ("time", result.collected_at))
+            ("report", result.report), ("panel", result.panel), ("specimen", result.specimen),
+            ("time", result.collected_at))
         for kind, value in keys:
             if value is None:
                 continue
@@ -131,8 +133,9 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
         return _measurement(computed, AncSource.COMPUTED, list(computed_parts), computed_notes,
                             _bound(*computed_parts))
 
-    if wbc is not None and wbc.value < thresholds.wbc_bound_below:
-        # R4.4: the ANC cannot exceed the WBC, so a WBC below 500/uL bounds the ANC below 500/uL.
+    if wbc is not None:
+        # R4.4: the ANC cannot exceed the WBC (ANC <= WBC). Whether that says anything depends on the LLN for the
+        # age at collection, which R5 knows: a bound at or above it is dropped there (assessment.assess).
         return _measurement(wbc.value, AncSource.WBC_BOUND, [wbc], notes, _bound(wbc) or "<=")
     return None
 

@@ -12,6 +12,7 @@ from cds_service.clinical.fever import detect_fever, temperature_readings
 from cds_service.clinical.labs import read_results
 from cds_service.clinical.model import (
     MEDICATION_KINDS,
+    AncSource,
     Assessment,
     Classified,
     ClinicalContext,
@@ -122,6 +123,8 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     for anc in anc_measurements(read.results, knowledge):
         limit = ages.limit_at(anc.collected_at or now)
         item = classify(anc, limit, thresholds)
+        if anc.source is AncSource.WBC_BOUND and item.severity is normal:
+            continue  # R4.4: a WBC at or above the LLN with no differential says nothing about the ANC
         if anc.comparator in UPPER_BOUND_COMPARATORS and item.severity is normal:
             # "<2000" says nothing about how low the count is: a data problem, never "normal".
             problems.append(DataProblem(Problem.UPPER_BOUND_ABOVE_LIMIT, Role.ANC, "", None, anc.collected_at))

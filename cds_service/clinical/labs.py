@@ -14,6 +14,7 @@ from cds_service.clinical.model import (
     LabResult,
     Measure,
     ObservationFacts,
+    PanelFacts,
     PatientRecord,
     Problem,
     ReportFacts,
@@ -59,11 +60,24 @@ def _version_key(obs: ObservationFacts) -> tuple[bool, datetime]:
     return (obs.last_updated is not None, obs.last_updated or datetime.min)
 
 
-def _report_index(reports: tuple[ReportFacts, ...]) -> dict[str, ReportFacts]:
+def _panel_index(panels: tuple[PanelFacts, ...]) -> dict[str, PanelFacts]:
+    """R1: each result id -> the CBC or differential panel that lists it in hasMember."""
+    index: dict[str, PanelFacts] = {}
+    for panel in panels:
+        for observation_id in panel.members:
+            index.setdefault(observation_id, panel)
+    return index
+
+
+def _report_index(reports: tuple[ReportFacts, ...], panels: tuple[PanelFacts, ...]) -> dict[str, ReportFacts]:
+    """R1: each result id -> the DiagnosticReport that lists it, or the panel holding it, in `result`."""
+    members = {panel.id: panel.members for panel in panels if panel.id}
     index: dict[str, ReportFacts] = {}
     for report in reports:
-        for observation_id in report.results:
-            index.setdefault(observation_id, report)
+        for listed in report.results:
+            index.setdefault(listed, report)
+            for observation_id in members.get(listed, ()):
+                index.setdefault(observation_id, report)
     return index
 
 
@@ -100,7 +114,8 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     thresholds = knowledge.thresholds
     usable, preliminary = thresholds.usable_statuses, thresholds.preliminary_statuses
     measure_by_role, units = knowledge.codes.measure_by_role, knowledge.units
-    reports = _report_index(record.reports)
+    reports = _report_index(record.reports, record.panels)
+    panels = _panel_index(record.panels)
     results: list[LabResult] = []
     problems: list[DataProblem] = list(record.unreadable)
     other_patient = 0
@@ -115,8 +130,10 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
             other_patient += 1
             continue
         report = reports.get(obs.id) if obs.id else None
-        # R1: effective[x], else the listing DiagnosticReport's effective[x], else issued.
-        collected_at = obs.effective or (report.effective if report else None) or obs.issued
+        panel = panels.get(obs.id) if obs.id else None
+        # R1: effective[x], else the listing panel's, else the listing DiagnosticReport's, else issued.
+        collected_at = (obs.effective or (panel.effective if panel else None) or (report.effective if report else None)
+                        or obs.issued)
         if obs.quantity is None:
             if not obs.data_absent:
                 problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at))
@@ -141,6 +158,7 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
                 specimen=obs.specimen,
                 report=report.id if report else None,
                 reference_low=reference_low,
+                panel=panel.id if panel else None,
             )
         )
     return ReadResults(tuple(results), tuple(problems), other_patient)

@@ -162,6 +162,15 @@ class ReportFacts(msgspec.Struct, frozen=True):
     results: tuple[str, ...]  # Observation ids named in DiagnosticReport.result
 
 
+class PanelFacts(msgspec.Struct, frozen=True):
+    """A CBC or differential panel Observation: its effective time dates the results it lists in hasMember (R1),
+    and those results are one collection (R4)."""
+
+    id: str | None
+    effective: datetime | None
+    members: tuple[str, ...]  # Observation ids named in hasMember
+
+
 class Coding(msgspec.Struct, frozen=True):
     """A coded value as sent: system and code (display is never matched on)."""
 
@@ -270,6 +279,7 @@ class PatientRecord(msgspec.Struct, frozen=True):
     birth_date_precision: str = "day"  # "day", or "month"/"year" for a partial birthDate
     observations: tuple[ObservationFacts, ...] = ()
     reports: tuple[ReportFacts, ...] = ()
+    panels: tuple[PanelFacts, ...] = ()
     unreadable: tuple[DataProblem, ...] = ()  # relevant resources that failed FHIR validation (R10)
     medications: tuple[MedicationFacts, ...] = ()
     procedures: tuple[ProcedureFacts, ...] = ()
@@ -293,6 +303,7 @@ class LabResult(msgspec.Struct, frozen=True):
     specimen: str | None
     report: str | None
     reference_low: Decimal | None = None
+    panel: str | None = None  # the panel Observation that lists it (R1, R4)
 
 
 class DataProblem(msgspec.Struct, frozen=True):

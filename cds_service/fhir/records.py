@@ -31,6 +31,7 @@ from cds_service.clinical.model import (
     MedicationFacts,
     MedicationKind,
     ObservationFacts,
+    PanelFacts,
     PatientRecord,
     Problem,
     ProcedureFacts,
@@ -146,6 +147,22 @@ def _report_facts(resource: dict[str, Any]) -> ReportFacts:
         effective = _instant(report.effectivePeriod.end) or _instant(report.effectivePeriod.start)
     ids = (_observation_id(r.reference) for r in report.result or [])
     return ReportFacts(id=report.id, effective=effective, results=tuple(i for i in ids if i))
+
+
+def _panel_facts(resource: dict[str, Any]) -> PanelFacts:
+    panel = Observation.model_validate(_read_only(resource))
+    effective = _instant(panel.effectiveDateTime) or _instant(panel.effectiveInstant)
+    if effective is None and panel.effectivePeriod is not None:
+        effective = _instant(panel.effectivePeriod.end) or _instant(panel.effectivePeriod.start)
+    ids = (_observation_id(r.reference) for r in panel.hasMember or [])
+    return PanelFacts(id=panel.id, effective=effective, members=tuple(i for i in ids if i))
+
+
+def _is_panel(resource: dict[str, Any], knowledge: Knowledge) -> bool:
+    """R1: a CBC or differential panel that lists its results in hasMember."""
+    return bool(resource.get("hasMember")) and any(
+        system == knowledge.codes.system and code in knowledge.codes.panels
+        for system, code in _raw_pairs(resource.get("code")))
 
 
 def _birth_date(patient: dict[str, Any] | None, patient_id: str) -> tuple[date | None, str]:
@@ -495,7 +512,7 @@ def build_record(
                 medication_resources[resource["id"]] = resource
         elif (
             kind in _MEDICATION_MODELS  # read once every Medication they may name is known
-            or (kind == "Observation" and relevant.coded_observation(resource))
+            or (kind == "Observation" and (relevant.coded_observation(resource) or _is_panel(resource, knowledge)))
             or (kind == "DiagnosticReport" and resource.get("result"))
             or (kind == "Procedure" and relevant.procedure(_raw_pairs(resource.get("code"))))
             or (kind == "Condition" and relevant.condition(_raw_pairs(resource.get("code"))))
@@ -511,6 +528,7 @@ def build_record(
     observations: list[ObservationFacts] = []
     coded: list[CodedObservationFacts] = []
     reports: list[ReportFacts] = []
+    panels: list[PanelFacts] = []
     medications: list[MedicationFacts] = []
     procedures: list[ProcedureFacts] = []
     conditions: list[ConditionFacts] = []
@@ -524,7 +542,9 @@ def build_record(
     for resource in others:  # each passed its filter above, medications apart
         kind = resource.get("resourceType")
         try:
-            if kind == "Observation":
+            if kind == "Observation" and _is_panel(resource, knowledge):
+                panels.append(validated("panel", resource, _panel_facts))
+            elif kind == "Observation":
                 coded.append(validated("coded", resource, _coded_observation_facts))
             elif kind == "DiagnosticReport":
                 reports.append(validated("report", resource, _report_facts))
@@ -551,6 +571,7 @@ def build_record(
         birth_date_precision=precision,
         observations=tuple(observations),
         reports=tuple(reports),
+        panels=tuple(panels),
         unreadable=tuple(unreadable),
         medications=tuple(medications),
         procedures=tuple(procedures),

@@ -32,13 +32,14 @@ ELEMENTS_READ = (
     "type", "total", "link", "entry",
     # Observation (R1-R4, R7, R8) and DiagnosticReport (R1)
     "status", "code", "subject", "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued",
-    "dataAbsentReason", "specimen", "referenceRange", "component", "result",
+    "dataAbsentReason", "specimen", "referenceRange", "component", "result", "hasMember",
     "valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "valueInteger", "valueRange",
     "valueRatio", "valueSampledData", "valueTime", "valueDateTime", "valuePeriod",
     # Patient (R5)
     "birthDate",
     # MedicationRequest / -Administration / -Statement and Medication (R8, R9)
-    "intent", "medicationCodeableConcept", "medicationReference", "dosageInstruction", "authoredOn",
+    "intent", "medicationCodeableConcept", "medicationReference", "dosageInstruction", "dosage", "authoredOn",
+    "ingredient",
     # Procedure and Condition (R8)
     "performedDateTime", "performedPeriod", "clinicalStatus", "verificationStatus",
 )

@@ -55,6 +55,7 @@ class Codes:
     measure_by_role: Mapping[Role, Measure]
     temperature_route: Mapping[str, str]  # R7: reported, never corrected
     unverified: tuple[str, ...]
+    panels: frozenset[str] = frozenset()  # R1: CBC and differential panels (hasMember)
 
     @functools.cached_property
     def rank_by_role(self) -> Mapping[Role, Mapping[str, int]]:
@@ -224,7 +225,6 @@ class Thresholds:
     usable_statuses: frozenset[str]  # R1
     preliminary_statuses: frozenset[str]  # R1
     mismatch_fraction: Decimal  # R4
-    wbc_bound_below: Decimal  # R4
     age_bands: tuple[AgeBand, ...]  # R5
     vlbw_birth_weight_below_g: Decimal  # R5
     vlbw_from: Duration  # R5
@@ -332,8 +332,11 @@ def _codes(data: dict[str, Any]) -> Codes:
     missing = set(codes_by_role) - set(measure_by_role)
     if missing:
         raise KnowledgeError(f"loinc.toml: no measure for roles {sorted(missing)}")
+    panels = frozenset(data["panels"]["codes"])
+    if panels & set(role_by_code):
+        raise KnowledgeError(f"loinc.toml: panel codes also listed under a role: {sorted(panels & set(role_by_code))}")
     return Codes(data["system"], role_by_code, codes_by_role, measure_by_role, dict(data["temperature_route"]),
-                 tuple(data["unverified"]["codes"]))
+                 tuple(data["unverified"]["codes"]), panels)
 
 
 def _factor(value: Any, where: str) -> Any:
@@ -368,7 +371,6 @@ def _thresholds(data: dict[str, Any]) -> Thresholds:
         usable_statuses=frozenset(r1["usable_statuses"]),
         preliminary_statuses=frozenset(r1["preliminary_statuses"]),
         mismatch_fraction=number("R4", "reported_computed_mismatch_fraction"),
-        wbc_bound_below=number("R4", "wbc_bound_below"),
         age_bands=tuple(bands),
         vlbw_birth_weight_below_g=number("R5", "vlbw_birth_weight_below_g"),
         vlbw_from=Duration.parse(r5["vlbw_from"]),

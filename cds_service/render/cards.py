@@ -186,7 +186,6 @@ def knowledge_wording(knowledge: Knowledge) -> dict[str, Any]:
         "mild_from": count_text(thresholds.mild_from),
         "moderate_from": count_text(thresholds.moderate_from),
         "profound_below": count_text(thresholds.profound_below),
-        "wbc_bound_below": count_text(thresholds.wbc_bound_below),
         "mismatch_percent": f"{float(thresholds.mismatch_fraction * 100):g} %",
     }
 

@@ -84,9 +84,39 @@ def test_r4_wbc_bound_is_severe(assess_record: AssessFn, value: float, severity:
     assert result.current.anc.comparator == "<="
 
 
-def test_r4_wbc_of_500_without_differential_gives_no_anc(assess_record: AssessFn) -> None:
-    result = assess_record(wbc(0.5))
-    assert result.current is None and result.finding is None
+@pytest.mark.parametrize(("birth_date", "wbc_per_ul", "severity"), [
+    # R4.4: classified at the least severe band the bound certainly lies in; at or above the LLN, nothing
+    ("1980-05-01", 99, Severity.SEVERE),
+    ("1980-05-01", 100, Severity.SEVERE),
+    ("1980-05-01", 499, Severity.SEVERE),
+    ("1980-05-01", 500, Severity.MODERATE),  # ANC <= 500: at least moderate
+    ("1980-05-01", 999, Severity.MODERATE),
+    ("1980-05-01", 1000, Severity.MILD),  # ANC <= 1000: at least mild (LLN 1500)
+    ("1980-05-01", 1499, Severity.MILD),  # LLN - 1
+    ("1980-05-01", 1500, None),  # at the LLN: says nothing about the ANC
+    ("1980-05-01", 6000, None),
+    ("2026-05-24", 999, Severity.MODERATE),  # 6 months old: LLN 1000
+    ("2026-05-24", 1000, None),
+    ("2026-11-23", 1799, Severity.MILD),  # about 24 hours old at collection: LLN 1800
+    ("2026-11-23", 1800, None),
+])
+def test_r4_wbc_bound_below_the_lln(assess_record: AssessFn, birth_date: str, wbc_per_ul: int,
+                                    severity: Severity | None) -> None:
+    result = assess_record(wbc(wbc_per_ul / 1000), birth_date=birth_date)
+    if severity is None:
+        assert result.current is None and result.finding is None
+    else:
+        assert result.current is not None and result.current.anc.source is AncSource.WBC_BOUND
+        assert result.current.anc.value == Decimal(wbc_per_ul) and result.current.anc.comparator == "<="
+        assert result.current.severity is severity
+        assert result.current.profound is (wbc_per_ul < 100)  # R5: ANC <= 99 is certainly below 100
+        assert result.finding is not None
+
+
+def test_r4_a_wbc_at_or_above_the_lln_hides_no_older_anc(assess_record: AssessFn) -> None:
+    """A normal WBC with no differential says nothing: the ANC of 400 the day before stays the current one."""
+    result = assess_record(anc(400, when=OTHER_T), wbc(6.0))
+    assert result.current is not None and result.current.anc.value == Decimal(400)
 
 
 def test_r4_never_computes_across_collections(assess_record: AssessFn) -> None:

@@ -159,3 +159,55 @@ def test_r10_old_problem_behind_a_newer_anc_is_not_shown(assess_record: AssessFn
     result = assess_record(observation("751-8", 40, "kcells", ucum=False, when=ago(days=5)), anc(2500))
     assert result.data_problems == () and result.finding is None
 
+
+
+def _panel(code: str, *members: str, panel_id: str = "cbc-panel", **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": panel_id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "hasMember": [{"reference": f"Observation/{m}"} for m in members], **fields}
+
+
+@pytest.mark.parametrize("panel_code", ["58410-2", "57021-8", "57782-5", "69742-5"])
+def test_r1_time_from_the_panel_that_lists_it_in_has_member(assess_record: AssessFn, panel_code: str) -> None:
+    panel = _panel(panel_code, "timed", effectiveDateTime="2026-11-24T04:00:00Z")
+    result = assess_record(_timed(issued="2026-11-24T09:00:00Z"), panel)
+    assert result.current is not None and result.current.anc.collected_at is not None
+    assert result.current.anc.collected_at.isoformat() == "2026-11-24T04:00:00+00:00"
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    # R1 order: the result's own effective[x] first, then the panel's, then the report's, then issued
+    ({"effectiveDateTime": "2026-11-24T08:00:00Z"}, "2026-11-24T08:00:00+00:00"),
+    ({}, "2026-11-24T04:00:00+00:00"),
+])
+def test_r1_own_time_before_the_panel_time(assess_record: AssessFn, fields: dict[str, Any], expected: str) -> None:
+    panel = _panel("57021-8", "timed", effectiveDateTime="2026-11-24T04:00:00Z")
+    report = {"resourceType": "DiagnosticReport", "id": "cbc-1", "status": "final", "code": {"text": "CBC"},
+              "effectiveDateTime": "2026-11-24T05:00:00Z", "result": [{"reference": "Observation/cbc-panel"}]}
+    result = assess_record(_timed(issued="2026-11-24T09:00:00Z", **fields), panel, report)
+    assert result.current is not None and result.current.anc.collected_at is not None
+    assert result.current.anc.collected_at.isoformat() == expected
+
+
+def test_r1_a_report_that_lists_the_panel_dates_its_members(assess_record: AssessFn) -> None:
+    panel = _panel("57021-8", "timed")  # the panel carries no time itself
+    report = {"resourceType": "DiagnosticReport", "id": "cbc-1", "status": "final", "code": {"text": "CBC"},
+              "effectiveDateTime": "2026-11-24T05:00:00Z", "result": [{"reference": "Observation/cbc-panel"}]}
+    result = assess_record(_timed(issued="2026-11-24T09:00:00Z"), panel, report)
+    assert result.current is not None and result.current.anc.collected_at is not None
+    assert result.current.anc.collected_at.isoformat() == "2026-11-24T05:00:00+00:00"
+
+
+def test_r1_r4_results_of_one_panel_are_one_collection(assess_record: AssessFn) -> None:
+    """A WBC and a neutrophil % with no time or specimen of their own, listed by one panel: ANC = 2,000 x 40 %."""
+    wbc = observation("6690-2", 2.0, "10*3/uL", id="w1")
+    neut = observation("770-8", 40, "%", id="n1")
+    result = assess_record(wbc, neut, _panel("57021-8", "w1", "n1", effectiveDateTime="2026-11-24T04:00:00Z"))
+    assert result.current is not None
+    assert (result.current.anc.value, result.current.anc.source) == (800, "computed")
+
+
+def test_r1_a_panel_code_not_listed_dates_nothing(assess_record: AssessFn) -> None:
+    panel = _panel("24323-8", "timed", effectiveDateTime="2026-11-24T04:00:00Z")  # a metabolic panel
+    result = assess_record(_timed(), panel)
+    assert result.current is None and [c.anc.value for c in result.undated_abnormal] == [420]
