@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,15 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def configure_logging(level: str) -> None:
+    """One handler for the service's own log (stderr): refusals at WARNING, what was noticed at INFO."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
 
 
 def run_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
@@ -46,6 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cds_service.app import create_app
 
     settings = Settings.load(args.config, host=args.host, port=args.port, workers=args.workers)
+    configure_logging(settings.log_level)
     app = create_app(settings)  # load and check everything before gunicorn forks its workers
     tune_gc()
     print(f"neutropenia-cds {settings.profile} profile on http://{settings.host}:{settings.port}/cds-services",

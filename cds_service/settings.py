@@ -12,9 +12,12 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import jwt
 
 from cds_service.fhir.client import Allowlist
 
@@ -64,16 +67,26 @@ class TrustedIssuer:
     """A CDS client (an EHR) allowed to call: its `iss`, where its keys are, what it may sign with."""
 
     iss: str
-    jwks_url: str
-    jku_allowlist: tuple[str, ...] = ()  # a JWT's `jku` is honoured only if it is one of these (or jwks_url)
+    jwks_url: str = ""  # where its key set is fetched from, unless `jwks` gives the keys
+    jku_allowlist: tuple[str, ...] = ()  # a JWT's `jku` is followed only if it is one of these
     tenants: tuple[str, ...] = ()  # when set, the JWT's `tenant` claim must be one of these
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    jwks: str = ""  # the key set itself (JWK Set JSON), from `jwks_file` or inline in the TOML: never fetched
 
     def __post_init__(self) -> None:
         where = f"trusted_issuers[{self.iss!r}]"
         if not self.iss:
             raise SettingsError("trusted_issuers: every issuer needs an iss")
-        for url in (self.jwks_url, *self.jku_allowlist):
+        if not self.jwks_url and not self.jwks:
+            raise SettingsError(f"{where}: needs jwks_url, jwks_file or jwks (the issuer's key set)")
+        if self.jwks:
+            try:
+                keys = jwt.PyJWKSet.from_json(self.jwks).keys
+            except (jwt.PyJWKSetError, ValueError) as exc:
+                raise SettingsError(f"{where}: the key set is not a usable JWK Set ({exc})") from None
+            if len(keys) > 1 and any(k.key_id is None for k in keys):
+                raise SettingsError(f"{where}: every key of a set of several needs a kid")
+        for url in (*([self.jwks_url] if self.jwks_url else []), *self.jku_allowlist):
             if not secure_url(url):
                 raise SettingsError(f"{where}: {url!r} must be https (or http on a loopback address)")
         bad = [a for a in self.algorithms if a not in ALLOWED_ALGORITHMS]
@@ -82,26 +95,43 @@ class TrustedIssuer:
 
     @classmethod
     def from_table(cls, table: Any) -> TrustedIssuer:
-        if not isinstance(table, dict) or not isinstance(table.get("iss"), str) or not isinstance(
-            table.get("jwks_url"), str
-        ):
-            raise SettingsError("trusted_issuers: each entry needs iss and jwks_url strings")
-        unknown = set(table) - {"iss", "jwks_url", "jku_allowlist", "tenants", "algorithms"}
+        if not isinstance(table, dict) or not isinstance(table.get("iss"), str):
+            raise SettingsError("trusted_issuers: each entry needs an iss string")
+        unknown = set(table) - {"iss", "jwks_url", "jwks_file", "jwks", "jku_allowlist", "tenants", "algorithms"}
         if unknown:
             raise SettingsError(f"trusted_issuers[{table['iss']!r}]: unknown keys {sorted(unknown)}")
+        given = [name for name in ("jwks_url", "jwks_file", "jwks") if name in table]
+        if not given:
+            raise SettingsError(f"trusted_issuers[{table['iss']!r}]: needs jwks_url, jwks_file or jwks")
+        if "jwks_file" in table and "jwks" in table:
+            raise SettingsError(f"trusted_issuers[{table['iss']!r}]: jwks_file or jwks, not both")
+        jwks = table.get("jwks", "")
+        if "jwks_file" in table:
+            try:
+                jwks = Path(table["jwks_file"]).read_text(encoding="utf-8")
+            except (OSError, TypeError) as exc:
+                raise SettingsError(f"trusted_issuers[{table['iss']!r}]: jwks_file: {exc}") from None
+        if isinstance(jwks, dict):
+            jwks = json.dumps(jwks)
+        if not isinstance(jwks, str) or not isinstance(table.get("jwks_url", ""), str):
+            raise SettingsError(f"trusted_issuers[{table['iss']!r}]: jwks must be a JWK Set, jwks_url a string")
         return cls(
             iss=table["iss"],
-            jwks_url=table["jwks_url"],
+            jwks_url=table.get("jwks_url", ""),
             jku_allowlist=tuple(table.get("jku_allowlist", ())),
             tenants=tuple(table.get("tenants", ())),
             algorithms=tuple(table.get("algorithms", DEFAULT_ALGORITHMS)),
+            jwks=jwks,
         )
 
 
-# The CDS Hooks Sandbox signs with ES384 and points `jku` at this key set; the dev profile trusts it.
+# The CDS Hooks Sandbox signs with ES384 and points `jku` at its key set; the dev profile trusts it, with that key set
+# shipped beside this module (copied from cds-hooks/sandbox build/.well-known/jwks.json, Apache-2.0), so the Sandbox
+# works offline and its `jku` is never fetched. Its private key is public: trust it in the dev profile only.
 SANDBOX_ISSUER = TrustedIssuer(
     iss="https://sandbox.cds-hooks.org",
     jwks_url="https://sandbox.cds-hooks.org/.well-known/jwks.json",
+    jwks=resources.files("cds_service.security").joinpath("cds-hooks-sandbox-jwks.json").read_text(encoding="utf-8"),
 )
 
 
@@ -142,6 +172,8 @@ class Settings:
     terminology_url: str = ""
     terminology_budget_seconds: float = 1.0  # per hook call
     terminology_max_lookups: int = 5  # per hook call
+    # The log: level of the one handler `serve` configures (stderr, a plain line a record)
+    log_level: str = "INFO"
     # Evaluate as if it were this moment (demonstrations and tests); refused in the production profile.
     fixed_now: datetime | None = None
 
@@ -196,6 +228,8 @@ class Settings:
             parts = urlsplit(self.public_base_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
                 raise SettingsError(f"public_base_url must be an http(s) URL, not {self.public_base_url!r}")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}")
         if self.terminology_url:
             parts = urlsplit(self.terminology_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or (
@@ -260,7 +294,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "duffy_null_codes": _strings,
     "fhir_server_allowlist": _strings, "fhir_connect_timeout": float, "fhir_read_timeout": float,
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
-    "terminology_url": str, "terminology_budget_seconds": float, "terminology_max_lookups": int,
+    "log_level": str, "terminology_url": str, "terminology_budget_seconds": float, "terminology_max_lookups": int,
     "fixed_now": _instant,
 }
 _ENV_NAMES = {name: PREFIX + ("NOW" if name == "fixed_now" else name.upper()) for name in _PARSERS}

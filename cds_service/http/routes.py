@@ -17,6 +17,7 @@ from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.wire import decode_hook_body
 from cds_service.hook_request import parse_hook_request
+from cds_service.http.errors import remember_hook_instance
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.services import CdsService, Engine
 from cds_service.settings import Settings
@@ -81,7 +82,9 @@ def call_service(service_id: str) -> Response:
     if service is None:
         raise NotFound(f"no CDS service '{service_id}'; the services are listed at GET /cds-services")
     started = time.perf_counter()
-    hook_request = parse_hook_request(decode_hook_body(_request_body()), service.hook, service.required_context)
+    body = decode_hook_body(_request_body())
+    remember_hook_instance(body)
+    hook_request = parse_hook_request(body, service.hook, service.required_context)
     engine: Engine = current_app.extensions["cds_engine"]
     cards = service.handler(hook_request, service, engine)
     if cards:

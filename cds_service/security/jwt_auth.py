@@ -84,6 +84,28 @@ class TokenVerifier:
         self.replay = replay
         self.leeway = leeway
         self.jwks = jwks or JwksCache()
+        # key sets given in the settings (a file, or inline): read once, never fetched
+        self.configured: Mapping[str, list[jwt.PyJWK]] = {
+            i.iss: jwt.PyJWKSet.from_json(i.jwks).keys for i in issuers if i.jwks}
+
+    def _key(self, issuer: TrustedIssuer, jku: Any, kid: str | None) -> jwt.PyJWK:
+        """The configured key set is what a token is verified against; its `jku` is followed only when it is on the
+        issuer's allowlist (a `jku` equal to the configured jwks_url names the configured set)."""
+        if jku is not None and jku != issuer.jwks_url:
+            if jku not in issuer.jku_allowlist:
+                raise Unauthorized("jku is not on the issuer's allowlist")
+            return self.jwks.key(jku, kid)
+        keys = self.configured.get(issuer.iss)
+        if keys is None:
+            return self.jwks.key(issuer.jwks_url, kid)
+        if kid is None:
+            if len(keys) == 1:
+                return keys[0]
+            raise Unauthorized("JWT has no kid and the key set has several keys")
+        for key in keys:
+            if key.key_id == kid:
+                return key
+        raise Unauthorized("JWT kid is not in the issuer's key set")
 
     def verify(self, token: str, audience: str) -> dict[str, Any]:
         try:
@@ -97,13 +119,7 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if algorithm not in issuer.algorithms:  # never none or HS*: the settings cannot list them
             raise Unauthorized(f"algorithm {algorithm!r} not accepted for this issuer")
-        jku = header.get("jku")
-        key_url = issuer.jwks_url
-        if jku is not None:
-            if jku != issuer.jwks_url and jku not in issuer.jku_allowlist:
-                raise Unauthorized("jku is not on the issuer's allowlist")
-            key_url = jku
-        key = self.jwks.key(key_url, header.get("kid"))
+        key = self._key(issuer, header.get("jku"), header.get("kid"))
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

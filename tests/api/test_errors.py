@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -173,3 +174,42 @@ def test_a_current_anc_needs_no_older_results(client: FlaskClient) -> None:
     second = assert_cds_response(client.post(URL, json=with_history).get_json())
     assert [c["summary"] for c in first] == [c["summary"] for c in second]
     assert [c["detail"] for c in first] == [c["detail"] for c in second]
+
+
+HOOK_INSTANCE = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"  # hook_request's
+
+
+def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.levelno == logging.WARNING and r.name == "cds_service.http.errors"]
+
+
+@pytest.mark.parametrize(("body", "status", "reason"), [
+    ({**hook_request(anc(300)), "hook": "order-sign"}, 400, "answers the 'patient-view' hook, not 'order-sign'"),
+    (_without(hook_request(anc(300)), "context", "patientId"), 400, "context.patientId is required"),
+    (hook_request(prefetch={"patient": patient()}), 412, "required data not in prefetch and not obtainable"),
+])
+def test_every_refusal_reaches_the_operator_at_warning(client: FlaskClient, caplog: pytest.LogCaptureFixture,
+                                                       body: dict[str, Any], status: int, reason: str) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert _post(client, body).status_code == status
+    [line] = _refusals(caplog)
+    assert line.startswith(f"{status} POST {URL} service=neutropenia-patient-view hookInstance={HOOK_INSTANCE}: ")
+    assert reason in line
+
+
+def test_a_413_reaches_the_operator_with_its_service(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(Settings(max_body_bytes=2000), clock=lambda: NOW)
+    with caplog.at_level(logging.WARNING):
+        app.test_client().post(URL, json=hook_request(*[anc(2500, id=f"a{i}") for i in range(20)]))
+    [line] = _refusals(caplog)
+    assert line.startswith(f"413 POST {URL} service=neutropenia-patient-view hookInstance=-: ")
+
+
+def test_a_refusal_logs_no_value_and_no_free_text_hook_instance(client: FlaskClient,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    body = {**hook_request(anc(300)), "hook": "order-sign", "hookInstance": "Jane Doe 1980-05-01"}
+    with caplog.at_level(logging.WARNING):
+        assert _post(client, body).status_code == 400
+    [line] = _refusals(caplog)
+    assert "hookInstance=-" in line and "Jane" not in line and "300" not in line

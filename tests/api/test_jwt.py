@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt as pyjwt
@@ -143,3 +146,80 @@ def test_settings_never_accept_symmetric_or_none_algorithms() -> None:
             TrustedIssuer(iss=ISSUER, jwks_url="https://ehr.test.example/jwks.json", algorithms=(algorithm,))
     with pytest.raises(SettingsError, match="must be https"):
         TrustedIssuer(iss=ISSUER, jwks_url="http://ehr.test.example/jwks.json")
+
+
+# -- a configured key set (a file, or inline in the TOML) is what a token is verified against ------------------------
+UNREACHABLE = "https://keys.unreachable.test/jwks.json"  # never fetched: resolving it would fail the test
+
+
+def _configured(jwks: JwksServer, tmp_path: Path, how: str, **issuer: Any) -> Flask:
+    key_set = {"keys": [ES.public_jwk, RS.public_jwk]}
+    table: dict[str, Any] = {"iss": ISSUER, "jwks_url": UNREACHABLE, **issuer}
+    if how == "file":
+        (tmp_path / "ehr-jwks.json").write_text(json.dumps(key_set))
+        table["jwks_file"] = str(tmp_path / "ehr-jwks.json")
+    else:
+        table["jwks"] = key_set
+    settings = Settings(profile="production", public_base_url=BASE, trusted_issuers=(TrustedIssuer.from_table(table),),
+                        fhir_server_allowlist=("https://fhir.test.example",))
+    return create_app(settings, clock=lambda: NOW)
+
+
+@pytest.mark.parametrize("how", ["file", "inline"])
+@pytest.mark.parametrize("headers", [{}, {"jku": UNREACHABLE}], ids=["no-jku", "jku-is-the-configured-url"])
+def test_a_configured_key_set_verifies_without_any_fetch(jwks: JwksServer, tmp_path: Path, how: str,
+                                                         headers: dict[str, str]) -> None:
+    fetched = len(jwks.fetched)
+    app = _configured(jwks, tmp_path, how)
+    assert _discover(app, token(ES, DISCOVERY, headers=headers)).status_code == 200
+    assert _discover(app, token(RS, DISCOVERY, headers=headers)).status_code == 200
+    _assert_bare_401(_discover(app, token(ROGUE, DISCOVERY)))  # a known kid, another key: bad signature
+    assert len(jwks.fetched) == fetched
+
+
+@pytest.mark.parametrize("how", ["file", "inline"])
+def test_with_a_configured_key_set_a_jku_is_followed_only_from_the_allowlist(jwks: JwksServer, tmp_path: Path,
+                                                                             how: str) -> None:
+    app = _configured(jwks, tmp_path, how)
+    _assert_bare_401(_discover(app, token(ROGUE, DISCOVERY, headers={"jku": jwks.url("elsewhere")})))
+    assert "/elsewhere.json" not in jwks.fetched
+    allowed = _configured(jwks, tmp_path, how, jku_allowlist=[jwks.url("rotated")])
+    assert _discover(allowed, token(ES, DISCOVERY, headers={"jku": jwks.url("rotated")})).status_code == 200
+    assert "/rotated.json" in jwks.fetched
+
+
+def test_the_dev_profile_verifies_sandbox_tokens_against_the_shipped_key_set(jwks: JwksServer) -> None:
+    """The Sandbox's issuer and kid, its jku, but another signature: refused -- by the shipped key set, offline."""
+    impostor = es384("44823f3d-0b01-4a6c-a80e-b9d3e8a7226f")  # the Sandbox's kid, another private key
+    app = create_app(Settings(), clock=lambda: NOW)
+    verifier = app.extensions["cds_verifier"]
+    assert [k.key_id for k in verifier.configured["https://sandbox.cds-hooks.org"]] == [impostor.kid]
+    sandbox_token = token(impostor, "http://localhost/cds-services", iss="https://sandbox.cds-hooks.org",
+                          headers={"jku": "https://sandbox.cds-hooks.org/.well-known/jwks.json"})
+    verifier.jwks.key = None  # any fetch now fails the test with a TypeError, not a quiet network call
+    _assert_bare_401(_discover(app, sandbox_token))
+
+
+@pytest.mark.parametrize(("table", "text"), [
+    ({"iss": ISSUER}, "needs jwks_url, jwks_file or jwks"),
+    ({"iss": ISSUER, "jwks": {"keys": "none"}}, "not a usable JWK Set"),
+    ({"iss": ISSUER, "jwks_file": "/nonexistent/jwks.json"}, "jwks_file"),
+    ({"iss": ISSUER, "jwks": {"keys": []}, "jwks_file": "x"}, "jwks_file or jwks, not both"),
+])
+def test_a_bad_configured_key_set_is_a_clear_settings_error(table: dict[str, Any], text: str) -> None:
+    with pytest.raises(SettingsError, match=text):
+        TrustedIssuer.from_table(table)
+
+
+def test_a_401_reaches_the_operator_with_its_reason_and_hook_instance_never_the_token(
+        jwks: JwksServer, caplog: pytest.LogCaptureFixture) -> None:
+    expired = token(ES, SERVICE, lifetime=-120)
+    with caplog.at_level(logging.WARNING):
+        response = production(jwks).test_client().post(
+            "/cds-services/neutropenia-patient-view", json=hook_request(anc(420)),
+            headers={"Authorization": f"Bearer {expired}"})
+    _assert_bare_401(response)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "cds_service.http.errors"]
+    assert line.startswith("401 POST /cds-services/neutropenia-patient-view service=neutropenia-patient-view "
+                           "hookInstance=d1577c69-dfbe-44ad-ba6d-3e05e953b2ea: JWT rejected: ExpiredSignatureError")
+    assert expired not in caplog.text and expired.split(".")[2] not in caplog.text

@@ -86,7 +86,7 @@ def test_dev_defaults() -> None:
     ("profile = 'staging'", "profile must be one of"),
     ("port = 'eighty'", "port has the wrong type"),
     ("colour = 'blue'", "unknown settings"),
-    ("[[trusted_issuers]]\niss = 'x'", "each entry needs iss and jwks_url"),
+    ("[[trusted_issuers]]\niss = 'x'", "needs jwks_url, jwks_file or jwks"),
     ("replay_cache_url = 'memcached://x'", "replay_cache_url must be"),
     ("not toml at all [", "config file"),
 ])
