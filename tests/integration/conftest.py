@@ -106,18 +106,20 @@ def fixture_request(hook: str, name: str) -> dict[str, Any]:
 def running_service(env: dict[str, str] | None = None, workers: int = 2) -> Iterator[tuple[str, int]]:
     """`neutropenia-cds serve` (gunicorn, sync workers) on a free loopback port; yields (URL, master pid)."""
     port = free_port()
+    log = tempfile.TemporaryFile()  # the service's log: a file, never a pipe nobody reads (a full pipe blocks it)
     process = subprocess.Popen(
         [sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)],
         env={**os.environ, "NEUTROPENIA_CDS_NOW": NOW, **(env or {})},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if process.poll() is not None:
-                output = process.stderr.read().decode()[-3000:] if process.stderr else ""
+                log.seek(0)
+                output = log.read().decode()[-3000:]
                 pytest.fail(f"neutropenia-cds serve exited with {process.returncode}:\n{output}")
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -130,6 +132,7 @@ def running_service(env: dict[str, str] | None = None, workers: int = 2) -> Iter
         yield url, process.pid
     finally:
         stop(process)
+        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -49,3 +49,17 @@ def test_medplum_client_order_sign(live_service: str, fhir_server: str) -> None:
     cards = assert_cds_response(result["response"])
     assert [c["suggestions"][0]["actions"][0]["resourceId"] for c in cards] == [
         "MedicationRequest/mmr", "MedicationRequest/carbo", "MedicationRequest/tmpsmx", "MedicationRequest/apap-pr"]
+
+
+def test_medplum_client_order_sign_with_a_product_coded_sandbox_draft(live_service: str, fhir_server: str) -> None:
+    """The Sandbox's Rx Sign draft -- no Bundle type, intent, an object category, dispenseRequest -- coded at product
+    level (Cyclophosphamide 50 MG Oral Tablet, RxNorm SCD 197550), with the record on the FHIR server: ANC 1,200
+    is a chemotherapy warning (R9, below 1,500)."""
+    request = fixture_request("order-sign", "sign-sandbox-cyclophosphamide-anc-1200")
+    load(fhir_server, resources_of(request))
+    out = _drive(live_service, fhir_server, "order-sign", {"draftOrders": request["context"]["draftOrders"]})
+    (result,) = out["results"]
+    cards = assert_cds_response(result["response"])
+    assert [(c["summary"], c["indicator"]) for c in cards] == [
+        ("Cyclophosphamide 50 MG Oral Tablet: chemotherapy with ANC 1,200/uL (Nov 24)", "warning")]
+    assert cards[0]["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/request-123"
