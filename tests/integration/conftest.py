@@ -106,7 +106,8 @@ def fixture_request(hook: str, name: str) -> dict[str, Any]:
 def running_service(env: dict[str, str] | None = None, workers: int = 2) -> Iterator[tuple[str, int]]:
     """`neutropenia-cds serve` (gunicorn, sync workers) on a free loopback port; yields (URL, master pid)."""
     port = free_port()
-    log = tempfile.TemporaryFile()  # the service's log: a file, never a pipe nobody reads (a full pipe blocks it)
+    # the service's log: a file, never a pipe nobody reads (a full pipe blocks it)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in the finally below, after the process stops
     process = subprocess.Popen(
         [sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)],
