@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app.extensions["cds_verifier"] = TokenVerifier(
         settings.issuers, replay_cache(settings.replay_cache_url), settings.jwt_leeway_seconds)
     CORS(app, origins=list(settings.cors), allow_headers=["Authorization", "Content-Type"],
-         methods=["GET", "POST", "OPTIONS"], max_age=600)
+         methods=["GET", "POST", "OPTIONS"], max_age=600, allow_private_network=settings.cors_allows_private_network)
     _cors_for_browsers_only(app)
     app.extensions["cds_feedback"] = store
     app.extensions["cds_card_recorder"] = CardRecorder(store)

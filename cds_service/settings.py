@@ -148,6 +148,9 @@ class Settings:
     public_base_url: str | None = None
     trusted_issuers: tuple[TrustedIssuer, ...] | None = None  # None: the profile's default
     cors_origins: tuple[str, ...] | None = None  # None: the profile's default
+    # Answer Chromium's private-network preflight (a public page such as the CDS Hooks Sandbox calling a service on
+    # localhost or a private address) with Access-Control-Allow-Private-Network: true. None: dev yes, production no.
+    cors_private_network: bool | None = None
     replay_cache_url: str = ""  # "" keeps JWT ids in process; redis://... shares them between replicas
     data_dir: Path = Path("var")  # the SQLite feedback store lives here unless database_url is set
     database_url: str = ""  # e.g. postgresql+psycopg://user:password@host/db
@@ -194,6 +197,12 @@ class Settings:
         if self.cors_origins is not None:
             return self.cors_origins
         return DEV_CORS_ORIGINS if self.profile == "dev" else ()
+
+    @property
+    def cors_allows_private_network(self) -> bool:
+        if self.cors_private_network is not None:
+            return self.cors_private_network
+        return self.profile == "dev"
 
     @property
     def require_jwt(self) -> bool:
@@ -281,6 +290,12 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def _boolean(value: str) -> bool:
+    if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{value!r} is not true or false")
+    return value.lower() in ("true", "1", "yes")
+
+
 def _issuers(value: str) -> tuple[TrustedIssuer, ...]:
     return tuple(TrustedIssuer.from_table(t) for t in json.loads(value))
 
@@ -288,7 +303,8 @@ def _issuers(value: str) -> tuple[TrustedIssuer, ...]:
 # How each setting is read from a string (environment variables). Settings not listed are TOML-only.
 _PARSERS: dict[str, Callable[[str], object]] = {
     "profile": str, "host": str, "port": int, "workers": int, "cards_dir": Path, "public_base_url": str,
-    "trusted_issuers": _issuers, "cors_origins": _strings, "replay_cache_url": str, "jwt_leeway_seconds": int,
+    "trusted_issuers": _issuers, "cors_origins": _strings, "cors_private_network": _boolean,
+    "replay_cache_url": str, "jwt_leeway_seconds": int,
     "data_dir": Path, "database_url": str,
     "max_body_bytes": int, "validated_cache_entries": int, "current_window_days": int, "lookback_days": int,
     "duffy_null_codes": _strings,

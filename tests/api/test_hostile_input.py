@@ -139,3 +139,29 @@ def test_logs_carry_no_phi_and_no_token(client: FlaskClient, caplog: pytest.LogC
     for secret in ("tok-SECRET-987", "Lovelace", "Ada", "1961-07-04", "pat-1", "someone-else", "431", "39.7",
                    "eyJhbGciOiJub25lIn0"):
         assert secret not in text, f"{secret!r} reached the log"
+
+
+PRIVATE_NETWORK_PREFLIGHT = {"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
+                             "Access-Control-Request-Headers": "authorization, content-type",
+                             "Access-Control-Request-Private-Network": "true"}
+
+
+def test_dev_answers_chromiums_private_network_preflight_for_the_public_sandbox(client: FlaskClient) -> None:
+    """The public Sandbox (https) calling the service on localhost: Chromium asks first, and must be told yes."""
+    response = client.options(URL, headers=PRIVATE_NETWORK_PREFLIGHT)
+    assert response.headers.get("Access-Control-Allow-Origin") == "https://sandbox.cds-hooks.org"
+    assert response.headers.get("Access-Control-Allow-Private-Network") == "true"
+
+
+def test_production_does_not_open_the_private_network_unless_configured() -> None:
+    def app(**settings: object) -> Any:
+        return create_app(Settings(profile="production", public_base_url="https://cds.example",
+                                   cors_origins=("https://sandbox.cds-hooks.org",),
+                                   fhir_server_allowlist=("https://f.example",),
+                                   trusted_issuers=(TrustedIssuer(iss="https://ehr.example",
+                                                                  jwks_url="https://ehr.example/jwks.json"),),
+                                   **settings), clock=lambda: NOW)  # type: ignore[arg-type]
+    closed = app().test_client().options(URL, headers=PRIVATE_NETWORK_PREFLIGHT)
+    assert closed.headers.get("Access-Control-Allow-Private-Network") != "true"
+    opened = app(cors_private_network=True).test_client().options(URL, headers=PRIVATE_NETWORK_PREFLIGHT)
+    assert opened.headers.get("Access-Control-Allow-Private-Network") == "true"
