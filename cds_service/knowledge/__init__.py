@@ -189,10 +189,6 @@ class ContextKnowledge:
     statuses: Statuses
     unverified: tuple[str, ...]  # "system|code name" of every code not checked against its release
 
-    def drug_named(self, key: str) -> str | None:
-        """The name of a listed drug by its ingredient key, or None."""
-        return self.antineoplastics.get(key) or self.associated_drugs.get(key)
-
     @functools.cached_property
     def _cause_prefixes(self) -> tuple[str, ...]:
         return tuple(prefix for cause in self.causes for prefix in cause.icd10cm_prefixes)

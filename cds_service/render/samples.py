@@ -18,6 +18,7 @@ from cds_service.clinical.model import (
     DataProblem,
     DraftOrder,
     DuffyStatus,
+    Evidence,
     Fever,
     FeverRule,
     Finding,
@@ -125,7 +126,7 @@ def sample_order_risks() -> list[tuple[str, list[OrderRisk], Assessment]]:
         for rule in OrderRule for reason in OrderReason for indicator in ("critical", "warning")
     )
     context = ClinicalContext(
-        chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, False),
+        chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, False, Evidence.NAME),
         latest_chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, False),
         duffy=DuffyStatus.GENOTYPE)
     samples = []
@@ -133,6 +134,9 @@ def sample_order_risks() -> list[tuple[str, list[OrderRisk], Assessment]]:
         assessment = Assessment(now=_NOW, finding=None, current=current, context=context)
         for finding in every:
             samples.append((f"order-risk {finding.rule} {finding.reason}", [OrderRisk(order, (finding,), "clozapine")],
+                            assessment))
+        for how in Evidence:  # the card says how the drug was recognised (R9)
+            samples.append((f"order-risk recognised by {how}", [OrderRisk(order, every[:1], "clozapine", how)],
                             assessment))
         samples.append(("order-risk every row", [OrderRisk(order, every, None)], assessment))
     return samples
