@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
 CARD_KEYS = {"uuid", "summary", "detail", "indicator", "source", "suggestions", "selectionBehavior",
              "overrideReasons", "links", "extension"}
 ASSESSMENT_KEYS = {"finding", "severity", "profound", "ancPerUL", "ancComparator", "ancSource", "observedAt", "lln",
@@ -29,6 +32,11 @@ def assert_card(card: dict[str, Any]) -> None:
     for suggestion in card.get("suggestions", []):
         uuid.UUID(suggestion["uuid"])
         assert isinstance(suggestion["label"], str)
+        for action in suggestion["actions"]:
+            assert action["type"] in {"create", "update", "delete"} and action["description"]
+            if "resource" in action:  # strict in what is sent: a valid FHIR R4 resource
+                model = {"ServiceRequest": ServiceRequest}[action["resource"]["resourceType"]]
+                model.model_validate(action["resource"])
     if card.get("suggestions"):
         assert card["selectionBehavior"] in {"at-most-one", "any"}
     for reason in card.get("overrideReasons", []):
@@ -55,8 +63,9 @@ def assert_cds_response(body: Any) -> list[dict[str, Any]]:
 
 
 def assert_operation_outcome(body: Any, status_text: str | None = None) -> str:
-    """The diagnostics of a FHIR OperationOutcome error body."""
+    """The diagnostics of a FHIR OperationOutcome error body (a valid FHIR R4 OperationOutcome)."""
     assert body["resourceType"] == "OperationOutcome"
+    OperationOutcome.model_validate(body)
     (issue,) = body["issue"]
     assert issue["severity"] in {"error", "fatal"} and issue["code"]
     assert isinstance(issue["diagnostics"], str) and issue["diagnostics"]

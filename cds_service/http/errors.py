@@ -7,6 +7,7 @@ import logging
 import re
 
 import orjson
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
@@ -19,15 +20,17 @@ _ISSUE_CODE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
 
 
 def operation_outcome(status: int, diagnostics: str, code: str | None = None) -> Response:
-    body = {
+    """A FHIR R4 OperationOutcome, built and validated with fhir.resources (strict in what is sent)."""
+    model = OperationOutcome.model_validate({
         "resourceType": "OperationOutcome",
         "issue": [{
             "severity": "error" if status < 500 else "fatal",
             "code": code or _ISSUE_CODE.get(status, "exception"),
             "diagnostics": diagnostics,
         }],
-    }
-    return Response(orjson.dumps(body), status=status, mimetype="application/fhir+json")
+    })
+    return Response(orjson.dumps(model.model_dump(mode="json", exclude_none=True)), status=status,
+                    mimetype="application/fhir+json")
 
 
 _PEEK_BYTES = 1024 * 1024
