@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from cds_service.errors import BadRequest
-
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+from cds_service.urls import BadUrl, Url, fhir_id, parse_url
 
 
 class HookRequest(msgspec.Struct, frozen=True):
@@ -19,7 +17,7 @@ class HookRequest(msgspec.Struct, frozen=True):
     hook: str
     hook_instance: str
     context: Mapping[str, Any]
-    fhir_server: str | None
+    fhir_server: Url | None  # parsed once: what was checked is what is fetched
     fhir_authorization: Mapping[str, Any] | None
     prefetch: Mapping[str, Any]
 
@@ -53,12 +51,17 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...]) 
     for key in required_context:
         _string(context, key, "context.")
     patient_id = context.get("patientId")
-    if patient_id is not None and not FHIR_ID.fullmatch(str(patient_id)):
-        # it is put into FHIR queries: an id is [A-Za-z0-9-.]{1,64} and nothing else (FHIR R4 'id')
-        raise BadRequest("context.patientId must be a FHIR id: letters, digits, '-' and '.', at most 64")
-    fhir_server = _string(body, "fhirServer", "", required=False)
-    if fhir_server is not None and not fhir_server.lower().startswith(("http://", "https://")):
-        raise BadRequest("fhirServer must be an http or https URL")
+    try:
+        if patient_id is not None:
+            fhir_id(str(patient_id))  # it goes into FHIR queries: the FHIR R4 id grammar, never only dots
+    except BadUrl:
+        raise BadRequest("context.patientId must be a FHIR id: letters, digits, '-' and '.', at most 64, "
+                         "not only dots") from None
+    sent_server = _string(body, "fhirServer", "", required=False)
+    try:
+        fhir_server = parse_url(sent_server) if sent_server is not None else None
+    except BadUrl as exc:
+        raise BadRequest(f"fhirServer must be an http or https URL: {exc}") from None
     authorization = body.get("fhirAuthorization")
     if authorization is not None:
         if not isinstance(authorization, dict):

@@ -9,21 +9,23 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
 from cds_service.fhir.wire import decode_resource
+from cds_service.urls import BadUrl, Url, parse_url
 
 log = logging.getLogger(__name__)
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class FetchError(Exception):
     """One FHIR call failed; the message says how, without PHI or the token."""
+
+
+class BadNextLink(FetchError):
+    """A paging link that is malformed or leaves the fhirServer's origin: the search fails (412 if required)."""
 
 
 @dataclass(frozen=True)
@@ -44,41 +46,25 @@ class FhirLimits:
     max_response_bytes: int = 20 * 1024 * 1024
 
 
-def _origin(url: str) -> tuple[str, str, int] | None:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
-    except ValueError:
-        return None
-    return scheme, parts.hostname.lower(), port
-
-
 class Allowlist:
     """fhirServer origins the service may contact: 'https://fhir.example.org', 'http://127.0.0.1:8090', or a
-    '*' port ('http://127.0.0.1:*'). Nothing else is ever fetched (SSRF)."""
+    '*' port ('http://127.0.0.1:*'). Nothing else is ever fetched (SSRF). Entries and URLs are read by the same
+    parse (cds_service/urls.py) as the URL that is then fetched."""
 
     def __init__(self, entries: tuple[str, ...]) -> None:
         self.entries: list[tuple[str, str, int | None]] = []
         for entry in entries:
             wildcard = entry.endswith(":*")
-            origin = _origin(entry[:-2] if wildcard else entry)
-            if origin is None or urlsplit(entry[:-2] if wildcard else entry).path not in ("", "/"):
+            try:
+                url = parse_url(entry[:-2] if wildcard else entry)
+            except BadUrl as exc:
+                raise ValueError(f"not an origin (scheme://host[:port]): {entry!r} ({exc})") from None
+            if url.path not in ("", "/") or url.query:
                 raise ValueError(f"not an origin (scheme://host[:port]): {entry!r}")
-            self.entries.append((origin[0], origin[1], None if wildcard else origin[2]))
+            self.entries.append((url.scheme, url.host, None if wildcard else url.port))
 
-    def allows(self, url: str) -> bool:
-        origin = _origin(url)
-        if origin is None:
-            return False
-        scheme, host, port = origin
-        return any(scheme == s and host == h and (p is None or port == p) for s, h, p in self.entries)
-
-
-def same_origin(a: str, b: str) -> bool:
-    return _origin(a) is not None and _origin(a) == _origin(b)
+    def allows(self, url: Url) -> bool:
+        return any(url.scheme == s and url.host == h and (p is None or url.port == p) for s, h, p in self.entries)
 
 
 class FhirClient:
@@ -93,12 +79,11 @@ class FhirClient:
         self.session.trust_env = False  # no proxies or .netrc credentials from the environment
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fhir-fallback")
 
-    def fetch(self, base: str, token: str | None, queries: Mapping[str, str]) -> dict[str, FetchResult]:
+    def fetch(self, base: Url, token: str | None, queries: Mapping[str, str]) -> dict[str, FetchResult]:
         """Every query (relative to `base`) concurrently; a key not answered within the budget has an error."""
         if not self.allowlist.allows(base):
             return dict.fromkeys(queries, FetchResult(error="fhirServer is not on this service's allowlist"))
         deadline = time.monotonic() + self.limits.budget_seconds
-        base = base.rstrip("/") + "/"
         futures: dict[str, Future[FetchResult]] = {
             key: self.executor.submit(self._search, base, token, query, deadline) for key, query in queries.items()
         }
@@ -112,15 +97,15 @@ class FhirClient:
                 results[key] = FetchResult(error="timed out")
         return results
 
-    def _search(self, base: str, token: str | None, query: str, deadline: float) -> FetchResult:
-        url: str | None = urljoin(base, query)
-        seen: set[str] = set()
+    def _search(self, base: Url, token: str | None, query: str, deadline: float) -> FetchResult:
+        url: Url | None = base.join(query)  # built from the service's own query, never joined from user input
+        seen: set[Url] = set()
         resources: list[dict[str, Any]] = []
         try:
             for _ in range(self.limits.max_pages):
                 assert url is not None
                 seen.add(url)
-                body = self._get(url, token, deadline)
+                body = self._get(url, base, token, deadline)
                 if body.get("resourceType") != "Bundle":
                     if "?" in query or body.get("resourceType") == "OperationOutcome":
                         raise FetchError(f"answered a {body.get('resourceType')!r}, not a Bundle")
@@ -131,29 +116,39 @@ class FhirClient:
                 resources.extend(e["resource"] for e in entries
                                  if isinstance(e, dict) and isinstance(e.get("resource"), dict)
                                  and e["resource"].get("resourceType") != "OperationOutcome")
-                url = _next_link(body)
-                if url is None:
+                link = _next_link(body)
+                if link is None:
                     return FetchResult(tuple(resources))
-                url = urljoin(base, url)
-                if url in seen or not same_origin(url, base):
-                    # a paging loop, or a next link leading away from the fhirServer: stop there
-                    return FetchResult(tuple(resources), partial=True)
+                try:
+                    url = parse_url(link)
+                except BadUrl as exc:
+                    raise BadNextLink(f"a next link that is not a well-formed URL ({exc})") from None
+                if url.origin != base.origin:
+                    raise BadNextLink("a next link that leaves the fhirServer's origin")
+                if url in seen:
+                    return FetchResult(tuple(resources), partial=True)  # a paging loop: stop there
             return FetchResult(tuple(resources), partial=True)
+        except BadNextLink as exc:
+            log.warning("FHIR fallback search refused: %s", exc)
+            return FetchResult(error=str(exc))  # nothing is used from a server whose paging points elsewhere
         except (FetchError, requests.RequestException) as exc:
             reason = str(exc) if isinstance(exc, FetchError) else type(exc).__name__
             log.warning("FHIR fallback search failed: %s", reason)  # no URL: it can carry PHI
             return FetchResult(tuple(resources), error=reason) if not resources else FetchResult(
                 tuple(resources), partial=True)
 
-    def _get(self, url: str, token: str | None, deadline: float) -> dict[str, Any]:
+    def _get(self, url: Url, base: Url, token: str | None, deadline: float) -> dict[str, Any]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError("timed out")
+        if url.origin != base.origin:  # the token goes only to the exact origin it came with
+            raise FetchError("a URL outside the fhirServer's origin")
         headers = {"Accept": "application/fhir+json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         timeout = (min(self.limits.connect_timeout, remaining), min(self.limits.read_timeout, remaining))
-        with self.session.get(url, headers=headers, timeout=timeout, stream=True, allow_redirects=False) as response:
+        with self.session.get(str(url), headers=headers, timeout=timeout, stream=True,
+                              allow_redirects=False) as response:
             if response.status_code != 200:
                 raise FetchError(f"answered HTTP {response.status_code}")
             chunks, size = [], 0

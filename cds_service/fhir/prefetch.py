@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -15,6 +16,7 @@ from cds_service.errors import BadRequest, DataUnavailable
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.wire import BundleResources
 from cds_service.hook_request import HookRequest
+from cds_service.urls import fhir_id
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,13 @@ def data_gaps(values: Mapping[str, PrefetchValue]) -> tuple[tuple[DataKind, ...]
 
 
 def render_query(template: PrefetchTemplate, context: Mapping[str, Any], since: date) -> str:
-    """The template with its {{context.x}} tokens filled (the hook request checked them), plus the look-back."""
+    """The template with its {{context.x}} tokens filled, each percent-encoded (the patient id checked by the FHIR
+    id grammar first), plus the look-back. Built, never joined from user input."""
     query = template.query
     for name, value in context.items():
-        if isinstance(value, str):
-            query = query.replace("{{context." + name + "}}", value)
+        token = "{{context." + name + "}}"
+        if isinstance(value, str) and token in query:
+            query = query.replace(token, fhir_id(value) if name == "patientId" else quote(value, safe=""))
     if template.dated:
         query += f"&date=ge{since.isoformat()}"
     return query

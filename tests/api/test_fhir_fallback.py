@@ -183,17 +183,64 @@ def test_paging_follows_next_links(client: FlaskClient, mocked: responses.Reques
     assert sum(1 for c in mocked.calls if _kind(str(c.request.url)) == "labs") == 2
 
 
-@pytest.mark.parametrize("next_url", [
-    f"{BASE}/Observation?code=751-8&page=0",  # an endless loop back to the first page
-    "http://169.254.169.254/latest/meta-data/?page=0",  # a next link leading away from the fhirServer
-])
-def test_paging_never_loops_or_leaves_the_server(client: FlaskClient, mocked: responses.RequestsMock,
-                                                 next_url: str) -> None:
-    pages = [_page([anc(420)], next_url)]
+def test_paging_never_loops(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    pages = [_page([anc(420)], f"{BASE}/Observation?code=751-8&page=0")]  # an endless loop back to the first page
     mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": _paged(pages)}))
     (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
     assert "**Read only in part**" in card["detail"] and "laboratory results" in card["detail"]
-    assert all("169.254" not in str(c.request.url) for c in mocked.calls)
+
+
+@pytest.mark.parametrize(("next_url", "reason"), [
+    ("http://169.254.169.254/latest/meta-data/?page=0", "leaves the fhirServer's origin"),
+    ("http://127.0.0.1:10/fhir/Observation?page=2", "leaves the fhirServer's origin"),  # allowlisted, another origin
+    ("http://127.0.0.1:10\\@127.0.0.1:9/fhir/Observation?page=2", "not a well-formed URL"),
+    ("http://user:pw@127.0.0.1:9/fhir/Observation?page=2", "not a well-formed URL"),
+    ("http://127.0.0.1\uff1a10/fhir/Observation?page=2", "not a well-formed URL"),  # a full-width colon
+    ("http://[/fhir", "not a well-formed URL"),
+])
+def test_a_bad_next_link_is_412_and_never_followed(client: FlaskClient, mocked: responses.RequestsMock,
+                                                   next_url: str, reason: str) -> None:
+    """A paging link is parsed once, as the fhirServer is: one that is malformed or leaves the server's exact
+    origin fails the search (412 for the labs), and neither it nor the token goes anywhere."""
+    pages = [_page([anc(420)], next_url)]
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": _paged(pages)}))
+    response = client.post(URL, json=_fallback_request())
+    assert response.status_code == 412
+    assert reason in assert_operation_outcome(response.get_json(), "labs")
+    assert all(str(c.request.url).startswith(BASE + "/") for c in mocked.calls)
+    assert sum(1 for c in mocked.calls if _kind(str(c.request.url)) == "labs") == 1
+
+
+@pytest.mark.parametrize("fhir_server", [
+    "https://localhost:28444\\@127.0.0.1:28443/ok",  # one parser sees 127.0.0.1:28443, another localhost:28444
+    "http://user:pw@127.0.0.1:9/fhir",  # userinfo would replace the Bearer token
+    "https://[",
+    "http://127.0.0.1\uff1a9/fhir",  # a full-width colon in the host
+    "http://127.0.0.1:9/fhir ",
+    " http://127.0.0.1:9/fhir",
+    "http://127.0.0.1:9/fh\nir",
+    "http://127.0.0.%31:9/fhir",
+    "ftp://127.0.0.1:9/fhir",
+    "http://127.0.0.1:99999/fhir",
+])
+def test_a_malformed_fhir_server_is_400_and_never_fetched(client: FlaskClient, mocked: responses.RequestsMock,
+                                                          fhir_server: str) -> None:
+    body = {**_fallback_request(), "fhirServer": fhir_server}
+    response = client.post(URL, json=body)
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), "fhirServer must be an http or https URL")
+    assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize("patient_id", ["..", ".", "...", "a/b", "a%2Fb", "x" * 65, "pat 1"])
+def test_a_patient_id_outside_the_fhir_id_grammar_is_400(client: FlaskClient, mocked: responses.RequestsMock,
+                                                         patient_id: str) -> None:
+    body = _fallback_request()
+    body["context"]["patientId"] = patient_id
+    response = client.post(URL, json=body)
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), "context.patientId must be a FHIR id")
+    assert len(mocked.calls) == 0
 
 
 def test_paging_stops_at_the_page_bound(mocked: responses.RequestsMock) -> None:
