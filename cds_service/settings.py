@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from cds_service.fhir.client import Allowlist
+from cds_service.urls import BadUrl, parse_url
 
 PREFIX = "NEUTROPENIA_CDS_"
 PROFILES = ("dev", "production")
@@ -55,11 +56,13 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def secure_url(url: str) -> bool:
-    """https, or http to a loopback address (tests, a sidecar): where keys and tokens may come from."""
-    parts = urlsplit(url)
-    if not parts.hostname:
+    """https, or http to a loopback address (tests, a sidecar): where keys and tokens may come from. Read by the
+    one parse of cds_service/urls.py, as the key set is then fetched."""
+    try:
+        parts = parse_url(url)
+    except BadUrl:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
+    return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.host.strip("[]")))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import requests
 
 from cds_service.security.replay import ReplayCache
 from cds_service.settings import TrustedIssuer
+from cds_service.urls import BadUrl, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,11 @@ class JwksCache:
 
     def _fetch(self, url: str) -> dict[str, jwt.PyJWK]:
         try:
-            with self._session.get(url, timeout=self.timeout, allow_redirects=False, stream=True) as response:
+            target = str(parse_url(url))  # the URL checked in the settings, rebuilt from its checked parts
+        except BadUrl:
+            raise Unauthorized("JWKS URL is not well-formed") from None
+        try:
+            with self._session.get(target, timeout=self.timeout, allow_redirects=False, stream=True) as response:
                 if response.status_code != 200:
                     raise Unauthorized(f"JWKS answered HTTP {response.status_code}")
                 body = response.raw.read(JWKS_MAX_BYTES + 1, decode_content=True)

@@ -223,3 +223,10 @@ def test_a_401_reaches_the_operator_with_its_reason_and_hook_instance_never_the_
     assert line.startswith("401 POST /cds-services/neutropenia-patient-view service=neutropenia-patient-view "
                            "hookInstance=d1577c69-dfbe-44ad-ba6d-3e05e953b2ea: JWT rejected: ExpiredSignatureError")
     assert expired not in caplog.text and expired.split(".")[2] not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["https://ehr.test.example\\@127.0.0.1/jwks.json", "https://user@ehr.test.example/j",
+                                 "https://ehr.test.example /jwks.json", "https://[/jwks.json"])
+def test_a_key_set_url_is_parsed_once_as_it_is_fetched(url: str) -> None:
+    with pytest.raises(SettingsError, match="must be https"):
+        TrustedIssuer(iss=ISSUER, jwks_url=url)
