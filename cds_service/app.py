@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
                                           validated=ValidatedCache(settings.validated_cache_entries),
                                           terminology=terminology)
     app.extensions["cds_verifier"] = TokenVerifier(
-        settings.issuers, replay_cache(settings.replay_cache_url), settings.jwt_leeway_seconds)
+        settings.issuers, replay_cache(settings.replay_cache_url, store), settings.jwt_leeway_seconds)
     CORS(app, origins=list(settings.cors), allow_headers=["Authorization", "Content-Type"],
          methods=["GET", "POST", "OPTIONS"], max_age=600, allow_private_network=settings.cors_allows_private_network)
     _cors_for_browsers_only(app)

@@ -154,7 +154,9 @@ class Settings:
     # Answer Chromium's private-network preflight (a public page such as the CDS Hooks Sandbox calling a service on
     # localhost or a private address) with Access-Control-Allow-Private-Network: true. None: dev yes, production no.
     cors_private_network: bool | None = None
-    replay_cache_url: str = ""  # "" keeps JWT ids in process; redis://... shares them between replicas
+    # JWT ids already accepted: "" the feedback store's database (shared by every worker and every replica that uses
+    # it), redis://... Redis, "memory" this process only (never in production: workers and replicas would not share)
+    replay_cache_url: str = ""
     data_dir: Path = Path("var")  # the SQLite feedback store lives here unless database_url is set
     database_url: str = ""  # e.g. postgresql+psycopg://user:password@host/db
     jwt_leeway_seconds: int = 30
@@ -247,8 +249,9 @@ class Settings:
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or (
                     parts.username or parts.password):
                 raise SettingsError(f"terminology_url must be an http(s) base URL, not {self.terminology_url!r}")
-        if self.replay_cache_url and not self.replay_cache_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError("replay_cache_url must be empty (in process) or a redis:// URL")
+        if self.replay_cache_url not in ("", "memory") and not self.replay_cache_url.startswith(
+                ("redis://", "rediss://", "unix://")):
+            raise SettingsError("replay_cache_url must be empty (the database), 'memory' or a redis:// URL")
         if self.profile == "production":
             self._check_production()
         if self.fixed_now is not None:
@@ -267,6 +270,9 @@ class Settings:
             raise SettingsError("fhir_server_allowlist: the production profile fetches over https only")
         if self.public_base_url and not self.public_base_url.startswith("https://"):
             raise SettingsError("public_base_url: the production profile is served over https")
+        if self.replay_cache_url == "memory":
+            raise SettingsError("replay_cache_url: a replay cache in one process's memory lets a token be replayed on "
+                                "every other worker and replica; production uses the database (the default) or Redis")
 
     @classmethod
     def load(cls, config: str | Path | None = None, environ: Mapping[str, str] | None = None,

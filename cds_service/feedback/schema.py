@@ -48,3 +48,12 @@ terminology_answers = Table(
     Column("ingredients", Text, nullable=False),  # JSON list of [code, name]
     Column("answered_at", DateTime(timezone=True), nullable=False),
 )
+
+# CDS Hooks 2.0 security: JWT ids already accepted, until their token expires -- shared by every worker and every
+# replica that uses this database (the replay cache by default). An issuer and a jti only: no PHI.
+jwt_ids = Table(
+    "jwt_ids",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)

@@ -13,12 +13,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from cds_service.feedback.model import FeedbackItem
-from cds_service.feedback.schema import cards_shown, feedback, terminology_answers
+from cds_service.feedback.schema import cards_shown, feedback, jwt_ids, terminology_answers
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -137,6 +137,23 @@ class FeedbackStore:
         row = {"system": system, "code": code, "ingredients": json.dumps(ingredients), "answered_at": answered_at}
         with self.engine.begin() as connection:
             connection.execute(self._insert(connection, terminology_answers).on_conflict_do_nothing(), [row])
+
+    def first_use_of_jwt_id(self, key: str, expires_at: datetime, now: datetime) -> bool:
+        """True the first time `key` is offered while unexpired, atomically for every process using this database:
+        an insert that does nothing on a conflict, else an update that takes only an expired row."""
+        with self.engine.begin() as connection:
+            inserted = connection.execute(
+                self._insert(connection, jwt_ids).on_conflict_do_nothing().returning(jwt_ids.c.key),
+                {"key": key, "expires_at": expires_at}).first()
+            if inserted is not None:
+                return True
+            taken = connection.execute(update(jwt_ids).where(jwt_ids.c.key == key, jwt_ids.c.expires_at <= now)
+                                       .values(expires_at=expires_at))
+            return taken.rowcount == 1
+
+    def forget_expired_jwt_ids(self, now: datetime) -> int:
+        with self.engine.begin() as connection:
+            return connection.execute(delete(jwt_ids).where(jwt_ids.c.expires_at <= now)).rowcount
 
     def count_feedback(self) -> int:
         with self.engine.connect() as connection:

@@ -1,12 +1,16 @@
-"""JWT ids already seen (CDS Hooks 2.0: `jti` is never reused): in process, or in Redis shared by replicas."""
+"""JWT ids already seen (CDS Hooks 2.0: `jti` is never reused): by default in the feedback store's database, shared
+by every worker and every replica that uses it; or in Redis; or, for one process only, in memory."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import redis
+
+from cds_service.feedback.store import FeedbackStore
 
 
 class ReplayCache(Protocol):
@@ -47,5 +51,29 @@ class RedisReplayCache:
         return bool(self._redis.set(self.PREFIX + key, b"1", nx=True, ex=max(1, ttl_seconds)))
 
 
-def replay_cache(url: str) -> ReplayCache:
-    return RedisReplayCache(url) if url else InProcessReplayCache()
+class DatabaseReplayCache:
+    """The feedback store's database (SQLite file on one machine, PostgreSQL for replicas): an atomic
+    insert-if-absent with expiry. Expired ids are let go now and then."""
+
+    FORGET_EVERY = 1000  # calls
+
+    def __init__(self, store: FeedbackStore) -> None:
+        self.store = store
+        self._calls = 0
+
+    def first_use(self, key: str, ttl_seconds: int) -> bool:
+        now = datetime.now(UTC)
+        self._calls += 1
+        if self._calls % self.FORGET_EVERY == 0:
+            self.store.forget_expired_jwt_ids(now)
+        return self.store.first_use_of_jwt_id(key, now + timedelta(seconds=max(1, ttl_seconds)), now)
+
+
+MEMORY = "memory"
+
+
+def replay_cache(url: str, store: FeedbackStore) -> ReplayCache:
+    """"" (the default): the store's database; "memory": this process only; redis://...: Redis."""
+    if url == MEMORY:
+        return InProcessReplayCache()
+    return RedisReplayCache(url) if url else DatabaseReplayCache(store)
