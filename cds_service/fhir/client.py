@@ -3,7 +3,10 @@ only, concurrently over one pooled session, every call and the whole request bou
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -43,7 +46,63 @@ class FhirLimits:
     read_timeout: float = 2.5
     budget_seconds: float = 3.0  # the whole fallback of one hook call
     max_pages: int = 5
-    max_response_bytes: int = 20 * 1024 * 1024
+    max_response_bytes: int = 20 * 1024 * 1024  # every answer of one hook call's fallback together
+
+
+CHUNK_BYTES = 16 * 1024
+CUT_GRACE_SECONDS = 0.5  # after a cut, how long the call waits for its search threads to end
+
+
+class _CallBudget:
+    """One hook call's fallback: its deadline, the bytes it may still read, and the answers being read right now --
+    cut when the deadline passes, so no search thread outlives its call (a server sending a byte a second would
+    otherwise keep a thread for as long as it likes)."""
+
+    def __init__(self, deadline: float, max_bytes: int) -> None:
+        self.deadline = deadline
+        self.bytes_left = max_bytes
+        self._reading: set[Any] = set()
+        self._lock = threading.Lock()
+        self._cut = False
+
+    def take(self, size: int) -> None:
+        with self._lock:
+            self.bytes_left -= size
+            if self.bytes_left < 0:
+                raise FetchError("answers larger than the size limit")
+        if time.monotonic() > self.deadline:
+            raise FetchError("timed out")
+
+    def reading(self, response: Any) -> None:
+        with self._lock:
+            if self._cut:
+                raise FetchError("timed out")
+            self._reading.add(response)
+
+    def done(self, response: Any) -> None:
+        with self._lock:
+            self._reading.discard(response)
+
+    def cut(self) -> None:
+        """Shut the sockets of every answer still being read: the blocked reads end at once."""
+        with self._lock:
+            self._cut = True
+            reading, self._reading = list(self._reading), set()
+        for response in reading:
+            sock = _socket_of(response)
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _socket_of(response: Any) -> socket.socket | None:
+    """The socket an answer is read from: its connection's, or -- when the server closes after the answer (HTTP/1.0)
+    and http.client has handed the socket to the response -- the one under the response's file."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        file = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(file, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 class Allowlist:
@@ -70,7 +129,7 @@ class Allowlist:
 class FhirClient:
     """Runs the searches of one hook call against its fhirServer, within the limits."""
 
-    def __init__(self, allowlist: Allowlist, limits: FhirLimits, workers: int = 8) -> None:
+    def __init__(self, allowlist: Allowlist, limits: FhirLimits, workers: int = 16) -> None:
         self.allowlist = allowlist
         self.limits = limits
         self.session = requests.Session()
@@ -83,21 +142,23 @@ class FhirClient:
         """Every query (relative to `base`) concurrently; a key not answered within the budget has an error."""
         if not self.allowlist.allows(base):
             return dict.fromkeys(queries, FetchResult(error="fhirServer is not on this service's allowlist"))
-        deadline = time.monotonic() + self.limits.budget_seconds
+        budget = _CallBudget(time.monotonic() + self.limits.budget_seconds, self.limits.max_response_bytes)
         futures: dict[str, Future[FetchResult]] = {
-            key: self.executor.submit(self._search, base, token, query, deadline) for key, query in queries.items()
+            key: self.executor.submit(self._search, base, token, query, budget) for key, query in queries.items()
         }
-        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        _, pending = wait(futures.values(), timeout=max(0.0, budget.deadline - time.monotonic()))
+        if pending:
+            budget.cut()  # the deadline covers the whole read: what is still being read is cut off
+            for future in pending:
+                future.cancel()
+            wait(pending, timeout=CUT_GRACE_SECONDS)
         results = {}
         for key, future in futures.items():
-            if future.done():
-                results[key] = future.result()
-            else:
-                future.cancel()
-                results[key] = FetchResult(error="timed out")
+            done_in_time = future.done() and not future.cancelled() and future not in pending
+            results[key] = future.result() if done_in_time else FetchResult(error="timed out")
         return results
 
-    def _search(self, base: Url, token: str | None, query: str, deadline: float) -> FetchResult:
+    def _search(self, base: Url, token: str | None, query: str, budget: _CallBudget) -> FetchResult:
         url: Url | None = base.join(query)  # built from the service's own query, never joined from user input
         seen: set[Url] = set()
         resources: list[dict[str, Any]] = []
@@ -105,7 +166,7 @@ class FhirClient:
             for _ in range(self.limits.max_pages):
                 assert url is not None
                 seen.add(url)
-                body = self._get(url, base, token, deadline)
+                body = self._get(url, base, token, budget)
                 if body.get("resourceType") != "Bundle":
                     if "?" in query or body.get("resourceType") == "OperationOutcome":
                         raise FetchError(f"answered a {body.get('resourceType')!r}, not a Bundle")
@@ -137,8 +198,8 @@ class FhirClient:
             return FetchResult(tuple(resources), error=reason) if not resources else FetchResult(
                 tuple(resources), partial=True)
 
-    def _get(self, url: Url, base: Url, token: str | None, deadline: float) -> dict[str, Any]:
-        remaining = deadline - time.monotonic()
+    def _get(self, url: Url, base: Url, token: str | None, budget: _CallBudget) -> dict[str, Any]:
+        remaining = budget.deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError("timed out")
         if url.origin != base.origin:  # the token goes only to the exact origin it came with
@@ -149,16 +210,16 @@ class FhirClient:
         timeout = (min(self.limits.connect_timeout, remaining), min(self.limits.read_timeout, remaining))
         with self.session.get(str(url), headers=headers, timeout=timeout, stream=True,
                               allow_redirects=False) as response:
-            if response.status_code != 200:
-                raise FetchError(f"answered HTTP {response.status_code}")
-            chunks, size = [], 0
-            for chunk in response.iter_content(chunk_size=65536):
-                size += len(chunk)
-                if size > self.limits.max_response_bytes:
-                    raise FetchError("answer larger than the size limit")
-                if time.monotonic() > deadline:
-                    raise FetchError("timed out")
-                chunks.append(chunk)
+            budget.reading(response)
+            try:
+                if response.status_code != 200:
+                    raise FetchError(f"answered HTTP {response.status_code}")
+                chunks = []
+                while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):  # what one read brings
+                    budget.take(len(chunk))  # the call's bytes and deadline, whatever the pace of the server
+                    chunks.append(chunk)
+            finally:
+                budget.done(response)
         try:
             body = decode_resource(b"".join(chunks))
         except orjson.JSONDecodeError:

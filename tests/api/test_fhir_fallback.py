@@ -258,7 +258,7 @@ def test_enormous_page_is_refused(mocked: responses.RequestsMock) -> None:
     mocked.add_callback(responses.GET, ANY, callback=_server({**DATA, "labs": huge}))
     response = app.test_client().post(URL, json=_fallback_request())
     assert response.status_code == 412
-    assert_operation_outcome(response.get_json(), "answer larger than the size limit")
+    assert_operation_outcome(response.get_json(), "answers larger than the size limit")
 
 
 @pytest.mark.parametrize("server", [
@@ -304,3 +304,18 @@ def test_patient_id_that_is_not_a_fhir_id_is_400(client: FlaskClient, patient_id
     response = client.post(URL, json=body)
     assert response.status_code == 400
     assert_operation_outcome(response.get_json(), "context.patientId must be a FHIR id")
+
+
+def test_the_size_limit_covers_every_answer_of_the_call_together(mocked: responses.RequestsMock) -> None:
+    """Memory is bounded by the cap, not by what the server sends: pages each under it, together over it."""
+    page = bundle(*[anc(2500, id=f"a{i}") for i in range(20)])
+    size = len(orjson.dumps(page))
+    app = create_app(Settings(fhir_max_response_bytes=3 * size, fhir_max_pages=10), clock=lambda: NOW)
+    pages = [_page([anc(400, id=f"p{n}-{i}") for i in range(20)], f"{BASE}/Observation?code=751-8&page={n + 1}")
+             for n in range(10)]
+    mocked.add_callback(responses.GET, ANY, callback=_server({**DATA, "labs": bundle()}, {"labs": _paged(pages)}))
+    response = app.test_client().post(URL, json=_fallback_request(patient=patient()))
+    labs_calls = sum(1 for c in mocked.calls if _kind(str(c.request.url)) == "labs")
+    assert labs_calls < 4  # stopped once the call's bytes were spent
+    (card,) = assert_cds_response(response.get_json())
+    assert "**Read only in part**" in card["detail"]

@@ -1,0 +1,73 @@
+"""A FHIR server that answers five bytes a second (a real socket on 127.0.0.1; `responses` cannot be slow): the call's
+budget covers the whole read, the answers still being read are cut when it runs out, no search thread outlives the
+call, and the next fallback -- to a healthy server -- is served at once. Bounded: a few seconds in all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+import pytest
+
+from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
+from cds_service.urls import parse_url
+from tests.builders import anc, bundle, patient
+
+pytestmark = pytest.mark.integration
+QUERIES = {"patient": "Patient/pat-1", "labs": "Observation?patient=pat-1&code=751-8"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    slow = True
+
+    def do_GET(self) -> None:
+        body = orjson.dumps(patient() if "/Patient/" in self.path else bundle(anc(420)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                if self.slow:
+                    time.sleep(0.2)  # each read gets a byte well within its timeout: only a cut ends it
+        except OSError:
+            pass  # the client cut the answer off
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[str, str]]:
+    slow = type("Slow", (_Handler,), {"slow": True})
+    fast = type("Fast", (_Handler,), {"slow": False})
+    running = [ThreadingHTTPServer(("127.0.0.1", 0), handler) for handler in (slow, fast)]
+    for server in running:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield tuple(f"http://127.0.0.1:{s.server_address[1]}/fhir" for s in running)  # type: ignore[misc]
+    for server in running:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_trickling_server_costs_one_budget_and_no_thread_outlives_the_call(
+        servers: tuple[str, str]) -> None:
+    slow, fast = servers
+    client = FhirClient(Allowlist(("http://127.0.0.1:*",)), FhirLimits(budget_seconds=1.0, read_timeout=2.5),
+                        workers=2)  # two threads: a thread kept by the slow server would starve the next call
+    started = time.monotonic()
+    results = client.fetch(parse_url(slow), None, QUERIES)
+    spent = time.monotonic() - started
+    assert all(r.error == "timed out" for r in results.values())
+    assert spent < 2.0, f"the fallback took {spent:.1f} s for a 1 s budget"
+    started = time.monotonic()
+    healthy = client.fetch(parse_url(fast), None, QUERIES)
+    assert healthy["patient"].error is None and healthy["labs"].error is None
+    assert healthy["labs"].resources[0]["valueQuantity"]["value"] == 420
+    assert time.monotonic() - started < 1.0  # served at once: no thread was still held by the slow server
