@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PEERS := tests/fhir_server
 PEERS_STAMP := $(PEERS)/node_modules/.installed
 
-.PHONY: serve test bench lint check-cards system-packages peers clean
+.PHONY: serve test bench slow-peers lint check-cards system-packages peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ test: lint check-cards system-packages peers
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Slow clients and a slow FHIR server against `serve` as deployed: p50 and throughput of normal calls, alone and under them.
+slow-peers: $(STAMP)
+	$(BIN)/python bench/slow_peers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(PEERS)/node_modules

@@ -34,15 +34,22 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
 
 
-def run_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
-    """Serve a WSGI app the way `neutropenia-cds serve` does: gunicorn, sync workers, access log on stdout."""
+def run_gunicorn(app: Any, host: str, port: int, workers: int, threads: int = 8) -> None:
+    """Serve a WSGI app the way `neutropenia-cds serve` does: gunicorn's threaded workers, in which a slow or idle
+    connection holds no worker (it waits in the worker's poller; a thread takes it only once data has come, and gives
+    it back when none comes for a while), so two clients trickling their headers, or two calls waiting on a slow FHIR
+    server, leave every other call its threads. Access log on stdout; no control socket (it would be one file per
+    user, shared by every instance)."""
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "sync")
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("keepalive", 5)  # seconds an idle kept-alive connection waits in the poller
+            self.cfg.set("control_socket_disable", True)
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 30)
 
@@ -61,7 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
     tune_gc()
     print(f"neutropenia-cds {settings.profile} profile on http://{settings.host}:{settings.port}/cds-services",
           file=sys.stderr)
-    run_gunicorn(app, settings.host, settings.port, settings.workers)
+    run_gunicorn(app, settings.host, settings.port, settings.workers, settings.threads)
     return 0
 
 
@@ -212,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the CDS Hooks service under gunicorn")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default 8080)")
-    serve.add_argument("--workers", type=int, help="gunicorn sync workers (default 2)")
+    serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
     serve.set_defaults(run=_serve)
     evaluate = commands.add_parser("evaluate", help="assess a FHIR Bundle or a hook request file")
     evaluate.add_argument("file", help="a JSON file: a FHIR Bundle with one Patient, or a CDS Hooks request")

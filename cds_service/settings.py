@@ -146,6 +146,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    threads: int = 8  # per worker: how many calls one worker answers at once
     cards_dir: Path = field(default_factory=default_cards_dir)
     # The URL EHRs call the service at; JWT `aud` must be an endpoint under it. Dev: the request's own URL.
     public_base_url: str | None = None
@@ -219,7 +220,7 @@ class Settings:
             raise SettingsError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
-        for name in ("workers", "current_window_days", "lookback_days", "max_body_bytes", "fhir_max_pages",
+        for name in ("workers", "threads", "current_window_days", "lookback_days", "max_body_bytes", "fhir_max_pages",
                      "fhir_lookback_days", "fhir_max_response_bytes", "fhir_connect_timeout", "fhir_read_timeout",
                      "fhir_budget_seconds", "terminology_budget_seconds", "terminology_max_lookups"):
             if getattr(self, name) <= 0:
@@ -311,7 +312,7 @@ def _issuers(value: str) -> tuple[TrustedIssuer, ...]:
 
 # How each setting is read from a string (environment variables). Settings not listed are TOML-only.
 _PARSERS: dict[str, Callable[[str], object]] = {
-    "profile": str, "host": str, "port": int, "workers": int, "cards_dir": Path, "public_base_url": str,
+    "profile": str, "host": str, "port": int, "workers": int, "threads": int, "cards_dir": Path, "public_base_url": str,
     "trusted_issuers": _issuers, "cors_origins": _strings, "cors_private_network": _boolean,
     "replay_cache_url": str, "jwt_leeway_seconds": int,
     "data_dir": Path, "database_url": str,

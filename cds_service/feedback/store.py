@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ class FeedbackStore:
         self.url = url
         self._engine: Engine | None = None
         self._pid = -1
+        self._lock = threading.Lock()  # a worker's threads share the store
 
     @classmethod
     def for_settings(cls, database_url: str, data_dir: Path) -> FeedbackStore:
@@ -50,12 +52,14 @@ class FeedbackStore:
     def engine(self) -> Engine:
         # A pooled connection must not cross a fork: each process makes its own engine.
         if self._engine is None or self._pid != os.getpid():
-            if self._engine is not None:
-                self._engine.dispose(close=False)
-            self._engine = create_engine(self.url, pool_pre_ping=True)
-            if self._engine.dialect.name == "sqlite":
-                event.listen(self._engine, "connect", _sqlite_pragmas)
-            self._pid = os.getpid()
+            with self._lock:
+                if self._engine is None or self._pid != os.getpid():
+                    if self._engine is not None:
+                        self._engine.dispose(close=False)
+                    engine = create_engine(self.url, pool_pre_ping=True)
+                    if engine.dialect.name == "sqlite":
+                        event.listen(engine, "connect", _sqlite_pragmas)
+                    self._engine, self._pid = engine, os.getpid()
         return self._engine
 
     def migrate(self) -> None:
