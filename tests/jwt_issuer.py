@@ -26,12 +26,14 @@ class KeyPair:
     kid: str
     algorithm: str
     private: Any
+    publish_alg: bool = True  # an issuer may publish a key without `alg`
 
     @property
     def public_jwk(self) -> dict[str, Any]:
         algorithm = jwt.get_algorithm_by_name(self.algorithm)
         jwk: dict[str, Any] = json.loads(algorithm.to_jwk(self.private.public_key()))
-        return {**jwk, "kid": self.kid, "alg": self.algorithm, "use": "sig"}
+        jwk = {**jwk, "kid": self.kid, "use": "sig"}
+        return {**jwk, "alg": self.algorithm} if self.publish_alg else jwk
 
     @property
     def public_pem(self) -> bytes:
@@ -54,6 +56,7 @@ class JwksServer:
     sets: dict[str, list[KeyPair]] = field(default_factory=dict)
     fetched: list[str] = field(default_factory=list)
     base: str = ""
+    down: bool = False  # answer 503 to everything: the issuer's key server is out
 
     def url(self, name: str) -> str:
         return f"{self.base}/{name}.json"
@@ -65,6 +68,10 @@ def serve_jwks(server: JwksServer) -> Iterator[JwksServer]:
             name = self.path.strip("/").removesuffix(".json")
             server.fetched.append(self.path)
             keys = server.sets.get(name)
+            if server.down:
+                self.send_response(503)
+                self.end_headers()
+                return
             if keys is None:
                 self.send_response(404)
                 self.end_headers()

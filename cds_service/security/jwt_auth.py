@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 import orjson
@@ -28,41 +28,90 @@ class Unauthorized(Exception):
     """The call is not from a trusted CDS client; the message is for the log only."""
 
 
+class PublishedKey(NamedTuple):
+    """A key of an issuer's set, and the algorithm it was published for (None: any its issuer allows)."""
+
+    key: jwt.PyJWK
+    alg: str | None
+
+
+def read_key_set(data: Any) -> dict[str | None, PublishedKey]:
+    """A JWK Set's usable keys by `kid` (an unusable key is skipped, as PyJWKSet does); Unauthorized if none is."""
+    entries = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise Unauthorized("JWKS is not a JWK Set")
+    keys: dict[str | None, PublishedKey] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        try:
+            keys[entry.get("kid")] = PublishedKey(jwt.PyJWK(entry), entry.get("alg"))
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+            continue
+    if not keys:
+        raise Unauthorized("JWKS has no usable signing key")
+    return keys
+
+
+def _pick(keys: Mapping[str | None, PublishedKey], kid: str | None) -> PublishedKey:
+    if kid is None:
+        if len(keys) == 1:
+            return next(iter(keys.values()))
+        raise Unauthorized("JWT has no kid and the key set has several keys")
+    if kid not in keys:
+        raise Unauthorized("JWT kid is not in the issuer's key set")
+    return keys[kid]
+
+
 @dataclass
 class _KeySet:
-    keys: dict[str, jwt.PyJWK]
-    fetched_at: float
+    keys: dict[str | None, PublishedKey]
+    fetched_at: float  # when this set was last fetched successfully
+    tried_at: float  # when a fetch was last tried, successful or not
 
 
 class JwksCache:
-    """Key sets by URL -- only URLs the settings name -- cached, and fetched again on an unknown `kid`
-    (at most once per cooldown, so a stream of bogus kids cannot hammer the issuer)."""
+    """Key sets by URL -- only URLs the settings name -- cached for `lifespan`, and fetched again on an unknown `kid`
+    (at most once per `cooldown`, so a stream of bogus kids cannot hammer the issuer). When the issuer's key server
+    is down, the last good set is used for up to `keep_last_good` (24 h), a failed fetch is remembered for
+    `cooldown`, and no call waits on a fetch that has just failed."""
 
-    def __init__(self, lifespan: float = 300.0, cooldown: float = 10.0, timeout: float = 3.0) -> None:
-        self.lifespan, self.cooldown, self.timeout = lifespan, cooldown, timeout
+    def __init__(self, lifespan: float = 300.0, cooldown: float = 30.0, timeout: float = 3.0,
+                 keep_last_good: float = 24 * 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lifespan, self.cooldown, self.timeout, self.keep_last_good = lifespan, cooldown, timeout, keep_last_good
+        self.clock = clock
         self._sets: dict[str, _KeySet] = {}
+        self._failed: dict[str, float] = {}  # url -> when a fetch with no last good set failed
         self._lock = threading.Lock()
         self._session = requests.Session()
         self._session.trust_env = False
 
-    def key(self, url: str, kid: str | None) -> jwt.PyJWK:
+    def key(self, url: str, kid: str | None) -> PublishedKey:
         with self._lock:
             cached = self._sets.get(url)
-            now = time.monotonic()
-            stale = cached is None or now - cached.fetched_at > self.lifespan
-            unknown = cached is not None and (kid is None or kid not in cached.keys)
-            if stale or (unknown and cached is not None and now - cached.fetched_at > self.cooldown):
-                cached = self._sets[url] = _KeySet(self._fetch(url), now)
-        assert cached is not None
-        if kid is None:
-            if len(cached.keys) == 1:
-                return next(iter(cached.keys.values()))
-            raise Unauthorized("JWT has no kid and the key set has several keys")
-        if kid not in cached.keys:
-            raise Unauthorized("JWT kid is not in the issuer's key set")
-        return cached.keys[kid]
+            now = self.clock()
+            if cached is None:
+                if now - self._failed.get(url, -self.cooldown) < self.cooldown:
+                    raise Unauthorized("JWKS could not be fetched a moment ago; not tried again yet")
+                try:
+                    cached = self._sets[url] = _KeySet(self._fetch(url), now, now)
+                except Unauthorized:
+                    self._failed[url] = now
+                    raise
+            else:
+                unknown = kid is None or kid not in cached.keys
+                due = now - cached.fetched_at > self.lifespan or unknown
+                if due and now - cached.tried_at > self.cooldown:
+                    cached.tried_at = now
+                    try:
+                        cached = self._sets[url] = _KeySet(self._fetch(url), now, now)
+                    except Unauthorized as exc:
+                        log.warning("JWKS refresh failed (%s); the last good key set is used", exc)
+                if now - cached.fetched_at > self.keep_last_good:
+                    raise Unauthorized("the last good JWKS is older than it may be kept")
+        return _pick(cached.keys, kid)
 
-    def _fetch(self, url: str) -> dict[str, jwt.PyJWK]:
+    def _fetch(self, url: str) -> dict[str | None, PublishedKey]:
         try:
             target = str(parse_url(url))  # the URL checked in the settings, rebuilt from its checked parts
         except BadUrl:
@@ -74,10 +123,10 @@ class JwksCache:
                 body = response.raw.read(JWKS_MAX_BYTES + 1, decode_content=True)
             if len(body) > JWKS_MAX_BYTES:
                 raise Unauthorized("JWKS too large")
-            key_set = jwt.PyJWKSet.from_dict(orjson.loads(body))
-        except (requests.RequestException, orjson.JSONDecodeError, jwt.PyJWKSetError) as exc:
+            data = orjson.loads(body)
+        except (requests.RequestException, orjson.JSONDecodeError) as exc:
             raise Unauthorized(f"JWKS could not be read: {type(exc).__name__}") from None
-        return {k.key_id: k for k in key_set.keys if k.key_id}
+        return read_key_set(data)
 
 
 class TokenVerifier:
@@ -90,10 +139,10 @@ class TokenVerifier:
         self.leeway = leeway
         self.jwks = jwks or JwksCache()
         # key sets given in the settings (a file, or inline): read once, never fetched
-        self.configured: Mapping[str, list[jwt.PyJWK]] = {
-            i.iss: jwt.PyJWKSet.from_json(i.jwks).keys for i in issuers if i.jwks}
+        self.configured: Mapping[str, dict[str | None, PublishedKey]] = {
+            i.iss: read_key_set(orjson.loads(i.jwks)) for i in issuers if i.jwks}
 
-    def _key(self, issuer: TrustedIssuer, jku: Any, kid: str | None) -> jwt.PyJWK:
+    def _key(self, issuer: TrustedIssuer, jku: Any, kid: str | None) -> PublishedKey:
         """The configured key set is what a token is verified against; its `jku` is followed only when it is on the
         issuer's allowlist (a `jku` equal to the configured jwks_url names the configured set)."""
         if jku is not None and jku != issuer.jwks_url:
@@ -103,14 +152,7 @@ class TokenVerifier:
         keys = self.configured.get(issuer.iss)
         if keys is None:
             return self.jwks.key(issuer.jwks_url, kid)
-        if kid is None:
-            if len(keys) == 1:
-                return keys[0]
-            raise Unauthorized("JWT has no kid and the key set has several keys")
-        for key in keys:
-            if key.key_id == kid:
-                return key
-        raise Unauthorized("JWT kid is not in the issuer's key set")
+        return _pick(keys, kid)
 
     def verify(self, token: str, audience: str) -> dict[str, Any]:
         try:
@@ -124,11 +166,17 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if algorithm not in issuer.algorithms:  # never none or HS*: the settings cannot list them
             raise Unauthorized(f"algorithm {algorithm!r} not accepted for this issuer")
-        key = self._key(issuer, header.get("jku"), header.get("kid"))
+        for claim in ("exp", "iat", "nbf"):  # a time that is not a number is no time: refused, never a 500
+            value = unverified.get(claim)
+            if claim in unverified and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise Unauthorized(f"JWT {claim} is not a number")
+        published = self._key(issuer, header.get("jku"), header.get("kid"))
+        if published.alg is not None and published.alg != algorithm:
+            raise Unauthorized("the key was published for another algorithm")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key=key,
+                key=published.key.key,  # the key itself: a key published without `alg` serves any allowed one
                 algorithms=[algorithm],
                 audience=audience,
                 issuer=issuer.iss,

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 
 from cds_service.app import create_app
+from cds_service.security.jwt_auth import JwksCache
 from cds_service.settings import Settings, SettingsError, TrustedIssuer
 from tests.builders import NOW, anc, hook_request
 from tests.contract import assert_operation_outcome
@@ -193,7 +194,7 @@ def test_the_dev_profile_verifies_sandbox_tokens_against_the_shipped_key_set(jwk
     impostor = es384("44823f3d-0b01-4a6c-a80e-b9d3e8a7226f")  # the Sandbox's kid, another private key
     app = create_app(Settings(), clock=lambda: NOW)
     verifier = app.extensions["cds_verifier"]
-    assert [k.key_id for k in verifier.configured["https://sandbox.cds-hooks.org"]] == [impostor.kid]
+    assert list(verifier.configured["https://sandbox.cds-hooks.org"]) == [impostor.kid]
     sandbox_token = token(impostor, "http://localhost/cds-services", iss="https://sandbox.cds-hooks.org",
                           headers={"jku": "https://sandbox.cds-hooks.org/.well-known/jwks.json"})
     verifier.jwks.key = None  # any fetch now fails the test with a TypeError, not a quiet network call
@@ -230,3 +231,74 @@ def test_a_401_reaches_the_operator_with_its_reason_and_hook_instance_never_the_
 def test_a_key_set_url_is_parsed_once_as_it_is_fetched(url: str) -> None:
     with pytest.raises(SettingsError, match="must be https"):
         TrustedIssuer(iss=ISSUER, jwks_url=url)
+
+
+# -- the issuer's key server out: the last good set, failures remembered, no call waiting on a fetch just failed -----
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _outage_app(jwks: JwksServer, clock: _Clock) -> Flask:
+    app = production(jwks)
+    app.extensions["cds_verifier"].jwks = JwksCache(lifespan=300, cooldown=30, keep_last_good=24 * 3600, clock=clock)
+    return app
+
+
+@pytest.fixture
+def outage_jwks() -> Iterator[JwksServer]:
+    yield from serve_jwks(JwksServer(sets={"main": [ES, RS]}))
+
+
+def test_while_the_key_server_is_down_the_last_good_key_set_is_used(outage_jwks: JwksServer) -> None:
+    clock = _Clock()
+    app = _outage_app(outage_jwks, clock)
+    assert _discover(app, token(ES, DISCOVERY)).status_code == 200
+    outage_jwks.down = True
+    clock.now += 301  # the set is due for a refresh, and the refresh fails
+    fetched = len(outage_jwks.fetched)
+    assert _discover(app, token(ES, DISCOVERY)).status_code == 200  # the last good set
+    assert len(outage_jwks.fetched) == fetched + 1
+    clock.now += 10  # within the cooldown: nothing is fetched, nobody waits
+    assert _discover(app, token(ES, DISCOVERY)).status_code == 200
+    assert len(outage_jwks.fetched) == fetched + 1
+    clock.now += 24 * 3600  # past the bound on the last good set: refused
+    _assert_bare_401(_discover(app, token(ES, DISCOVERY)))
+
+
+def test_with_no_good_set_a_failed_fetch_is_remembered_for_the_cooldown(outage_jwks: JwksServer) -> None:
+    clock = _Clock()
+    app = _outage_app(outage_jwks, clock)
+    outage_jwks.down = True
+    _assert_bare_401(_discover(app, token(ES, DISCOVERY)))
+    fetched = len(outage_jwks.fetched)
+    _assert_bare_401(_discover(app, token(ES, DISCOVERY)))  # refused at once: the fetch just failed
+    assert len(outage_jwks.fetched) == fetched
+    outage_jwks.down = False
+    clock.now += 31
+    assert _discover(app, token(ES, DISCOVERY)).status_code == 200
+
+
+@pytest.mark.parametrize("claims", [{"exp": "4102444800"}, {"iat": "1700000000"}, {"nbf": "1700000000"},
+                                    {"exp": True}, {"iat": None}, {"exp": [1]}])
+def test_a_time_claim_that_is_not_a_number_is_401(jwks: JwksServer, claims: dict[str, Any]) -> None:
+    _assert_bare_401(_discover(production(jwks), token(ES, DISCOVERY, **claims)))
+
+
+def test_an_rsa_key_published_without_alg_serves_rs384() -> None:
+    bare = rs384("rs-no-alg")
+    bare.publish_alg = False
+    for server in serve_jwks(JwksServer(sets={"main": [bare]})):
+        assert _discover(production(server), token(bare, DISCOVERY)).status_code == 200
+
+
+def test_a_key_published_for_another_algorithm_is_refused() -> None:
+    key = rs384("rs-published-as-256")
+    published = {"keys": [{**key.public_jwk, "alg": "RS256"}]}
+    trusted = TrustedIssuer.from_table({"iss": ISSUER, "jwks": published, "algorithms": ["RS256", "RS384"]})
+    app = create_app(Settings(profile="production", public_base_url=BASE, trusted_issuers=(trusted,),
+                              fhir_server_allowlist=("https://fhir.test.example",)), clock=lambda: NOW)
+    _assert_bare_401(_discover(app, token(key, DISCOVERY)))  # an RS384 token, a key published for RS256
