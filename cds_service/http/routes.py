@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from cds_service.errors import BadRequest, NotFound, StoreUnavailable, Unauthenticated
 from cds_service.feedback.model import parse_feedback
@@ -39,7 +40,15 @@ def _request_body() -> bytes:
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise BadRequest(f"Content-Type must be application/json, not {mimetype or 'missing'}")
-    return request.get_data(cache=False)
+    if request.content_length is not None:
+        return request.get_data(cache=False)  # a declared length over the limit is a 413 before anything is read
+    # A chunked (or streamed) body declares no length: Werkzeug would cut it at the limit and pass on what it read.
+    # Read one byte past the limit instead, so a body over it is a 413, never a truncated document.
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    body = request.environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return bytes(body)
 
 
 def _request_json() -> Any:

@@ -1,8 +1,9 @@
-"""`neutropenia-cds serve` started for real (gunicorn, sync workers) on a free 127.0.0.1 port and called over HTTP."""
+"""`neutropenia-cds serve` started for real (gunicorn, threaded workers) on a free 127.0.0.1 port, called over HTTP."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,30 @@ def test_error_over_http_is_an_operation_outcome(live_service: str) -> None:
                              headers={"Content-Type": "application/json"}, timeout=5)
     assert response.status_code == 400
     assert_operation_outcome(response.json(), "not valid JSON")
+
+
+def _chunked(total: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """A JSON object of `total` bytes, sent with Transfer-Encoding: chunked (no Content-Length)."""
+    yield b'{"hook": "patient-view", "pad": "'
+    left = total - 40
+    while left > 0:
+        yield b"a" * min(chunk, left)
+        left -= chunk
+    yield b'"}'
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_cut(live_service: str) -> None:
+    response = requests.post(f"{live_service}/cds-services/neutropenia-patient-view", data=_chunked(11 * 1024 * 1024),
+                             headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413
+    assert_operation_outcome(response.json(), "larger than the service accepts")
+
+
+def test_a_chunked_body_under_the_limit_is_read_whole(live_service: str) -> None:
+    request = json.loads((FIXTURES / "severe-adult-499.request.json").read_text())
+    body = json.dumps(request).encode()
+    response = requests.post(f"{live_service}/cds-services/neutropenia-patient-view",
+                             data=iter([body[:100], body[100:]]), headers={"Content-Type": "application/json"},
+                             timeout=5)
+    assert response.status_code == 200
+    assert len(assert_cds_response(response.json())) == 1
