@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import cast
 
-from flask import Flask, Response, request
+from flask import Flask
 from flask_cors import CORS
 
 from cds_service.feedback.recorder import CardRecorder
@@ -30,20 +30,14 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _cors_for_browsers_only(app: Flask) -> None:
-    """flask-cors examines every response (a path regex, its header rules: ~30 us a call). A POST with no Origin
-    header is no browser's cross-origin call and its answer is never cached, so it is spared that work; preflights,
-    GETs and every request that carries an Origin still pass through flask-cors unchanged."""
-    wrapped = app.after_request_funcs[None]
+def cors_origins(entries: tuple[str, ...]) -> list[str | re.Pattern[str]]:
+    """Each configured origin as flask-cors takes it: a plain origin compared exactly, a pattern (any regular
+    expression syntax) anchored at both ends -- flask-cors alone matches a pattern as a prefix, so
+    "http://localhost(:\\d+)?" would let "http://localhost.evil.example" in."""
+    return [re.compile(f"^(?:{entry})$") if _REGEX_SYNTAX.search(entry) else entry for entry in entries]
 
-    def cors_after_request(response: Response) -> Response:
-        if request.method == "POST" and "HTTP_ORIGIN" not in request.environ:
-            return response
-        for after in wrapped:
-            response = cast(Response, after(response))
-        return response
 
-    app.after_request_funcs[None] = [cors_after_request]
+_REGEX_SYNTAX = re.compile(r"[\\*?+()\[\]{}^$|]")
 
 
 def site_knowledge(settings: Settings) -> Knowledge:
@@ -90,9 +84,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
                                           terminology=terminology)
     app.extensions["cds_verifier"] = TokenVerifier(
         settings.issuers, replay_cache(settings.replay_cache_url, store), settings.jwt_leeway_seconds)
-    CORS(app, origins=list(settings.cors), allow_headers=["Authorization", "Content-Type"],
-         methods=["GET", "POST", "OPTIONS"], max_age=600, allow_private_network=settings.cors_allows_private_network)
-    _cors_for_browsers_only(app)
+    # always_send=False: a request without an Origin (an EHR's server, not a browser) gets no CORS headers at all
+    CORS(app, origins=cors_origins(settings.cors), allow_headers=["Authorization", "Content-Type"],
+         methods=["GET", "POST", "OPTIONS"], max_age=600, allow_private_network=settings.cors_allows_private_network,
+         always_send=False)
     app.extensions["cds_feedback"] = store
     app.extensions["cds_card_recorder"] = CardRecorder(store)
     app.register_blueprint(blueprint)

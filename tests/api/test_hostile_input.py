@@ -165,3 +165,22 @@ def test_production_does_not_open_the_private_network_unless_configured() -> Non
     assert closed.headers.get("Access-Control-Allow-Private-Network") != "true"
     opened = app(cors_private_network=True).test_client().options(URL, headers=PRIVATE_NETWORK_PREFLIGHT)
     assert opened.headers.get("Access-Control-Allow-Private-Network") == "true"
+
+
+@pytest.mark.parametrize("origin", ["http://localhost.evil.example", "http://127.0.0.1.evil.example:80",
+                                    "http://localhost:3000.evil.example", "https://sandbox.cds-hooks.org.evil.example",
+                                    "xhttp://localhost:3000"])
+def test_origin_patterns_match_whole_origins_never_prefixes(client: FlaskClient, origin: str) -> None:
+    response = client.options(URL, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/cds-services", None),
+    ("POST", URL, {"hook": "wrong"}),  # an error response
+    ("GET", "/no-such-path", None),
+    ("POST", URL, None),  # a hook call: a server, not a browser
+])
+def test_no_cors_headers_without_an_origin(client: FlaskClient, method: str, path: str, body: Any) -> None:
+    response = client.open(path, method=method, json=body if body is not None else hook_request(anc(420)))
+    assert not [h for h in response.headers.keys() if h.lower().startswith("access-control-")]
