@@ -51,3 +51,10 @@ class StoreUnavailable(ServiceError):
 
     status = 503
     issue_code = "transient"
+
+
+class TooLarge(ServiceError):
+    """413: a request with more in it than the service takes at once."""
+
+    status = 413
+    issue_code = "too-long"

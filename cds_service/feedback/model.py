@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cds_service.errors import BadRequest
+from cds_service.errors import BadRequest, TooLarge
 
 OUTCOMES = ("accepted", "overridden")
 
@@ -54,10 +54,15 @@ def _override(item: dict[str, Any], where: str) -> tuple[str | None, str | None,
     return parts[0], parts[1], parts[2], bool(comment)
 
 
+MAX_ITEMS = 1000  # per POST: an EHR sends feedback on the cards of one call, a handful at a time
+
+
 def parse_feedback(body: Any) -> list[FeedbackItem]:
     """The items of a feedback body, or BadRequest naming the first thing wrong."""
     if not isinstance(body, dict) or not isinstance(body.get("feedback"), list) or not body["feedback"]:
         raise BadRequest("the body must be {\"feedback\": [ ... ]} with at least one item")
+    if len(body["feedback"]) > MAX_ITEMS:
+        raise TooLarge(f"at most {MAX_ITEMS} feedback items per request; send the rest in further requests")
     items = []
     for index, item in enumerate(body["feedback"]):
         where = f"feedback[{index}]"

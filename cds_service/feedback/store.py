@@ -22,6 +22,7 @@ from cds_service.feedback.model import FeedbackItem
 from cds_service.feedback.schema import cards_shown, feedback, jwt_ids, terminology_answers
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+FEEDBACK_BATCH = 200  # items per transaction
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -101,14 +102,16 @@ class FeedbackStore:
             connection.execute(self._insert(connection, cards_shown).on_conflict_do_nothing(), rows)
 
     def store_feedback(self, service_id: str, items: list[FeedbackItem], received_at: datetime) -> dict[str, int]:
-        """Store every item in one committed transaction; returns how many were new and how many repeats."""
-        with self.engine.begin() as connection:
-            known = set(connection.execute(
-                select(cards_shown.c.uuid).where(cards_shown.c.uuid.in_({i.card for i in items}))).scalars())
-            stored = 0
-            for item in items:
-                insert = self._insert(connection, feedback).on_conflict_do_nothing().returning(feedback.c.id)
-                result = connection.execute(insert, {
+        """Store every item, in committed batches of FEEDBACK_BATCH (a batch is one multi-row insert, so no request
+        holds the write lock for long; a repeat is idempotent, so a batch sent again after a failure is safe);
+        returns how many were new and how many repeats."""
+        stored, unknown = 0, 0
+        for start in range(0, len(items), FEEDBACK_BATCH):
+            batch = items[start:start + FEEDBACK_BATCH]
+            with self.engine.begin() as connection:
+                known = set(connection.execute(
+                    select(cards_shown.c.uuid).where(cards_shown.c.uuid.in_({i.card for i in batch}))).scalars())
+                rows = [{
                     "card_uuid": item.card,
                     "service_id": service_id,
                     "outcome": item.outcome,
@@ -120,10 +123,11 @@ class FeedbackStore:
                     "has_comment": item.has_comment,
                     "unknown_card": item.card not in known,
                     "received_at": received_at,
-                })
-                stored += result.first() is not None  # RETURNING: a row only when it was new
-        return {"stored": stored, "duplicates": len(items) - stored,
-                "unknownCards": sum(1 for i in items if i.card not in known)}
+                } for item in batch]
+                insert = self._insert(connection, feedback).on_conflict_do_nothing().returning(feedback.c.id)
+                stored += len(connection.execute(insert, rows).all())  # RETURNING: a row only when it was new
+                unknown += sum(1 for i in batch if i.card not in known)
+        return {"stored": stored, "duplicates": len(items) - stored, "unknownCards": unknown}
 
     def terminology_answers(self, system: str, codes: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
         """The remembered answers of the terminology service for these codes: code -> [(ingredient, name)]."""

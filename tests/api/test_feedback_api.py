@@ -113,3 +113,29 @@ def test_feedback_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     text = capsys.readouterr().out
     assert "Benefit outweighs risk (2)" in text and "75%" in text and "order-risk" in text
     assert main(["feedback-report", "--since", "Tuesday"]) == 2
+
+
+def _many(count: int, repeat_every: int = 0) -> dict[str, Any]:
+    """`count` overrides of cards never shown; every `repeat_every`-th repeats the one before it."""
+    items = []
+    for i in range(count):
+        n = i - 1 if repeat_every and i and i % repeat_every == 0 else i
+        items.append({"card": f"card-{n}", "outcome": "overridden", "outcomeTimestamp": "2026-11-25T12:01:00Z",
+                      "overrideReason": {"reason": REASON}})
+    return {"feedback": items}
+
+
+def test_a_feedback_post_over_the_item_bound_is_413_and_stores_nothing(app: Flask) -> None:
+    response = app.test_client().post("/cds-services/neutropenia-patient-view/feedback", json=_many(1001))
+    assert response.status_code == 413
+    assert_operation_outcome(response.get_json(), "at most 1000 feedback items per request")
+    assert app.extensions["cds_feedback"].count_feedback() == 0
+
+
+def test_a_feedback_post_at_the_bound_is_stored_in_batches_counting_repeats(app: Flask) -> None:
+    """1,000 items -- five transactions of 200 -- every tenth a repeat of the one before it (within a batch and
+    across a batch's edge alike): each stored once."""
+    response = app.test_client().post("/cds-services/neutropenia-patient-view/feedback", json=_many(1000, 10))
+    assert response.status_code == 200
+    assert response.get_json() == {"stored": 901, "duplicates": 99, "unknownCards": 1000}
+    assert app.extensions["cds_feedback"].count_feedback() == 901

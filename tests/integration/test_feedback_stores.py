@@ -130,3 +130,12 @@ def test_worker_killed_mid_burst_loses_nothing_it_answered(database_url: str) ->
     assert all(count == 1 for count in stored.values())
 
 
+
+
+def test_one_post_of_many_items_with_repeats_is_stored_once_each_in_batches(database_url: str) -> None:
+    store = _store(database_url)
+    items = [FeedbackItem(card=f"c{i // 2}", outcome="accepted", outcome_timestamp="2026-11-25T12:00:00+00:00",
+                          accepted_suggestions=("s",)) for i in range(1000)]  # each item twice, side by side
+    counts = store.store_feedback("neutropenia-patient-view", items, SHOWN_AT)
+    assert counts == {"stored": 500, "duplicates": 500, "unknownCards": 1000}
+    assert store.count_feedback() == 500
