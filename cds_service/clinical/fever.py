@@ -35,14 +35,15 @@ def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: K
     if single:
         return Fever(FeverRule.SINGLE, tuple(single))
     # Sustained: a run of consecutive readings all >= 38.0 C (none below between them) spanning >= 60 minutes.
+    # The longest such run is reported; found in one pass (each reading looked at once).
     span = timedelta(minutes=thresholds.sustained_minutes)
-    run: list[TemperatureReading] = []
-    best: list[TemperatureReading] = []
-    for reading in window:
-        if reading.celsius >= thresholds.sustained_fever_from_c:
-            run.append(reading)
-            if len(run) >= 2 and run[-1].at - run[0].at >= span and len(run) > len(best):
-                best = list(run)
-        else:
-            run = []
-    return Fever(FeverRule.SUSTAINED, tuple(best)) if best else None
+    start = 0  # where the current run of readings >= 38.0 C began
+    best: tuple[int, int] | None = None  # [begin, end) of the longest qualifying run
+    for index, reading in enumerate(window):
+        if reading.celsius < thresholds.sustained_fever_from_c:
+            start = index + 1
+            continue
+        length = index + 1 - start
+        if length >= 2 and reading.at - window[start].at >= span and (best is None or length > best[1] - best[0]):
+            best = (start, index + 1)
+    return Fever(FeverRule.SUSTAINED, tuple(window[best[0]:best[1]])) if best else None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from cds_service.clinical.model import FeverRule, Finding
-from tests.builders import ago, anc, medication, temperature
+from cds_service.clinical.fever import detect_fever
+from cds_service.clinical.model import FeverRule, Finding, TemperatureReading
+from cds_service.knowledge import Knowledge
+from tests.builders import NOW, ago, anc, medication, temperature
 from tests.conftest import AssessFn
 
 
@@ -109,3 +113,14 @@ def test_r7_fn_needs_a_current_anc_for_the_full_card(assess_record: AssessFn) ->
     result = assess_record(anc(300, when=ago(days=7)), temperature("38.6"))
     assert result.finding is Finding.FEBRILE_NEUTROPENIA
     assert result.current is not None
+
+
+def test_r7_sustained_fever_reports_the_longest_run_of_many_readings(knowledge: Knowledge) -> None:
+    """45,000 readings >= 38.0 C in the window (one a second), broken once by a 37.9: the longer run is reported,
+    whole -- found in one pass (the search once copied the run at every reading: 13 s for this record)."""
+    start = NOW - timedelta(hours=23)
+    readings = [TemperatureReading(Decimal("37.9") if i == 15_000 else Decimal("38.1"), start + timedelta(seconds=i),
+                                   "oral") for i in range(45_000)]
+    fever = detect_fever(readings, NOW, knowledge)
+    assert fever is not None and fever.rule is FeverRule.SUSTAINED
+    assert fever.readings == tuple(readings[15_001:])
