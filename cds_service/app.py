@@ -17,6 +17,8 @@ from cds_service.http.errors import register_error_handlers
 from cds_service.http.openapi import openapi_document
 from cds_service.http.routes import blueprint
 from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
+from cds_service.metrics import register_metrics
+from cds_service.observability import register_request_ids
 from cds_service.render.cards import CardRenderer, load_templates
 from cds_service.render.samples import FINDINGS_RENDERED, check_templates
 from cds_service.security.jwt_auth import TokenVerifier
@@ -92,4 +94,6 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app.extensions["cds_card_recorder"] = CardRecorder(store)
     app.register_blueprint(blueprint)
     register_error_handlers(app)
+    register_metrics(app)
+    register_request_ids(app)
     return app

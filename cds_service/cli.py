@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
+import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,15 +24,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-
-
-def configure_logging(level: str) -> None:
-    """One handler for the service's own log (stderr): refusals at WARNING, what was noticed at INFO."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
 
 
 def run_gunicorn(app: Any, host: str, port: int, workers: int, threads: int = 8) -> None:
@@ -59,16 +51,34 @@ def run_gunicorn(app: Any, host: str, port: int, workers: int, threads: int = 8)
     Server().run()
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from cds_service.app import create_app
+def metrics_directory(data_dir: Path) -> Path:
+    """Where every gunicorn worker writes its metrics (prometheus_client's multiprocess mode): a fresh folder for
+    this instance, named before prometheus_client is first imported in this process."""
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
+    directory = data_dir.resolve() / f"metrics-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
 
+
+def _serve(args: argparse.Namespace) -> int:
     settings = Settings.load(args.config, host=args.host, port=args.port, workers=args.workers)
-    configure_logging(settings.log_level)
+    metrics = metrics_directory(settings.data_dir)
+
+    from cds_service.app import create_app  # (after the metrics folder is set: it imports prometheus_client)
+    from cds_service.observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)  # load and check everything before gunicorn forks its workers
     tune_gc()
     print(f"neutropenia-cds {settings.profile} profile on http://{settings.host}:{settings.port}/cds-services",
           file=sys.stderr)
-    run_gunicorn(app, settings.host, settings.port, settings.workers, settings.threads)
+    try:
+        run_gunicorn(app, settings.host, settings.port, settings.workers, settings.threads)
+    finally:
+        shutil.rmtree(metrics, ignore_errors=True)
     return 0
 
 

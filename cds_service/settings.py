@@ -183,6 +183,7 @@ class Settings:
     terminology_max_lookups: int = 5  # per hook call
     # The log: level of the one handler `serve` configures (stderr, a plain line a record)
     log_level: str = "INFO"
+    log_format: str = "plain"  # or "json": one JSON object a line
     # Evaluate as if it were this moment (demonstrations and tests); refused in the production profile.
     fixed_now: datetime | None = None
 
@@ -245,6 +246,8 @@ class Settings:
                 raise SettingsError(f"public_base_url must be an http(s) URL, not {self.public_base_url!r}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}")
+        if self.log_format not in ("plain", "json"):
+            raise SettingsError(f"log_format must be plain or json, not {self.log_format!r}")
         if self.terminology_url:
             parts = urlsplit(self.terminology_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or (
@@ -320,7 +323,8 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "duffy_null_codes": _strings,
     "fhir_server_allowlist": _strings, "fhir_connect_timeout": float, "fhir_read_timeout": float,
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
-    "log_level": str, "terminology_url": str, "terminology_budget_seconds": float, "terminology_max_lookups": int,
+    "log_level": str, "log_format": str,
+    "terminology_url": str, "terminology_budget_seconds": float, "terminology_max_lookups": int,
     "fixed_now": _instant,
 }
 _ENV_NAMES = {name: PREFIX + ("NOW" if name == "fixed_now" else name.upper()) for name in _PARSERS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +17,7 @@ from cds_service.errors import BadRequest, DataUnavailable
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.wire import BundleResources
 from cds_service.hook_request import HookRequest
+from cds_service.metrics import FHIR_SEARCHES, FHIR_SECONDS
 from cds_service.urls import fhir_id
 
 
@@ -127,7 +129,11 @@ def complete_prefetch(
     if missing and request.fhir_server and client is not None:
         token = request.fhir_authorization.get("access_token") if request.fhir_authorization else None
         queries = {t.key: render_query(t, request.context, since) for t in missing}
+        started = time.monotonic()
         fetched = client.fetch(request.fhir_server, token, queries)
+        FHIR_SECONDS.observe(time.monotonic() - started)
+        for result in fetched.values():
+            FHIR_SEARCHES.labels("error" if result.error else "partial" if result.partial else "ok").inc()
         for template in missing:
             result = fetched[template.key]
             if result.error is None or result.resources:

@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from cds_service.errors import ServiceError, Unauthenticated
+from cds_service.metrics import JWT_REFUSALS, reason_label
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def register_error_handlers(app: Flask) -> None:
     def service_error(error: ServiceError) -> Response:
         if isinstance(error, Unauthenticated):
             _log_refusal(401, error.reason)
+            JWT_REFUSALS.labels(reason_label(error.reason)).inc()
             response = operation_outcome(401, error.diagnostics, error.issue_code)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response

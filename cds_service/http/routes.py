@@ -19,6 +19,7 @@ from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.wire import decode_hook_body
 from cds_service.hook_request import parse_hook_request
 from cds_service.http.errors import remember_hook_instance
+from cds_service.metrics import CARDS, FEEDBACK
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.services import CdsService, Engine
 from cds_service.settings import Settings
@@ -96,6 +97,8 @@ def call_service(service_id: str) -> Response:
     hook_request = parse_hook_request(body, service.hook, service.required_context)
     engine: Engine = current_app.extensions["cds_engine"]
     cards = service.handler(hook_request, service, engine)
+    for card in cards:
+        CARDS.labels(card["indicator"], card["extension"]["neutropenia-cds"]["finding"]).inc()
     if cards:
         recorder: CardRecorder = current_app.extensions["cds_card_recorder"]
         recorder.record(service.id, hook_request.hook_instance, cards, datetime.now(UTC))
@@ -119,6 +122,8 @@ def feedback(service_id: str) -> Response:
     except SQLAlchemyError:
         log.exception("feedback for service %s could not be stored", service_id)
         raise StoreUnavailable("feedback could not be stored; send it again") from None
+    FEEDBACK.labels("stored").inc(counts["stored"])
+    FEEDBACK.labels("duplicate").inc(counts["duplicates"])
     return _json(counts)
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.contract import assert_cds_response, assert_operation_outcome
+from tests.integration.conftest import running_service
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "patient-view"
@@ -64,3 +65,19 @@ def test_a_chunked_body_under_the_limit_is_read_whole(live_service: str) -> None
                              timeout=5)
     assert response.status_code == 200
     assert len(assert_cds_response(response.json())) == 1
+
+
+def test_metrics_add_up_every_workers_figures(tmp_path: Path) -> None:
+    """Under `serve` (two workers, prometheus_client's multiprocess mode) /metrics counts every worker's calls,
+    whichever worker answers the scrape."""
+    request = json.loads((FIXTURES / "severe-adult-499.request.json").read_text())
+    with running_service({"NEUTROPENIA_CDS_DATA_DIR": str(tmp_path)}, workers=2) as (url, _):
+        for _ in range(20):
+            assert requests.post(f"{url}/cds-services/neutropenia-patient-view", json=request,
+                                 timeout=5).status_code == 200
+        for _ in range(4):  # whichever worker answers, the sum is the same
+            text = requests.get(f"{url}/metrics", timeout=5).text
+            counted = [line for line in text.splitlines()
+                       if line.startswith('cds_calls_total{service="neutropenia-patient-view",status="200"}')]
+            assert counted and float(counted[0].split()[-1]) == 20
+    assert not list(tmp_path.glob("metrics-*"))  # the instance's metrics folder goes with it
