@@ -36,7 +36,8 @@ system-packages:
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$missing; \
 	fi
 
 # Real peers for the integration tests (Medplum's FHIR search engine and CDS Hooks client), from package-lock.json.
@@ -51,7 +52,8 @@ test: lint check-cards system-packages peers
 
 # The benchmark: the service against a bare Flask floor under the same gunicorn settings (README, Performance).
 bench: $(STAMP)
-	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	command -v wrk >/dev/null || (apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq wrk)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Slow clients and a slow FHIR server against `serve` as deployed: p50 and throughput of normal calls, alone and under them.

@@ -116,7 +116,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cds_service.services import Engine
 
     settings = Settings.load(args.config)
-    now = datetime.fromisoformat(args.at) if args.at else (settings.fixed_now or datetime.now(UTC))
+    try:
+        now = datetime.fromisoformat(args.at) if args.at is not None else (settings.fixed_now or datetime.now(UTC))
+    except ValueError:
+        print(f"--at must be an ISO 8601 date-time with a time zone, e.g. 2026-11-25T12:00:00Z, not {args.at!r}",
+              file=sys.stderr)
+        return 2
     if now.tzinfo is None:
         print("--at needs a time zone, e.g. 2026-11-25T12:00:00Z", file=sys.stderr)
         return 2
@@ -124,8 +129,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge)
     engine = Engine(knowledge=knowledge, renderer=renderer, clock=lambda: now)
     try:
-        assessment = _assess_file(orjson.loads(Path(args.file).read_bytes()), engine)
-    except (OSError, orjson.JSONDecodeError, ValueError, ServiceError) as exc:
+        document = orjson.loads(Path(args.file).read_bytes())
+    except OSError as exc:
+        print(f"cannot evaluate {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except orjson.JSONDecodeError as exc:  # (UTF-8 errors too: as the HTTP answer says it)
+        print(f"cannot evaluate {args.file}: the file is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    try:
+        assessment = _assess_file(document, engine)
+    except (ValueError, ServiceError) as exc:
         print(f"cannot evaluate {args.file}: {exc}", file=sys.stderr)
         return 2
     cards = renderer.cards(assessment)
@@ -201,6 +214,7 @@ def _feedback_report(args: argparse.Namespace) -> int:
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     store = FeedbackStore.for_settings(settings.database_url, settings.data_dir)
+    print(f"feedback store: {store.description}", file=sys.stderr)  # which store was read (never a password)
     store.migrate()
     report = store.summary(since)
     if args.json:

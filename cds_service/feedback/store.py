@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from cds_service.feedback.model import FeedbackItem
 from cds_service.feedback.schema import cards_shown, feedback, jwt_ids, terminology_answers
@@ -48,6 +48,11 @@ class FeedbackStore:
             return cls(database_url)
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(f"sqlite:///{(data_dir / 'feedback.sqlite3').resolve()}")
+
+    @property
+    def description(self) -> str:
+        """The store's URL without its password: which database this is, for a person to read."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     @property
     def engine(self) -> Engine:

@@ -34,14 +34,15 @@ def test_evaluate_bundle_readable(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("not json", "cannot evaluate"),
+    ("not json", "the file is not valid JSON"),
+    ("\udcff{", "the file is not valid JSON"),  # not UTF-8: written below as the raw byte 0xff
     (json.dumps({"resourceType": "Patient"}), "a CDS Hooks request or a FHIR Bundle"),
     (json.dumps(bundle(anc(300))), "exactly one Patient"),
 ])
 def test_evaluate_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
                                     message: str) -> None:
     path = tmp_path / "input.json"
-    path.write_text(content)
+    path.write_bytes(content.encode("utf-8", "surrogateescape"))
     assert main(["evaluate", str(path)]) == 2
     assert message in capsys.readouterr().err
 
@@ -49,3 +50,31 @@ def test_evaluate_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_evaluate_needs_a_time_zone(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(FIXTURES / "normal-adult.request.json"), "--at", "2026-11-25T12:00:00"]) == 2
     assert "time zone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("at", ["yesterday", "2026-13-01T00:00:00Z", ""])
+def test_evaluate_with_a_bad_time_is_a_clear_error(capsys: pytest.CaptureFixture[str], at: str) -> None:
+    code = main(["evaluate", str(FIXTURES / "normal-adult.request.json"), "--at", at])
+    err = capsys.readouterr().err
+    assert code == 2 and ("--at must be an ISO 8601 date-time" in err or "time zone" in err)
+    assert "Traceback" not in err
+
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+@pytest.mark.parametrize("line", [line for line in README.splitlines()
+                                  if line.startswith(".venv/bin/neutropenia-cds evaluate ")])
+def test_the_readmes_evaluate_examples_run_as_written(line: str, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the README's commands run from the checkout
+    args = line.split("#", maxsplit=1)[0].split()[1:]
+    assert main(args) == 0
+    assert capsys.readouterr().out
+
+
+def test_feedback_report_says_which_store_it_read(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUTROPENIA_CDS_DATA_DIR", str(tmp_path))
+    assert main(["feedback-report", "--json"]) == 0
+    assert f"feedback store: sqlite:///{tmp_path.resolve() / 'feedback.sqlite3'}" in capsys.readouterr().err
