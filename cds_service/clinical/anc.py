@@ -8,14 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from cds_service.clinical.model import AncMeasurement, AncSource, LabResult, Note, Role
-from cds_service.clinical.units import UPPER_BOUND_COMPARATORS
 from cds_service.knowledge import Knowledge
 
 _ANC_ROLES = frozenset(
     {Role.ANC, Role.SEGS, Role.BANDS, Role.WBC, Role.NEUT_PCT, Role.SEGS_PCT, Role.BANDS_PCT}
 )
-# looked up once: on Python 3.11 each `Role.X` costs a call into the enum metaclass, and these are read per collection
-_ANC, _REPORTED = Role.ANC, AncSource.REPORTED
 
 
 def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
@@ -58,7 +55,7 @@ def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
 def _bound(*parts: LabResult | None) -> str | None:
     """The comparator of a value built from parts: an upper bound if any part is one."""
     bound = None
-    for part in parts:  # (a loop, not a set: this runs for every collection)
+    for part in parts:
         if part is not None:
             if part.comparator == "<":
                 return "<"
@@ -78,13 +75,9 @@ def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabR
 
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
     """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None."""
-    by_role: dict[Role, list[LabResult]] = {}
+    by_role: dict[Role, list[LabResult]] = defaultdict(list)
     for result in results:
-        same_role = by_role.get(result.role)
-        if same_role is None:
-            by_role[result.role] = [result]
-        else:
-            same_role.append(result)
+        by_role[result.role].append(result)
     codes = knowledge.codes.rank_by_role
     thresholds = knowledge.thresholds
     notes: list[Note] = []
@@ -93,7 +86,7 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
     computed: Decimal | None = None
     computed_parts: tuple[LabResult | None, ...] = ()
     computed_notes: list[Note] = []
-    if wbc is not None:  # a WBC alone: the percentages are looked for only beside one
+    if wbc is not None:
         neut_pct = _preferred(by_role.get(Role.NEUT_PCT), codes[Role.NEUT_PCT])
         segs_pct = _preferred(by_role.get(Role.SEGS_PCT), codes[Role.SEGS_PCT])
         if neut_pct is not None:
@@ -173,28 +166,7 @@ def _measurement(
     )
 
 
-def _reported_alone(only: LabResult) -> AncMeasurement:
-    """R4.1 for a collection that is one reported ANC: what _measurement makes of it, made directly."""
-    return AncMeasurement(
-        value=only.value,
-        comparator=only.comparator if only.comparator in UPPER_BOUND_COMPARATORS else None,  # as _bound(only)
-        source=_REPORTED,
-        collected_at=only.collected_at,
-        preliminary=only.preliminary,
-        notes=(),
-        observation_ids=(only.observation_id,) if only.observation_id else (),
-        reference_low=only.reference_low,
-    )
-
-
 def anc_measurements(results: Iterable[LabResult], knowledge: Knowledge) -> list[AncMeasurement]:
     """One ANC per collection that yields one (R4)."""
-    found = []
-    for group in collections(results):
-        if len(group) == 1 and group[0].role is _ANC:  # a reported ANC alone, the most common collection: R4.1
-            found.append(_reported_alone(group[0]))  # (what anc_of_collection makes of it, without grouping by role)
-            continue
-        measurement = anc_of_collection(group, knowledge)
-        if measurement is not None:
-            found.append(measurement)
-    return found
+    measurements = (anc_of_collection(group, knowledge) for group in collections(results))
+    return [m for m in measurements if m is not None]

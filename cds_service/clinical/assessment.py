@@ -34,8 +34,7 @@ from cds_service.knowledge import Knowledge, Thresholds
 
 
 def _birth_weight(results: tuple[LabResult, ...]) -> Decimal | None:
-    birth_weight = Role.BIRTH_WEIGHT  # once, not per result
-    weights = [r for r in results if r.role is birth_weight]
+    weights = [r for r in results if r.role is Role.BIRTH_WEIGHT]
     if not weights:
         return None
     return max(weights, key=lambda r: (r.collected_at is not None, r.collected_at or datetime.min)).value
@@ -49,7 +48,7 @@ def trend(dated: list[Classified], now: datetime, thresholds: Thresholds) -> Tre
         return None
     latest, previous = window[-1], window[-2]
     normal = Severity.NONE
-    if latest.severity is normal and any([c.severity is not normal for c in window[:-1]]):  # (a list: no frames)
+    if latest.severity is normal and any(c.severity is not normal for c in window[:-1]):
         direction = Trend.RECOVERED  # a nadir followed by recovery above the LLN
     elif (
         latest.anc.value > thresholds.recovering_above_fraction * previous.anc.value
@@ -107,7 +106,7 @@ def _febrile_finding(current: Classified | None, stale: Classified | None, chemo
     return None
 
 
-_COLLECTED_AT = attrgetter("anc.collected_at")  # (a sort key in C: no call of a Python function per ANC)
+_COLLECTED_AT = attrgetter("anc.collected_at")
 
 
 def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assessment:
@@ -119,7 +118,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     dated: list[Classified] = []
     undated: list[Classified] = []
     ages = age_scale(record.birth_date, record.birth_date_precision, birth_weight, thresholds)
-    normal = Severity.NONE  # once, not per ANC
+    normal = Severity.NONE
     for anc in anc_measurements(read.results, knowledge):
         limit = ages.limit_at(anc.collected_at or now)
         item = classify(anc, limit, thresholds)
@@ -132,7 +131,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         (dated if anc.collected_at is not None else undated).append(item)
 
     dated.sort(key=_COLLECTED_AT)
-    undated_abnormal = tuple([c for c in undated if c.severity is not normal]) if undated else ()
+    undated_abnormal = tuple(c for c in undated if c.severity is not normal)
     latest = dated[-1] if dated else None
     current_since = now - timedelta(days=thresholds.current_window_days)
     lookback_since = now - timedelta(days=thresholds.lookback_days)
@@ -158,12 +157,12 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         finding = Finding.NO_CURRENT_ANC
 
     newest = latest.anc.collected_at if latest else None
-    relevant = tuple([
+    relevant = tuple(
         p for p in problems
         if (p.collected_at is None and current is None)
         or (p.collected_at is not None and p.collected_at >= lookback_since
             and (newest is None or p.collected_at > newest))
-    ])
+    )
     headline = current or last_abnormal
     clozapine = (clozapine_action(headline.anc.value, headline.anc.comparator, context.duffy, knowledge)
                  if context.clozapine_active and headline is not None else None)

@@ -9,17 +9,16 @@ from operator import attrgetter
 from cds_service.clinical.model import Fever, FeverRule, LabResult, Role, TemperatureReading
 from cds_service.knowledge import Knowledge
 
-_AT = attrgetter("at")  # a sort key in C: no call of a Python function per reading
+_AT = attrgetter("at")
 
 
 def temperature_readings(results: Iterable[LabResult], knowledge: Knowledge) -> list[TemperatureReading]:
     """Dated temperatures in Celsius (R3.5, unrounded), oldest first, each with its route as recorded."""
     routes = knowledge.codes.temperature_route
-    temperature = Role.TEMPERATURE  # once, not per result
     readings = [
         TemperatureReading(r.value, r.collected_at, routes.get(r.loinc, "site not stated"))
         for r in results
-        if r.role is temperature and r.collected_at is not None and r.comparator is None
+        if r.role is Role.TEMPERATURE and r.collected_at is not None and r.comparator is None
     ]
     return sorted(readings, key=_AT)
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import weakref
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 
 import msgspec
 
@@ -81,22 +79,7 @@ def _report_index(reports: tuple[ReportFacts, ...], panels: tuple[PanelFacts, ..
     return index
 
 
-# R3 of a result depends only on the result and the unit tables, and the facts of a result sent again are the same
-# object (fhir/validated.py): its values in canonical units are worked out once and remembered by the object's
-# identity -- never by equality, which would serve the value of Decimal("1.50") for Decimal("1.5") -- for as long as
-# the object lives: an entry holds it weakly and goes with it, so nothing is kept that the record no longer holds
-# (with the validated cache off, nothing outlives the call).
-_Normalised = tuple["weakref.ref[ObservationFacts]", Units, Decimal | Problem, Decimal | None]  # value, reference low
-_NORMALISED: dict[int, _Normalised] = {}
-
-
-def _forget(key: int, ref: weakref.ref[ObservationFacts]) -> None:
-    entry = _NORMALISED.get(key)
-    if entry is not None and entry[0] is ref:
-        del _NORMALISED[key]
-
-
-def _normalise(obs: ObservationFacts, measure: Measure, units: Units) -> _Normalised:
+def _normalise(obs: ObservationFacts, measure: Measure, units: Units) -> tuple[Decimal | Problem, Decimal | None]:
     """R3: the result's value (or why it cannot be read) and its reference range's low, in canonical units."""
     assert obs.quantity is not None  # (read_results asks only of results with a value)
     value = normalise(obs.quantity, measure, units)
@@ -104,9 +87,7 @@ def _normalise(obs: ObservationFacts, measure: Measure, units: Units) -> _Normal
     if obs.reference_low is not None and not isinstance(value, Problem):
         low = normalise(obs.reference_low, measure, units)
         reference_low = None if isinstance(low, Problem) else low
-    key = id(obs)
-    found = _NORMALISED[key] = (weakref.ref(obs, partial(_forget, key)), units, value, reference_low)
-    return found
+    return value, reference_low
 
 
 def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
@@ -138,10 +119,7 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
             if not obs.data_absent:
                 problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at))
             continue  # R1: dataAbsentReason and no value -- ignored
-        normalised = _NORMALISED.get(id(obs))
-        if normalised is None or normalised[0]() is not obs or normalised[1] is not units:
-            normalised = _normalise(obs, measure_by_role[obs.role], units)
-        value, reference_low = normalised[2], normalised[3]
+        value, reference_low = _normalise(obs, measure_by_role[obs.role], units)
         if isinstance(value, Problem):
             unit = obs.quantity.code if obs.quantity.system and obs.quantity.code else obs.quantity.unit
             problems.append(DataProblem(value, obs.role, obs.loinc, obs.id, collected_at, unit))

@@ -83,22 +83,10 @@ class AgeScale:
         raise AssertionError("the knowledge loader guarantees a last age band for every older age")
 
 
-_SCALES: dict[tuple[date | None, str, Decimal | None, int], AgeScale] = {}
-_SCALES_KEPT = 4096
-
-
 def age_scale(birth_date: date | None, precision: str, birth_weight_g: Decimal | None,
               thresholds: Thresholds) -> AgeScale:
-    """The AgeScale of a birth, made once and reused: the same patients come back call after call, and building one
-    costs more than all the limits a call looks up in it. Keyed by the thresholds' identity (checked on use, so a
-    new Thresholds at a reused address is never served an old scale); emptied when it holds _SCALES_KEPT."""
-    key = (birth_date, precision, birth_weight_g, id(thresholds))
-    scale = _SCALES.get(key)
-    if scale is None or scale.thresholds is not thresholds:
-        if len(_SCALES) >= _SCALES_KEPT:
-            _SCALES.clear()
-        scale = _SCALES[key] = AgeScale(birth_date, precision, birth_weight_g, thresholds)
-    return scale
+    """The AgeScale of a birth: every age-band boundary worked out once per assessment."""
+    return AgeScale(birth_date, precision, birth_weight_g, thresholds)
 
 
 def _instant_after(birth: datetime, duration: Duration) -> datetime:

@@ -12,13 +12,10 @@ from cds_service.knowledge import Units, fold_unit
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 # R3: a lower bound ("> 1.2") never tells how low a count is; "ad" is not a bound at all.
 UPPER_BOUND_COMPARATORS = frozenset({"<", "<="})
-# Members this module compares every result with, looked up once: on Python 3.11 each `Measure.X` costs a call
-# into the enum metaclass (~0.1 us), and these run twice per result.
-_TEMPERATURE, _PERCENT = Measure.TEMPERATURE, Measure.PERCENT
 
 
 def _convert(value: Decimal, measure: Measure, factor: Any) -> Decimal:
-    if measure is _TEMPERATURE:
+    if measure is Measure.TEMPERATURE:
         # R3.5: C = (F - 32) x 5/9, kept unrounded.
         return (value - 32) * 5 / 9 if factor == "F" else value
     factor_value: Decimal = factor  # the knowledge loader made every count/percent/mass factor a Decimal
@@ -58,6 +55,6 @@ def normalise(quantity: Quantity, measure: Measure, units: Units) -> Decimal | P
     if isinstance(factor, Problem):
         return factor
     value = _convert(quantity.value, measure, factor)
-    if value < 0 or (measure is _PERCENT and value > 100):
+    if value < 0 or (measure is Measure.PERCENT and value > 100):
         return Problem.OUT_OF_RANGE
     return value

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cds_service.clinical.anc import anc_measurements, anc_of_collection
+from cds_service.clinical.anc import anc_measurements
 from cds_service.clinical.model import AncSource, LabResult, Note, Role, Severity
 from cds_service.knowledge import Knowledge
 from tests.builders import ago, anc, observation
@@ -159,13 +159,13 @@ def test_r4_latest_collection_is_current(assess_record: AssessFn) -> None:
 
 @pytest.mark.parametrize("comparator", [None, "<", "<="])
 @pytest.mark.parametrize(("observation_id", "reference_low"), [("a1", Decimal(1500)), (None, None)])
-def test_a_reported_anc_alone_is_measured_as_the_general_r4_path_measures_it(
-        knowledge: Knowledge, comparator: str | None, observation_id: str | None,
-        reference_low: Decimal | None) -> None:
-    """The shortcut for the most common collection (one reported ANC) gives what R4.1 in full gives."""
+def test_r4_1_a_reported_anc_alone(knowledge: Knowledge, comparator: str | None, observation_id: str | None,
+                                   reference_low: Decimal | None) -> None:
+    """The most common collection, one reported ANC: its value, bound, id and the lab's lower limit, as reported."""
     result = LabResult(observation_id=observation_id, role=Role.ANC, loinc="751-8", value=Decimal(420),
                        comparator=comparator, collected_at=datetime(2026, 11, 24, tzinfo=UTC), preliminary=False,
                        specimen=None, report=None, reference_low=reference_low)
-    [shortcut] = anc_measurements([result], knowledge)
-    assert shortcut == anc_of_collection([result], knowledge)
-    assert (shortcut.value, shortcut.comparator, shortcut.source) == (Decimal(420), comparator, AncSource.REPORTED)
+    [measured] = anc_measurements([result], knowledge)
+    assert (measured.value, measured.comparator, measured.source) == (Decimal(420), comparator, AncSource.REPORTED)
+    assert measured.observation_ids == ((observation_id,) if observation_id else ())
+    assert measured.reference_low == reference_low

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from cds_service.clinical import labs
 from cds_service.clinical.labs import read_results
 from cds_service.clinical.model import Measure, ObservationFacts, PatientRecord, Problem, Quantity, Role
 from cds_service.clinical.units import normalise
@@ -171,13 +170,3 @@ def test_a_unit_problem_is_remembered_as_the_problem(knowledge: Knowledge) -> No
         read = read_results(PatientRecord("p", observations=(facts,)), knowledge)
         assert read.results == ()
         assert [p.problem for p in read.problems] == [Problem.UNRECOGNISED_UNIT]
-
-
-def test_remembered_values_go_with_their_result(knowledge: Knowledge) -> None:
-    """Nothing is kept of a result no longer held (with the validated cache off, nothing outlives a call)."""
-    results = [_facts(f"1.{i}") for i in range(3)]
-    assert _read(knowledge, *results) == [(str(Decimal(f"1.{i}") * 1000), None) for i in range(3)]
-    keys = [id(facts) for facts in results]
-    assert all(key in labs._NORMALISED for key in keys)
-    del results
-    assert not any(key in labs._NORMALISED for key in keys)
