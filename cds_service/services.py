@@ -13,7 +13,7 @@ import msgspec
 
 from cds_service.clinical.assessment import assess
 from cds_service.clinical.drugs import identify
-from cds_service.clinical.model import Assessment, DataKind, Role
+from cds_service.clinical.model import Assessment, DataKind
 from cds_service.clinical.orders import check_orders
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.orders import read_draft_orders
@@ -23,6 +23,7 @@ from cds_service.fhir.validated import ValidatedCache
 from cds_service.fhir.wire import as_received
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Role
 from cds_service.observability import noticed
 from cds_service.render.cards import CardRenderer
 from cds_service.terminology import TerminologyService, with_terminology

@@ -7,8 +7,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from cds_service.clinical.model import AncMeasurement, AncSource, LabResult, Note, Role
+from cds_service.clinical.model import (
+    AncMeasurement,
+    AncSource,
+    LabResult,
+    Note,
+)
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Role
 
 _ANC_ROLES = frozenset(
     {Role.ANC, Role.SEGS, Role.BANDS, Role.WBC, Role.NEUT_PCT, Role.SEGS_PCT, Role.BANDS_PCT}

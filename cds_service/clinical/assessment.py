@@ -20,17 +20,15 @@ from cds_service.clinical.model import (
     DuffyStatus,
     Finding,
     LabResult,
-    LlnBasis,
     PatientRecord,
     Problem,
-    Role,
-    Severity,
     Trend,
     TrendSummary,
 )
 from cds_service.clinical.severity import age_scale, classify, is_below
 from cds_service.clinical.units import UPPER_BOUND_COMPARATORS
 from cds_service.knowledge import Knowledge, Thresholds
+from cds_service.knowledge.vocabulary import LlnBasis, Role, Severity
 
 
 def _birth_weight(results: tuple[LabResult, ...]) -> Decimal | None:

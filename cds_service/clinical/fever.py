@@ -6,8 +6,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from operator import attrgetter
 
-from cds_service.clinical.model import Fever, FeverRule, LabResult, Role, TemperatureReading
+from cds_service.clinical.model import (
+    Fever,
+    FeverRule,
+    LabResult,
+    TemperatureReading,
+)
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Role
 
 _AT = attrgetter("at")
 

@@ -10,7 +10,6 @@ import msgspec
 from cds_service.clinical.model import (
     DataProblem,
     LabResult,
-    Measure,
     ObservationFacts,
     PanelFacts,
     PatientRecord,
@@ -19,6 +18,7 @@ from cds_service.clinical.model import (
 )
 from cds_service.clinical.units import normalise
 from cds_service.knowledge import Knowledge, Units
+from cds_service.knowledge.vocabulary import Measure
 
 
 class ReadResults(msgspec.Struct, frozen=True):

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from operator import le, lt
 
-from cds_service.clinical.model import AgeLimit, AncMeasurement, Classified, LlnBasis, Severity
+from cds_service.clinical.model import AgeLimit, AncMeasurement, Classified
 from cds_service.knowledge import AgeBand, Duration, Thresholds
+from cds_service.knowledge.vocabulary import LlnBasis, Severity
 
 
 def birth_instant(birth_date: date) -> datetime:

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from cds_service.clinical.model import Measure, Problem, Quantity
+from cds_service.clinical.model import Problem, Quantity
 from cds_service.knowledge import Units, fold_unit
+from cds_service.knowledge.vocabulary import Measure
 
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 # R3: a lower bound ("> 1.2") never tells how low a count is; "ad" is not a bound at all.

@@ -37,11 +37,11 @@ from cds_service.clinical.model import (
     ProcedureFacts,
     Quantity,
     ReportFacts,
-    Role,
 )
 from cds_service.fhir.validated import ValidatedCache
 from cds_service.fhir.wire import ELEMENTS_READ, decode_entry
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Role
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from cds_service.clinical.model import LlnBasis, Measure, Role, Severity
+from cds_service.knowledge.vocabulary import LlnBasis, Measure, Role, Severity
 
 _DURATION = re.compile(r"^(\d+)([hdy])$")
 

@@ -24,9 +24,9 @@ from cds_service.clinical.model import (
     Fever,
     Finding,
     OrderRisk,
-    Severity,
 )
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Severity
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from cds_service.clinical.model import (
     Fever,
     FeverRule,
     Finding,
-    LlnBasis,
     MedicationConcept,
     Note,
     OrderFinding,
@@ -30,12 +29,11 @@ from cds_service.clinical.model import (
     OrderRisk,
     OrderRule,
     Problem,
-    Role,
-    Severity,
     TemperatureReading,
     Trend,
     TrendSummary,
 )
+from cds_service.knowledge.vocabulary import LlnBasis, Role, Severity
 from cds_service.render.cards import CardRenderer, CardTemplateError, check_rendered
 
 # The findings the service can produce so far; each needs a template.

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from cds_service.clinical.anc import anc_measurements
-from cds_service.clinical.model import AncSource, LabResult, Note, Role, Severity
+from cds_service.clinical.model import AncSource, LabResult, Note
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Role, Severity
 from tests.builders import ago, anc, observation
 from tests.conftest import AssessFn
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 
 from cds_service.clinical.assessment import assess
-from cds_service.clinical.model import Finding, Severity, Trend
+from cds_service.clinical.model import Finding, Trend
 from cds_service.fhir.records import build_record
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Severity
 from tests.builders import NOW, PATIENT_ID, ago, anc, patient
 from tests.conftest import AssessFn
 

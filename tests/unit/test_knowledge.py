@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cds_service.clinical.model import Role
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Role
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from cds_service.clinical.model import Finding, Severity
+from cds_service.clinical.model import Finding
+from cds_service.knowledge.vocabulary import Severity
 from tests.builders import PATIENT_ID, ago, anc, observation
 from tests.conftest import AssessFn
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds_service.clinical.assessment import assess
-from cds_service.clinical.model import Severity
 from cds_service.fhir.records import build_record
 from cds_service.knowledge import Knowledge, load_knowledge
+from cds_service.knowledge.vocabulary import Severity
 from tests.builders import LOINC, NOW, PATIENT_ID, UCUM, patient
 
 KNOWLEDGE: Knowledge = load_knowledge()

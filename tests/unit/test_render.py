@@ -14,8 +14,9 @@ import pytest
 from cds_service.app import create_app
 from cds_service.cli import main
 from cds_service.clinical.assessment import assess
-from cds_service.clinical.model import Finding, Severity
+from cds_service.clinical.model import Finding
 from cds_service.fhir.records import build_record
+from cds_service.knowledge.vocabulary import Severity
 from cds_service.render.cards import (
     CardRenderer,
     CardTemplateError,

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from cds_service.clinical.model import Finding, LlnBasis, Severity
+from cds_service.clinical.model import Finding
 from cds_service.clinical.severity import age_scale, below_for, is_below
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import LlnBasis, Severity
 from tests.builders import ago, anc, observation
 from tests.conftest import AssessFn
 

@@ -9,9 +9,15 @@ from decimal import Decimal
 import pytest
 
 from cds_service.clinical.labs import read_results
-from cds_service.clinical.model import Measure, ObservationFacts, PatientRecord, Problem, Quantity, Role
+from cds_service.clinical.model import (
+    ObservationFacts,
+    PatientRecord,
+    Problem,
+    Quantity,
+)
 from cds_service.clinical.units import normalise
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Measure, Role
 from tests.builders import UCUM
 
 # R3.1 -- UCUM codes, x1000 rows then x1 rows
