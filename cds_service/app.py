@@ -12,7 +12,6 @@ from flask_cors import CORS
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
-from cds_service.fhir.validated import ValidatedCache
 from cds_service.http.errors import register_error_handlers
 from cds_service.http.openapi import openapi_document
 from cds_service.http.routes import blueprint
@@ -82,7 +81,6 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
         settings.terminology_max_lookups) if settings.terminology_url else None
     app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir,
                                           fhir_lookback_days=settings.fhir_lookback_days,
-                                          validated=ValidatedCache(settings.validated_cache_entries),
                                           terminology=terminology)
     app.extensions["cds_verifier"] = TokenVerifier(
         settings.issuers, replay_cache(settings.replay_cache_url, store), settings.jwt_leeway_seconds)

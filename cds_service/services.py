@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
-
-import msgspec
 
 from cds_service.clinical.assessment import assess
 from cds_service.clinical.drugs import identify
@@ -18,8 +16,7 @@ from cds_service.clinical.orders import check_orders
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.orders import read_draft_orders
 from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, data_gaps, read_prefetch
-from cds_service.fhir.records import Horizon, build_record
-from cds_service.fhir.validated import ValidatedCache
+from cds_service.fhir.records import Window, build_record
 from cds_service.fhir.wire import as_received
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
@@ -40,7 +37,6 @@ class Engine:
     clock: Callable[[], datetime]
     fhir: FhirClient | None = None
     fhir_lookback_days: int = 365
-    validated: ValidatedCache | None = None
     terminology: TerminologyService | None = None
 
 
@@ -136,7 +132,6 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
     )
 
 
-HORIZON_MARGIN = timedelta(days=1)  # time zones and clock skew never push a result that counts out of the window
 CONTEXT_KEYS = ("labs", "vitals", "labReports", "medicationRequests", "medicationAdministrations",
                 "medicationStatements", "procedures", "conditions", "duffy")
 
@@ -154,25 +149,14 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     prefetch = patient_data(request, service, engine, now)
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
 
-    received = [as_received(prefetch[key].resources) for key in CONTEXT_KEYS]
-
-    def resources() -> Iterator[dict[str, Any] | msgspec.Raw]:  # afresh for each pass: read as received
-        return chain.from_iterable(received)
-
+    resources = chain.from_iterable(as_received(prefetch[key].resources) for key in CONTEXT_KEYS)
     unavailable, partial = data_gaps(prefetch)
     thresholds = engine.knowledge.thresholds
-    # Filter before validating: results of the trend window first (R6, 30 days; the fever window for temperatures).
-    # Only when that leaves no current ANC can older results change the answer -- then the R6 look-back.
-    fever_since = now - timedelta(hours=thresholds.fever_window_hours) - HORIZON_MARGIN
-    horizon = Horizon(now - timedelta(days=thresholds.trend_window_days) - HORIZON_MARGIN, fever_since)
-    record = build_record(request.patient_id, patient, resources(), engine.knowledge, unavailable, partial, horizon,
-                          engine.validated)
+    window = Window(  # older results change no answer (R6 look-back, R7 fever window); a day's margin for clocks
+        results_since=now - timedelta(days=thresholds.lookback_days + 1),
+        temperatures_since=now - timedelta(hours=thresholds.fever_window_hours + 24))
+    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial, window)
     assessment = assess(record, now, engine.knowledge)
-    if assessment.current is None and record.deferred:
-        horizon = Horizon(now - timedelta(days=thresholds.lookback_days) - HORIZON_MARGIN, fever_since)
-        record = build_record(request.patient_id, patient, resources(), engine.knowledge, unavailable, partial,
-                              horizon, engine.validated)
-        assessment = assess(record, now, engine.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
         log.warning("data integrity: %d result(s) filed for another patient were ignored (hookInstance %s)",

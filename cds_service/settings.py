@@ -162,8 +162,6 @@ class Settings:
     database_url: str = ""  # e.g. postgresql+psycopg://user:password@host/db
     jwt_leeway_seconds: int = 30
     max_body_bytes: int = 10 * 1024 * 1024
-    # Validated results remembered per worker, by exact content (0 turns it off)
-    validated_cache_entries: int = 20_000
     # R6 POLICY settings
     current_window_days: int = 7
     lookback_days: int = 90
@@ -226,8 +224,6 @@ class Settings:
                      "fhir_budget_seconds", "terminology_budget_seconds", "terminology_max_lookups"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be a positive number, not {getattr(self, name)!r}")
-        if self.validated_cache_entries < 0:
-            raise SettingsError("validated_cache_entries must be 0 (off) or more")
         if not 0 <= self.jwt_leeway_seconds <= 300:
             raise SettingsError("jwt_leeway_seconds must be between 0 and 300 (a small leeway)")
         if self.lookback_days < self.current_window_days:
@@ -319,7 +315,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "trusted_issuers": _issuers, "cors_origins": _strings, "cors_private_network": _boolean,
     "replay_cache_url": str, "jwt_leeway_seconds": int,
     "data_dir": Path, "database_url": str,
-    "max_body_bytes": int, "validated_cache_entries": int, "current_window_days": int, "lookback_days": int,
+    "max_body_bytes": int, "current_window_days": int, "lookback_days": int,
     "duffy_null_codes": _strings,
     "fhir_server_allowlist": _strings, "fhir_connect_timeout": float, "fhir_read_timeout": float,
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,

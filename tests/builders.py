@@ -23,6 +23,21 @@ def ago(**delta: float) -> str:
     return iso(NOW - timedelta(**delta))
 
 
+def _json_number(value: float | str) -> float | str:
+    """A value as JSON carries it: a number ("1.4999" becomes the number 1.4999; a text that is no number stays
+    text, which FHIR does not allow -- for the tests of unreadable results)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def observation(
     code: str,
     value: float | str | None,
@@ -51,7 +66,7 @@ def observation(
     if when is not None:
         resource["effectiveDateTime"] = when
     if value is not None:
-        quantity: dict[str, Any] = {"value": value}
+        quantity: dict[str, Any] = {"value": _json_number(value)}
         if unit is not None:
             quantity["unit"] = unit
             if ucum:

@@ -247,7 +247,6 @@ class PatientRecord(msgspec.Struct, frozen=True):
     coded_observations: tuple[CodedObservationFacts, ...] = ()
     unavailable: tuple[DataKind, ...] = ()  # kinds of data the EHR did not send or could not fetch
     partial: tuple[DataKind, ...] = ()  # kinds read only in part (paging bound, a page that failed)
-    deferred: int = 0  # dated lab results older than the horizon, left unvalidated
 
 
 class LabResult(msgspec.Struct, frozen=True):

@@ -1,23 +1,14 @@
-"""The boundary where FHIR enters the domain: filter raw JSON by code, validate with fhir.resources R4B, map."""
+"""The boundary where FHIR enters the domain: each resource decoded once, typed (fhir/resources.py), into the plain
+facts the rules read (clinical/model.py). Only what a rule reads is kept; the rest of a record is let go as read."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time
-from functools import partial as partial_fn
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
 
 import msgspec
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.diagnosticreport import DiagnosticReport
-from fhir.resources.R4B.medicationadministration import MedicationAdministration
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.medicationstatement import MedicationStatement
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.procedure import Procedure
-from pydantic import ValidationError
 
 from cds_service.clinical.drugs import identify
 from cds_service.clinical.model import (
@@ -38,195 +29,71 @@ from cds_service.clinical.model import (
     Quantity,
     ReportFacts,
 )
-from cds_service.fhir.validated import ValidatedCache
-from cds_service.fhir.wire import ELEMENTS_READ, decode_entry
+from cds_service.fhir import resources as fhir
+from cds_service.fhir.resources import Received, Unreadable, instant, typed
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-def _instant(value: Any) -> datetime | None:
-    """A FHIR date/dateTime/instant as an aware datetime in UTC; a date counts from midnight UTC; partial dates ->
-    None. In UTC itself, not only aware: the validator's own time zone objects make every later comparison of two
-    times ~10x slower (each asks both for their offset)."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:  # 9999-12-31T23:00:00-02:00 is past the last representable instant: undated
-            return None
-    if isinstance(value, date):
-        return datetime.combine(value, time.min, tzinfo=UTC)
-    return None  # "2026" or "2026-11": too imprecise to date a result (R1: never "current")
+class _Kind(msgspec.Struct):
+    resourceType: str = ""  # noqa: N815 -- FHIR's name
 
 
-def _quantity(model: Any) -> Quantity | None:
-    if model is None or model.value is None:
-        return None
-    return Quantity(value=model.value, comparator=model.comparator, unit=model.unit, system=model.system,
-                    code=model.code)
+class _Named(msgspec.Struct):
+    """What a resource that cannot be read is still known by: its id and code (nothing else is decoded)."""
+
+    id: Any = None
+    code: Any = None
 
 
-def _role(resource: dict[str, Any], knowledge: Knowledge) -> tuple[Role, str] | None:
-    """R2: the role of an Observation by its LOINC coding (system + code, never the display)."""
-    code = resource.get("code")
-    codings = code.get("coding") if isinstance(code, dict) else None
-    if not isinstance(codings, list):
-        return None
-    system, role_by_code = knowledge.codes.system, knowledge.codes.role_by_code
-    for coding in codings:
-        if isinstance(coding, dict) and coding.get("system") == system:
-            loinc = coding.get("code")
-            if isinstance(loinc, str) and (role := role_by_code.get(loinc)) is not None:
-                return role, loinc
-    return None
+_KIND = msgspec.json.Decoder(_Kind)
+_NAMED = msgspec.json.Decoder(_Named)
+_ANY = msgspec.json.Decoder()
 
 
-def _read_only(resource: dict[str, Any]) -> dict[str, Any]:
-    """The elements some rule reads (fhir/wire.py): what is validated, whichever way the resource came (prefetch,
-    the FHIR fallback, a file), so the same resource is accepted or skipped the same way on every path."""
-    return {k: v for k, v in resource.items() if k in _ANY_RULE_READS}
-
-
-_ANY_RULE_READS = frozenset(ELEMENTS_READ)
-
-# The elements the rules read (R1-R4, R10); the rest of an Observation -- narrative, notes, performers,
-# interpretation, components -- is not validated, since nothing here uses it.
-_READ_ELEMENTS = frozenset({"resourceType", "id", "meta", "status", "code", "subject", "effectiveDateTime",
-                            "effectivePeriod", "effectiveInstant", "issued", "dataAbsentReason", "specimen",
-                            "referenceRange"})
-
-
-def _elements_read(resource: dict[str, Any]) -> dict[str, Any]:
-    slim = {k: v for k, v in resource.items() if k in _READ_ELEMENTS or k.startswith("value")}
-    meta = slim.get("meta")
-    if isinstance(meta, dict):
-        slim["meta"] = {k: v for k, v in meta.items() if k == "lastUpdated"}
-    return slim
-
-
-def _observation_facts(resource: dict[str, Any], role: Role, loinc: str) -> ObservationFacts:
-    obs = Observation.model_validate(_elements_read(resource))
-    effective = _instant(obs.effectiveDateTime) or _instant(obs.effectiveInstant)
-    if effective is None and obs.effectivePeriod is not None:
-        effective = _instant(obs.effectivePeriod.end) or _instant(obs.effectivePeriod.start)
-    reference_low = None
-    for reference_range in obs.referenceRange or []:
-        if reference_range.low is not None:
-            reference_low = _quantity(reference_range.low)
-            break
-    return ObservationFacts(
-        id=obs.id,
-        role=role,
-        loinc=loinc,
-        status=str(obs.status),
-        subject=obs.subject.reference if obs.subject is not None else None,
-        quantity=_quantity(obs.valueQuantity),
-        effective=effective,
-        issued=_instant(obs.issued),
-        last_updated=_instant(obs.meta.lastUpdated) if obs.meta is not None else None,
-        specimen=obs.specimen.reference if obs.specimen is not None else None,
-        reference_low=reference_low,
-        data_absent=obs.dataAbsentReason is not None,
-    )
-
-
-def _observation_id(reference: str | None) -> str | None:
-    if not reference or "Observation/" not in reference:
-        return None
-    return reference.split("Observation/", 1)[1].split("/", 1)[0] or None
-
-
-def _report_facts(resource: dict[str, Any]) -> ReportFacts:
-    report = DiagnosticReport.model_validate(_read_only(resource))
-    effective = _instant(report.effectiveDateTime)
-    if effective is None and report.effectivePeriod is not None:
-        effective = _instant(report.effectivePeriod.end) or _instant(report.effectivePeriod.start)
-    ids = (_observation_id(r.reference) for r in report.result or [])
-    return ReportFacts(id=report.id, effective=effective, results=tuple(i for i in ids if i))
-
-
-def _panel_facts(resource: dict[str, Any]) -> PanelFacts:
-    panel = Observation.model_validate(_read_only(resource))
-    effective = _instant(panel.effectiveDateTime) or _instant(panel.effectiveInstant)
-    if effective is None and panel.effectivePeriod is not None:
-        effective = _instant(panel.effectivePeriod.end) or _instant(panel.effectivePeriod.start)
-    ids = (_observation_id(r.reference) for r in panel.hasMember or [])
-    return PanelFacts(id=panel.id, effective=effective, members=tuple(i for i in ids if i))
-
-
-def _is_panel(resource: dict[str, Any], knowledge: Knowledge) -> bool:
-    """R1: a CBC or differential panel that lists its results in hasMember."""
-    return bool(resource.get("hasMember")) and any(
-        system == knowledge.codes.system and code in knowledge.codes.panels
-        for system, code in _raw_pairs(resource.get("code")))
-
-
-def _birth_date(patient: dict[str, Any] | None, patient_id: str) -> tuple[date | None, str]:
-    if patient is None:
-        return None, "day"
+def _kind_of(item: Received) -> str:
+    if isinstance(item, dict):
+        kind = item.get("resourceType")
+        return kind if isinstance(kind, str) else ""
     try:
-        model = Patient.model_validate(_read_only(patient))
-    except ValidationError:
-        log.warning("patient resource failed FHIR validation; age treated as unknown")
-        return None, "day"
-    if model.id is not None and model.id != patient_id:
-        log.warning("patient resource is not the hook's patient; age treated as unknown")
-        return None, "day"
-    birth = model.birthDate
-    if isinstance(birth, date):
-        return birth, "day"
-    if isinstance(birth, str):  # partial: "2020" or "2020-05"
-        parts = birth.split("-")
-        try:
-            return date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, 1), (
-                "month" if len(parts) > 1 else "year")
-        except ValueError:
-            return None, "day"
-    return None, "day"
-
-_MEDICATION_MODELS: dict[str, tuple[MedicationKind, Any]] = {
-    "MedicationRequest": (MedicationKind.REQUEST, MedicationRequest),
-    "MedicationAdministration": (MedicationKind.ADMINISTRATION, MedicationAdministration),
-    "MedicationStatement": (MedicationKind.STATEMENT, MedicationStatement),
-}
+        return _KIND.decode(item).resourceType
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return ""
 
 
+def _as_dict(item: Received) -> Any:
+    """The resource as a dict ({} when its JSON holds what no dict can: a number past a double)."""
+    if isinstance(item, dict):
+        return item
+    try:
+        return _ANY.decode(item)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return {}
+
+
+def _named(item: Received) -> dict[str, Any]:
+    if isinstance(item, dict):
+        return item
+    try:
+        named = _NAMED.decode(item)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return {}
+    return {"id": named.id, "code": named.code}
+
+
+# -- codes -------------------------------------------------------------------------------------------------------------
 def raw_codings(concept: Any) -> list[Coding]:
     """Codings of a raw CodeableConcept, for the cheap filter that runs before validation."""
     return [Coding(system, code) for system, code in _raw_pairs(concept)]
 
 
-def codings_of(concept: Any) -> tuple[Coding, ...]:
-    """Codings of a validated CodeableConcept model."""
+def codings_of(concept: fhir.CodeableConcept | None) -> tuple[Coding, ...]:
+    """Codings of a typed CodeableConcept (system and code; display is never matched on)."""
     if concept is None:
         return ()
-    return tuple(Coding(c.system, c.code) for c in concept.coding or [] if c.code)
-
-
-class _ContextFilter:
-    """R8/R9 relevance of raw resources, checked before paying for validation."""
-
-    def __init__(self, knowledge: Knowledge) -> None:
-        context = knowledge.context
-        self.context = context
-        self.site_codes = context.duffy.site_codes
-        self.observation_codes = knowledge.duffy_observation_codes  # R8
-
-    def procedure(self, pairs: list[tuple[Any, str]]) -> bool:
-        return any(system == self.context.snomed and code in self.context.chemo_procedure_codes
-                   for system, code in pairs)
-
-    def condition(self, pairs: list[tuple[Any, str]]) -> bool:
-        return any(self.context.cause_named(system, code) for system, code in pairs) or (
-            not self.site_codes.isdisjoint(pairs))
-
-    def coded_observation(self, resource: dict[str, Any]) -> bool:
-        return not self.observation_codes.isdisjoint(_raw_pairs(resource.get("code"))) or (
-            not self.site_codes.isdisjoint(_raw_pairs(resource.get("valueCodeableConcept"))))
+    return tuple(Coding(c.system, c.code) for c in concept.coding if c.code)
 
 
 def _raw_pairs(concept: Any) -> list[tuple[Any, str]]:
@@ -296,278 +163,279 @@ def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str
                              names=tuple(names), routes=routes)
 
 
-def _earliest(*moments: datetime | None) -> datetime | None:
-    found = [m for m in moments if m is not None]
-    return min(found) if found else None
+def _role(observation: fhir.Observation, knowledge: Knowledge) -> tuple[Role, str] | None:
+    """R2: the role of an Observation by its LOINC coding (system + code, never the display)."""
+    for coding in observation.code.coding:
+        role = knowledge.codes.role_by_code.get(coding.code or "") if coding.system == knowledge.codes.system else None
+        if role is not None and coding.code is not None:
+            return role, coding.code
+    return None
 
 
-def _medication_facts(resource: dict[str, Any], concept: MedicationConcept) -> MedicationFacts:
-    kind, model_class = _MEDICATION_MODELS[resource["resourceType"]]
-    model = model_class.model_validate(_read_only(resource))
-    if kind is MedicationKind.REQUEST:
-        starts = [
-            _instant(d.timing.repeat.boundsPeriod.start)
-            for d in model.dosageInstruction or []
-            if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod
-        ]
-        started = _earliest(*starts) or _instant(model.authoredOn)
-    else:
-        period = model.effectivePeriod
-        started = _instant(model.effectiveDateTime) or (_instant(period.start) if period else None)
-    return MedicationFacts(id=model.id, kind=kind, status=str(model.status), concept=concept, started_at=started)
+def _raw_role(resource: Any, knowledge: Knowledge) -> tuple[Role, str] | None:
+    """The R2 role of a resource that could not be read as an Observation, for the data problem it becomes."""
+    concept = resource.get("code") if isinstance(resource, dict) else None
+    for system, code in _raw_pairs(concept):
+        if system == knowledge.codes.system and code in knowledge.codes.role_by_code:
+            return knowledge.codes.role_by_code[code], code
+    return None
 
 
-def _procedure_facts(resource: dict[str, Any]) -> ProcedureFacts:
-    model = Procedure.model_validate(_read_only(resource))
-    period = model.performedPeriod
-    performed = _instant(model.performedDateTime) or (_instant(period.start) if period else None)
-    return ProcedureFacts(model.id, str(model.status), codings_of(model.code), performed)
+def _pairs(concept: fhir.CodeableConcept | None) -> list[tuple[str | None, str]]:
+    return [(c.system, c.code) for c in concept.coding if c.code] if concept is not None else []
 
 
-def _status_code(concept: Any) -> str | None:
+def _quantity(quantity: fhir.Quantity | None) -> Quantity | None:
+    value = quantity.decimal if quantity is not None else None
+    if quantity is None or value is None:
+        return None
+    return Quantity(value, quantity.comparator, quantity.unit, quantity.system, quantity.code)
+
+
+def _effective(date_time: str | None, period: fhir.Period | None, moment: str | None = None) -> datetime | None:
+    """R1: effectiveDateTime, else effectivePeriod.end, else .start, else effectiveInstant."""
+    found = instant(date_time)
+    if found is None and period is not None:
+        found = instant(period.end) or instant(period.start)
+    return found or instant(moment)
+
+
+def _reference(reference: fhir.Reference | None) -> str | None:
+    return reference.reference if reference is not None else None
+
+
+def _observation_id(reference: str | None) -> str | None:
+    if not reference or "Observation/" not in reference:
+        return None
+    return reference.split("Observation/", 1)[1].split("/", 1)[0] or None
+
+
+# -- facts, one kind of resource each ----------------------------------------------------------------------------------
+def observation_facts(obs: fhir.Observation, role: Role, loinc: str,
+                      effective: datetime | None) -> ObservationFacts:
+    """A lab or vital result (R1-R4, R7), collected at `effective` (its own effective[x])."""
+    reference_low = next((_quantity(r.low) for r in obs.referenceRange if r.low is not None), None)
+    return ObservationFacts(
+        id=obs.id,
+        role=role,
+        loinc=loinc,
+        status=obs.status,
+        subject=_reference(obs.subject),
+        quantity=_quantity(obs.valueQuantity),
+        effective=effective,
+        issued=instant(obs.issued) if effective is None else None,  # R1: `issued` dates only what nothing else does
+        last_updated=instant(obs.meta.lastUpdated) if obs.meta is not None else None,
+        specimen=_reference(obs.specimen),
+        reference_low=reference_low,
+        data_absent=obs.dataAbsentReason is not None,
+    )
+
+
+def coded_observation_facts(obs: fhir.Observation) -> CodedObservationFacts:
+    """An Observation that can document Duffy-null status (R8)."""
+    return CodedObservationFacts(
+        id=obs.id,
+        status=obs.status,
+        subject=_reference(obs.subject),
+        codings=codings_of(obs.code),
+        value_codings=codings_of(obs.valueCodeableConcept),
+        value_text=obs.valueString,
+        components=tuple(ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
+                         for c in obs.component),
+        specimen=_reference(obs.specimen),
+        effective=instant(obs.effectiveDateTime) or instant(obs.issued),
+    )
+
+
+def panel_facts(obs: fhir.Observation) -> PanelFacts:
+    """A CBC or differential panel: its time dates its members, which are one collection (R1, R4)."""
+    members = (_observation_id(m.reference) for m in obs.hasMember)
+    return PanelFacts(obs.id, _effective(obs.effectiveDateTime, obs.effectivePeriod, obs.effectiveInstant),
+                      tuple(m for m in members if m))
+
+
+def report_facts(report: fhir.DiagnosticReport) -> ReportFacts:
+    ids = (_observation_id(r.reference) for r in report.result)
+    return ReportFacts(report.id, _effective(report.effectiveDateTime, report.effectivePeriod),
+                       tuple(i for i in ids if i))
+
+
+def _started(resource: Any) -> datetime | None:
+    """R7/R8: when a dose was given or started."""
+    if isinstance(resource, fhir.MedicationRequest):
+        starts = [instant(d.timing.repeat.boundsPeriod.start) for d in resource.dosageInstruction
+                  if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod]
+        found = [s for s in starts if s is not None]
+        return min(found) if found else instant(resource.authoredOn)
+    period = resource.effectivePeriod
+    return instant(resource.effectiveDateTime) or (instant(period.start) if period else None)
+
+
+def procedure_facts(procedure: fhir.Procedure) -> ProcedureFacts:
+    period = procedure.performedPeriod
+    performed = instant(procedure.performedDateTime) or (instant(period.start) if period else None)
+    return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), performed)
+
+
+def _status_code(concept: fhir.CodeableConcept | None) -> str | None:
     codes = codings_of(concept)
     return codes[0].code if codes else None
 
 
-def _condition_facts(resource: dict[str, Any]) -> ConditionFacts:
-    model = Condition.model_validate(_read_only(resource))
-    return ConditionFacts(model.id, _status_code(model.clinicalStatus), _status_code(model.verificationStatus),
-                          codings_of(model.code))
+def condition_facts(condition: fhir.Condition) -> ConditionFacts:
+    return ConditionFacts(condition.id, _status_code(condition.clinicalStatus),
+                          _status_code(condition.verificationStatus), codings_of(condition.code))
 
 
-def _coded_observation_facts(resource: dict[str, Any]) -> CodedObservationFacts:
-    model = Observation.model_validate(_read_only(resource))
-    components = tuple(
-        ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
-        for c in model.component or []
-    )
-    return CodedObservationFacts(
-        id=model.id,
-        status=str(model.status),
-        subject=model.subject.reference if model.subject is not None else None,
-        codings=codings_of(model.code),
-        value_codings=codings_of(model.valueCodeableConcept),
-        value_text=model.valueString,
-        components=components,
-        specimen=model.specimen.reference if model.specimen is not None else None,
-        effective=_instant(model.effectiveDateTime) or _instant(model.issued),
-    )
-
-
-
-def _raw_time(resource: dict[str, Any]) -> datetime | None:
-    """The Observation's own effective[x] from the raw JSON (R1 order), for choosing what to validate."""
-    value = resource.get("effectiveDateTime")  # each looked up only when the one before is no text
-    if not isinstance(value, str):
-        value = resource.get("effectiveInstant")
-    if not isinstance(value, str):
-        period = resource.get("effectivePeriod")
-        period = period if isinstance(period, dict) else {}
-        value = period.get("end")
-        if not isinstance(value, str):
-            value = period.get("start")
-    if not isinstance(value, str):
-        return None
+def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, str]:
+    """R5: the birthDate and its precision ("day", "month", "year"); unknown (None) when absent or unreadable."""
+    if patient is None:
+        return None, "day"
     try:
-        moment = datetime.fromisoformat(value)
+        model: fhir.Patient = typed(patient, "Patient")
+    except Unreadable:
+        log.warning("patient resource failed FHIR validation; age treated as unknown")
+        return None, "day"
+    if model.id is not None and model.id != patient_id:
+        log.warning("patient resource is not the hook's patient; age treated as unknown")
+        return None, "day"
+    parts = (model.birthDate or "").split("-")
+    try:
+        if len(parts) == 3:
+            return date.fromisoformat(model.birthDate or ""), "day"
+        if len(parts) in (1, 2) and parts[0]:
+            return date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, 1), "month" if len(parts) > 1 else "year"
     except ValueError:
-        return None  # partial or malformed: validation decides
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        log.warning("patient birthDate is not a FHIR date; age treated as unknown")
+    return None, "day"
 
 
-def _last_updated(stamp: Any) -> datetime:
-    """R1: a version's meta.lastUpdated as sent, as a time (none, or not a time: earlier than any)."""
-    return _raw_time({"effectiveDateTime": stamp}) or datetime.min.replace(tzinfo=UTC)
+_MEDICATION_KINDS = {"MedicationRequest": MedicationKind.REQUEST,
+                     "MedicationAdministration": MedicationKind.ADMINISTRATION,
+                     "MedicationStatement": MedicationKind.STATEMENT}
 
 
-class SentResult:
-    """A lab or vital Observation as sent (R2 role known): what R1 reads of it before validating -- its version,
-    status and time -- and, once validated, its facts. Read once per content: fhir/validated.py remembers it by the
-    bytes received."""
+class Window(msgspec.Struct, frozen=True):
+    """Results older than these times change no answer (R6 look-back; R7 fever window): let go as they are read
+    (filter before building). Undated results and birth weights are always kept."""
 
-    __slots__ = ("facts", "id", "loinc", "moment", "role", "status", "updated")
-
-    def __init__(self, resource: dict[str, Any], role: Role, loinc: str) -> None:
-        resource_id, meta, status = resource.get("id"), resource.get("meta"), resource.get("status")
-        self.role = role
-        self.loinc = loinc
-        self.id = resource_id if isinstance(resource_id, str) else None
-        self.updated = _last_updated(meta.get("lastUpdated") if isinstance(meta, dict) else None)
-        self.status = status if isinstance(status, str) else None  # not text: validation decides
-        self.moment = _raw_time(resource)
-        self.facts: ObservationFacts | Problem | None = None  # Problem.UNREADABLE when it failed validation
-
-
-def _sent_result(resource: dict[str, Any], knowledge: Knowledge) -> SentResult | None:
-    """R2: the resource as a result this service reads, or None (another type, or a code no rule reads)."""
-    matched = _role(resource, knowledge) if resource.get("resourceType") == "Observation" else None
-    return SentResult(resource, *matched) if matched is not None else None
-
-
-def _received_result(data: bytes, knowledge: Knowledge) -> SentResult | None:
-    resource = decode_entry(data)
-    return _sent_result(resource, knowledge) if isinstance(resource, dict) else None
-
-
-_Source = dict[str, Any] | bytes  # what a result is validated from: its dict, or its bytes as received
-
-
-def _result_facts(sent: SentResult, source: _Source,
-                  cache: ValidatedCache | None) -> ObservationFacts | Problem:
-    """The facts of a result worth validating, validated once (R10: UNREADABLE when it is no valid Observation)."""
-    if sent.facts is None:
-        make = partial_fn(_observation_facts, role=sent.role, loinc=sent.loinc)
-        try:
-            if isinstance(source, bytes):  # remembered on the SentResult, itself remembered by these bytes
-                sent.facts = make(decode_entry(source))
-            else:
-                sent.facts = make(source) if cache is None else cache.get(f"obs:{sent.role}:{sent.loinc}", source, make)
-        except ValidationError:
-            sent.facts = Problem.UNREADABLE
-    return sent.facts
-
-
-_UNREAD = object()
-_NOTHING_REMEMBERED: dict[bytes, Any] = {}  # (without a cache)
-
-
-class Horizon(msgspec.Struct, frozen=True):
-    """Which dated lab Observations are worth validating (filter before validating): those collected after
-    `since`; temperatures only within the fever window. Undated ones and birth weights always are."""
-
-    since: datetime
+    results_since: datetime
     temperatures_since: datetime
+
+    def keeps(self, role: Role, effective: datetime | None) -> bool:
+        if effective is None or role is Role.BIRTH_WEIGHT:
+            return True
+        return effective >= (self.temperatures_since if role is Role.TEMPERATURE else self.results_since)
+
+
+class _Relevance:
+    """Which resources some rule reads (R2, R8, R9): everything else is let go as soon as it is read."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        context = knowledge.context
+        self.context = context
+        self.duffy_codes = knowledge.duffy_observation_codes  # R8
+        self.site_codes = context.duffy.site_codes
+
+    def duffy(self, obs: fhir.Observation) -> bool:
+        return not self.duffy_codes.isdisjoint(_pairs(obs.code)) or (
+            not self.site_codes.isdisjoint(_pairs(obs.valueCodeableConcept)))
+
+    def panel(self, obs: fhir.Observation) -> bool:
+        return bool(obs.hasMember) and any(system == self.knowledge.codes.system and code in self.knowledge.codes.panels
+                                           for system, code in _pairs(obs.code))
+
+    def procedure(self, procedure: fhir.Procedure) -> bool:
+        return any(system == self.context.snomed and code in self.context.chemo_procedure_codes
+                   for system, code in _pairs(procedure.code))
+
+    def condition(self, condition: fhir.Condition) -> bool:
+        pairs = _pairs(condition.code)
+        return any(self.context.cause_named(system, code) for system, code in pairs) or (
+            not self.site_codes.isdisjoint(pairs))
 
 
 def build_record(
     patient_id: str,
-    patient: dict[str, Any] | None,
-    resources: Iterable[dict[str, Any] | msgspec.Raw],
+    patient: Received | None,
+    resources: Iterable[Received],
     knowledge: Knowledge,
     unavailable: tuple[DataKind, ...] = (),
     partial: tuple[DataKind, ...] = (),
-    horizon: Horizon | None = None,
-    cache: ValidatedCache | None = None,
+    window: Window | None = None,
 ) -> PatientRecord:
-    """A PatientRecord from raw FHIR JSON -- decoded resources, or a Bundle's as received (wire.as_received): only
-    resources a rule reads are validated and kept. With a horizon, older dated results are left unvalidated and
-    counted in `deferred`."""
-    relevant = _ContextFilter(knowledge)
-
-    def validated(kind: str, resource: dict[str, Any], make: Callable[[dict[str, Any]], T]) -> T:
-        return make(resource) if cache is None else cache.get(kind, resource, make)
-
-    usable = knowledge.thresholds.usable_statuses
-    temperature, birth_weight = Role.TEMPERATURE, Role.BIRTH_WEIGHT  # looked up once: they are read per result
-    read_received = partial_fn(_received_result, knowledge=knowledge)
-    remembered: Callable[[bytes, Any], Any] = _NOTHING_REMEMBERED.get
-    if cache is not None:
-        read_received = partial_fn(cache.get_received, make=read_received)
-        remembered = cache.received()
-
-    # One pass, each resource looked at as it comes and let go unless kept: of the versions of one Observation id
-    # only the later meta.lastUpdated counts (R1), so for each id the latest version so far is remembered -- with
-    # what to validate it from (its bytes as received, or its dict) only when it is worth validating.
-    latest: dict[str, tuple[SentResult, _Source | None, bool]] = {}  # id -> (latest version, source if kept, deferred)
-    kept_without_id: list[tuple[SentResult, _Source]] = []
-    deferred_without_id = 0
-    others: list[dict[str, Any]] = []
-    medication_resources: dict[str, dict[str, Any]] = {}
-    for item in resources:
-        resource: Any = item
-        source: _Source = item
-        if isinstance(item, msgspec.Raw):  # a prefetch Bundle's resource as received (fhir/wire.py)
-            source = bytes(item)
-            sent = remembered(source, _UNREAD)  # (a result sent before: one dict read, no call of a Python function)
-            if sent is _UNREAD:
-                sent = read_received(source)
-            if sent is None:  # no result a rule reads: decoded, and looked at as any resource
-                resource = decode_entry(source)
-                if not isinstance(resource, dict):
-                    continue
-        else:
-            sent = _sent_result(item, knowledge)
-        if sent is not None:
-            previous = latest.get(sent.id) if sent.id is not None else None
-            if previous is not None and sent.updated < previous[0].updated:
-                continue  # R1: an earlier version of a result already seen
-            # worth validating? R1 status, then the horizon (filter before validating)
-            role, moment = sent.role, sent.moment
-            keep, deferred_one = True, False
-            if sent.status is not None and sent.status not in usable:
-                keep = False  # R1: never used -- no need to validate it
-            elif horizon is not None and role is not birth_weight and moment is not None and (
-                    moment < (horizon.temperatures_since if role is temperature else horizon.since)):
-                keep, deferred_one = False, role is not temperature
-            if sent.id is None:
-                if keep:
-                    kept_without_id.append((sent, source))
-                deferred_without_id += deferred_one
-            else:
-                latest[sent.id] = (sent, source if keep else None, deferred_one)
-            continue
-        kind = resource.get("resourceType")
-        if kind == "Medication":
-            if isinstance(resource.get("id"), str):
-                medication_resources[resource["id"]] = resource
-        elif (
-            kind in _MEDICATION_MODELS  # read once every Medication they may name is known
-            or (kind == "Observation" and (relevant.coded_observation(resource) or _is_panel(resource, knowledge)))
-            or (kind == "DiagnosticReport" and resource.get("result"))
-            or (kind == "Procedure" and relevant.procedure(_raw_pairs(resource.get("code"))))
-            or (kind == "Condition" and relevant.condition(_raw_pairs(resource.get("code"))))
-        ):
-            others.append(resource)
-    selected: list[tuple[SentResult, _Source]] = []
-    deferred = deferred_without_id
-    for sent, kept, deferred_one in latest.values():  # (one loop, not a comprehension and a sum: no frame each)
-        if kept is not None:
-            selected.append((sent, kept))
-        deferred += deferred_one
-    selected += kept_without_id
+    """A PatientRecord from FHIR resources -- decoded dicts, or the bytes received -- each decoded once, typed, and
+    kept only when a rule reads it (and, with a window, only when recent enough to change an answer). A resource a
+    rule reads whose elements are not of their type is a data problem (R10) when it is a result, else skipped with
+    a log entry."""
+    relevant = _Relevance(knowledge)
     observations: list[ObservationFacts] = []
     coded: list[CodedObservationFacts] = []
-    reports: list[ReportFacts] = []
     panels: list[PanelFacts] = []
-    medications: list[MedicationFacts] = []
+    reports: list[ReportFacts] = []
     procedures: list[ProcedureFacts] = []
     conditions: list[ConditionFacts] = []
     unreadable: list[DataProblem] = []
-    for sent, kept in selected:
-        facts = sent.facts if sent.facts is not None else _result_facts(sent, kept, cache)  # (read before: no call)
-        if isinstance(facts, ObservationFacts):
-            observations.append(facts)
-        else:
-            unreadable.append(DataProblem(facts, sent.role, sent.loinc, sent.id, None))
-    for resource in others:  # each passed its filter above, medications apart
-        kind = resource.get("resourceType")
+    medication_resources: dict[str, dict[str, Any]] = {}
+    medication_orders: list[tuple[str, Received]] = []
+    for item in resources:
+        kind = _kind_of(item)
         try:
-            if kind == "Observation" and _is_panel(resource, knowledge):
-                panels.append(validated("panel", resource, _panel_facts))
-            elif kind == "Observation":
-                coded.append(validated("coded", resource, _coded_observation_facts))
+            if kind == "Observation":
+                obs: fhir.Observation = typed(item, kind)
+                matched = _role(obs, knowledge)
+                if matched is not None:
+                    effective = _effective(obs.effectiveDateTime, obs.effectivePeriod, obs.effectiveInstant)
+                    if window is None or window.keeps(matched[0], effective):
+                        observations.append(observation_facts(obs, *matched, effective))
+                elif relevant.panel(obs):
+                    panels.append(panel_facts(obs))
+                elif relevant.duffy(obs):
+                    coded.append(coded_observation_facts(obs))
             elif kind == "DiagnosticReport":
-                reports.append(validated("report", resource, _report_facts))
-            elif kind in _MEDICATION_MODELS:
-                concept = medication_concept(resource, medication_resources)
-                if identify(concept, knowledge.context).recognised:  # R9 drug identity: only what a rule reads
-                    medications.append(validated(f"medication:{concept}", resource,
-                                                 partial_fn(_medication_facts, concept=concept)))
+                report: fhir.DiagnosticReport = typed(item, kind)
+                if report.result:
+                    reports.append(report_facts(report))
+            elif kind in _MEDICATION_KINDS:
+                medication_orders.append((kind, item))  # read once every Medication they may name is known
+            elif kind == "Medication":
+                medication = _as_dict(item)
+                if isinstance(medication.get("id"), str):
+                    medication_resources[medication["id"]] = medication
             elif kind == "Procedure":
-                procedures.append(validated("procedure", resource, _procedure_facts))
+                procedure: fhir.Procedure = typed(item, kind)
+                if relevant.procedure(procedure):
+                    procedures.append(procedure_facts(procedure))
             elif kind == "Condition":
-                conditions.append(validated("condition", resource, _condition_facts))
-        except ValidationError:
-            # R10: an invalid resource is skipped with a log entry; the id is not PHI, the content may be.
+                condition: fhir.Condition = typed(item, kind)
+                if relevant.condition(condition):
+                    conditions.append(condition_facts(condition))
+        except Unreadable:
+            named = _named(item) if kind == "Observation" else {}
+            matched = _raw_role(named, knowledge)
+            if matched is not None:  # R10: a result that cannot be read is said so, never classified
+                resource_id = named.get("id")
+                unreadable.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
+                                              resource_id if isinstance(resource_id, str) else None, None))
+            else:  # the id is not PHI, the content may be
+                log.warning("a %s failed FHIR validation and was skipped", kind)
+    medications: list[MedicationFacts] = []
+    for kind, item in medication_orders:
+        resource = _as_dict(item)
+        concept = medication_concept(resource, medication_resources)
+        if not identify(concept, knowledge.context).recognised:
+            continue  # R9 drug identity: a medication no rule reads
+        try:
+            model = typed(resource, kind)
+            medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
+                                               _started(model)))
+        except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
-    if patient is not None and cache is not None:
-        birth_date, precision = cache.get(f"patient:{patient_id}", patient,
-                                          partial_fn(_birth_date, patient_id=patient_id))
-    else:
-        birth_date, precision = _birth_date(patient, patient_id)
+    born, precision = birth_date(patient, patient_id)
     return PatientRecord(
         patient_id=patient_id,
-        birth_date=birth_date,
+        birth_date=born,
         birth_date_precision=precision,
         observations=tuple(observations),
         reports=tuple(reports),
@@ -579,5 +447,4 @@ def build_record(
         coded_observations=tuple(coded),
         unavailable=unavailable,
         partial=partial,
-        deferred=deferred,
     )

@@ -1,0 +1,202 @@
+"""The FHIR R4 elements the rules read, as msgspec Structs: one typed decode, in C, straight from the bytes received
+(or from a decoded dict), tolerant of every element not read and strict on the ones read -- a value that is not a
+number, a status that is not a string, a time that is no FHIR time make the resource unreadable (R10)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+
+class Coding(msgspec.Struct, frozen=True):
+    system: str | None = None
+    code: str | None = None
+    display: str | None = None
+
+
+class CodeableConcept(msgspec.Struct, frozen=True):
+    coding: list[Coding] = []
+    text: str | None = None
+
+
+class Reference(msgspec.Struct, frozen=True):
+    reference: str | None = None
+    display: str | None = None
+
+
+_LARGEST = 1e300  # past a double's range is no laboratory value
+
+
+class Quantity(msgspec.Struct, frozen=True):
+    value: int | float | None = None  # a JSON number (a string is not one: unreadable)
+    comparator: str | None = None
+    unit: str | None = None
+    system: str | None = None
+    code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not abs(self.value) <= _LARGEST:  # (NaN fails every comparison)
+            raise ValueError("a value past the range of a double, or not a number")
+
+    @property
+    def decimal(self) -> Decimal | None:
+        """The value exactly as sent: an integer as it is, a decimal by the shortest text that reads back as it."""
+        if self.value is None:
+            return None
+        return Decimal(self.value) if isinstance(self.value, int) else Decimal(repr(self.value))
+
+
+class Period(msgspec.Struct, frozen=True):
+    start: str | None = None
+    end: str | None = None
+
+
+class Meta(msgspec.Struct, frozen=True):
+    lastUpdated: str | None = None  # noqa: N815 -- FHIR's names, here and below
+
+
+class ReferenceRange(msgspec.Struct, frozen=True):
+    low: Quantity | None = None
+
+
+class Component(msgspec.Struct, frozen=True):
+    code: CodeableConcept | None = None
+    valueCodeableConcept: CodeableConcept | None = None  # noqa: N815
+    valueString: str | None = None  # noqa: N815
+
+
+class Observation(msgspec.Struct, frozen=True):
+    status: str
+    code: CodeableConcept
+    id: str | None = None
+    meta: Meta | None = None
+    subject: Reference | None = None
+    effectiveDateTime: str | None = None  # noqa: N815
+    effectivePeriod: Period | None = None  # noqa: N815
+    effectiveInstant: str | None = None  # noqa: N815
+    issued: str | None = None
+    valueQuantity: Quantity | None = None  # noqa: N815
+    valueCodeableConcept: CodeableConcept | None = None  # noqa: N815
+    valueString: str | None = None  # noqa: N815
+    dataAbsentReason: CodeableConcept | None = None  # noqa: N815
+    specimen: Reference | None = None
+    referenceRange: list[ReferenceRange] = []  # noqa: N815
+    component: list[Component] = []
+    hasMember: list[Reference] = []  # noqa: N815
+
+
+class DiagnosticReport(msgspec.Struct, frozen=True):
+    id: str | None = None
+    effectiveDateTime: str | None = None  # noqa: N815
+    effectivePeriod: Period | None = None  # noqa: N815
+    result: list[Reference] = []
+
+
+class Patient(msgspec.Struct, frozen=True):
+    id: str | None = None
+    birthDate: str | None = None  # noqa: N815
+
+
+class Repeat(msgspec.Struct, frozen=True):
+    boundsPeriod: Period | None = None  # noqa: N815
+
+
+class Timing(msgspec.Struct, frozen=True):
+    repeat: Repeat | None = None
+
+
+class Dosage(msgspec.Struct, frozen=True):
+    route: CodeableConcept | None = None
+    timing: Timing | None = None
+
+
+class MedicationRequest(msgspec.Struct, frozen=True):
+    status: str
+    id: str | None = None
+    dosageInstruction: list[Dosage] = []  # noqa: N815
+    authoredOn: str | None = None  # noqa: N815
+
+
+class MedicationAdministration(msgspec.Struct, frozen=True):
+    status: str
+    id: str | None = None
+    effectiveDateTime: str | None = None  # noqa: N815
+    effectivePeriod: Period | None = None  # noqa: N815
+
+
+class MedicationStatement(msgspec.Struct, frozen=True):
+    status: str
+    id: str | None = None
+    effectiveDateTime: str | None = None  # noqa: N815
+    effectivePeriod: Period | None = None  # noqa: N815
+
+
+class Procedure(msgspec.Struct, frozen=True):
+    status: str
+    id: str | None = None
+    code: CodeableConcept | None = None
+    performedDateTime: str | None = None  # noqa: N815
+    performedPeriod: Period | None = None  # noqa: N815
+
+
+class Condition(msgspec.Struct, frozen=True):
+    id: str | None = None
+    clinicalStatus: CodeableConcept | None = None  # noqa: N815
+    verificationStatus: CodeableConcept | None = None  # noqa: N815
+    code: CodeableConcept | None = None
+
+
+TYPES: dict[str, type[msgspec.Struct]] = {
+    "Observation": Observation, "DiagnosticReport": DiagnosticReport, "Patient": Patient,
+    "MedicationRequest": MedicationRequest, "MedicationAdministration": MedicationAdministration,
+    "MedicationStatement": MedicationStatement, "Procedure": Procedure, "Condition": Condition,
+}
+_DECODERS = {name: msgspec.json.Decoder(kind) for name, kind in TYPES.items()}
+
+
+class Unreadable(Exception):
+    """A resource whose elements that a rule reads are not of their FHIR type."""
+
+
+Received = dict[str, Any] | bytes | msgspec.Raw  # a resource decoded, or its bytes as received
+
+
+def typed(resource: Received, kind: str) -> Any:
+    """The resource as the Struct of its type (TYPES), from its bytes as received or its decoded dict; Unreadable."""
+    try:
+        if isinstance(resource, dict):
+            return msgspec.convert(resource, TYPES[kind])
+        return _DECODERS[kind].decode(resource)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise Unreadable(str(exc)) from None
+
+
+# FHIR R4 dateTime/instant: a year, a month, a day, or a time with seconds and a zone; nothing else.
+_FHIR_TIME = re.compile(
+    r"(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})(?P<time>T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
+
+
+def instant(value: str | None) -> datetime | None:
+    """A FHIR date, dateTime or instant as an aware time in UTC (a date counts from midnight UTC); a year or a month
+    alone is too imprecise to date a result (R1: never current) and gives None; Unreadable if it is no FHIR time."""
+    if value is None:
+        return None
+    match = _FHIR_TIME.fullmatch(value)
+    if match is None:
+        raise Unreadable(f"not a FHIR date-time: {value[:40]!r}")
+    if match["day"] is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)  # (Python 3.11 reads a date, a time with Z or an offset)
+    except ValueError:
+        raise Unreadable(f"not a FHIR date-time: {value[:40]!r}") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-02:00 is past the last representable instant: undated
+        return None
