@@ -99,3 +99,29 @@ def heavy(count: int = 5000) -> dict[str, Any]:
 
 
 RECORDS = {"small": small, "typical": typical, "heavy": heavy}
+
+
+def distinct(make: Any, count: int = 2000) -> list[dict[str, Any]]:
+    """`count` different patients made from one record, as a hospital sends them: each its own patient id, resource
+    ids and hookInstance, its values moved a little (by up to 2 %, never across a severity band by design of the
+    generated values' spread) -- so nothing the service may have seen before is sent again."""
+    rng = random.Random(7)
+    records = []
+    for n in range(count):
+        record = make()
+        patient = f"bench-{n}"
+        record["hookInstance"] = f"0b8b6f36-8f5c-4b2e-9a53-{n:012d}"
+        record["context"]["patientId"] = patient
+        record["prefetch"]["patient"]["id"] = patient
+        for bundle in record["prefetch"].values():
+            for entry in bundle.get("entry", []):
+                resource = entry["resource"]
+                resource["id"] = f"{resource['id']}-{n}"
+                entry["fullUrl"] = f"urn:uuid:{resource['id']}"
+                if "subject" in resource:
+                    resource["subject"]["reference"] = f"Patient/{patient}"
+                quantity = resource.get("valueQuantity")
+                if quantity is not None:
+                    quantity["value"] = round(quantity["value"] * rng.uniform(0.99, 1.01), 3)
+        records.append(record)
+    return records

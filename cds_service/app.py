@@ -22,7 +22,7 @@ from cds_service.render.cards import CardRenderer, load_templates
 from cds_service.render.samples import FINDINGS_RENDERED, check_templates
 from cds_service.security.jwt_auth import TokenVerifier
 from cds_service.security.replay import replay_cache
-from cds_service.services import Engine, declare_services
+from cds_service.services import ServiceDependencies, declare_services
 from cds_service.settings import Settings
 from cds_service.terminology import TerminologyService
 
@@ -79,9 +79,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     terminology = TerminologyService(
         settings.terminology_url, store, knowledge.context.rxnorm, settings.terminology_budget_seconds,
         settings.terminology_max_lookups) if settings.terminology_url else None
-    app.extensions["cds_engine"] = Engine(knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir,
-                                          fhir_lookback_days=settings.fhir_lookback_days,
-                                          terminology=terminology)
+    app.extensions["cds_dependencies"] = ServiceDependencies(
+        knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir, fhir_lookback_days=settings.fhir_lookback_days,
+        terminology=terminology)
     app.extensions["cds_verifier"] = TokenVerifier(
         settings.issuers, replay_cache(settings.replay_cache_url, store), settings.jwt_leeway_seconds)
     # always_send=False: a request without an Origin (an EHR's server, not a browser) gets no CORS headers at all

@@ -82,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _assess_file(document: Any, engine: Any) -> Any:
+def _assess_file(document: Any, deps: Any) -> Any:
     """The Assessment of a hook request (its prefetch) or of a FHIR Bundle holding one Patient."""
     from cds_service.clinical.assessment import assess
     from cds_service.fhir.records import build_record
@@ -90,11 +90,11 @@ def _assess_file(document: Any, engine: Any) -> Any:
     from cds_service.services import assess_request, declare_services
 
     if isinstance(document, dict) and "hookInstance" in document:
-        services = [s for s in declare_services(engine.knowledge).values() if s.hook == document.get("hook")]
+        services = [s for s in declare_services(deps.knowledge).values() if s.hook == document.get("hook")]
         if not services:
             raise ValueError(f"no service answers the hook {document.get('hook')!r}")
         request = parse_hook_request(document, services[0].hook, ("patientId",))
-        return assess_request(request, services[0], engine)
+        return assess_request(request, services[0], deps)
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
         entries = document.get("entry", [])
         resources = [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
@@ -102,8 +102,8 @@ def _assess_file(document: Any, engine: Any) -> Any:
         if len(patients) != 1 or not isinstance(patients[0].get("id"), str):
             raise ValueError("the Bundle must hold exactly one Patient, with an id")
         others = [r for r in resources if r is not patients[0]]
-        record = build_record(patients[0]["id"], patients[0], others, engine.knowledge)
-        return assess(record, engine.clock(), engine.knowledge)
+        record = build_record(patients[0]["id"], patients[0], others, deps.knowledge)
+        return assess(record, deps.clock(), deps.knowledge)
     raise ValueError("the file must hold a CDS Hooks request or a FHIR Bundle")
 
 
@@ -113,7 +113,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cds_service.render.cards import CardRenderer, load_templates
     from cds_service.render.plain import to_plain
     from cds_service.render.samples import FINDINGS_RENDERED
-    from cds_service.services import Engine
+    from cds_service.services import ServiceDependencies
 
     settings = Settings.load(args.config)
     try:
@@ -127,7 +127,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 2
     knowledge = site_knowledge(settings)
     renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge)
-    engine = Engine(knowledge=knowledge, renderer=renderer, clock=lambda: now)
+    deps = ServiceDependencies(knowledge=knowledge, renderer=renderer, clock=lambda: now)
     try:
         document = orjson.loads(Path(args.file).read_bytes())
     except OSError as exc:
@@ -137,7 +137,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"cannot evaluate {args.file}: the file is not valid JSON: {exc}", file=sys.stderr)
         return 2
     try:
-        assessment = _assess_file(document, engine)
+        assessment = _assess_file(document, deps)
     except (ValueError, ServiceError) as exc:
         print(f"cannot evaluate {args.file}: {exc}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Engine:
+class ServiceDependencies:
     """What a service call needs besides the request: knowledge, card templates, the clock, the FHIR client."""
 
     knowledge: Knowledge
@@ -40,7 +40,7 @@ class Engine:
     terminology: TerminologyService | None = None
 
 
-Handler = Callable[[HookRequest, "CdsService", Engine], list[dict[str, Any]]]
+Handler = Callable[[HookRequest, "CdsService", ServiceDependencies], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -136,27 +136,28 @@ CONTEXT_KEYS = ("labs", "vitals", "labReports", "medicationRequests", "medicatio
                 "medicationStatements", "procedures", "conditions", "duffy")
 
 
-def patient_data(request: HookRequest, service: CdsService, engine: Engine, now: datetime) -> dict[str, PrefetchValue]:
+def patient_data(request: HookRequest, service: CdsService, deps: ServiceDependencies,
+                 now: datetime) -> dict[str, PrefetchValue]:
     """Every prefetch key: as sent, else fetched from fhirServer (CDS Hooks 2.0); 412 if required data is missing."""
     values = read_prefetch(request.prefetch, service.prefetch)
-    since = (now - timedelta(days=engine.fhir_lookback_days)).date()
-    return complete_prefetch(values, service.prefetch, request, engine.fhir, since)
+    since = (now - timedelta(days=deps.fhir_lookback_days)).date()
+    return complete_prefetch(values, service.prefetch, request, deps.fhir, since)
 
 
-def assess_request(request: HookRequest, service: CdsService, engine: Engine) -> Assessment:
-    """The patient's data (prefetch or fallback) -> PatientRecord -> Assessment, at the engine's clock."""
-    now = engine.clock()
-    prefetch = patient_data(request, service, engine, now)
+def assess_request(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> Assessment:
+    """The patient's data (prefetch or fallback) -> PatientRecord -> Assessment, at the deps's clock."""
+    now = deps.clock()
+    prefetch = patient_data(request, service, deps, now)
     patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
 
     resources = chain.from_iterable(as_received(prefetch[key].resources) for key in CONTEXT_KEYS)
     unavailable, partial = data_gaps(prefetch)
-    thresholds = engine.knowledge.thresholds
+    thresholds = deps.knowledge.thresholds
     window = Window(  # older results change no answer (R6 look-back, R7 fever window); a day's margin for clocks
         results_since=now - timedelta(days=thresholds.lookback_days + 1),
         temperatures_since=now - timedelta(hours=thresholds.fever_window_hours + 24))
-    record = build_record(request.patient_id, patient, resources, engine.knowledge, unavailable, partial, window)
-    assessment = assess(record, now, engine.knowledge)
+    record = build_record(request.patient_id, patient, resources, deps.knowledge, unavailable, partial, window)
+    assessment = assess(record, now, deps.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
         log.warning("data integrity: %d result(s) filed for another patient were ignored (hookInstance %s)",
@@ -164,30 +165,33 @@ def assess_request(request: HookRequest, service: CdsService, engine: Engine) ->
     return assessment
 
 
-def patient_view(request: HookRequest, service: CdsService, engine: Engine) -> list[dict[str, Any]]:
+def patient_view(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> list[dict[str, Any]]:
     """patient-view: the neutropenia card for the patient's current ANC, if any."""
-    return engine.renderer.cards(assess_request(request, service, engine))
+    return deps.renderer.cards(assess_request(request, service, deps))
 
 
-def _order_checks(selected_only: bool) -> Handler:
-    def handler(request: HookRequest, service: CdsService, engine: Engine) -> list[dict[str, Any]]:
-        orders = read_draft_orders(request.context, selected_only)  # 400 before any work on the record
-        if not orders:
-            return []  # nothing to check: no draft, or none with a medication or service yet
-        orders = with_terminology(orders, engine.terminology, engine.knowledge.context)
-        for order in orders:
-            if not identify(order.concept, engine.knowledge.context).recognised:
-                noticed(log, "unrecognised medication in a draft order")  # R9: counted, never flagged
-        assessment = assess_request(request, service, engine)
-        risks = check_orders(orders, assessment, engine.knowledge)
-        return engine.renderer.order_cards(risks, assessment, request.patient_id)
-
-    handler.__doc__ = f"{'order-select: the selected' if selected_only else 'order-sign: every'} draft order vs R9."
-    return handler
+def _check_drafts(request: HookRequest, service: CdsService, deps: ServiceDependencies,
+                  selected_only: bool) -> list[dict[str, Any]]:
+    orders = read_draft_orders(request.context, selected_only)  # 400 before any work on the record
+    if not orders:
+        return []  # nothing to check: no draft, or none with a medication or service yet
+    orders = with_terminology(orders, deps.terminology, deps.knowledge.context)
+    for order in orders:
+        if not identify(order.concept, deps.knowledge.context).recognised:
+            noticed(log, "unrecognised medication in a draft order")  # R9: counted, never flagged
+    assessment = assess_request(request, service, deps)
+    risks = check_orders(orders, assessment, deps.knowledge)
+    return deps.renderer.order_cards(risks, assessment, request.patient_id)
 
 
-order_select = _order_checks(selected_only=True)
-order_sign = _order_checks(selected_only=False)
+def order_select(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> list[dict[str, Any]]:
+    """order-select: the selected draft orders against R9."""
+    return _check_drafts(request, service, deps, selected_only=True)
+
+
+def order_sign(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> list[dict[str, Any]]:
+    """order-sign: every draft order against R9."""
+    return _check_drafts(request, service, deps, selected_only=False)
 
 
 def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:

@@ -30,15 +30,11 @@ from cds_service.clinical.model import (
     ReportFacts,
 )
 from cds_service.fhir import resources as fhir
-from cds_service.fhir.resources import Received, Unreadable, instant, typed
+from cds_service.fhir.resources import OtherType, Received, Unreadable, instant, read_resource, typed
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
 
 log = logging.getLogger(__name__)
-
-
-class _Kind(msgspec.Struct):
-    resourceType: str = ""  # noqa: N815 -- FHIR's name
 
 
 class _Named(msgspec.Struct):
@@ -48,19 +44,8 @@ class _Named(msgspec.Struct):
     code: Any = None
 
 
-_KIND = msgspec.json.Decoder(_Kind)
 _NAMED = msgspec.json.Decoder(_Named)
 _ANY = msgspec.json.Decoder()
-
-
-def _kind_of(item: Received) -> str:
-    if isinstance(item, dict):
-        kind = item.get("resourceType")
-        return kind if isinstance(kind, str) else ""
-    try:
-        return _KIND.decode(item).resourceType
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return ""
 
 
 def _as_dict(item: Received) -> Any:
@@ -356,6 +341,19 @@ class _Relevance:
             not self.site_codes.isdisjoint(pairs))
 
 
+def _unreadable(item: Received, knowledge: Knowledge, problems: list[DataProblem]) -> None:
+    """R10: a result that cannot be read is said so, never classified; any other resource is skipped with a log
+    entry (its type, never its content)."""
+    named = _named(item)
+    matched = _raw_role(named, knowledge)
+    if matched is not None:
+        resource_id = named.get("id")
+        problems.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
+                                    resource_id if isinstance(resource_id, str) else None, None))
+    else:
+        log.warning("a resource failed FHIR validation and was skipped")
+
+
 def build_record(
     patient_id: str,
     patient: Received | None,
@@ -378,56 +376,51 @@ def build_record(
     conditions: list[ConditionFacts] = []
     unreadable: list[DataProblem] = []
     medication_resources: dict[str, dict[str, Any]] = {}
-    medication_orders: list[tuple[str, Received]] = []
+    medication_orders: list[tuple[Any, Received]] = []
     for item in resources:
-        kind = _kind_of(item)
         try:
-            if kind == "Observation":
-                obs: fhir.Observation = typed(item, kind)
-                matched = _role(obs, knowledge)
-                if matched is not None:
-                    effective = _effective(obs.effectiveDateTime, obs.effectivePeriod, obs.effectiveInstant)
-                    if window is None or window.keeps(matched[0], effective):
-                        observations.append(observation_facts(obs, *matched, effective))
-                elif relevant.panel(obs):
-                    panels.append(panel_facts(obs))
-                elif relevant.duffy(obs):
-                    coded.append(coded_observation_facts(obs))
-            elif kind == "DiagnosticReport":
-                report: fhir.DiagnosticReport = typed(item, kind)
-                if report.result:
-                    reports.append(report_facts(report))
-            elif kind in _MEDICATION_KINDS:
-                medication_orders.append((kind, item))  # read once every Medication they may name is known
-            elif kind == "Medication":
+            resource = read_resource(item)
+        except OtherType as other:
+            if str(other) == "Medication":  # what a medication order names (R9 drug identity)
                 medication = _as_dict(item)
                 if isinstance(medication.get("id"), str):
                     medication_resources[medication["id"]] = medication
-            elif kind == "Procedure":
-                procedure: fhir.Procedure = typed(item, kind)
-                if relevant.procedure(procedure):
-                    procedures.append(procedure_facts(procedure))
-            elif kind == "Condition":
-                condition: fhir.Condition = typed(item, kind)
-                if relevant.condition(condition):
-                    conditions.append(condition_facts(condition))
+            continue
         except Unreadable:
-            named = _named(item) if kind == "Observation" else {}
-            matched = _raw_role(named, knowledge)
-            if matched is not None:  # R10: a result that cannot be read is said so, never classified
-                resource_id = named.get("id")
-                unreadable.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
-                                              resource_id if isinstance(resource_id, str) else None, None))
-            else:  # the id is not PHI, the content may be
-                log.warning("a %s failed FHIR validation and was skipped", kind)
+            _unreadable(item, knowledge, unreadable)
+            continue
+        try:
+            if isinstance(resource, fhir.Observation):
+                matched = _role(resource, knowledge)
+                if matched is not None:
+                    effective = _effective(resource.effectiveDateTime, resource.effectivePeriod,
+                                           resource.effectiveInstant)
+                    if window is None or window.keeps(matched[0], effective):
+                        observations.append(observation_facts(resource, *matched, effective))
+                elif relevant.panel(resource):
+                    panels.append(panel_facts(resource))
+                elif relevant.duffy(resource):
+                    coded.append(coded_observation_facts(resource))
+            elif isinstance(resource, fhir.DiagnosticReport):
+                if resource.result:
+                    reports.append(report_facts(resource))
+            elif isinstance(resource, fhir.MedicationRequest | fhir.MedicationAdministration
+                            | fhir.MedicationStatement):
+                medication_orders.append((resource, item))  # read once every Medication they may name is known
+            elif isinstance(resource, fhir.Procedure):
+                if relevant.procedure(resource):
+                    procedures.append(procedure_facts(resource))
+            elif isinstance(resource, fhir.Condition) and relevant.condition(resource):
+                conditions.append(condition_facts(resource))
+        except Unreadable:  # a time that is no FHIR time
+            _unreadable(item, knowledge, unreadable)
     medications: list[MedicationFacts] = []
-    for kind, item in medication_orders:
-        resource = _as_dict(item)
-        concept = medication_concept(resource, medication_resources)
+    for model, item in medication_orders:
+        concept = medication_concept(_as_dict(item), medication_resources)
         if not identify(concept, knowledge.context).recognised:
             continue  # R9 drug identity: a medication no rule reads
+        kind = type(model).__name__
         try:
-            model = typed(resource, kind)
             medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
                                                _started(model)))
         except Unreadable:

@@ -69,7 +69,7 @@ class Component(msgspec.Struct, frozen=True):
     valueString: str | None = None  # noqa: N815
 
 
-class Observation(msgspec.Struct, frozen=True):
+class Observation(msgspec.Struct, frozen=True, tag="Observation", tag_field="resourceType"):
     status: str
     code: CodeableConcept
     id: str | None = None
@@ -89,14 +89,14 @@ class Observation(msgspec.Struct, frozen=True):
     hasMember: list[Reference] = []  # noqa: N815
 
 
-class DiagnosticReport(msgspec.Struct, frozen=True):
+class DiagnosticReport(msgspec.Struct, frozen=True, tag="DiagnosticReport", tag_field="resourceType"):
     id: str | None = None
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
     result: list[Reference] = []
 
 
-class Patient(msgspec.Struct, frozen=True):
+class Patient(msgspec.Struct, frozen=True, tag="Patient", tag_field="resourceType"):
     id: str | None = None
     birthDate: str | None = None  # noqa: N815
 
@@ -114,28 +114,28 @@ class Dosage(msgspec.Struct, frozen=True):
     timing: Timing | None = None
 
 
-class MedicationRequest(msgspec.Struct, frozen=True):
+class MedicationRequest(msgspec.Struct, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
     status: str
     id: str | None = None
     dosageInstruction: list[Dosage] = []  # noqa: N815
     authoredOn: str | None = None  # noqa: N815
 
 
-class MedicationAdministration(msgspec.Struct, frozen=True):
+class MedicationAdministration(msgspec.Struct, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):
     status: str
     id: str | None = None
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
 
 
-class MedicationStatement(msgspec.Struct, frozen=True):
+class MedicationStatement(msgspec.Struct, frozen=True, tag="MedicationStatement", tag_field="resourceType"):
     status: str
     id: str | None = None
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
 
 
-class Procedure(msgspec.Struct, frozen=True):
+class Procedure(msgspec.Struct, frozen=True, tag="Procedure", tag_field="resourceType"):
     status: str
     id: str | None = None
     code: CodeableConcept | None = None
@@ -143,26 +143,59 @@ class Procedure(msgspec.Struct, frozen=True):
     performedPeriod: Period | None = None  # noqa: N815
 
 
-class Condition(msgspec.Struct, frozen=True):
+class Condition(msgspec.Struct, frozen=True, tag="Condition", tag_field="resourceType"):
     id: str | None = None
     clinicalStatus: CodeableConcept | None = None  # noqa: N815
     verificationStatus: CodeableConcept | None = None  # noqa: N815
     code: CodeableConcept | None = None
 
 
+Received = dict[str, Any] | bytes | msgspec.Raw  # a resource decoded, or its bytes as received
 TYPES: dict[str, type[msgspec.Struct]] = {
     "Observation": Observation, "DiagnosticReport": DiagnosticReport, "Patient": Patient,
     "MedicationRequest": MedicationRequest, "MedicationAdministration": MedicationAdministration,
     "MedicationStatement": MedicationStatement, "Procedure": Procedure, "Condition": Condition,
 }
+Resource = (Observation | DiagnosticReport | Patient | MedicationRequest | MedicationAdministration
+            | MedicationStatement | Procedure | Condition)
 _DECODERS = {name: msgspec.json.Decoder(kind) for name, kind in TYPES.items()}
+_RESOURCE = msgspec.json.Decoder(Resource)
+
+
+class OtherType(Exception):
+    """A resource of a type no rule reads (or no resource at all)."""
+
+
+def read_resource(resource: Received) -> Any:
+    """A resource as the Struct of its type, in one decode; OtherType for a type no rule reads, Unreadable for one of
+    the types read whose elements that a rule reads are not of their FHIR type."""
+    try:
+        if isinstance(resource, dict):
+            return msgspec.convert(resource, Resource)
+        return _RESOURCE.decode(resource)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        kind = resource.get("resourceType") if isinstance(resource, dict) else _kind_of(resource)
+        if kind in TYPES:
+            raise Unreadable(str(exc)) from None
+        raise OtherType(str(kind)) from None
+
+
+class _Kind(msgspec.Struct):
+    resourceType: Any = None  # noqa: N815
+
+
+_KIND = msgspec.json.Decoder(_Kind)
+
+
+def _kind_of(data: bytes | msgspec.Raw) -> Any:
+    try:
+        return _KIND.decode(data).resourceType
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 class Unreadable(Exception):
     """A resource whose elements that a rule reads are not of their FHIR type."""
-
-
-Received = dict[str, Any] | bytes | msgspec.Raw  # a resource decoded, or its bytes as received
 
 
 def typed(resource: Received, kind: str) -> Any:

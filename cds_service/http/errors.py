@@ -11,13 +11,11 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from cds_service.errors import ServiceError, Unauthenticated
+from cds_service.errors import ISSUE_CODES, ServiceError, Unauthenticated
 from cds_service.metrics import JWT_REFUSALS, reason_label
 
 log = logging.getLogger(__name__)
 
-_ISSUE_CODE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-               412: "not-found", 413: "too-long", 415: "invalid"}
 
 
 def operation_outcome(status: int, diagnostics: str, code: str | None = None) -> Response:
@@ -26,7 +24,7 @@ def operation_outcome(status: int, diagnostics: str, code: str | None = None) ->
         "resourceType": "OperationOutcome",
         "issue": [{
             "severity": "error" if status < 500 else "fatal",
-            "code": code or _ISSUE_CODE.get(status, "exception"),
+            "code": code or ISSUE_CODES.get(status, "exception"),
             "diagnostics": diagnostics,
         }],
     })

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from cds_service import __version__
+from cds_service.clinical.model import Finding
 from cds_service.services import CdsService
 
 _STRING = {"type": "string"}
-_FINDINGS = ["neutropenia", "febrile-neutropenia", "possible-febrile-neutropenia", "fever-with-neutropenia",
-             "duffy-null-range", "low-for-age", "no-current-anc", "data-problem", "order-risk"]
+_FINDINGS = [str(finding) for finding in Finding]
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from cds_service.hook_request import parse_hook_request
 from cds_service.http.errors import remember_hook_instance
 from cds_service.metrics import CARDS, FEEDBACK
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
-from cds_service.services import CdsService, Engine
+from cds_service.services import CdsService, ServiceDependencies
 from cds_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,8 @@ def call_service(service_id: str) -> Response:
     body = decode_hook_body(_request_body())
     remember_hook_instance(body)
     hook_request = parse_hook_request(body, service.hook, service.required_context)
-    engine: Engine = current_app.extensions["cds_engine"]
-    cards = service.handler(hook_request, service, engine)
+    deps: ServiceDependencies = current_app.extensions["cds_dependencies"]
+    cards = service.handler(hook_request, service, deps)
     for card in cards:
         CARDS.labels(card["indicator"], card["extension"]["neutropenia-cds"]["finding"]).inc()
     if cards:

@@ -36,10 +36,8 @@ from cds_service.clinical.model import (
 from cds_service.knowledge.vocabulary import LlnBasis, Role, Severity
 from cds_service.render.cards import CardRenderer, CardTemplateError, check_rendered
 
-# The findings the service can produce so far; each needs a template.
-FINDINGS_RENDERED = (Finding.NEUTROPENIA, Finding.LOW_FOR_AGE, Finding.NO_CURRENT_ANC, Finding.DATA_PROBLEM,
-                     Finding.FEBRILE_NEUTROPENIA, Finding.POSSIBLE_FEBRILE_NEUTROPENIA,
-                     Finding.FEVER_WITH_NEUTROPENIA, Finding.DUFFY_NULL_RANGE, Finding.ORDER_RISK)
+# Every finding the service can produce needs a template.
+FINDINGS_RENDERED = tuple(Finding)
 
 _NOW = datetime(2026, 1, 2, 8, 0, tzinfo=UTC)  # early January: dates of last year print with their year
 

@@ -103,7 +103,7 @@ def test_check_cards_passes_on_the_shipped_templates(capsys: pytest.CaptureFixtu
 
 def test_indicators_follow_r5_and_r6(tmp_path: Path) -> None:
     app = create_app(Settings(), clock=lambda: NOW)
-    renderer = app.extensions["cds_engine"].renderer
+    renderer = app.extensions["cds_dependencies"].renderer
     assert renderer.indicator(Finding.NEUTROPENIA, Severity.MILD) == "info"
     assert renderer.indicator(Finding.NEUTROPENIA, Severity.MODERATE) == "warning"
     assert renderer.indicator(Finding.NEUTROPENIA, Severity.SEVERE) == "critical"
@@ -114,18 +114,18 @@ def test_indicators_follow_r5_and_r6(tmp_path: Path) -> None:
 def test_summary_is_cut_to_140_characters_at_run_time(tmp_path: Path) -> None:
     cards = _cards_copy(tmp_path)
     app = create_app(Settings(cards_dir=cards), clock=lambda: NOW)
-    renderer = app.extensions["cds_engine"].renderer
+    renderer = app.extensions["cds_dependencies"].renderer
     template = renderer.templates["neutropenia"]
     long = template.summary.environment.from_string("x" * 300)
     renderer.templates = {**renderer.templates, "neutropenia": dataclasses.replace(template, summary=long)}
-    engine = app.extensions["cds_engine"]
-    assessment = assess(build_record(PATIENT_ID, patient(), [anc(300)], engine.knowledge), NOW, engine.knowledge)
+    deps = app.extensions["cds_dependencies"]
+    assessment = assess(build_record(PATIENT_ID, patient(), [anc(300)], deps.knowledge), NOW, deps.knowledge)
     (card,) = renderer.cards(assessment)
     assert len(card["summary"]) == 140 and card["summary"].endswith("\u2026")
 
 
 def test_inlined_partials_render_exactly_what_jinja_includes_render() -> None:
-    knowledge = create_app(Settings(), clock=lambda: NOW).extensions["cds_engine"].knowledge
+    knowledge = create_app(Settings(), clock=lambda: NOW).extensions["cds_dependencies"].knowledge
     cards_dir = default_cards_dir()
     inlined = CardRenderer(load_templates(cards_dir, FINDINGS_RENDERED), knowledge, truncate=False)
     included = CardRenderer(load_templates(cards_dir, FINDINGS_RENDERED, inline=False), knowledge, truncate=False)
