@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
@@ -41,6 +43,14 @@ def test_prefetch_searches_every_r2_lab_code_in_r4_syntax(client: FlaskClient, k
     assert prefetch["labReports"].startswith("DiagnosticReport?patient={{context.patientId}}")
 
 
-def test_discovery_answers_cors_free_get_with_no_body(client: FlaskClient) -> None:
-    assert client.get("/cds-services/").status_code in {200, 308, 404}
+def test_discovery_with_a_trailing_slash_is_not_found_and_health_answers(client: FlaskClient) -> None:
+    """/cds-services/ is not the discovery endpoint: Werkzeug's strict slashes answer 404 there, never a service."""
+    assert client.get("/cds-services/").status_code == 404
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_discovery_is_the_reviewed_golden_file(client: FlaskClient) -> None:
+    """fixtures/discovery.json is reviewed like any fixture: a change to a service's declaration -- its prefetch
+    queries above all -- shows there before it reaches an EHR."""
+    golden = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "discovery.json").read_text())
+    assert client.get("/cds-services").get_json() == golden

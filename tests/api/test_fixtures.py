@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from cds_service.app import create_app
 from cds_service.settings import Settings
+from tests.builders import anc, hook_request
 from tests.contract import assert_cds_response
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -77,3 +79,14 @@ def test_fixture_response(hook: str, scenario: dict[str, Any]) -> None:
             assert text in card["detail"], f"{text!r} not in detail:\n{card['detail']}"
         _check_suggestions(card, want)
     assert len({c["uuid"] for c in cards}) == len(cards)
+
+
+# R5: the indicator column of the severity table, on the card an EHR shows (adult, a reported ANC).
+@pytest.mark.parametrize(("value", "indicator"), [
+    (1500, None), (1499, "info"), (1000, "info"), (999, "warning"), (500, "warning"), (499, "critical"),
+    (100, "critical"), (99, "critical"),
+])
+def test_r5_indicator_of_each_band(client: FlaskClient, value: int, indicator: str | None) -> None:
+    cards = assert_cds_response(client.post("/cds-services/neutropenia-patient-view",
+                                             json=hook_request(anc(value))).get_json())
+    assert [c["indicator"] for c in cards] == ([indicator] if indicator else [])

@@ -30,8 +30,8 @@ ADULT_BOUNDARIES = [
 
 
 @pytest.mark.parametrize(("value", "severity", "profound", "indicator"), ADULT_BOUNDARIES)
-def test_r5_adult_boundaries_in_cells_per_ul(assess_record: AssessFn, value: int, severity: Severity | None,
-                                             profound: bool, indicator: str | None) -> None:
+def test_r5_adult_boundaries_in_cells_per_ul(assess_record: AssessFn, knowledge: Knowledge, value: int,
+                                             severity: Severity | None, profound: bool, indicator: str | None) -> None:
     result = assess_record(anc(value, "/uL"))
     if severity is None:
         assert result.finding is None
@@ -41,6 +41,7 @@ def test_r5_adult_boundaries_in_cells_per_ul(assess_record: AssessFn, value: int
     assert result.current is not None
     assert result.current.severity is severity
     assert result.current.profound is profound
+    assert knowledge.thresholds.indicator[severity] == indicator  # the table's indicator column (R5)
 
 
 # The same boundaries written in the units of R3 (x1000 units carry the value / 1000).

@@ -10,16 +10,13 @@ from typing import Any
 import pytest
 import requests
 import responses
-from flask.testing import FlaskClient
 
-from cds_service.app import create_app
 from cds_service.clinical.model import Coding, DraftOrder, MedicationConcept
 from cds_service.feedback.store import FeedbackStore
 from cds_service.knowledge import Knowledge
 from cds_service.observability import events
-from cds_service.settings import Settings
 from cds_service.terminology import TerminologyService, with_terminology
-from tests.builders import NOW, RXNORM, anc, order_request
+from tests.builders import RXNORM
 
 BASE = "http://127.0.0.1:9/REST"
 
@@ -92,16 +89,3 @@ def test_the_per_call_budget_bounds_the_lookups(store: FeedbackStore, knowledge:
     service = TerminologyService(BASE, store, RXNORM, budget_seconds=1.0, clock=lambda: next(ticks))
     service.ingredients(["999003", "999004", "999005"])
     assert [c.request.url.split("/")[-2] for c in responses.calls] == ["999003", "999004"]
-
-
-@responses.activate
-def test_the_card_says_the_drug_was_recognised_through_the_terminology_service(tmp_path: Path) -> None:
-    responses.get(f"{BASE}/rxcui/999006/related.json", json=related(("2626", "clozapine")))
-    app = create_app(Settings(data_dir=tmp_path, terminology_url=BASE), clock=lambda: NOW)
-    client: FlaskClient = app.test_client()
-    draft = {"resourceType": "MedicationRequest", "id": "d1", "status": "draft",
-             "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "999006"}]}}
-    cards = client.post("/cds-services/neutropenia-order-sign",
-                        json=order_request("order-sign", anc(400), drafts=[draft])).get_json()["cards"]
-    assert [c["indicator"] for c in cards] == ["critical"]
-    assert "recognised as clozapine through the terminology service" in cards[0]["detail"]
