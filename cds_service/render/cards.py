@@ -27,6 +27,7 @@ from cds_service.clinical.model import (
 )
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Severity
+from cds_service.render.plain import json_number
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,7 @@ def celsius_text(celsius: Decimal) -> str:
 
 
 def _number(value: Decimal | None) -> int | float | None:
-    if value is None:
-        return None
-    return int(value) if value == value.to_integral_value() else float(value)
+    return json_number(value) if value is not None else None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ from typing import Any
 import msgspec
 
 
+def json_number(value: Decimal) -> int | float:
+    """A Decimal as a JSON number: an integer when it is whole, else a float (the one Decimal-to-JSON rule)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def to_plain(value: Any) -> Any:
     if isinstance(value, msgspec.Struct):
         return {name: to_plain(getattr(value, name)) for name in value.__struct_fields__}
@@ -19,7 +24,7 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return json_number(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | tuple):
