@@ -86,6 +86,7 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
         by_role[result.role].append(result)
     codes = knowledge.codes.rank_by_role
     thresholds = knowledge.thresholds
+    mismatch = thresholds.reported_computed_mismatch_fraction  # R4
     notes: list[Note] = []
 
     wbc = _preferred(by_role.get(Role.WBC), codes[Role.WBC])
@@ -110,15 +111,15 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
         # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
         chosen = reported[0] if len(reported) == 1 else min(reported, key=lambda r: r.value)
         if len(reported) > 1 and (
-            max(r.value for r in reported) - chosen.value > thresholds.mismatch_fraction * chosen.value
+            max(r.value for r in reported) - chosen.value > mismatch * chosen.value
         ):
             notes.append(Note.CONFLICTING_REPORTED)
-        mismatch = None
-        if computed is not None and abs(computed - chosen.value) > thresholds.mismatch_fraction * chosen.value:
+        differing = None
+        if computed is not None and abs(computed - chosen.value) > mismatch * chosen.value:
             notes.append(Note.REPORTED_COMPUTED_MISMATCH)  # R4: use the reported one, note the mismatch
-            mismatch = computed
+            differing = computed
         return _measurement(chosen.value, AncSource.REPORTED, [chosen], notes, _bound(chosen),
-                            reference_low=chosen.reference_low, computed_value=mismatch)
+                            reference_low=chosen.reference_low, computed_value=differing)
 
     segs = _preferred(by_role.get(Role.SEGS), codes[Role.SEGS])
     if segs is not None:

@@ -158,17 +158,17 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
 def clozapine_action(value: Decimal, comparator: str | None, duffy: DuffyStatus,
                      knowledge: Knowledge) -> ClozapineAction:
     """R8: the clozapine label's action for this ANC, from the general or the Duffy-null (BEN) table."""
-    context = knowledge.context
+    bands = knowledge.thresholds
     if duffy is not DuffyStatus.UNKNOWN:
-        if not is_below(value, comparator, context.clozapine_duffy_null_normal_from):
+        if not is_below(value, comparator, bands.clozapine_duffy_null_normal_from):
             return ClozapineAction.CONTINUE
-        if not is_below(value, comparator, context.clozapine_duffy_null_moderate_from):
+        if not is_below(value, comparator, bands.clozapine_duffy_null_moderate_from):
             return ClozapineAction.CONSULT_CONTINUE_THREE_TIMES_WEEKLY
         return ClozapineAction.INTERRUPT
-    if not is_below(value, comparator, context.clozapine_general_normal_from):
+    if not is_below(value, comparator, bands.clozapine_general_normal_from):
         return ClozapineAction.CONTINUE
-    if not is_below(value, comparator, context.clozapine_general_mild_from):
+    if not is_below(value, comparator, bands.clozapine_general_mild_from):
         return ClozapineAction.CONTINUE_THREE_TIMES_WEEKLY
-    if not is_below(value, comparator, context.clozapine_general_moderate_from):
+    if not is_below(value, comparator, bands.clozapine_general_moderate_from):
         return ClozapineAction.INTERRUPT_CONSULT_DAILY
     return ClozapineAction.INTERRUPT_NO_RECHALLENGE

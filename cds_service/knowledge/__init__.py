@@ -171,11 +171,6 @@ class ContextKnowledge:
     products: Mapping[str, Product]  # R9 evidence 3: RxNorm SCD/SBD/GPCK/BPCK -> ingredients or CVX
     drug_names: DrugNames  # R9 evidence 4
     clozapine: str
-    clozapine_general_normal_from: Decimal  # R8
-    clozapine_general_mild_from: Decimal  # R8
-    clozapine_general_moderate_from: Decimal  # R8
-    clozapine_duffy_null_normal_from: Decimal  # R8
-    clozapine_duffy_null_moderate_from: Decimal  # R8
     associated_drugs: Mapping[str, str]  # ingredient key -> name (R8 causes, R9)
     causes: tuple[Cause, ...]
     duffy: DuffyCodes
@@ -214,53 +209,64 @@ class Units:
     display: Mapping[Measure, Mapping[str, Any]]
 
 
+def _rule(section: str, kind: str = "number") -> dict[str, str]:
+    """Where a threshold is read: its rule's section of thresholds.toml (under the field's own name), and how."""
+    return {"section": section, "kind": kind}
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """R1, R4, R5, R6 numbers; see thresholds.toml for each one's source."""
+    """R1, R4-R9 numbers, each read from its rule's section of thresholds.toml (which gives each one's source)."""
 
-    usable_statuses: frozenset[str]  # R1
-    preliminary_statuses: frozenset[str]  # R1
-    mismatch_fraction: Decimal  # R4
-    age_bands: tuple[AgeBand, ...]  # R5
-    vlbw_birth_weight_below_g: Decimal  # R5
-    vlbw_from: Duration  # R5
-    vlbw_until: Duration  # R5
-    vlbw_lln: Decimal  # R5
-    birth_weight_relevant_until: Duration  # R5
-    general_lln: Decimal  # R5
-    mild_from: Decimal  # R5
-    moderate_from: Decimal  # R5
-    profound_below: Decimal  # R5
-    indicator: Mapping[Severity, str]  # R5
-    indicator_by_finding: Mapping[str, str]  # R6, R10
-    ctcae_g1_from: Decimal  # R5 (CTCAE v5.0)
-    ctcae_g2_from: Decimal  # R5
-    ctcae_g3_from: Decimal  # R5
-    single_fever_from_c: Decimal  # R7
-    sustained_fever_from_c: Decimal  # R7
-    sustained_minutes: int  # R7
-    fever_window_hours: int  # R7 POLICY
-    fn_anc_below: Decimal  # R7
-    fn_chemotherapy_anc_below: Decimal  # R7
-    duffy_range_from: Decimal  # R8
-    duffy_range_below: Decimal  # R8
-    live_vaccine_critical_below: Decimal  # R9
-    live_vaccine_warning_below: Decimal  # R9
-    live_vaccine_chemotherapy_days: int  # R9
-    antineoplastic_critical_below: Decimal  # R9
-    antineoplastic_warning_below: Decimal  # R9
-    clozapine_start_general: Decimal  # R9
-    clozapine_start_duffy_null: Decimal  # R9
-    clozapine_critical_below: Decimal  # R9
-    associated_warning_below: Decimal  # R9
-    associated_critical_below: Decimal  # R9
-    rectal_warning_below: Decimal  # R9
-    current_window_days: int  # R6 POLICY
-    lookback_days: int  # R6 POLICY
-    trend_window_days: int  # R6
-    trend_values: int  # R6
-    falling_below_fraction: Decimal  # R6
-    recovering_above_fraction: Decimal  # R6
+    usable_statuses: frozenset[str] = dataclasses.field(metadata=_rule("R1", "set"))
+    preliminary_statuses: frozenset[str] = dataclasses.field(metadata=_rule("R1", "set"))
+    reported_computed_mismatch_fraction: Decimal = dataclasses.field(metadata=_rule("R4"))
+    age_bands: tuple[AgeBand, ...] = dataclasses.field(metadata=_rule("R5", "bands"))
+    vlbw_birth_weight_below_g: Decimal = dataclasses.field(metadata=_rule("R5"))
+    vlbw_from: Duration = dataclasses.field(metadata=_rule("R5", "duration"))
+    vlbw_until: Duration = dataclasses.field(metadata=_rule("R5", "duration"))
+    vlbw_lln: Decimal = dataclasses.field(metadata=_rule("R5"))
+    birth_weight_relevant_until: Duration = dataclasses.field(metadata=_rule("R5", "duration"))
+    general_lln: Decimal = dataclasses.field(metadata=_rule("R5"))
+    mild_from: Decimal = dataclasses.field(metadata=_rule("R5"))
+    moderate_from: Decimal = dataclasses.field(metadata=_rule("R5"))
+    profound_below: Decimal = dataclasses.field(metadata=_rule("R5"))
+    indicator: Mapping[Severity, str] = dataclasses.field(metadata=_rule("R5", "indicators"))
+    ctcae_g1_from: Decimal = dataclasses.field(metadata=_rule("R5"))
+    ctcae_g2_from: Decimal = dataclasses.field(metadata=_rule("R5"))
+    ctcae_g3_from: Decimal = dataclasses.field(metadata=_rule("R5"))
+    current_window_days: int = dataclasses.field(metadata=_rule("R6", "whole"))  # POLICY
+    lookback_days: int = dataclasses.field(metadata=_rule("R6", "whole"))  # POLICY
+    trend_window_days: int = dataclasses.field(metadata=_rule("R6", "whole"))
+    trend_values: int = dataclasses.field(metadata=_rule("R6", "whole"))
+    falling_below_fraction: Decimal = dataclasses.field(metadata=_rule("R6"))
+    recovering_above_fraction: Decimal = dataclasses.field(metadata=_rule("R6"))
+    # R6, R10: the indicator of each finding that is no R5 severity
+    indicator_by_finding: Mapping[str, str] = dataclasses.field(metadata=_rule("indicator_by_finding", "table"))
+    single_fever_from_c: Decimal = dataclasses.field(metadata=_rule("R7"))
+    sustained_fever_from_c: Decimal = dataclasses.field(metadata=_rule("R7"))
+    sustained_minutes: int = dataclasses.field(metadata=_rule("R7", "whole"))
+    fever_window_hours: int = dataclasses.field(metadata=_rule("R7", "whole"))  # POLICY
+    fn_anc_below: Decimal = dataclasses.field(metadata=_rule("R7"))
+    fn_chemotherapy_anc_below: Decimal = dataclasses.field(metadata=_rule("R7"))
+    duffy_range_from: Decimal = dataclasses.field(metadata=_rule("R8"))
+    duffy_range_below: Decimal = dataclasses.field(metadata=_rule("R8"))
+    live_vaccine_critical_below: Decimal = dataclasses.field(metadata=_rule("R9"))
+    live_vaccine_warning_below: Decimal = dataclasses.field(metadata=_rule("R9"))
+    live_vaccine_chemotherapy_days: int = dataclasses.field(metadata=_rule("R9", "whole"))
+    antineoplastic_critical_below: Decimal = dataclasses.field(metadata=_rule("R9"))
+    antineoplastic_warning_below: Decimal = dataclasses.field(metadata=_rule("R9"))
+    clozapine_general_normal_from: Decimal = dataclasses.field(metadata=_rule("R9"))  # R8, the label's bands
+    clozapine_general_mild_from: Decimal = dataclasses.field(metadata=_rule("R9"))
+    clozapine_general_moderate_from: Decimal = dataclasses.field(metadata=_rule("R9"))
+    clozapine_duffy_null_normal_from: Decimal = dataclasses.field(metadata=_rule("R9"))
+    clozapine_duffy_null_moderate_from: Decimal = dataclasses.field(metadata=_rule("R9"))
+    clozapine_start_general: Decimal = dataclasses.field(metadata=_rule("R9"))
+    clozapine_start_duffy_null: Decimal = dataclasses.field(metadata=_rule("R9"))
+    clozapine_critical_below: Decimal = dataclasses.field(metadata=_rule("R9"))
+    associated_warning_below: Decimal = dataclasses.field(metadata=_rule("R9"))
+    associated_critical_below: Decimal = dataclasses.field(metadata=_rule("R9"))
+    rectal_warning_below: Decimal = dataclasses.field(metadata=_rule("R9"))
 
 
 @dataclass(frozen=True)
@@ -348,66 +354,36 @@ def _units(data: dict[str, Any]) -> Units:
     return Units(ucum, display)
 
 
-def _thresholds(data: dict[str, Any]) -> Thresholds:
-    r1, r5 = data["R1"], data["R5"]
+def _age_bands(rows: list[dict[str, Any]]) -> tuple[AgeBand, ...]:
     bands = []
-    for row in r5["lln_by_age"]:
+    for row in rows:
         below = Duration.parse(row["below"]) if row["below"] else None
         bands.append(AgeBand(below, _dec(row["lln"], "R5.lln_by_age.lln"), LlnBasis(row["basis"])))
     if not bands or bands[-1].below is not None:
         raise KnowledgeError("R5.lln_by_age must end with a row for every older age (below = \"\")")
+    return tuple(bands)
 
-    def number(section: str, key: str) -> Decimal:
-        return _dec(data[section][key], f"{section}.{key}")
 
-    def whole(section: str, key: str) -> int:
-        return int(data[section][key])
+_READERS: dict[str, Any] = {
+    "number": _dec,
+    "whole": lambda value, where: int(value),
+    "set": lambda value, where: frozenset(value),
+    "duration": lambda value, where: Duration.parse(value),
+    "bands": lambda value, where: _age_bands(value),
+    "indicators": lambda value, where: {Severity(k): v for k, v in value.items()},
+    "table": lambda value, where: dict(value),
+}
+_TOML_NAMES = {"age_bands": "lln_by_age"}  # where a field's name in the file differs
 
-    return Thresholds(
-        usable_statuses=frozenset(r1["usable_statuses"]),
-        preliminary_statuses=frozenset(r1["preliminary_statuses"]),
-        mismatch_fraction=number("R4", "reported_computed_mismatch_fraction"),
-        age_bands=tuple(bands),
-        vlbw_birth_weight_below_g=number("R5", "vlbw_birth_weight_below_g"),
-        vlbw_from=Duration.parse(r5["vlbw_from"]),
-        vlbw_until=Duration.parse(r5["vlbw_until"]),
-        vlbw_lln=number("R5", "vlbw_lln"),
-        birth_weight_relevant_until=Duration.parse(r5["birth_weight_relevant_until"]),
-        general_lln=number("R5", "general_lln"),
-        mild_from=number("R5", "mild_from"),
-        moderate_from=number("R5", "moderate_from"),
-        profound_below=number("R5", "profound_below"),
-        indicator={Severity(k): v for k, v in r5["indicator"].items()},
-        indicator_by_finding=dict(data["indicator_by_finding"]),
-        ctcae_g1_from=number("R5", "ctcae_g1_from"),
-        ctcae_g2_from=number("R5", "ctcae_g2_from"),
-        ctcae_g3_from=number("R5", "ctcae_g3_from"),
-        single_fever_from_c=number("R7", "single_fever_from_c"),
-        sustained_fever_from_c=number("R7", "sustained_fever_from_c"),
-        sustained_minutes=whole("R7", "sustained_minutes"),
-        fever_window_hours=whole("R7", "fever_window_hours"),
-        fn_anc_below=number("R7", "fn_anc_below"),
-        fn_chemotherapy_anc_below=number("R7", "fn_chemotherapy_anc_below"),
-        duffy_range_from=number("R8", "duffy_range_from"),
-        duffy_range_below=number("R8", "duffy_range_below"),
-        live_vaccine_critical_below=number("R9", "live_vaccine_critical_below"),
-        live_vaccine_warning_below=number("R9", "live_vaccine_warning_below"),
-        live_vaccine_chemotherapy_days=whole("R9", "live_vaccine_chemotherapy_days"),
-        antineoplastic_critical_below=number("R9", "antineoplastic_critical_below"),
-        antineoplastic_warning_below=number("R9", "antineoplastic_warning_below"),
-        clozapine_start_general=number("R9", "clozapine_start_general"),
-        clozapine_start_duffy_null=number("R9", "clozapine_start_duffy_null"),
-        clozapine_critical_below=number("R9", "clozapine_critical_below"),
-        associated_warning_below=number("R9", "associated_warning_below"),
-        associated_critical_below=number("R9", "associated_critical_below"),
-        rectal_warning_below=number("R9", "rectal_warning_below"),
-        current_window_days=whole("R6", "current_window_days"),
-        lookback_days=whole("R6", "lookback_days"),
-        trend_window_days=whole("R6", "trend_window_days"),
-        trend_values=whole("R6", "trend_values"),
-        falling_below_fraction=number("R6", "falling_below_fraction"),
-        recovering_above_fraction=number("R6", "recovering_above_fraction"),
-    )
+
+def _thresholds(data: dict[str, Any]) -> Thresholds:
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(Thresholds):
+        section, kind = spec.metadata["section"], spec.metadata["kind"]
+        key = _TOML_NAMES.get(spec.name, spec.name)
+        source = data[section] if kind != "table" else data
+        values[spec.name] = _READERS[kind](source[key], f"{section}.{key}")
+    return Thresholds(**values)
 
 
 def ingredient_key(entry: Mapping[str, Any]) -> str:
@@ -492,12 +468,6 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
             non_systemic_dose_forms=tuple(orders["non_systemic_dose_forms"]),
         ),
         clozapine=clozapine["rxnorm"],
-        clozapine_general_normal_from=_dec(clozapine["general_normal_from"], "clozapine.general_normal_from"),
-        clozapine_general_mild_from=_dec(clozapine["general_mild_from"], "clozapine.general_mild_from"),
-        clozapine_general_moderate_from=_dec(clozapine["general_moderate_from"], "clozapine.general_moderate_from"),
-        clozapine_duffy_null_normal_from=_dec(clozapine["duffy_null_normal_from"], "clozapine.duffy_null_normal_from"),
-        clozapine_duffy_null_moderate_from=_dec(clozapine["duffy_null_moderate_from"],
-                                                "clozapine.duffy_null_moderate_from"),
         associated_drugs=associated,
         causes=tuple(causes),
         duffy=DuffyCodes(

@@ -160,12 +160,13 @@ def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, A
 def knowledge_wording(knowledge: Knowledge) -> dict[str, Any]:
     """The rules' numbers as the card text shows them (R4-R9), so the text can never disagree with the rules.
     They depend on the knowledge only: a renderer computes them once."""
-    thresholds, clozapine = knowledge.thresholds, knowledge.context
+    thresholds = clozapine = knowledge.thresholds
+    context = knowledge.context
     return {
         # R7/R8 numbers for the wording
         "fn_anc_below": count_text(thresholds.fn_anc_below),
         "fn_chemotherapy_anc_below": count_text(thresholds.fn_chemotherapy_anc_below),
-        "chemo_window": f"{clozapine.chemo_window_from_days}-{clozapine.chemo_window_to_days} days",
+        "chemo_window": f"{context.chemo_window_from_days}-{context.chemo_window_to_days} days",
         "fever_single": f"{thresholds.single_fever_from_c} \u00b0C",
         "fever_sustained": f"{thresholds.sustained_fever_from_c} \u00b0C",
         "fever_minutes": thresholds.sustained_minutes,
@@ -185,7 +186,7 @@ def knowledge_wording(knowledge: Knowledge) -> dict[str, Any]:
         "mild_from": count_text(thresholds.mild_from),
         "moderate_from": count_text(thresholds.moderate_from),
         "profound_below": count_text(thresholds.profound_below),
-        "mismatch_percent": f"{float(thresholds.mismatch_fraction * 100):g} %",
+        "mismatch_percent": f"{float(thresholds.reported_computed_mismatch_fraction * 100):g} %",
     }
 
 
