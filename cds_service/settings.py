@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from cds_service.fhir.client import Allowlist
+from cds_service.fhir.client import Allowlist, FhirLimits
 from cds_service.urls import BadUrl, parse_url
 
 PREFIX = "NEUTROPENIA_CDS_"
@@ -169,12 +169,12 @@ class Settings:
     duffy_null_codes: tuple[str, ...] = ()
     # FHIR fallback: the only origins ever fetched (None: the profile's default), and its bounds
     fhir_server_allowlist: tuple[str, ...] | None = None
-    fhir_connect_timeout: float = 1.0
-    fhir_read_timeout: float = 2.5
-    fhir_budget_seconds: float = 3.0
-    fhir_max_pages: int = 5
+    fhir_connect_timeout: float = FhirLimits.connect_timeout
+    fhir_read_timeout: float = FhirLimits.read_timeout
+    fhir_budget_seconds: float = FhirLimits.budget_seconds
+    fhir_max_pages: int = FhirLimits.max_pages
     fhir_lookback_days: int = 365
-    fhir_max_response_bytes: int = 20 * 1024 * 1024
+    fhir_max_response_bytes: int = FhirLimits.max_response_bytes
     # R9 drug identity, evidence 5: an RxNav-style REST service ("" off), e.g. https://rxnav.nlm.nih.gov/REST
     terminology_url: str = ""
     terminology_budget_seconds: float = 1.0  # per hook call
