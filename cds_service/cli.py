@@ -107,6 +107,39 @@ def _assess_file(document: Any, deps: Any) -> Any:
     raise ValueError("the file must hold a CDS Hooks request or a FHIR Bundle")
 
 
+def _invalid_resources(document: Any) -> list[str]:
+    """--strict: every resource of a hook request (prefetch, draft orders) or a Bundle validated as full FHIR R4
+    with fhir.resources; one line per invalid one (its type, id and the first element at fault)."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from pydantic import ValidationError
+
+    resources: list[Any] = []
+    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+        resources = [e.get("resource") for e in document.get("entry") or [] if isinstance(e, dict)]
+    elif isinstance(document, dict):
+        for value in (document.get("prefetch") or {}).values():
+            if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+                resources += [e.get("resource") for e in value.get("entry") or [] if isinstance(e, dict)]
+            elif isinstance(value, dict):
+                resources.append(value)
+        drafts = (document.get("context") or {}).get("draftOrders") or {}
+        resources += [e.get("resource") for e in drafts.get("entry") or [] if isinstance(e, dict)]
+    problems = []
+    for resource in resources:
+        if not isinstance(resource, dict):
+            problems.append("an entry that is no resource")
+            continue
+        name = f"{resource.get('resourceType')}/{resource.get('id')}"
+        try:
+            get_fhir_model_class(str(resource.get("resourceType"))).model_validate(resource)
+        except KeyError:
+            problems.append(f"{name}: no such resource type")
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            problems.append(f"{name}: {'.'.join(str(p) for p in first.get('loc', ()))}: {first['msg']}")
+    return problems
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from cds_service.app import site_knowledge
     from cds_service.errors import ServiceError
@@ -136,6 +169,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     except orjson.JSONDecodeError as exc:  # (UTF-8 errors too: as the HTTP answer says it)
         print(f"cannot evaluate {args.file}: the file is not valid JSON: {exc}", file=sys.stderr)
         return 2
+    if args.strict:
+        invalid = _invalid_resources(document)
+        for line in invalid:
+            print(f"not valid FHIR R4: {line}", file=sys.stderr)
+        if invalid:
+            return 2
     try:
         assessment = _assess_file(document, deps)
     except (ValueError, ServiceError) as exc:
@@ -249,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", help="a JSON file: a FHIR Bundle with one Patient, or a CDS Hooks request")
     evaluate.add_argument("--at", help="assess as of this ISO 8601 time (default: now)")
     evaluate.add_argument("--json", action="store_true", help="print the assessment and cards as JSON")
+    evaluate.add_argument("--strict", action="store_true",
+                          help="first validate every resource as full FHIR R4 (fhir.resources); exit 2 if any is not")
     evaluate.set_defaults(run=_evaluate)
     check = commands.add_parser("check-cards", help="check the card templates render every sample cleanly")
     check.add_argument("--cards-dir", help="the templates folder (default: the configured one)")

@@ -78,3 +78,12 @@ def test_feedback_report_says_which_store_it_read(tmp_path: Path, capsys: pytest
     monkeypatch.setenv("NEUTROPENIA_CDS_DATA_DIR", str(tmp_path))
     assert main(["feedback-report", "--json"]) == 0
     assert f"feedback store: sqlite:///{tmp_path.resolve() / 'feedback.sqlite3'}" in capsys.readouterr().err
+
+
+def test_evaluate_strict_names_each_resource_that_is_not_valid_fhir(capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox = FIXTURES.parent / "order-sign" / "sign-sandbox-linezolid-anc-800.request.json"
+    assert main(["evaluate", str(sandbox), "--strict", "--at", "2026-11-25T12:00:00Z"]) == 2
+    assert "not valid FHIR R4: MedicationRequest/request-123: category" in capsys.readouterr().err
+    valid = FIXTURES / "severe-adult-499.request.json"
+    assert main(["evaluate", str(valid), "--strict", "--at", "2026-11-25T12:00:00Z"]) == 0
+    assert "finding neutropenia" in capsys.readouterr().out
