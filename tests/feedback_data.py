@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
+
 from cds_service.feedback.model import FeedbackItem
 from cds_service.feedback.store import FeedbackStore
 
@@ -54,3 +56,14 @@ EXPECTED_ROWS = [
          {"code": "anc-rechecked-before-administration", "display": "ANC will be rechecked before administration",
           "count": 1}]},
 ]
+
+
+def post_override(url: str, card: str) -> int:
+    """POST one override of `card` to a running service; its status, or 0 when no answer came (the server died
+    under the request, or cut the answer short): no promise was made."""
+    body = {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-25T12:00:00Z",
+                          "overrideReason": {"reason": {"code": "benefit-outweighs-risk"}}}]}
+    try:
+        return requests.post(f"{url}/cds-services/neutropenia-patient-view/feedback", json=body, timeout=30).status_code
+    except requests.RequestException:
+        return 0

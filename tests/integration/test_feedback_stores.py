@@ -12,13 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import func, select
 
 from cds_service.feedback.model import FeedbackItem
 from cds_service.feedback.schema import feedback
 from cds_service.feedback.store import FeedbackStore
-from tests.feedback_data import EXPECTED_ROWS, SHOWN_AT, load_known_data
+from tests.feedback_data import EXPECTED_ROWS, SHOWN_AT, load_known_data, post_override
 from tests.integration.conftest import running_service
 
 pytestmark = pytest.mark.integration
@@ -68,13 +67,6 @@ def test_idempotent_on_card_outcome_and_time(database_url: str) -> None:
     assert store.count_feedback() == 2
 
 
-def _post(url: str, card: str) -> int:
-    body = {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-25T12:00:00Z",
-                          "overrideReason": {"reason": {"code": "benefit-outweighs-risk"}}}]}
-    try:
-        return requests.post(f"{url}/cds-services/neutropenia-patient-view/feedback", json=body, timeout=30).status_code
-    except requests.RequestException:
-        return 0  # the worker died under this request (no answer, or one cut short): no promise was made
 
 
 def _stored_cards(database_url: str) -> dict[str, int]:
@@ -92,8 +84,8 @@ def _service_env(database_url: str) -> dict[str, str]:
 def test_concurrent_posts_across_workers_all_land_once(database_url: str) -> None:
     cards = [str(uuid.uuid4()) for _ in range(150)]
     with running_service(_service_env(database_url), workers=3) as (url, _), ThreadPoolExecutor(12) as pool:
-        first = list(pool.map(lambda c: _post(url, c), cards))
-        again = list(pool.map(lambda c: _post(url, c), cards))  # every POST retried: still once each
+        first = list(pool.map(lambda c: post_override(url, c), cards))
+        again = list(pool.map(lambda c: post_override(url, c), cards))  # every POST retried: still once each
     assert first == [200] * len(cards) and again == [200] * len(cards)
     assert _stored_cards(database_url) == dict.fromkeys(cards, 1)
 
@@ -119,7 +111,7 @@ def test_worker_killed_mid_burst_loses_nothing_it_answered(database_url: str) ->
             index, card = index_card
             if index == 60:
                 os.kill(victims[0], signal.SIGKILL)  # in the middle of the burst
-            results[card] = _post(url, card)
+            results[card] = post_override(url, card)
 
         list(pool.map(post, enumerate(cards)))
         assert victims[0] not in _workers(master)  # it really died (gunicorn replaced it)

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from cds_service.feedback.schema import feedback
 from cds_service.feedback.store import FeedbackStore
+from tests.feedback_data import post_override
 from tests.integration.conftest import FIXTURES, free_port, running_service, stop
 from tests.jwt_issuer import ISSUER, JwksServer, es384, serve_jwks, token
 
@@ -137,13 +138,6 @@ def test_a_token_used_on_one_replica_is_refused_on_another(deployment: dict[str,
     assert statuses.count(200) == 1 and statuses.count(401) == 5
 
 
-def _post(url: str, card: str) -> int:
-    body = {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-25T12:00:00Z",
-                          "overrideReason": {"reason": {"code": "benefit-outweighs-risk"}}}]}
-    try:
-        return requests.post(f"{url}/cds-services/neutropenia-patient-view/feedback", json=body, timeout=30).status_code
-    except requests.RequestException:
-        return 0
 
 
 def test_feedback_answered_200_survives_a_replica_killed_mid_burst(deployment: dict[str, Any]) -> None:
@@ -154,14 +148,14 @@ def test_feedback_answered_200_survives_a_replica_killed_mid_burst(deployment: d
         index, card = index_card
         if index == 100:
             os.killpg(deployment["masters"][0], signal.SIGKILL)  # a whole replica gone, master and workers
-        results[card] = _post(deployment["public"], card)
+        results[card] = post_override(deployment["public"], card)
 
     with ThreadPoolExecutor(12) as pool:
         list(pool.map(post, enumerate(cards)))
     answered = [card for card, status in results.items() if status == 200]
     unanswered = [card for card, status in results.items() if status != 200]
     assert len(answered) >= len(cards) - 24  # only what was in flight on the killed replica may go unanswered
-    retried = [_post(deployment["public"], card) for card in unanswered]  # the EHR sends again: idempotent
+    retried = [post_override(deployment["public"], card) for card in unanswered]  # the EHR sends again: idempotent
     assert all(status == 200 for status in retried)
     store = FeedbackStore(deployment["database"])
     with store.engine.connect() as connection:
