@@ -22,6 +22,7 @@ FHIR_SECONDS = Histogram("cds_fhir_fallback_seconds", "Time of one FHIR fallback
 JWT_REFUSALS = Counter("cds_jwt_refusals_total", "Calls refused with 401, by reason", ["reason"])
 NOTICED = Counter("cds_noticed_total", "What the service noticed but did not refuse (drafts read despite "
                   "irregularities, unrecognised medications, terminology look-ups), by event", ["event"])
+REPLAY_HITS = Counter("cds_replay_cache_hits_total", "JWTs refused because their jti was used before")
 FEEDBACK = Counter("cds_feedback_items_total", "Feedback items received, by result", ["result"])
 
 _QUOTED = re.compile(r"'[^']*'")

@@ -12,7 +12,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from cds_service.errors import ISSUE_CODES, ServiceError, Unauthenticated
-from cds_service.metrics import JWT_REFUSALS, reason_label
+from cds_service.metrics import JWT_REFUSALS, REPLAY_HITS, reason_label
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, Unauthenticated):
             _log_refusal(401, error.reason)
             JWT_REFUSALS.labels(reason_label(error.reason)).inc()
+            if error.reason == "jti replayed":
+                REPLAY_HITS.inc()
             response = operation_outcome(401, error.diagnostics, error.issue_code)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response

@@ -302,3 +302,18 @@ def test_a_key_published_for_another_algorithm_is_refused() -> None:
     app = create_app(Settings(profile="production", public_base_url=BASE, trusted_issuers=(trusted,),
                               fhir_server_allowlist=("https://fhir.test.example",)), clock=lambda: NOW)
     _assert_bare_401(_discover(app, token(key, DISCOVERY)))  # an RS384 token, a key published for RS256
+
+
+def test_a_replay_is_counted_as_a_replay_cache_hit(jwks: JwksServer) -> None:
+    app = production(jwks)
+    once = token(ES, DISCOVERY)
+
+    def hits() -> float:
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+        return next(float(line.split()[-1]) for line in text.splitlines()
+                    if line.startswith("cds_replay_cache_hits_total"))
+
+    before = hits()
+    assert _discover(app, once).status_code == 200
+    _assert_bare_401(_discover(app, once))
+    assert hits() == before + 1
