@@ -3,13 +3,12 @@
 A record may carry narrative, notes, categories, performers and interpretations on every result; none of it changes
 an answer here. Decoding it anyway costs time and memory in proportion to the whole record. So the hook request,
 its prefetch and the FHIR fallback's answers are decoded with msgspec into plain dicts that keep, for every
-resource, only the elements in ELEMENTS_READ (each nested value whole). Validation (fhir/records.py) sees the same
-elements on every path. A body of any other shape is decoded whole with orjson, so its errors read as ever.
+resource, only the elements in ELEMENTS_READ (each nested value whole). A body of any other shape is decoded whole
+with orjson, so its errors read as ever.
 
 A prefetch Bundle's resources are not decoded with the request: they are kept as the bytes received
-(BundleResources). fhir/records.py reads them one by one -- and remembers what it read of a result by those bytes,
-since an EHR sends the same results on every hook of a chart -- so a record of thousands of results never sits
-decoded in memory all at once, and a result already read is not decoded again.
+(BundleResources), and fhir/records.py decodes each once, straight into its typed structure (fhir/resources.py), so
+a record of thousands of results never sits decoded as dicts in memory.
 """
 
 from __future__ import annotations
