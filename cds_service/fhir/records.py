@@ -30,7 +30,7 @@ from cds_service.clinical.model import (
     ReportFacts,
 )
 from cds_service.fhir import resources as fhir
-from cds_service.fhir.resources import OtherType, Received, Unreadable, instant, read_resource, typed
+from cds_service.fhir.resources import OtherType, Received, Unreadable, element, instant, read_resource
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
 
@@ -223,10 +223,10 @@ def coded_observation_facts(obs: fhir.Observation) -> CodedObservationFacts:
         status=obs.status,
         subject=_reference(obs.subject),
         codings=codings_of(obs.code),
-        value_codings=codings_of(obs.valueCodeableConcept),
-        value_text=obs.valueString,
+        value_codings=codings_of(element(obs.valueCodeableConcept, fhir.CodeableConcept)),
+        value_text=element(obs.valueString, str),
         components=tuple(ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
-                         for c in obs.component),
+                         for c in element(obs.component, list[fhir.Component]) or ()),
         specimen=_reference(obs.specimen),
         effective=instant(obs.effectiveDateTime) or instant(obs.issued),
     )
@@ -234,7 +234,7 @@ def coded_observation_facts(obs: fhir.Observation) -> CodedObservationFacts:
 
 def panel_facts(obs: fhir.Observation) -> PanelFacts:
     """A CBC or differential panel: its time dates its members, which are one collection (R1, R4)."""
-    members = (_observation_id(m.reference) for m in obs.hasMember)
+    members = (_observation_id(m.reference) for m in element(obs.hasMember, list[fhir.Reference]) or ())
     return PanelFacts(obs.id, _effective(obs.effectiveDateTime, obs.effectivePeriod, obs.effectiveInstant),
                       tuple(m for m in members if m))
 
@@ -248,7 +248,11 @@ def report_facts(report: fhir.DiagnosticReport) -> ReportFacts:
 def _started(resource: Any) -> datetime | None:
     """R7/R8: when a dose was given or started."""
     if isinstance(resource, fhir.MedicationRequest):
-        starts = [instant(d.timing.repeat.boundsPeriod.start) for d in resource.dosageInstruction
+        try:  # (a dosage no rule can read gives no start: authoredOn then)
+            dosages = element(resource.dosageInstruction, list[fhir.Dosage]) or []
+        except Unreadable:
+            dosages = []
+        starts = [instant(d.timing.repeat.boundsPeriod.start) for d in dosages
                   if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod]
         found = [s for s in starts if s is not None]
         return min(found) if found else instant(resource.authoredOn)
@@ -277,8 +281,10 @@ def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, 
     if patient is None:
         return None, "day"
     try:
-        model: fhir.Patient = typed(patient, "Patient")
-    except Unreadable:
+        model = read_resource(patient)
+        if not isinstance(model, fhir.Patient):
+            raise Unreadable("not a Patient")
+    except (Unreadable, OtherType):
         log.warning("patient resource failed FHIR validation; age treated as unknown")
         return None, "day"
     if model.id is not None and model.id != patient_id:
@@ -325,7 +331,7 @@ class _Relevance:
 
     def duffy(self, obs: fhir.Observation) -> bool:
         return not self.duffy_codes.isdisjoint(_pairs(obs.code)) or (
-            not self.site_codes.isdisjoint(_pairs(obs.valueCodeableConcept)))
+            not self.site_codes.isdisjoint(_raw_pairs(obs.valueCodeableConcept)))
 
     def panel(self, obs: fhir.Observation) -> bool:
         return bool(obs.hasMember) and any(system == self.knowledge.codes.system and code in self.knowledge.codes.panels

@@ -80,13 +80,15 @@ class Observation(msgspec.Struct, frozen=True, tag="Observation", tag_field="res
     effectiveInstant: str | None = None  # noqa: N815
     issued: str | None = None
     valueQuantity: Quantity | None = None  # noqa: N815
-    valueCodeableConcept: CodeableConcept | None = None  # noqa: N815
-    valueString: str | None = None  # noqa: N815
-    dataAbsentReason: CodeableConcept | None = None  # noqa: N815
     specimen: Reference | None = None
     referenceRange: list[ReferenceRange] = []  # noqa: N815
-    component: list[Component] = []
-    hasMember: list[Reference] = []  # noqa: N815
+    dataAbsentReason: Any = None  # noqa: N815 -- only whether there is one is read
+    # Read only of some Observations (Duffy results, panels): typed where they are read (`element`), so a malformed
+    # one never makes a lab result unreadable.
+    valueCodeableConcept: Any = None  # noqa: N815
+    valueString: Any = None  # noqa: N815
+    component: Any = None
+    hasMember: Any = None  # noqa: N815
 
 
 class DiagnosticReport(msgspec.Struct, frozen=True, tag="DiagnosticReport", tag_field="resourceType"):
@@ -117,7 +119,7 @@ class Dosage(msgspec.Struct, frozen=True):
 class MedicationRequest(msgspec.Struct, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
     status: str
     id: str | None = None
-    dosageInstruction: list[Dosage] = []  # noqa: N815
+    dosageInstruction: Any = None  # noqa: N815 -- its bounds are read leniently (`element`): a draft-like dosage
     authoredOn: str | None = None  # noqa: N815
 
 
@@ -158,7 +160,6 @@ TYPES: dict[str, type[msgspec.Struct]] = {
 }
 Resource = (Observation | DiagnosticReport | Patient | MedicationRequest | MedicationAdministration
             | MedicationStatement | Procedure | Condition)
-_DECODERS = {name: msgspec.json.Decoder(kind) for name, kind in TYPES.items()}
 _RESOURCE = msgspec.json.Decoder(Resource)
 
 
@@ -198,13 +199,13 @@ class Unreadable(Exception):
     """A resource whose elements that a rule reads are not of their FHIR type."""
 
 
-def typed(resource: Received, kind: str) -> Any:
-    """The resource as the Struct of its type (TYPES), from its bytes as received or its decoded dict; Unreadable."""
+def element(value: Any, kind: Any) -> Any:
+    """An element decoded loosely (Any) typed where it is read; Unreadable if it is not of that type."""
+    if value is None:
+        return None
     try:
-        if isinstance(resource, dict):
-            return msgspec.convert(resource, TYPES[kind])
-        return _DECODERS[kind].decode(resource)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
         raise Unreadable(str(exc)) from None
 
 

@@ -214,3 +214,12 @@ def test_r8_a_record_with_nothing_r8_reads_has_nothing_found(
     assert clinical_context(record, NOW, knowledge) == ClinicalContext(
         chemotherapy=None, latest_chemotherapy=None, clozapine_active=False, duffy=DuffyStatus.UNKNOWN, causes=(),
         unavailable=unavailable, partial=partial)
+
+
+def test_r8_a_chemotherapy_order_with_a_dosage_no_rule_can_read_still_counts(assess_record: AssessFn) -> None:
+    """A MedicationRequest whose dosageInstruction is not of its FHIR type: dated by authoredOn, never dropped."""
+    order = medication("MedicationRequest", "40048", ago(days=8))
+    order["dosageInstruction"] = "carboplatin AUC 5 IV day 1"
+    assessment = assess_record(anc(800), order)
+    assert assessment.context is not None and assessment.context.chemotherapy is not None
+    assert assessment.context.chemotherapy.agent == "carboplatin" and assessment.context.chemotherapy.in_window

@@ -212,3 +212,14 @@ def test_r1_a_panel_code_not_listed_dates_nothing(assess_record: AssessFn) -> No
     panel = _panel("24323-8", "timed", effectiveDateTime="2026-11-24T04:00:00Z")  # a metabolic panel
     result = assess_record(_timed(), panel)
     assert result.current is None and [c.anc.value for c in result.undated_abnormal] == [420]
+
+
+@pytest.mark.parametrize("extra", [
+    {"component": "not a list"}, {"hasMember": {"reference": 7}}, {"valueString": 42},
+    {"valueCodeableConcept": "text"}, {"dataAbsentReason": "unknown"},
+])
+def test_r1_a_result_is_never_refused_for_an_element_no_rule_reads_of_it(assess_record: AssessFn,
+                                                                       extra: dict[str, Any]) -> None:
+    """Elements read only of Duffy results or panels, malformed on an ANC: the ANC is read as ever."""
+    result = assess_record({**anc(420), **extra})
+    assert result.current is not None and result.current.anc.value == 420
