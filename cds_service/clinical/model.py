@@ -415,6 +415,7 @@ class DraftOrder(msgspec.Struct, frozen=True):
     reference: str  # "MedicationRequest/123": what a delete suggestion names
     name: str  # the order's own text, for the card (escaped when rendered)
     concept: MedicationConcept  # the medication (or service) codes, names and routes
+    status: str | None = None  # as sent (R9: some are not checked)
 
 
 class OrderRule(enum.StrEnum):

@@ -44,6 +44,8 @@ def _recent_chemotherapy(context: ClinicalContext, knowledge: Knowledge) -> bool
 def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge) -> OrderRisk | None:
     """Every R9 row the order meets, or None when it is safe to let it pass without a card."""
     thresholds, codes = knowledge.thresholds, knowledge.context
+    if order.status in codes.statuses.draft_not_checked:
+        return None  # R9: entered in error, cancelled, revoked or completed -- not checked
     context = assessment.context or ClinicalContext()
     findings: list[OrderFinding] = []
     drug: str | None = None

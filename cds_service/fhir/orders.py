@@ -19,7 +19,6 @@ from cds_service.observability import noticed
 log = logging.getLogger(__name__)
 
 ORDER_KINDS = ("MedicationRequest", "ServiceRequest")
-NOT_CHECKED_STATUSES = frozenset({"entered-in-error", "cancelled", "revoked", "completed"})  # R9
 # R4 elements a client commonly gets wrong in drafts; never a reason to refuse, only to note (no value logged)
 _R4_CARDINALITY = {"category": list, "dosageInstruction": list, "reasonCode": list, "note": list}
 
@@ -71,12 +70,8 @@ def _name(reference: str, concept: MedicationConcept) -> str:
 
 def _draft_order(resource: dict[str, Any], reference: str,
                  medications: dict[str, dict[str, Any]]) -> DraftOrder | None:
-    """The order as R9 reads it, or None when there is nothing to check (no medication or service yet, or a status
-    R9 does not check)."""
+    """The order as R9 reads it, or None when there is nothing to check (no medication or service yet)."""
     _irregularities(resource)
-    status = resource.get("status")
-    if isinstance(status, str) and status in NOT_CHECKED_STATUSES:
-        return None
     if resource["resourceType"] == "MedicationRequest":
         concept = medication_concept(resource, medications)
     else:
@@ -84,7 +79,8 @@ def _draft_order(resource: dict[str, Any], reference: str,
         concept = MedicationConcept(tuple(raw_codings(code)), (), tuple(concept_names(code)))
     if not (concept.codings or concept.ingredient_codings or concept.names):
         return None  # e.g. the Sandbox's Rx View before a drug is chosen: nothing to check
-    return DraftOrder(reference, _name(reference, concept), concept)
+    status = resource.get("status")
+    return DraftOrder(reference, _name(reference, concept), concept, status if isinstance(status, str) else None)
 
 
 def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[DraftOrder]:

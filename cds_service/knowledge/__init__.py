@@ -81,6 +81,7 @@ class Statuses:
     procedure_done: frozenset[str]
     condition_active: frozenset[str]
     condition_void: frozenset[str]
+    draft_not_checked: frozenset[str]  # R9
 
 
 @dataclass(frozen=True)
@@ -499,6 +500,7 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
             procedure_done=frozenset(data["statuses"]["procedure_done"]),
             condition_active=frozenset(data["statuses"]["condition_active"]),
             condition_void=frozenset(data["statuses"]["condition_void"]),
+            draft_not_checked=frozenset(data["statuses"]["draft_not_checked"]),
         ),
         unverified=tuple(unverified),
     )

@@ -167,6 +167,8 @@ def test_r9_drafts_of_these_statuses_are_not_checked(assess_record: AssessFn, kn
                                                      status: str) -> None:
     order = {**named_draft(None, rx("104776")), "status": status}
     assert _check(assess_record, knowledge, [order], anc(400)) == ([], [])
+    assert _check(assess_record, knowledge, [{**order, "status": "draft"}], anc(400)) == (
+        CLOZAPINE_CRITICAL, [Evidence.PRODUCT])  # the same draft, as a draft: checked
 
 
 def test_r9_a_draft_with_no_medication_is_nothing_to_check(assess_record: AssessFn, knowledge: Knowledge) -> None:
