@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import requests
 import responses
+from prometheus_client import REGISTRY
 
 from cds_service.clinical.model import Coding, DraftOrder, MedicationConcept
 from cds_service.feedback.store import FeedbackStore
 from cds_service.knowledge import Knowledge
-from cds_service.observability import events
 from cds_service.terminology import TerminologyService, with_terminology
 from tests.builders import RXNORM
 
@@ -74,10 +74,15 @@ def test_never_asked_about_what_other_evidence_identifies_or_what_is_not_an_rxcu
 def test_a_failure_is_counted_and_leaves_the_order_as_it_was(store: FeedbackStore, knowledge: Knowledge,
                                                              failure: dict[str, Any]) -> None:
     responses.get(f"{BASE}/rxcui/999002/related.json", **failure)
-    before = sum(n for e, n in events.items() if e.startswith("terminology service failed"))
+    def failures() -> float:
+        return sum(sample.value for metric in REGISTRY.collect() if metric.name == "cds_noticed"
+                   for sample in metric.samples if sample.name == "cds_noticed_total"
+                   and sample.labels["event"].startswith("terminology service failed"))
+
+    before = failures()
     drug = order("999002")
     assert with_terminology([drug], TerminologyService(BASE, store, RXNORM), knowledge.context) == [drug]
-    assert sum(n for e, n in events.items() if e.startswith("terminology service failed")) == before + 1
+    assert failures() == before + 1
     assert store.terminology_answers(RXNORM, ["999002"]) == {}  # a failure is not remembered
 
 
