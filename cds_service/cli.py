@@ -87,14 +87,14 @@ def _assess_file(document: Any, deps: Any) -> Any:
     from cds_service.clinical.assessment import assess
     from cds_service.fhir.records import build_record
     from cds_service.hook_request import parse_hook_request
-    from cds_service.services import assess_request, declare_services
+    from cds_service.services import assess_patient, declare_services, patient_data
 
     if isinstance(document, dict) and "hookInstance" in document:
         services = [s for s in declare_services(deps.knowledge).values() if s.hook == document.get("hook")]
         if not services:
             raise ValueError(f"no service answers the hook {document.get('hook')!r}")
         request = parse_hook_request(document, services[0].hook, ("patientId",))
-        return assess_request(request, services[0], deps)
+        return assess_patient(request, patient_data(request, services[0], deps), deps)
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
         entries = document.get("entry", [])
         resources = [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]

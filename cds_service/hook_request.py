@@ -7,7 +7,9 @@ from typing import Any
 
 import msgspec
 
+from cds_service.clinical.model import DraftOrder
 from cds_service.errors import BadRequest
+from cds_service.fhir.orders import read_draft_orders
 from cds_service.urls import BadUrl, Url, fhir_id, parse_url
 
 
@@ -20,6 +22,7 @@ class HookRequest(msgspec.Struct, frozen=True):
     fhir_server: Url | None  # parsed once: what was checked is what is fetched
     fhir_authorization: Mapping[str, Any] | None
     prefetch: Mapping[str, Any]
+    draft_orders: tuple[DraftOrder, ...] = ()  # order-select: the selected drafts; order-sign: all (R9)
 
     @property
     def patient_id(self) -> str:
@@ -37,8 +40,10 @@ def _string(container: Mapping[str, Any], key: str, where: str, required: bool =
     return value
 
 
-def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...]) -> HookRequest:
-    """A HookRequest, or BadRequest naming the first thing wrong with the body."""
+def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...],
+                       drafts: str | None = None) -> HookRequest:
+    """A HookRequest, or BadRequest naming the first thing wrong with the body. `drafts`: which of
+    context.draftOrders the service checks, "selected" (order-select) or "all" (order-sign); None reads none."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object (a CDS Hooks request)")
     sent_hook = _string(body, "hook", "")
@@ -82,4 +87,5 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...]) 
         fhir_server=fhir_server,
         fhir_authorization=authorization,
         prefetch=prefetch or {},
+        draft_orders=tuple(read_draft_orders(context, drafts == "selected")) if drafts else (),
     )

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain
 from typing import Any
 
 from cds_service.clinical.assessment import assess
@@ -14,10 +13,8 @@ from cds_service.clinical.drugs import identify
 from cds_service.clinical.model import Assessment, DataKind
 from cds_service.clinical.orders import check_orders
 from cds_service.fhir.client import FhirClient
-from cds_service.fhir.orders import read_draft_orders
-from cds_service.fhir.prefetch import PrefetchTemplate, PrefetchValue, complete_prefetch, data_gaps, read_prefetch
+from cds_service.fhir.prefetch import PATIENT_KEY, PatientData, PrefetchTemplate, resolve
 from cds_service.fhir.records import Window, build_record
-from cds_service.fhir.wire import as_received
 from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
@@ -40,7 +37,7 @@ class ServiceDependencies:
     terminology: TerminologyService | None = None
 
 
-Handler = Callable[[HookRequest, "CdsService", ServiceDependencies], list[dict[str, Any]]]
+Handler = Callable[[HookRequest, PatientData, ServiceDependencies], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -54,6 +51,7 @@ class CdsService:
     required_context: tuple[str, ...]
     prefetch: tuple[PrefetchTemplate, ...]
     handler: Handler
+    drafts: str | None = None  # order hooks: which draft orders are checked, "selected" or "all"
 
     def discovery(self) -> dict[str, Any]:
         """The service's entry in GET /cds-services (CDS Hooks 2.0 'Discovery')."""
@@ -85,7 +83,7 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
     duffy_codes = ",".join(f"{knowledge.codes.system}|{c}" for c in (duffy.genotype_code, duffy.fya_code,
                                                                       duffy.fyb_code))
     return (
-        PrefetchTemplate("patient", f"Patient/{patient}", required=True),
+        PrefetchTemplate(PATIENT_KEY, f"Patient/{patient}", required=True),
         PrefetchTemplate(
             "labs",
             f"Observation?patient={patient}&code={_codes_query(knowledge, LAB_ROLES, panels=True)}&_sort=-date"
@@ -132,31 +130,22 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
     )
 
 
-CONTEXT_KEYS = ("labs", "vitals", "labReports", "medicationRequests", "medicationAdministrations",
-                "medicationStatements", "procedures", "conditions", "duffy")
+def patient_data(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> PatientData:
+    """The patient's data for this call: prefetch as sent, else fetched from fhirServer; 412 if required data is
+    missing."""
+    since = (deps.clock() - timedelta(days=deps.fhir_lookback_days)).date()
+    return resolve(request, service.prefetch, deps.fhir, since)
 
 
-def patient_data(request: HookRequest, service: CdsService, deps: ServiceDependencies,
-                 now: datetime) -> dict[str, PrefetchValue]:
-    """Every prefetch key: as sent, else fetched from fhirServer (CDS Hooks 2.0); 412 if required data is missing."""
-    values = read_prefetch(request.prefetch, service.prefetch)
-    since = (now - timedelta(days=deps.fhir_lookback_days)).date()
-    return complete_prefetch(values, service.prefetch, request, deps.fhir, since)
-
-
-def assess_request(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> Assessment:
-    """The patient's data (prefetch or fallback) -> PatientRecord -> Assessment, at the deps's clock."""
+def assess_patient(request: HookRequest, data: PatientData, deps: ServiceDependencies) -> Assessment:
+    """PatientData -> PatientRecord -> Assessment, at the deps's clock."""
     now = deps.clock()
-    prefetch = patient_data(request, service, deps, now)
-    patient = prefetch["patient"].resources[0] if prefetch["patient"].resources else None
-
-    resources = chain.from_iterable(as_received(prefetch[key].resources) for key in CONTEXT_KEYS)
-    unavailable, partial = data_gaps(prefetch)
     thresholds = deps.knowledge.thresholds
     window = Window(  # older results change no answer (R6 look-back, R7 fever window); a day's margin for clocks
         results_since=now - timedelta(days=thresholds.lookback_days + 1),
         temperatures_since=now - timedelta(hours=thresholds.fever_window_hours + 24))
-    record = build_record(request.patient_id, patient, resources, deps.knowledge, unavailable, partial, window)
+    record = build_record(request.patient_id, data.patient, data.resources, deps.knowledge, data.unavailable,
+                          data.partial, window)
     assessment = assess(record, now, deps.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
@@ -165,33 +154,28 @@ def assess_request(request: HookRequest, service: CdsService, deps: ServiceDepen
     return assessment
 
 
-def patient_view(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> list[dict[str, Any]]:
+def patient_view(request: HookRequest, data: PatientData, deps: ServiceDependencies) -> list[dict[str, Any]]:
     """patient-view: the neutropenia card for the patient's current ANC, if any."""
-    return deps.renderer.cards(assess_request(request, service, deps))
+    return deps.renderer.cards(assess_patient(request, data, deps))
 
 
-def _check_drafts(request: HookRequest, service: CdsService, deps: ServiceDependencies,
-                  selected_only: bool) -> list[dict[str, Any]]:
-    orders = read_draft_orders(request.context, selected_only)  # 400 before any work on the record
-    if not orders:
-        return []  # nothing to check: no draft, or none with a medication or service yet
-    orders = with_terminology(orders, deps.terminology, deps.knowledge.context)
+def check_drafts(request: HookRequest, data: PatientData, deps: ServiceDependencies) -> list[dict[str, Any]]:
+    """order-select and order-sign: the draft orders the hook names (request.draft_orders) against R9."""
+    orders = with_terminology(list(request.draft_orders), deps.terminology, deps.knowledge.context)
     for order in orders:
         if not identify(order.concept, deps.knowledge.context).recognised:
             noticed(log, "unrecognised medication in a draft order")  # R9: counted, never flagged
-    assessment = assess_request(request, service, deps)
+    assessment = assess_patient(request, data, deps)
     risks = check_orders(orders, assessment, deps.knowledge)
     return deps.renderer.order_cards(risks, assessment, request.patient_id)
 
 
-def order_select(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> list[dict[str, Any]]:
-    """order-select: the selected draft orders against R9."""
-    return _check_drafts(request, service, deps, selected_only=True)
-
-
-def order_sign(request: HookRequest, service: CdsService, deps: ServiceDependencies) -> list[dict[str, Any]]:
-    """order-sign: every draft order against R9."""
-    return _check_drafts(request, service, deps, selected_only=False)
+def answer(service: CdsService, request: HookRequest, deps: ServiceDependencies) -> list[dict[str, Any]]:
+    """A hook call's cards: the patient's data resolved, then the service's handler. An order service with no draft
+    to check answers no card without reading the record."""
+    if service.drafts is not None and not request.draft_orders:
+        return []
+    return service.handler(request, patient_data(request, service, deps), deps)
 
 
 def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
@@ -219,7 +203,8 @@ def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
             ),
             required_context=("patientId", "userId"),
             prefetch=patient_prefetch(knowledge),
-            handler=order_select,
+            handler=check_drafts,
+            drafts="selected",
         ),
         CdsService(
             id="neutropenia-order-sign",
@@ -231,7 +216,8 @@ def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
             ),
             required_context=("patientId", "userId"),
             prefetch=patient_prefetch(knowledge),
-            handler=order_sign,
+            handler=check_drafts,
+            drafts="all",
         ),
     ]
     return {s.id: s for s in services}

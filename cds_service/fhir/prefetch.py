@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +16,8 @@ import msgspec
 from cds_service.clinical.model import DataKind
 from cds_service.errors import BadRequest, DataUnavailable
 from cds_service.fhir.client import FhirClient
-from cds_service.fhir.wire import BundleResources
+from cds_service.fhir.resources import Received
+from cds_service.fhir.wire import BundleResources, as_received
 from cds_service.hook_request import HookRequest
 from cds_service.metrics import FHIR_SEARCHES, FHIR_SECONDS
 from cds_service.urls import fhir_id
@@ -101,6 +103,44 @@ def data_gaps(values: Mapping[str, PrefetchValue]) -> tuple[tuple[DataKind, ...]
             if value.partial:
                 partial.append(value.describes)
     return tuple(unavailable), tuple(partial)
+
+
+PATIENT_KEY = "patient"  # the prefetch key of the Patient resource; every other key brings the patient's record
+
+
+class PatientData(msgspec.Struct, frozen=True):
+    """One patient's data for one call, resolved before the handler runs: the Patient resource, the record's
+    resources (each key's as received, in the order the service declares its keys), and the kinds of data the
+    service does without (never obtained) or has only in part."""
+
+    patient: Received | None
+    by_key: tuple[Sequence[Received], ...]
+    unavailable: tuple[DataKind, ...] = ()
+    partial: tuple[DataKind, ...] = ()
+
+    @property
+    def resources(self) -> Iterator[Received]:
+        return chain.from_iterable(self.by_key)
+
+
+def patient_data(values: Mapping[str, PrefetchValue]) -> PatientData:
+    """The resolved prefetch values as one PatientData."""
+    patient = values.get(PATIENT_KEY)
+    unavailable, partial = data_gaps(values)
+    return PatientData(
+        patient=patient.resources[0] if patient is not None and patient.resources else None,
+        by_key=tuple(as_received(value.resources) for key, value in values.items() if key != PATIENT_KEY),
+        unavailable=unavailable,
+        partial=partial,
+    )
+
+
+def resolve(request: HookRequest, templates: tuple[PrefetchTemplate, ...], client: FhirClient | None,
+            since: date) -> PatientData:
+    """CDS Hooks 2.0 prefetch: each key as sent, else fetched from fhirServer (results since `since`); 412 if a
+    required key stays missing."""
+    return patient_data(complete_prefetch(read_prefetch(request.prefetch, templates), templates, request, client,
+                                          since))
 
 
 def render_query(template: PrefetchTemplate, context: Mapping[str, Any], since: date) -> str:

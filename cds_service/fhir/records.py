@@ -4,7 +4,8 @@ facts the rules read (clinical/model.py). Only what a rule reads is kept; the re
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -360,6 +361,85 @@ def _unreadable(item: Received, knowledge: Knowledge, problems: list[DataProblem
         log.warning("a resource failed FHIR validation and was skipped")
 
 
+@dataclass
+class _Facts:
+    """What build_record gathers, kind by kind."""
+
+    observations: list[ObservationFacts] = field(default_factory=list)
+    coded: list[CodedObservationFacts] = field(default_factory=list)
+    panels: list[PanelFacts] = field(default_factory=list)
+    reports: list[ReportFacts] = field(default_factory=list)
+    procedures: list[ProcedureFacts] = field(default_factory=list)
+    conditions: list[ConditionFacts] = field(default_factory=list)
+    unreadable: list[DataProblem] = field(default_factory=list)
+    medications: list[MedicationFacts] = field(default_factory=list)
+    medication_resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # Medication by id (R9)
+    medication_orders: list[tuple[Any, Received]] = field(default_factory=list)  # read once every Medication is known
+
+
+def decode(resources: Iterable[Received], knowledge: Knowledge, facts: _Facts) -> Iterator[tuple[Any, Received]]:
+    """Step 1: each resource decoded once into the Struct of its type, with what it was decoded from. A Medication
+    is kept (as a dict) for the orders that name it; another type no rule reads is let go; a resource whose elements
+    a rule reads are not of their type is a data problem (R10)."""
+    for item in resources:
+        try:
+            yield read_resource(item), item
+        except OtherType as other:
+            if str(other) == "Medication":  # what a medication order names (R9 drug identity)
+                medication = _as_dict(item)
+                if isinstance(medication.get("id"), str):
+                    facts.medication_resources[medication["id"]] = medication
+        except Unreadable:
+            _unreadable(item, knowledge, facts.unreadable)
+
+
+def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, window: Window | None,
+               facts: _Facts) -> None:
+    """Step 2: each typed resource a rule reads, as the facts of its kind (a result only when recent enough to
+    change an answer); medication resources set aside until every Medication they may name is known."""
+    relevant = _Relevance(knowledge)
+    for resource, item in typed:
+        try:
+            if isinstance(resource, fhir.Observation):
+                matched = _role(resource, knowledge)
+                if matched is not None:
+                    effective = _effective(resource.effectiveDateTime, resource.effectivePeriod,
+                                           resource.effectiveInstant)
+                    if window is None or window.keeps(matched[0], effective):
+                        facts.observations.append(observation_facts(resource, *matched, effective))
+                elif relevant.panel(resource):
+                    facts.panels.append(panel_facts(resource))
+                elif relevant.duffy(resource):
+                    facts.coded.append(coded_observation_facts(resource))
+            elif isinstance(resource, fhir.DiagnosticReport):
+                if resource.result:
+                    facts.reports.append(report_facts(resource))
+            elif isinstance(resource, fhir.MedicationRequest | fhir.MedicationAdministration
+                            | fhir.MedicationStatement):
+                facts.medication_orders.append((resource, item))
+            elif isinstance(resource, fhir.Procedure):
+                if relevant.procedure(resource):
+                    facts.procedures.append(procedure_facts(resource))
+            elif isinstance(resource, fhir.Condition) and relevant.condition(resource):
+                facts.conditions.append(condition_facts(resource))
+        except Unreadable:  # a time that is no FHIR time
+            _unreadable(item, knowledge, facts.unreadable)
+
+
+def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
+    """Step 3: each medication resource by what it names (R9 drug identity); kept only when a rule reads it."""
+    for model, item in facts.medication_orders:
+        concept = medication_concept(_as_dict(item), facts.medication_resources)
+        if not identify(concept, knowledge.context).recognised:
+            continue
+        kind = type(model).__name__
+        try:
+            facts.medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
+                                                     _started(model)))
+        except Unreadable:
+            log.warning("a %s failed FHIR validation and was skipped", kind)
+
+
 def build_record(
     patient_id: str,
     patient: Received | None,
@@ -370,80 +450,24 @@ def build_record(
     window: Window | None = None,
 ) -> PatientRecord:
     """A PatientRecord from FHIR resources -- decoded dicts, or the bytes received -- each decoded once, typed, and
-    kept only when a rule reads it (and, with a window, only when recent enough to change an answer). A resource a
-    rule reads whose elements are not of their type is a data problem (R10) when it is a result, else skipped with
-    a log entry."""
-    relevant = _Relevance(knowledge)
-    observations: list[ObservationFacts] = []
-    coded: list[CodedObservationFacts] = []
-    panels: list[PanelFacts] = []
-    reports: list[ReportFacts] = []
-    procedures: list[ProcedureFacts] = []
-    conditions: list[ConditionFacts] = []
-    unreadable: list[DataProblem] = []
-    medication_resources: dict[str, dict[str, Any]] = {}
-    medication_orders: list[tuple[Any, Received]] = []
-    for item in resources:
-        try:
-            resource = read_resource(item)
-        except OtherType as other:
-            if str(other) == "Medication":  # what a medication order names (R9 drug identity)
-                medication = _as_dict(item)
-                if isinstance(medication.get("id"), str):
-                    medication_resources[medication["id"]] = medication
-            continue
-        except Unreadable:
-            _unreadable(item, knowledge, unreadable)
-            continue
-        try:
-            if isinstance(resource, fhir.Observation):
-                matched = _role(resource, knowledge)
-                if matched is not None:
-                    effective = _effective(resource.effectiveDateTime, resource.effectivePeriod,
-                                           resource.effectiveInstant)
-                    if window is None or window.keeps(matched[0], effective):
-                        observations.append(observation_facts(resource, *matched, effective))
-                elif relevant.panel(resource):
-                    panels.append(panel_facts(resource))
-                elif relevant.duffy(resource):
-                    coded.append(coded_observation_facts(resource))
-            elif isinstance(resource, fhir.DiagnosticReport):
-                if resource.result:
-                    reports.append(report_facts(resource))
-            elif isinstance(resource, fhir.MedicationRequest | fhir.MedicationAdministration
-                            | fhir.MedicationStatement):
-                medication_orders.append((resource, item))  # read once every Medication they may name is known
-            elif isinstance(resource, fhir.Procedure):
-                if relevant.procedure(resource):
-                    procedures.append(procedure_facts(resource))
-            elif isinstance(resource, fhir.Condition) and relevant.condition(resource):
-                conditions.append(condition_facts(resource))
-        except Unreadable:  # a time that is no FHIR time
-            _unreadable(item, knowledge, unreadable)
-    medications: list[MedicationFacts] = []
-    for model, item in medication_orders:
-        concept = medication_concept(_as_dict(item), medication_resources)
-        if not identify(concept, knowledge.context).recognised:
-            continue  # R9 drug identity: a medication no rule reads
-        kind = type(model).__name__
-        try:
-            medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
-                                               _started(model)))
-        except Unreadable:
-            log.warning("a %s failed FHIR validation and was skipped", kind)
+    kept only when a rule reads it (and, with a window, only when recent enough to change an answer): decode, sort
+    into facts, identify the medications, date the patient's birth."""
+    facts = _Facts()
+    sort_facts(decode(resources, knowledge, facts), knowledge, window, facts)
+    identify_medications(knowledge, facts)
     born, precision = birth_date(patient, patient_id)
     return PatientRecord(
         patient_id=patient_id,
         birth_date=born,
         birth_date_precision=precision,
-        observations=tuple(observations),
-        reports=tuple(reports),
-        panels=tuple(panels),
-        unreadable=tuple(unreadable),
-        medications=tuple(medications),
-        procedures=tuple(procedures),
-        conditions=tuple(conditions),
-        coded_observations=tuple(coded),
+        observations=tuple(facts.observations),
+        reports=tuple(facts.reports),
+        panels=tuple(facts.panels),
+        unreadable=tuple(facts.unreadable),
+        medications=tuple(facts.medications),
+        procedures=tuple(facts.procedures),
+        conditions=tuple(facts.conditions),
+        coded_observations=tuple(facts.coded),
         unavailable=unavailable,
         partial=partial,
     )

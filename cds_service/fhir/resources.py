@@ -210,8 +210,8 @@ def element(value: Any, kind: Any) -> Any:
 
 
 # FHIR R4 dateTime/instant: a year, a month, a day, or a time with seconds and a zone; nothing else.
-_FHIR_TIME = re.compile(
-    r"(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})(?P<time>T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
+_FHIR_TIME = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
+_DAY = len("2026-11-25")
 
 
 def instant(value: str | None) -> datetime | None:
@@ -219,15 +219,16 @@ def instant(value: str | None) -> datetime | None:
     alone is too imprecise to date a result (R1: never current) and gives None; Unreadable if it is no FHIR time."""
     if value is None:
         return None
-    match = _FHIR_TIME.fullmatch(value)
-    if match is None:
+    if _FHIR_TIME.fullmatch(value) is None:
         raise Unreadable(f"not a FHIR date-time: {value[:40]!r}")
-    if match["day"] is None:
+    if len(value) < _DAY:
         return None
     try:
         moment = datetime.fromisoformat(value)  # (Python 3.11 reads a date, a time with Z or an offset)
     except ValueError:
         raise Unreadable(f"not a FHIR date-time: {value[:40]!r}") from None
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     try:

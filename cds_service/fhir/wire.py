@@ -13,7 +13,7 @@ a record of thousands of results never sits decoded as dicts in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypedDict, overload
 
 import msgspec
@@ -114,7 +114,7 @@ class BundleResources(Sequence[dict[str, Any]]):
         return self._all
 
 
-def as_received(resources: Sequence[dict[str, Any]]) -> Iterable[dict[str, Any] | msgspec.Raw]:
+def as_received(resources: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any] | msgspec.Raw]:
     """A prefetch value's resources as fhir/records.py reads them: a Bundle's as the bytes received, others as
     decoded (a resource sent on its own, the FHIR fallback's answers)."""
     return resources.raws if type(resources) is BundleResources else resources

@@ -21,7 +21,7 @@ from cds_service.hook_request import parse_hook_request
 from cds_service.http.errors import remember_hook_instance
 from cds_service.metrics import CARDS, FEEDBACK
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
-from cds_service.services import CdsService, ServiceDependencies
+from cds_service.services import CdsService, ServiceDependencies, answer
 from cds_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,9 @@ def call_service(service_id: str) -> Response:
     started = time.perf_counter()
     body = decode_hook_body(_request_body())
     remember_hook_instance(body)
-    hook_request = parse_hook_request(body, service.hook, service.required_context)
+    hook_request = parse_hook_request(body, service.hook, service.required_context, service.drafts)
     deps: ServiceDependencies = current_app.extensions["cds_dependencies"]
-    cards = service.handler(hook_request, service, deps)
+    cards = answer(service, hook_request, deps)
     for card in cards:
         CARDS.labels(card["indicator"], card["extension"]["neutropenia-cds"]["finding"]).inc()
     if cards:

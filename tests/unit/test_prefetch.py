@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cds_service.clinical.model import DataKind
-from cds_service.fhir.prefetch import PrefetchState, PrefetchValue, data_gaps
+from cds_service.fhir.prefetch import PrefetchState, PrefetchValue, data_gaps, patient_data
 
 
 # present and null (CDS Hooks 2.0: "no data") are obtained; failed (an OperationOutcome) and absent are not
@@ -24,3 +24,25 @@ def test_data_gaps_by_prefetch_state(state: PrefetchState, unavailable: bool, pa
     missing, in_part = data_gaps(values)
     assert missing == ((DataKind.VITALS,) if unavailable else ()) + (DataKind.CONDITIONS,)
     assert in_part == ((DataKind.VITALS,) if partial else ())
+
+
+def test_patient_data_is_the_patient_and_every_other_key_in_declared_order() -> None:
+    patient = {"resourceType": "Patient", "id": "p1"}
+    labs = ({"resourceType": "Observation", "id": "l1"}, {"resourceType": "Observation", "id": "l2"})
+    vitals = ({"resourceType": "Observation", "id": "v1"},)
+    data = patient_data({
+        "patient": PrefetchValue(PrefetchState.PRESENT, (patient,)),
+        "labs": PrefetchValue(PrefetchState.PRESENT, labs, DataKind.LABS, partial=True),
+        "conditions": PrefetchValue(PrefetchState.FAILED, describes=DataKind.CONDITIONS),
+        "vitals": PrefetchValue(PrefetchState.PRESENT, vitals, DataKind.VITALS),
+    })
+    assert data.patient is patient
+    assert [r["id"] for r in data.resources] == ["l1", "l2", "v1"]  # type: ignore[index]
+    assert data.unavailable == (DataKind.CONDITIONS,)
+    assert data.partial == (DataKind.LABS,)
+
+
+def test_patient_data_without_a_patient_resource() -> None:
+    data = patient_data({"patient": PrefetchValue(PrefetchState.NULL)})
+    assert data.patient is None
+    assert list(data.resources) == []
