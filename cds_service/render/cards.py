@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.clinical.model import (
@@ -36,7 +37,6 @@ OVERRIDE_REASON_SYSTEM = "urn:neutropenia-cds:override-reason"
 EXTENSION_KEY = "neutropenia-cds"
 _RAW_HTML = re.compile(r"<[A-Za-z/!?]")
 _BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
-_INCLUDE = re.compile(r'{%(-?)\s*include\s+"([^"]+)"\s*(-?)%}')
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _ANGLE = str.maketrans({"<": "\u2039", ">": "\u203a"})  # look-alikes: inert as Markdown and as plain text
 
@@ -349,20 +349,8 @@ class CardRenderer:
         return cards
 
 
-class _PlainDataEnvironment(jinja2.Environment):
-    """Templates read plain data -- dicts of text and numbers (template_context) -- so `anc.value` is a key first.
-    Jinja's own order (the attribute, then the key) raises and catches an AttributeError for every `.` in a card;
-    a key that is missing still falls back to it, so what a template may use and what is undefined are unchanged,
-    except that a key named like a dict method (`items`, `values`) is now the value, not the method."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-
 def _environment(cards_dir: Path) -> jinja2.Environment:
-    env = _PlainDataEnvironment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(cards_dir)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown, not HTML; record text goes through markdown_text
@@ -373,27 +361,7 @@ def _environment(cards_dir: Path) -> jinja2.Environment:
     return env
 
 
-def inline_partials(source: str, cards_dir: Path, within: tuple[str, ...] = ()) -> str:
-    """The template text with each `{% include "partials/x.md" %}` replaced by the partial's own text, so a card
-    renders as one template (each include costs a new template context per card). The partial is wrapped in
-    `{% if true %}...{% endif %}` (which carry the include tag's whitespace control) and loses the one trailing
-    newline Jinja drops from a template file, so the text rendered is the include's, character for character."""
-
-    def inline(match: re.Match[str]) -> str:
-        before, name, after = match.groups()
-        if name in within:
-            raise CardTemplateError(f"{name} includes itself")
-        try:
-            text = (cards_dir / name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CardTemplateError(f"cannot include {name}: {exc}") from exc
-        text = text[:-1] if text.endswith("\n") else text
-        return f"{{%{before} if true %}}{inline_partials(text, cards_dir, (*within, name))}{{% endif {after}%}}"
-
-    return _INCLUDE.sub(inline, source)
-
-
-def _load_one(path: Path, env: jinja2.Environment, inline: bool = True) -> CardTemplate:
+def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -414,18 +382,15 @@ def _load_one(path: Path, env: jinja2.Environment, inline: bool = True) -> CardT
     if any(not r.get("code") or not r.get("display") for r in reasons):
         raise CardTemplateError(f"{path.name}: every [[override_reasons]] needs a code and a display")
 
-    def expand(source: str) -> str:
-        try:
-            return inline_partials(source, path.parent) if inline else source
-        except CardTemplateError as exc:
-            raise CardTemplateError(f"{path.name}: {exc}") from exc
-
     try:
+        for text in (str(data["summary"]), str(data["detail"])):  # every partial found now, not at a call
+            for name in jinja2.meta.find_referenced_templates(env.parse(text)):
+                env.get_template(str(name))
         return CardTemplate(
             finding=str(data["finding"]),
             path=path,
-            summary=env.from_string(expand(str(data["summary"]))),
-            detail=env.from_string(expand(str(data["detail"]))),
+            summary=env.from_string(str(data["summary"])),
+            detail=env.from_string(str(data["detail"])),
             source={"label": str(source["label"]), "url": str(source["url"])},
             links=tuple({"label": str(link["label"]), "url": str(link["url"])} for link in links),
             suggestions={str(k): str(v) for k, v in data.get("suggestions", {}).items()},
@@ -433,17 +398,19 @@ def _load_one(path: Path, env: jinja2.Environment, inline: bool = True) -> CardT
         )
     except jinja2.TemplateSyntaxError as exc:
         raise CardTemplateError(f"{path.name}: template syntax error line {exc.lineno}: {exc.message}") from exc
+    except jinja2.TemplateNotFound as exc:
+        raise CardTemplateError(f"{path.name}: cannot include {exc.name}") from exc
 
 
-def load_templates(cards_dir: Path, needed: tuple[Finding, ...], inline: bool = True) -> dict[str, CardTemplate]:
+def load_templates(cards_dir: Path, needed: tuple[Finding, ...]) -> dict[str, CardTemplate]:
     """Every *.toml in cards_dir, keyed by finding; CardTemplateError if one is broken or a needed one is missing.
-    Partials are inlined (inline_partials) unless `inline` is False, which renders them by Jinja's include."""
+    Partials (cards/partials/) are included with Jinja's include."""
     if not cards_dir.is_dir():
         raise CardTemplateError(f"card template folder not found: {cards_dir}")
     env = _environment(cards_dir)
     templates: dict[str, CardTemplate] = {}
     for path in sorted(cards_dir.glob("*.toml")):
-        template = _load_one(path, env, inline)
+        template = _load_one(path, env)
         if template.finding in templates:
             raise CardTemplateError(f"{path.name}: finding {template.finding} already has a template")
         templates[template.finding] = template

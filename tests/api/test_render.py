@@ -6,9 +6,7 @@ import dataclasses
 import shutil
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import jinja2
 import pytest
 
 from cds_service.app import create_app
@@ -18,15 +16,12 @@ from cds_service.clinical.model import Finding
 from cds_service.fhir.records import build_record
 from cds_service.knowledge.vocabulary import Severity
 from cds_service.render.cards import (
-    CardRenderer,
     CardTemplateError,
-    _environment,
     count_text,
-    inline_partials,
     load_templates,
     markdown_text,
 )
-from cds_service.render.samples import FINDINGS_RENDERED, sample_assessments, sample_order_risks
+from cds_service.render.samples import FINDINGS_RENDERED
 from cds_service.settings import Settings, default_cards_dir
 from tests.builders import NOW, PATIENT_ID, ago, anc, hook_request, observation, patient
 from tests.contract import assert_cds_response
@@ -124,26 +119,6 @@ def test_summary_is_cut_to_140_characters_at_run_time(tmp_path: Path) -> None:
     assert len(card["summary"]) == 140 and card["summary"].endswith("\u2026")
 
 
-def test_inlined_partials_render_exactly_what_jinja_includes_render() -> None:
-    knowledge = create_app(Settings(), clock=lambda: NOW).extensions["cds_dependencies"].knowledge
-    cards_dir = default_cards_dir()
-    inlined = CardRenderer(load_templates(cards_dir, FINDINGS_RENDERED), knowledge, truncate=False)
-    included = CardRenderer(load_templates(cards_dir, FINDINGS_RENDERED, inline=False), knowledge, truncate=False)
-    source = (cards_dir / "neutropenia.toml").read_text()
-    assert "{% include" in source and "{% include" not in inline_partials(source, cards_dir)  # a real difference
-
-    def text(cards: list[dict[str, Any]]) -> list[tuple[str, str]]:
-        return [(card["summary"], card["detail"]) for card in cards]
-
-    compared = 0
-    for _, assessment in sample_assessments():
-        assert text(inlined.cards(assessment)) == text(included.cards(assessment))
-        compared += len(inlined.cards(assessment))
-    for _, risks, assessment in sample_order_risks():
-        assert text(inlined.order_cards(risks, assessment, "p")) == text(included.order_cards(risks, assessment, "p"))
-    assert compared >= len(FINDINGS_RENDERED)
-
-
 def test_a_missing_partial_stops_the_templates_loading(tmp_path: Path) -> None:
     cards = _cards_copy(tmp_path)
     (cards / "partials" / "trend.md").unlink()
@@ -158,12 +133,3 @@ def test_a_time_sent_with_an_offset_is_shown_in_utc() -> None:
     (card,) = app.test_client().post("/cds-services/neutropenia-patient-view", json=body).get_json()["cards"]
     assert card["summary"].endswith("(Nov 24)")
     assert "collected 2026-11-24 23:30 UTC" in card["detail"]
-
-
-def test_templates_read_keys_first_and_a_missing_one_is_still_an_error(tmp_path: Path) -> None:
-    (tmp_path / "t.md").write_text("{{ anc.value }} {{ anc.items }} {{ anc.source.label }}")
-    template = _environment(tmp_path).get_template("t.md")
-    # a key named like a dict method is the value, not the method
-    assert template.render(anc={"value": 420, "items": 3, "source": {"label": "reported"}}) == "420 3 reported"
-    with pytest.raises(jinja2.UndefinedError):  # StrictUndefined, as ever
-        template.render(anc={"value": 420, "items": 3, "source": {}})
