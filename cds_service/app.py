@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
         settings.terminology_max_lookups) if settings.terminology_url else None
     app.extensions["cds_dependencies"] = ServiceDependencies(
         knowledge=knowledge, renderer=renderer, clock=clock, fhir=fhir, fhir_lookback_days=settings.fhir_lookback_days,
-        terminology=terminology)
+        terminology=terminology, base_url=settings.public_base_url or f"http://{settings.host}:{settings.port}")
     app.extensions["cds_verifier"] = TokenVerifier(
         settings.issuers, replay_cache(settings.replay_cache_url, store), settings.jwt_leeway_seconds)
     # always_send=False: a request without an Origin (an EHR's server, not a browser) gets no CORS headers at all

@@ -180,7 +180,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (ValueError, ServiceError) as exc:
         print(f"cannot evaluate {args.file}: {exc}", file=sys.stderr)
         return 2
-    cards = renderer.cards(assessment)
+    cards = renderer.cards(assessment, deps.base_url)
     if args.json:
         sys.stdout.write(orjson.dumps({"assessment": to_plain(assessment), "cards": cards},
                                       option=orjson.OPT_INDENT_2).decode() + "\n")

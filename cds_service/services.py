@@ -35,6 +35,7 @@ class ServiceDependencies:
     fhir: FhirClient | None = None
     fhir_lookback_days: int = 365
     terminology: TerminologyService | None = None
+    base_url: str = "http://127.0.0.1:8080"  # where this service is reached: public_base_url, else the request's host
 
 
 Handler = Callable[[HookRequest, PatientData, ServiceDependencies], list[dict[str, Any]]]
@@ -156,7 +157,7 @@ def assess_patient(request: HookRequest, data: PatientData, deps: ServiceDepende
 
 def patient_view(request: HookRequest, data: PatientData, deps: ServiceDependencies) -> list[dict[str, Any]]:
     """patient-view: the neutropenia card for the patient's current ANC, if any."""
-    return deps.renderer.cards(assess_patient(request, data, deps))
+    return deps.renderer.cards(assess_patient(request, data, deps), deps.base_url)
 
 
 def check_drafts(request: HookRequest, data: PatientData, deps: ServiceDependencies) -> list[dict[str, Any]]:
@@ -167,7 +168,7 @@ def check_drafts(request: HookRequest, data: PatientData, deps: ServiceDependenc
             noticed(log, "unrecognised medication in a draft order")  # R9: counted, never flagged
     assessment = assess_patient(request, data, deps)
     risks = check_orders(orders, assessment, deps.knowledge)
-    return deps.renderer.order_cards(risks, assessment, request.patient_id)
+    return deps.renderer.order_cards(risks, assessment, request.patient_id, deps.base_url)
 
 
 def answer(service: CdsService, request: HookRequest, deps: ServiceDependencies) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ def assert_card(card: dict[str, Any]) -> None:
     assert source.get("url", "https://").startswith("https://")
     for link in card.get("links", []):
         assert set(link) <= {"label", "url", "type", "appContext"}
-        assert link["type"] in {"absolute", "smart"} and link["label"] and link["url"].startswith("https://")
+        assert link["type"] in {"absolute", "smart"} and link["label"] and link["url"].startswith(("https://", "http://"))
     for suggestion in card.get("suggestions", []):
         uuid.UUID(suggestion["uuid"])
         assert isinstance(suggestion["label"], str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -96,6 +97,9 @@ def call_service(service_id: str) -> Response:
     remember_hook_instance(body)
     hook_request = parse_hook_request(body, service.hook, service.required_context, service.drafts)
     deps: ServiceDependencies = current_app.extensions["cds_dependencies"]
+    settings: Settings = current_app.extensions["cds_settings"]
+    if settings.public_base_url is None:  # (never in production) the handout is linked where this call reached
+        deps = dataclasses.replace(deps, base_url=request.host_url.rstrip("/"))
     cards = answer(service, hook_request, deps)
     for card in cards:
         CARDS.labels(card["indicator"], card["extension"]["neutropenia-cds"]["finding"]).inc()

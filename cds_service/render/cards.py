@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 import jinja2.meta
@@ -37,6 +38,7 @@ OVERRIDE_REASON_SYSTEM = "urn:neutropenia-cds:override-reason"
 EXTENSION_KEY = "neutropenia-cds"
 _RAW_HTML = re.compile(r"<[A-Za-z/!?]")
 _BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
+_BETWEEN_BULLETS = re.compile(r"(?m)^(- .*)\n\s*\n(?=- )")  # partials' blank lines inside one list
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _ANGLE = str.maketrans({"<": "\u2039", ">": "\u203a"})  # look-alikes: inert as Markdown and as plain text
 
@@ -96,6 +98,24 @@ class CardTemplate:
     links: tuple[Mapping[str, str], ...]
     suggestions: Mapping[str, str] = dataclasses.field(default_factory=dict)  # label by suggestion kind
     override_reasons: tuple[Mapping[str, str], ...] = ()  # code and display
+    sources: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)  # by R9 rule: what it cites
+
+
+HANDOUT_PATH = "/handouts/neutropenia"
+HANDOUT_LABEL = "Patient handout: neutropenia and avoiding infection (printable)"
+
+
+def handout_link(base_url: str) -> dict[str, str]:
+    """The patient handout, linked from every clinical card (absolute: an EHR opens it in a browser)."""
+    return {"label": HANDOUT_LABEL, "url": base_url.rstrip("/") + HANDOUT_PATH, "type": "absolute"}
+
+
+def rule_source(template: CardTemplate, rule: str, drug: str | None) -> dict[str, str]:
+    """The source of the R9 rule that fired (`{drug}` in it: the drug's name; URL-encoded in the url)."""
+    source = template.sources.get(rule, template.source)
+    name = drug or "drug"
+    return {"label": source["label"].replace("{drug}", name[:1].upper() + name[1:]),
+            "url": source["url"].replace("{drug}", quote(name, safe=""))}
 
 
 def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
@@ -242,12 +262,14 @@ class CardRenderer:
             raise ValueError(f"finding {finding} has neither a severity nor a fixed indicator")
         return self.thresholds.indicator[severity]  # R5
 
-    def card(self, finding: Finding, headline: Classified | None, context: dict[str, Any],
-             febrile: bool = False, indicator: str | None = None) -> dict[str, Any]:
+    def card(self, finding: Finding, headline: Classified | None, context: dict[str, Any], base_url: str,
+             febrile: bool = False, indicator: str | None = None,
+             source: Mapping[str, str] | None = None) -> dict[str, Any]:
         template = self.templates[str(finding)]
         try:
             summary = " ".join(template.summary.render(context).split())
             detail = _BLANK_LINES.sub("\n\n", template.detail.render(context)).strip()
+            detail = _BETWEEN_BULLETS.sub(r"\1\n", detail)
         except jinja2.TemplateError as exc:
             raise CardTemplateError(f"{template.path.name}: {type(exc).__name__}: {exc}") from exc
         if self.truncate and len(summary) > SUMMARY_LIMIT:
@@ -259,10 +281,12 @@ class CardRenderer:
             "summary": summary,
             "indicator": indicator or self.indicator(finding, severity),
             "detail": detail,
-            "source": dict(template.source),
+            "source": dict(source or template.source),
         }
-        if template.links:
-            card["links"] = [{**link, "type": "absolute"} for link in template.links]
+        links = [] if finding is Finding.DATA_PROBLEM else [handout_link(base_url)]
+        links += [{**link, "type": "absolute"} for link in template.links]
+        if links:
+            card["links"] = links
         anc = headline.anc if headline else None
         card["extension"] = {
             EXTENSION_KEY: {
@@ -280,14 +304,16 @@ class CardRenderer:
         }
         return card
 
-    def order_cards(self, risks: list[OrderRisk], assessment: Assessment, patient_id: str) -> list[dict[str, Any]]:
+    def order_cards(self, risks: list[OrderRisk], assessment: Assessment, patient_id: str,
+                    base_url: str) -> list[dict[str, Any]]:
         """R9: one card per risky draft order, with remove / order-a-CBC suggestions and override reasons."""
         template = self.templates[str(Finding.ORDER_RISK)]
         base = template_context(assessment, self.knowledge, self.wording)
         cards = []
         for risk in risks:
             context = {**base, "order": self._order_view(risk)}
-            card = self.card(Finding.ORDER_RISK, assessment.current, context, assessment.febrile, risk.indicator)
+            card = self.card(Finding.ORDER_RISK, assessment.current, context, base_url, assessment.febrile,
+                             risk.indicator, rule_source(template, str(risk.findings[0].rule), risk.drug))
             suggestions = [] if "#" in risk.order.reference else [{  # (a draft sent without an id cannot be named)
                 "label": template.suggestions.get("remove", "Remove the draft order"),
                 "uuid": str(uuid.uuid4()),
@@ -315,6 +341,7 @@ class CardRenderer:
             "name_md": markdown_text(risk.order.name, 80),
             "reference": markdown_text(risk.order.reference, 80),
             "drug": markdown_text(risk.drug) if risk.drug else None,
+            "drug_title": markdown_text(risk.drug[:1].upper() + risk.drug[1:]) if risk.drug else None,
             "recognised_by": str(risk.recognised_by) if risk.recognised_by else None,
             "first_rule": str(risk.findings[0].rule),
             "first_reason": str(risk.findings[0].reason),
@@ -336,16 +363,17 @@ class CardRenderer:
         resource: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
         return resource
 
-    def cards(self, assessment: Assessment) -> list[dict[str, Any]]:
-        """The cards for an assessment: the finding's card, then a data-problem card if any (R10)."""
+    def cards(self, assessment: Assessment, base_url: str) -> list[dict[str, Any]]:
+        """The cards for an assessment: the finding's card, then a data-problem card if any (R10). `base_url`: where
+        this service is reached (the patient handout's link)."""
         if assessment.finding is None and not assessment.data_problems:
             return []  # the common case -- a normal count -- costs no rendering
         context = template_context(assessment, self.knowledge, self.wording)
         cards = []
         if assessment.finding is not None:
-            cards.append(self.card(assessment.finding, assessment.headline, context, assessment.febrile))
+            cards.append(self.card(assessment.finding, assessment.headline, context, base_url, assessment.febrile))
         if assessment.data_problems:
-            cards.append(self.card(Finding.DATA_PROBLEM, None, context))
+            cards.append(self.card(Finding.DATA_PROBLEM, None, context, base_url))
         return cards
 
 
@@ -378,6 +406,10 @@ def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
     for link in links:
         if not link.get("label") or not str(link.get("url", "")).startswith("https://"):
             raise CardTemplateError(f"{path.name}: every [[links]] needs a label and an https url")
+    sources = data.get("sources", {})
+    for rule, cited in sources.items():
+        if not isinstance(cited, dict) or not cited.get("label") or not str(cited.get("url", "")).startswith("https://"):
+            raise CardTemplateError(f"{path.name}: [sources.{rule}] needs a label and an https url")
     reasons = tuple(data.get("override_reasons", []))
     if any(not r.get("code") or not r.get("display") for r in reasons):
         raise CardTemplateError(f"{path.name}: every [[override_reasons]] needs a code and a display")
@@ -395,6 +427,7 @@ def _load_one(path: Path, env: jinja2.Environment) -> CardTemplate:
             links=tuple({"label": str(link["label"]), "url": str(link["url"])} for link in links),
             suggestions={str(k): str(v) for k, v in data.get("suggestions", {}).items()},
             override_reasons=tuple({"code": str(r["code"]), "display": str(r["display"])} for r in reasons),
+            sources={str(rule): {"label": str(c["label"]), "url": str(c["url"])} for rule, c in sources.items()},
         )
     except jinja2.TemplateSyntaxError as exc:
         raise CardTemplateError(f"{path.name}: template syntax error line {exc.lineno}: {exc.message}") from exc

@@ -138,13 +138,16 @@ def sample_order_risks() -> list[tuple[str, list[OrderRisk], Assessment]]:
     return samples
 
 
+SAMPLE_BASE_URL = "https://cds.example.org"  # where the samples say the service is reached
+
+
 def template_problems(renderer: CardRenderer) -> list[str]:
     """Every problem found by rendering every sample with the renderer's templates."""
     problems: list[str] = []
     renderer = CardRenderer(renderer.templates, renderer.knowledge, truncate=False)
     for name, assessment in sample_assessments():
         try:
-            cards = renderer.cards(assessment)
+            cards = renderer.cards(assessment, SAMPLE_BASE_URL)
         except Exception as exc:  # a template error of any kind is reported, not raised
             problems.append(f"{name}: {type(exc).__name__}: {exc}")
             continue
@@ -153,7 +156,7 @@ def template_problems(renderer: CardRenderer) -> list[str]:
             problems.extend(check_rendered(card, f"{template.path.name} ({name})"))
     for name, risks, assessment in sample_order_risks():
         try:
-            for card in renderer.order_cards(risks, assessment, "sample-patient"):
+            for card in renderer.order_cards(risks, assessment, "sample-patient", SAMPLE_BASE_URL):
                 problems.extend(check_rendered(card, f"order-risk.toml ({name})"))
         except Exception as exc:
             problems.append(f"{name}: {type(exc).__name__}: {exc}")

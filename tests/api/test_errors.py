@@ -140,7 +140,7 @@ def test_context_not_sent_is_named_on_the_card(client: FlaskClient) -> None:
     """Optional prefetch keys missing: the card still comes, and says what it could not check."""
     response = _post(client, hook_request(anc(300)))
     (card,) = assert_cds_response(response.get_json())
-    assert "Not available to this check (not sent, and not fetched): temperatures and birth weight" in card["detail"]
+    assert "Not available to this check: temperatures and birth weight" in card["detail"]
     assert "medication orders" in card["detail"]
 
 

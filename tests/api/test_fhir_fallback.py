@@ -157,7 +157,7 @@ def test_slow_server_is_cut_off_by_the_budget(mocked: responses.RequestsMock) ->
 def test_fault_on_optional_data_is_named_on_the_card(client: FlaskClient, mocked: responses.RequestsMock) -> None:
     mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"vitals": lambda r: (500, {}, b"")}))
     (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
-    assert "Not available to this check (not sent, and not fetched): temperatures and birth weight." in card["detail"]
+    assert "Not available to this check: temperatures and birth weight." in card["detail"]
 
 
 def _paged(pages: list[dict[str, Any]]) -> Handler:

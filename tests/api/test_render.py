@@ -115,7 +115,7 @@ def test_summary_is_cut_to_140_characters_at_run_time(tmp_path: Path) -> None:
     renderer.templates = {**renderer.templates, "neutropenia": dataclasses.replace(template, summary=long)}
     deps = app.extensions["cds_dependencies"]
     assessment = assess(build_record(PATIENT_ID, patient(), [anc(300)], deps.knowledge), NOW, deps.knowledge)
-    (card,) = renderer.cards(assessment)
+    (card,) = renderer.cards(assessment, "https://cds.example.org")
     assert len(card["summary"]) == 140 and card["summary"].endswith("\u2026")
 
 
