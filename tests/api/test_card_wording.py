@@ -78,7 +78,8 @@ def test_every_finding_and_order_rule_is_among_the_cards_checked() -> None:
 
 @pytest.mark.parametrize(("name", "card"), CARDS, ids=IDS)
 def test_no_internal_rule_ids_or_project_documents_in_what_clinicians_read(name: str, card: dict[str, Any]) -> None:
-    texts = [card["summary"], card["detail"], card["source"]["label"], *(link["label"] for link in card.get("links", []))]
+    links = [link["label"] for link in card.get("links", [])]
+    texts = [card["summary"], card["detail"], card["source"]["label"], *links]
     for text in texts:
         assert not INTERNAL.search(text), f"{name}: {INTERNAL.search(text)} in {text!r}"
 
