@@ -28,14 +28,16 @@ check-cards: $(STAMP)
 	$(BIN)/neutropenia-cds check-cards
 
 # System packages the tests start -- redis-server (JWT replay cache), PostgreSQL (feedback store), nginx (the load
-# balancer in front of three replicas), Node.js and npm (FHIR server and CDS client peers) -- installed from Debian
-# when missing. The tests start and stop them.
+# balancer in front of three replicas), Node.js and npm (FHIR server and CDS client peers), Chromium (the review page
+# and the patient handout, driven headless by Playwright) -- installed from Debian when missing. The tests start and
+# stop them.
 system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get -o DPkg::Lock::Timeout=300 update -qq && \

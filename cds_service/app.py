@@ -14,11 +14,13 @@ from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
 from cds_service.http.errors import register_error_handlers
 from cds_service.http.openapi import openapi_document
+from cds_service.http.pages import pages
 from cds_service.http.routes import blueprint
 from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
 from cds_service.metrics import register_metrics
 from cds_service.observability import register_request_ids
 from cds_service.render.cards import CardRenderer, load_templates
+from cds_service.render.pages import handout_page
 from cds_service.render.samples import FINDINGS_RENDERED, check_templates
 from cds_service.security.jwt_auth import TokenVerifier
 from cds_service.security.replay import replay_cache
@@ -90,7 +92,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
          always_send=False)
     app.extensions["cds_feedback"] = store
     app.extensions["cds_card_recorder"] = CardRecorder(store)
+    app.extensions["cds_handout"] = handout_page(settings.cards_dir)
     app.register_blueprint(blueprint)
+    app.register_blueprint(pages)
     register_error_handlers(app)
     register_metrics(app)
     register_request_ids(app)

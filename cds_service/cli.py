@@ -82,6 +82,29 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_review(args: argparse.Namespace, document: Any, assessment: Any, deps: Any) -> int:
+    """--html: the review page (cards as an EHR shows them, the ANC trend chart) for this one file."""
+    from cds_service.review import Reviewed, Scenario, review, review_page
+    from cds_service.services import declare_services
+
+    name = Path(args.file).name
+    if isinstance(document, dict) and "hookInstance" in document:
+        scenario = Scenario(str(document.get("hook")), name, f"The hook request in {name}.", deps.clock(), document)
+        reviewed = review(scenario, declare_services(deps.knowledge), deps)
+    else:
+        cards = deps.renderer.cards(assessment, deps.base_url)
+        reviewed = Reviewed(name, "FHIR Bundle", f"The record in {name}, as a chart opening would show it.",
+                            deps.clock(), cards, assessment)
+    try:
+        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.html).write_text(review_page(f"Review of {name}", [reviewed], deps), encoding="utf-8")
+    except OSError as exc:
+        print(f"cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.html}: {len(reviewed.cards)} card(s){' -- ' + reviewed.error if reviewed.error else ''}")
+    return 0
+
+
 def _assess_file(document: Any, deps: Any) -> Any:
     """The Assessment of a hook request (its prefetch) or of a FHIR Bundle holding one Patient."""
     from cds_service.clinical.assessment import assess
@@ -160,7 +183,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 2
     knowledge = site_knowledge(settings)
     renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge)
-    deps = ServiceDependencies(knowledge=knowledge, renderer=renderer, clock=lambda: now)
+    deps = ServiceDependencies(knowledge=knowledge, renderer=renderer, clock=lambda: now,
+                               base_url=settings.public_base_url or f"http://{settings.host}:{settings.port}")
     try:
         document = orjson.loads(Path(args.file).read_bytes())
     except OSError as exc:
@@ -180,6 +204,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (ValueError, ServiceError) as exc:
         print(f"cannot evaluate {args.file}: {exc}", file=sys.stderr)
         return 2
+    if args.html is not None:
+        return _write_review(args, document, assessment, deps)
     cards = renderer.cards(assessment, deps.base_url)
     if args.json:
         sys.stdout.write(orjson.dumps({"assessment": to_plain(assessment), "cards": cards},
@@ -288,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", help="a JSON file: a FHIR Bundle with one Patient, or a CDS Hooks request")
     evaluate.add_argument("--at", help="assess as of this ISO 8601 time (default: now)")
     evaluate.add_argument("--json", action="store_true", help="print the assessment and cards as JSON")
+    evaluate.add_argument("--html", metavar="OUT.html",
+                          help="write the review page: the cards as an EHR shows them, beside the ANC trend chart")
     evaluate.add_argument("--strict", action="store_true",
                           help="first validate every resource as full FHIR R4 (fhir.resources); exit 2 if any is not")
     evaluate.set_defaults(run=_evaluate)

@@ -46,6 +46,11 @@ def default_cards_dir() -> Path:
     return Path(sysconfig.get_path("data")) / "share" / "neutropenia-cds" / "cards"
 
 
+def default_fixtures_dir() -> Path:
+    """fixtures/ beside the package in a source checkout (the review page's scenarios)."""
+    return Path(__file__).resolve().parent.parent / "fixtures"
+
+
 def _is_loopback(host: str | None) -> bool:
     if host == "localhost":
         return True
@@ -184,6 +189,10 @@ class Settings:
     log_format: str = "plain"  # or "json": one JSON object a line
     # Evaluate as if it were this moment (demonstrations and tests); refused in the production profile.
     fixed_now: datetime | None = None
+    # GET /preview: every fixture scenario's cards and ANC trend chart, for clinical review. None: dev yes,
+    # production no (it shows only the fixtures' made-up patients, but it is no part of a clinical service).
+    review_page: bool | None = None
+    fixtures_dir: Path = field(default_factory=default_fixtures_dir)
 
     @property
     def fhir_allowlist(self) -> tuple[str, ...]:
@@ -208,6 +217,10 @@ class Settings:
         if self.cors_private_network is not None:
             return self.cors_private_network
         return self.profile == "dev"
+
+    @property
+    def review_page_on(self) -> bool:
+        return self.review_page if self.review_page is not None else self.profile == "dev"
 
     @property
     def require_jwt(self) -> bool:
@@ -321,7 +334,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
     "log_level": str, "log_format": str,
     "terminology_url": str, "terminology_budget_seconds": float, "terminology_max_lookups": int,
-    "fixed_now": _instant,
+    "fixed_now": _instant, "review_page": _boolean, "fixtures_dir": Path,
 }
 _ENV_NAMES = {name: PREFIX + ("NOW" if name == "fixed_now" else name.upper()) for name in _PARSERS}
 
@@ -364,8 +377,12 @@ def _from_toml(path: Path) -> dict[str, object]:
             if not all(isinstance(v, str) for v in value):
                 raise SettingsError(f"config file {path}: {name} must be a list of strings")
             values[name] = tuple(value)
-        elif name in ("cards_dir", "data_dir") and isinstance(value, str):
+        elif name in ("cards_dir", "data_dir", "fixtures_dir") and isinstance(value, str):
             values[name] = (path.parent / value).resolve()
+        elif _PARSERS.get(name) is _boolean:
+            if not isinstance(value, bool):
+                raise SettingsError(f"config file {path}: {name} must be true or false")
+            values[name] = value
         elif name == "fixed_now" and isinstance(value, datetime):
             values[name] = value
         elif (_TOML_KINDS.get(name) and not isinstance(value, _TOML_KINDS[name])) or isinstance(value, bool):

@@ -183,4 +183,6 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         context=context,
         clozapine_action=clozapine,
         suggest_duffy_phenotyping=suggest_phenotyping,
+        history=tuple(dated),
+        temperatures=tuple(readings),
     )

@@ -150,6 +150,7 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
         clozapine_active=_clozapine_active(record.medications, knowledge.context),
         duffy=duffy_status(record, knowledge),
         causes=causes_in_record(record, knowledge.context),
+        doses=tuple(sorted(doses, key=lambda d: d.at)),
         unavailable=record.unavailable,
         partial=record.partial,
     )

@@ -378,6 +378,7 @@ class ClinicalContext(msgspec.Struct, frozen=True):
     clozapine_active: bool = False
     duffy: DuffyStatus = DuffyStatus.UNKNOWN
     causes: tuple[str, ...] = ()  # names from knowledge, "found in the record", never a diagnosis
+    doses: tuple[ChemotherapyDose, ...] = ()  # every dose found, oldest first (the trend chart marks them)
     unavailable: tuple[DataKind, ...] = ()
     partial: tuple[DataKind, ...] = ()
 
@@ -398,6 +399,8 @@ class Assessment(msgspec.Struct, frozen=True):
     context: ClinicalContext | None = None
     clozapine_action: ClozapineAction | None = None
     suggest_duffy_phenotyping: bool = False
+    history: tuple[Classified, ...] = ()  # every dated ANC read, oldest first (R6 look-back; the trend chart)
+    temperatures: tuple[TemperatureReading, ...] = ()  # every dated temperature read, oldest first
 
     @property
     def febrile(self) -> bool:

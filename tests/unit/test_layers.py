@@ -14,6 +14,7 @@ FORBIDDEN = {
                  "cds_service.security", "cds_service.services", "flask", "requests", "sqlalchemy", "fhir",
                  "functools", "weakref"),
     "knowledge": ("cds_service.clinical", "cds_service.fhir", "cds_service.http", "cds_service.render"),
+    "render": ("cds_service.services", "cds_service.review", "cds_service.http", "cds_service.fhir", "flask"),
 }
 
 
