@@ -71,10 +71,10 @@ def day_text(moment: datetime | None, now: datetime) -> str:
     return text if moment.year == now.year else f"{text}, {moment.year}"
 
 
-def utc_text(moment: datetime) -> str:
-    """'2026-11-24 23:30 UTC', whatever offset the time was sent with."""
+def utc_text(moment: datetime, now: datetime) -> str:
+    """'Nov 24 23:30 UTC' (the year too when it is not this year's), whatever offset the time was sent with."""
     moment = moment.astimezone(UTC)
-    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:{moment.minute:02d} UTC"
+    return f"{day_text(moment, now)} {moment.hour:02d}:{moment.minute:02d} UTC"
 
 
 def celsius_text(celsius: Decimal) -> str:
@@ -126,7 +126,7 @@ def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
         "comparator": anc.comparator,
         "date": day_text(anc.collected_at, now),
         "dated": anc.collected_at is not None,
-        "when": utc_text(anc.collected_at) if anc.collected_at else "no collection time",
+        "when": utc_text(anc.collected_at, now) if anc.collected_at else "no collection time",
         "source": str(anc.source),
         "preliminary": anc.preliminary,
         "notes": [str(n) for n in anc.notes],
@@ -152,8 +152,8 @@ def _fever_view(fever: Fever | None, now: datetime) -> dict[str, Any] | None:
         "highest_c": celsius_text(top.celsius).split(" / ")[0],
         "route": top.route,
         "date": day_text(top.at, now),
-        "when": utc_text(top.at),
-        "readings": [{"temperature": celsius_text(r.celsius), "route": r.route, "when": utc_text(r.at)}
+        "when": utc_text(top.at, now),
+        "readings": [{"temperature": celsius_text(r.celsius), "route": r.route, "when": utc_text(r.at, now)}
                      for r in fever.readings],
     }
 

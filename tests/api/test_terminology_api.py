@@ -31,4 +31,4 @@ def test_the_card_says_the_drug_was_recognised_through_the_terminology_service(t
     cards = client.post("/cds-services/neutropenia-order-sign",
                         json=order_request("order-sign", anc(400), drafts=[draft])).get_json()["cards"]
     assert [c["indicator"] for c in cards] == ["critical"]
-    assert "recognised as clozapine through the terminology service" in cards[0]["detail"]
+    assert "Recognised as clozapine through the terminology service" in cards[0]["detail"]

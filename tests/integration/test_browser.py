@@ -17,7 +17,12 @@ from tests.integration.conftest import FIXTURES, ROOT
 
 ARTEFACTS = ROOT / "build" / "test-artefacts"
 HOOKS = ("patient-view", "order-select", "order-sign")
-PANE_HEIGHT = 1000  # a card must fit the card pane of a 1280x1000 window without scrolling
+# A card must fit the card pane of the CDS Hooks Sandbox in a 1280x1000 window: below its header and patient banner
+# (268 px), 732 px are left, at the 564 px card width beside the developer panel. The review page lays a card out as
+# the Sandbox does (that width, 16 px type, summary and source first, links, a Dismiss row) and measures a little
+# higher than the Sandbox itself (the febrile-neutropenia card: 721 px here, 687 px in the Sandbox, checked by hand).
+PANE_HEIGHT = 1000 - 268
+CARD_WIDTH = 564
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
 
@@ -72,7 +77,7 @@ def test_the_review_page_loads_cleanly_and_every_card_fits_the_pane(
     assert len(heights) >= 40
     assert max(heights) <= PANE_HEIGHT, f"a card is {max(heights):.0f} px high"
     widths = page.eval_on_selector_all("article.card", "cards => cards.map(c => c.getBoundingClientRect().width)")
-    assert max(widths) <= 560
+    assert set(widths) == {CARD_WIDTH}
     page.screenshot(path=str(ARTEFACTS / "review-page.png"))
     page.locator("#patient-view-febrile-neutropenia-chemotherapy").screenshot(
         path=str(ARTEFACTS / "review-febrile-neutropenia.png"))
