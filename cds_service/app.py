@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import requests
 from flask import Flask
 from flask_cors import CORS
 
@@ -16,6 +17,7 @@ from cds_service.http.errors import register_error_handlers
 from cds_service.http.openapi import openapi_document
 from cds_service.http.pages import pages
 from cds_service.http.routes import blueprint
+from cds_service.http.smart import smart
 from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
 from cds_service.metrics import register_metrics
 from cds_service.observability import register_request_ids
@@ -56,7 +58,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     """The service, with knowledge and card templates loaded and checked once, before any request."""
     settings = settings or Settings.load()
     knowledge = site_knowledge(settings)
-    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge)
+    renderer = CardRenderer(load_templates(settings.cards_dir, FINDINGS_RENDERED), knowledge,
+                            smart_launch=bool(settings.smart_client))
     check_templates(renderer)
     if clock is None:
         fixed = settings.fixed_now
@@ -95,6 +98,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app.extensions["cds_handout"] = handout_page(settings.cards_dir)
     app.register_blueprint(blueprint)
     app.register_blueprint(pages)
+    app.register_blueprint(smart)
+    app.extensions["cds_smart_http"] = requests.Session()  # SMART discovery (the token exchange: Authlib's own)
     register_error_handlers(app)
     register_metrics(app)
     register_request_ids(app)

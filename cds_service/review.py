@@ -82,7 +82,12 @@ def _card_view(card: dict[str, Any]) -> dict[str, Any]:
     return {"links": [], "suggestions": [], "overrideReasons": [], **card, "detail_html": markdown_html(card["detail"])}
 
 
-def review_page(title: str, reviewed: list[Reviewed], deps: ServiceDependencies) -> str:
+REVIEW_INTRO = ("Cards as an EHR shows them, beside each patient's ANC trend: counts over time, the lower limit for "
+                "age, the severity bands (severe, moderate, mild), chemotherapy doses and fever readings. Clinical "
+                "wording must be reviewed by a clinician before real-world use.")
+
+
+def review_page(title: str, reviewed: list[Reviewed], deps: ServiceDependencies, intro: str = REVIEW_INTRO) -> str:
     """The page: one section a scenario -- its description and chart, and its cards as an EHR shows them."""
     thresholds = deps.knowledge.thresholds
     sections = []
@@ -100,4 +105,4 @@ def review_page(title: str, reviewed: list[Reviewed], deps: ServiceDependencies)
             "points": len(item.assessment.history) if item.assessment else 0,
             "chart": Markup(anc_chart(item.assessment, thresholds, chart_id)) if item.assessment else None,
         })
-    return _PAGE.render(title=title, sections=sections)
+    return _PAGE.render(title=title, intro=intro, sections=sections)

@@ -157,7 +157,7 @@ def assess_patient(request: HookRequest, data: PatientData, deps: ServiceDepende
 
 def patient_view(request: HookRequest, data: PatientData, deps: ServiceDependencies) -> list[dict[str, Any]]:
     """patient-view: the neutropenia card for the patient's current ANC, if any."""
-    return deps.renderer.cards(assess_patient(request, data, deps), deps.base_url)
+    return deps.renderer.cards(assess_patient(request, data, deps), deps.base_url, request.patient_id)
 
 
 def check_drafts(request: HookRequest, data: PatientData, deps: ServiceDependencies) -> list[dict[str, Any]]:

@@ -193,6 +193,9 @@ class Settings:
     # production no (it shows only the fixtures' made-up patients, but it is no part of a clinical service).
     review_page: bool | None = None
     fixtures_dir: Path = field(default_factory=default_fixtures_dir)
+    # The SMART app (the ANC trend, launched from a card's link): the client id the EHR registered it under; "" off.
+    # None: dev "neutropenia-cds", production off.
+    smart_client_id: str | None = None
 
     @property
     def fhir_allowlist(self) -> tuple[str, ...]:
@@ -217,6 +220,12 @@ class Settings:
         if self.cors_private_network is not None:
             return self.cors_private_network
         return self.profile == "dev"
+
+    @property
+    def smart_client(self) -> str:
+        if self.smart_client_id is not None:
+            return self.smart_client_id
+        return "neutropenia-cds" if self.profile == "dev" else ""
 
     @property
     def review_page_on(self) -> bool:
@@ -334,7 +343,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
     "log_level": str, "log_format": str,
     "terminology_url": str, "terminology_budget_seconds": float, "terminology_max_lookups": int,
-    "fixed_now": _instant, "review_page": _boolean, "fixtures_dir": Path,
+    "fixed_now": _instant, "review_page": _boolean, "fixtures_dir": Path, "smart_client_id": str,
 }
 _ENV_NAMES = {name: PREFIX + ("NOW" if name == "fixed_now" else name.upper()) for name in _PARSERS}
 

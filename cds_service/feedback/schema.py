@@ -57,3 +57,19 @@ jwt_ids = Table(
     Column("key", String(400), primary_key=True),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
 )
+
+# SMART app launches (cds_service/smart.py): the server-side session a browser holds only the id of. Each row is one
+# launch: its state and PKCE verifier until the EHR answers, then the access token until it expires -- never in the
+# browser, never in a URL.
+smart_sessions = Table(
+    "smart_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("state", String(64), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("iss", String(2000), nullable=False),
+    Column("token_endpoint", String(2000), nullable=False),
+    Column("access_token", Text),
+    Column("patient", String(64)),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)

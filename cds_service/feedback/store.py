@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
 from cds_service.feedback.model import FeedbackItem
-from cds_service.feedback.schema import cards_shown, feedback, jwt_ids, terminology_answers
+from cds_service.feedback.schema import cards_shown, feedback, jwt_ids, smart_sessions, terminology_answers
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FEEDBACK_BATCH = 200  # items per transaction
@@ -167,6 +167,30 @@ class FeedbackStore:
     def forget_expired_jwt_ids(self, now: datetime) -> int:
         with self.engine.begin() as connection:
             return connection.execute(delete(jwt_ids).where(jwt_ids.c.expires_at <= now)).rowcount
+
+    def open_smart_session(self, row: Mapping[str, Any], now: datetime) -> None:
+        """A new SMART launch's session (and the expired ones let go)."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(smart_sessions).where(smart_sessions.c.expires_at <= now))
+            connection.execute(smart_sessions.insert(), [dict(row)])
+
+    def smart_session(self, session_id: str, now: datetime) -> dict[str, Any] | None:
+        """An unexpired SMART session by its id, else None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(smart_sessions).where(
+                smart_sessions.c.id == session_id, smart_sessions.c.expires_at > now)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def authorise_smart_session(self, session_id: str, access_token: str, patient: str,
+                                expires_at: datetime) -> None:
+        """The launch is authorised: the access token and its patient, kept until the token expires."""
+        with self.engine.begin() as connection:
+            connection.execute(update(smart_sessions).where(smart_sessions.c.id == session_id).values(
+                access_token=access_token, patient=patient, expires_at=expires_at, state="", code_verifier=""))
+
+    def close_smart_session(self, session_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(smart_sessions).where(smart_sessions.c.id == session_id))
 
     def count_feedback(self) -> int:
         with self.engine.connect() as connection:

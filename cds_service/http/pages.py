@@ -15,7 +15,7 @@ from cds_service.settings import Settings
 pages = Blueprint("pages", __name__)
 
 
-def _html(body: str) -> Response:
+def html_page(body: str) -> Response:
     response = Response(body, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_POLICY  # no script runs, nothing is fetched from elsewhere
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -25,7 +25,7 @@ def _html(body: str) -> Response:
 @pages.get("/handouts/neutropenia")
 def handout() -> Response:
     """The printable patient handout (built from cards/handouts/ at start: no patient data on it)."""
-    return _html(current_app.extensions["cds_handout"])
+    return html_page(current_app.extensions["cds_handout"])
 
 
 @pages.get("/preview")
@@ -39,4 +39,4 @@ def preview() -> Response:
         deps = dataclasses.replace(deps, base_url=request.host_url.rstrip("/"))
     reviewed = [review(s, current_app.extensions["cds_services"], deps)
                 for s in fixture_scenarios(settings.fixtures_dir)]
-    return _html(review_page("Neutropenia CDS: card review", reviewed, deps))
+    return html_page(review_page("Neutropenia CDS: card review", reviewed, deps))

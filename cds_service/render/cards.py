@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import tomllib
@@ -108,6 +109,13 @@ HANDOUT_LABEL = "Patient handout: neutropenia and avoiding infection (printable)
 def handout_link(base_url: str) -> dict[str, str]:
     """The patient handout, linked from every clinical card (absolute: an EHR opens it in a browser)."""
     return {"label": HANDOUT_LABEL, "url": base_url.rstrip("/") + HANDOUT_PATH, "type": "absolute"}
+
+
+def trend_app_link(base_url: str, patient_id: str) -> dict[str, str]:
+    """The ANC trend app (cds_service/smart.py), launched by the EHR with SMART: the card's patient in appContext, so
+    the app refuses a launch the EHR authorised for another patient."""
+    return {"label": "View the ANC trend", "url": base_url.rstrip("/") + "/smart/launch", "type": "smart",
+            "appContext": json.dumps({"patientId": patient_id}, separators=(",", ":"))}
 
 
 def rule_source(template: CardTemplate, rule: str, drug: str | None) -> dict[str, str]:
@@ -247,8 +255,10 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
 class CardRenderer:
     """Makes the CDS cards of an Assessment from checked templates."""
 
-    def __init__(self, templates: Mapping[str, CardTemplate], knowledge: Knowledge, truncate: bool = True) -> None:
+    def __init__(self, templates: Mapping[str, CardTemplate], knowledge: Knowledge, truncate: bool = True,
+                 smart_launch: bool = False) -> None:
         self.templates = templates
+        self.smart_launch = smart_launch  # clinical cards link the ANC trend app (a SMART launch)
         self.knowledge = knowledge
         self.thresholds = knowledge.thresholds
         self.truncate = truncate  # False when checking templates: an over-long summary must show
@@ -264,7 +274,7 @@ class CardRenderer:
 
     def card(self, finding: Finding, headline: Classified | None, context: dict[str, Any], base_url: str,
              febrile: bool = False, indicator: str | None = None,
-             source: Mapping[str, str] | None = None) -> dict[str, Any]:
+             source: Mapping[str, str] | None = None, patient_id: str | None = None) -> dict[str, Any]:
         template = self.templates[str(finding)]
         try:
             summary = " ".join(template.summary.render(context).split())
@@ -284,6 +294,8 @@ class CardRenderer:
             "source": dict(source or template.source),
         }
         links = [] if finding is Finding.DATA_PROBLEM else [handout_link(base_url)]
+        if self.smart_launch and patient_id and finding is not Finding.DATA_PROBLEM:
+            links.append(trend_app_link(base_url, patient_id))
         links += [{**link, "type": "absolute"} for link in template.links]
         if links:
             card["links"] = links
@@ -313,7 +325,7 @@ class CardRenderer:
         for risk in risks:
             context = {**base, "order": self._order_view(risk)}
             card = self.card(Finding.ORDER_RISK, assessment.current, context, base_url, assessment.febrile,
-                             risk.indicator, rule_source(template, str(risk.findings[0].rule), risk.drug))
+                             risk.indicator, rule_source(template, str(risk.findings[0].rule), risk.drug), patient_id)
             suggestions = [] if "#" in risk.order.reference else [{  # (a draft sent without an id cannot be named)
                 "label": template.suggestions.get("remove", "Remove the draft order"),
                 "uuid": str(uuid.uuid4()),
@@ -363,7 +375,7 @@ class CardRenderer:
         resource: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
         return resource
 
-    def cards(self, assessment: Assessment, base_url: str) -> list[dict[str, Any]]:
+    def cards(self, assessment: Assessment, base_url: str, patient_id: str | None = None) -> list[dict[str, Any]]:
         """The cards for an assessment: the finding's card, then a data-problem card if any (R10). `base_url`: where
         this service is reached (the patient handout's link)."""
         if assessment.finding is None and not assessment.data_problems:
@@ -371,7 +383,8 @@ class CardRenderer:
         context = template_context(assessment, self.knowledge, self.wording)
         cards = []
         if assessment.finding is not None:
-            cards.append(self.card(assessment.finding, assessment.headline, context, base_url, assessment.febrile))
+            cards.append(self.card(assessment.finding, assessment.headline, context, base_url, assessment.febrile,
+                                   patient_id=patient_id))
         if assessment.data_problems:
             cards.append(self.card(Finding.DATA_PROBLEM, None, context, base_url))
         return cards

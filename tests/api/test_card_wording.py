@@ -86,7 +86,8 @@ def test_no_internal_rule_ids_or_project_documents_in_what_clinicians_read(name:
 
 @pytest.mark.parametrize(("name", "card"), CARDS, ids=IDS)
 def test_each_source_label_names_what_its_url_opens(name: str, card: dict[str, Any]) -> None:
-    cited = [card["source"], *(link for link in card.get("links", []) if "/handouts/" not in link["url"])]
+    cited = [card["source"], *(link for link in card.get("links", []) if link["type"] == "absolute"
+                               and "/handouts/" not in link["url"])]
     for source in cited:
         url, label = source["url"], source["label"]
         if url.startswith(DAILYMED):  # a drug's labels: the label names the drug searched for
@@ -106,6 +107,18 @@ def test_every_clinical_card_links_the_patient_handout(name: str, card: dict[str
         return
     assert len(handouts) == 1 and handouts[0]["type"] == "absolute"
     assert card["links"][0] is handouts[0]
+
+
+@pytest.mark.parametrize(("name", "card"), [(n, c) for n, c in CARDS if not n.startswith("sample")],
+                         ids=[n for n, _ in CARDS if not n.startswith("sample")])
+def test_every_clinical_card_links_the_anc_trend_app(name: str, card: dict[str, Any]) -> None:
+    apps = [link for link in card.get("links", []) if link["type"] == "smart"]
+    if card["extension"]["neutropenia-cds"]["finding"] == "data-problem":
+        assert apps == []
+        return
+    (app,) = apps
+    assert app["label"] == "View the ANC trend" and app["url"].endswith("/smart/launch")
+    assert json.loads(app["appContext"])["patientId"]  # the card's patient: the app refuses another
 
 
 @pytest.mark.parametrize(("name", "card"), CARDS, ids=IDS)

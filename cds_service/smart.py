@@ -1,0 +1,152 @@
+"""The ANC trend as a SMART on FHIR app (SMART App Launch 2.0, EHR launch), served by the service and launched from
+a card's `smart` link: the EHR's endpoints from {iss}/.well-known/smart-configuration, authorisation code with PKCE
+(S256) and `state` through Authlib, the patient from the token response, and the record read with that token only
+from that iss -- the FHIR fallback's client and allowlist. The browser holds only an opaque session id (an HttpOnly
+cookie); the state, the PKCE verifier and the access token stay in the server's database and expire with the token.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+
+from cds_service.errors import ServiceError
+from cds_service.fhir.client import Allowlist
+from cds_service.urls import BadUrl, Url, fhir_id, parse_url
+
+# SMART App Launch 2.0 scopes (v2 syntax), and what a server that speaks only v1 needs instead.
+SCOPES_V2 = ("launch openid fhirUser patient/Observation.rs patient/MedicationRequest.rs "
+             "patient/MedicationAdministration.rs patient/Procedure.rs patient/Patient.r")
+SCOPES_V1 = ("launch openid fhirUser patient/Observation.read patient/MedicationRequest.read "
+             "patient/MedicationAdministration.read patient/Procedure.read patient/Patient.read")
+PENDING_MINUTES = 10  # from the launch to the EHR's answer
+DEFAULT_TOKEN_SECONDS = 300  # a token response without expires_in: kept this long at most
+
+
+class LaunchRefused(ServiceError):
+    """A launch or a callback the app refuses (the page says why)."""
+
+    def __init__(self, status: int, diagnostics: str) -> None:
+        super().__init__(diagnostics)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SmartConfiguration:
+    """What the app needs of an EHR's .well-known/smart-configuration."""
+
+    authorization_endpoint: str
+    token_endpoint: str
+    scopes: str  # v2 when the server says it speaks it, else v1
+
+
+def discover(iss: Url, http: requests.Session, timeout: float) -> SmartConfiguration:
+    """{iss}/.well-known/smart-configuration; LaunchRefused (502) when absent, malformed or without PKCE S256."""
+    try:
+        answer = http.get(str(iss.join(".well-known/smart-configuration")), timeout=timeout,
+                          headers={"Accept": "application/json"}, allow_redirects=False)
+        answer.raise_for_status()
+        document = answer.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise LaunchRefused(502, f"the EHR's SMART configuration could not be read: {type(exc).__name__}") from None
+    if not isinstance(document, dict):
+        raise LaunchRefused(502, "the EHR's SMART configuration is not a JSON object")
+    endpoints = []
+    for name in ("authorization_endpoint", "token_endpoint"):
+        try:
+            endpoints.append(str(parse_url(str(document.get(name, "")))))
+        except BadUrl:
+            raise LaunchRefused(502, f"the EHR's SMART configuration has no usable {name}") from None
+    if "S256" not in (document.get("code_challenge_methods_supported") or []):
+        raise LaunchRefused(502, "the EHR's SMART configuration does not offer PKCE S256")
+    capabilities = document.get("capabilities") or []
+    scopes = document.get("scopes_supported") or []
+    v2 = "permission-v2" in capabilities or any(isinstance(s, str) and s.endswith((".rs", ".r")) for s in scopes)
+    return SmartConfiguration(endpoints[0], endpoints[1], SCOPES_V2 if v2 else SCOPES_V1)
+
+
+def checked_iss(iss: str | None, allowlist: Allowlist) -> Url:
+    """The launch's iss, parsed once: LaunchRefused (400) if missing or malformed, (403) if not allowlisted."""
+    if not iss:
+        raise LaunchRefused(400, "the launch has no iss: start the app from the EHR")
+    try:
+        url = parse_url(iss)
+    except BadUrl as exc:
+        raise LaunchRefused(400, f"the launch's iss is not an http(s) URL: {exc}") from None
+    if not allowlist.allows(url):
+        raise LaunchRefused(403, "this FHIR server is not on the service's allowlist")
+    return url
+
+
+def authorisation_url(configuration: SmartConfiguration, client_id: str, redirect_uri: str, iss: Url,
+                      launch: str, state: str, code_verifier: str) -> str:
+    """Where the browser goes to authorise the app: the EHR's authorization endpoint with PKCE S256 and state."""
+    client = OAuth2Session(client_id, scope=configuration.scopes, redirect_uri=redirect_uri,
+                           code_challenge_method="S256")
+    url, _ = client.create_authorization_url(configuration.authorization_endpoint, state=state,
+                                             code_verifier=code_verifier, aud=str(iss), launch=launch)
+    return str(url)
+
+
+def new_session(iss: Url, configuration: SmartConfiguration, now: datetime) -> dict[str, Any]:
+    """A pending launch: a session id for the cookie, the state and the PKCE verifier (both high-entropy)."""
+    return {
+        "id": secrets.token_urlsafe(32),
+        "state": secrets.token_urlsafe(32),
+        "code_verifier": secrets.token_urlsafe(64),
+        "iss": str(iss),
+        "token_endpoint": configuration.token_endpoint,
+        "expires_at": now + timedelta(minutes=PENDING_MINUTES),
+    }
+
+
+@dataclass(frozen=True)
+class Authorised:
+    access_token: str
+    patient: str
+    expires_at: datetime
+
+
+def exchange_code(session: dict[str, Any], code: str, client_id: str, redirect_uri: str, now: datetime,
+                  timeout: float) -> Authorised:
+    """The authorisation code for the access token (PKCE: the session's verifier). The token response must name the
+    patient (SMART launch context); a card's appContext naming another patient is refused (403)."""
+    client = OAuth2Session(client_id, redirect_uri=redirect_uri, code_challenge_method="S256")
+    try:
+        token = client.fetch_token(session["token_endpoint"], grant_type="authorization_code", code=code,
+                                   code_verifier=session["code_verifier"], timeout=timeout)
+    except Exception as exc:
+        raise LaunchRefused(502, f"the EHR refused the authorisation code: {type(exc).__name__}") from None
+    access_token, patient = token.get("access_token"), token.get("patient")
+    if not isinstance(access_token, str) or not access_token:
+        raise LaunchRefused(502, "the EHR's token response has no access token")
+    try:
+        patient = fhir_id(str(patient)) if patient else None
+    except BadUrl:
+        patient = None
+    if patient is None:
+        raise LaunchRefused(502, "the EHR's token response names no patient (SMART launch context)")
+    expected = _app_context_patient(token.get("appContext"))
+    if expected is not None and expected != patient:
+        raise LaunchRefused(403, "the EHR authorised a different patient from the one the card was about")
+    lifetime = token.get("expires_in")
+    seconds = lifetime if isinstance(lifetime, int) and lifetime > 0 else DEFAULT_TOKEN_SECONDS
+    return Authorised(access_token, patient, now + timedelta(seconds=seconds))
+
+
+def _app_context_patient(app_context: Any) -> str | None:
+    """The patient the card was about: the card's appContext ({"patientId": ...}), passed on by the EHR."""
+    if isinstance(app_context, str):
+        try:
+            app_context = json.loads(app_context)
+        except ValueError:
+            return None
+    value = app_context.get("patientId") if isinstance(app_context, dict) else None
+    return value if isinstance(value, str) else None
+
