@@ -29,7 +29,8 @@ check-cards: $(STAMP)
 
 # System packages the tests start -- redis-server (JWT replay cache), PostgreSQL (feedback store), nginx (the load
 # balancer in front of three replicas), Node.js and npm (FHIR server and CDS client peers), Chromium (the review page
-# and the patient handout, driven headless by Playwright) -- installed from Debian when missing. The tests start and
+# and the patient handout, driven headless by Playwright; Liberation fonts, metric-compatible with the CDS Hooks
+# Sandbox's, for the card heights) -- installed from Debian when missing. The tests start and
 # stop them.
 system-packages:
 	@missing=""; \
@@ -38,6 +39,7 @@ system-packages:
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/truetype/liberation ] || missing="$$missing fonts-liberation"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
