@@ -23,12 +23,16 @@ from typing import Any
 import orjson
 import pytest
 import requests
+from playwright.sync_api import BrowserContext, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "tests" / "fhir_server"
 FIXTURES = ROOT / "fixtures"
 STARTUP_SECONDS = 30
 NOW = "2026-11-25T12:00:00Z"  # the fixtures' evaluation time (scenarios.toml)
+ARTEFACTS = ROOT / "build" / "test-artefacts"  # screenshots and PDFs the browser tests keep (not committed)
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"]
 
 
 def free_port() -> int:
@@ -180,3 +184,19 @@ def postgres_url() -> Iterator[str]:
         subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop"],
                        capture_output=True, timeout=120, check=False)
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[BrowserContext]:
+    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser), with a fresh profile."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: `make test` installs Debian's chromium")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=executable, headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 1000})
+        yield context
+        context.close()
+

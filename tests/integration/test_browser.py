@@ -4,18 +4,15 @@ against `neutropenia-cds serve` on 127.0.0.1. Screenshots are kept in build/test
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 import tomllib
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 from pypdf import PdfReader
 
-from tests.integration.conftest import FIXTURES, ROOT
+from tests.integration.conftest import ARTEFACTS, FIXTURES
 
-ARTEFACTS = ROOT / "build" / "test-artefacts"
 HOOKS = ("patient-view", "order-select", "order-sign")
 # A card must fit the card pane of the CDS Hooks Sandbox in a 1280x1000 window: below its header and patient banner
 # (268 px), 732 px are left, at the 564 px card width beside the developer panel. The review page lays a card out as
@@ -24,21 +21,6 @@ HOOKS = ("patient-view", "order-select", "order-sign")
 # the clozapine one 725 and 719).
 PANE_HEIGHT = 1000 - 268
 CARD_WIDTH = 564
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[BrowserContext]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: `make test` installs Debian's chromium")
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=executable, headless=True, args=FLAGS, viewport={"width": 1280, "height": 1000})
-        yield context
-        context.close()
 
 
 def _open(browser: BrowserContext, url: str) -> tuple[Page, list[str], list[str]]:

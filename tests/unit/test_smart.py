@@ -1,0 +1,110 @@
+"""The SMART app's own checks (cds_service/smart.py), with the EHR's endpoints mocked by `responses`; the whole launch
+through a real authorisation server is tests/integration/test_smart_app.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+import responses
+
+from cds_service.fhir.client import Allowlist
+from cds_service.smart import (
+    SCOPES_V1,
+    SCOPES_V2,
+    LaunchRefused,
+    SmartConfiguration,
+    authorisation_url,
+    checked_iss,
+    discover,
+    exchange_code,
+    new_session,
+)
+from cds_service.urls import parse_url
+
+ISS = "https://ehr.example.org/fhir"
+CONFIGURATION = {"authorization_endpoint": "https://ehr.example.org/auth", "token_endpoint": "https://ehr.example.org/token",
+                 "code_challenge_methods_supported": ["S256"], "capabilities": ["launch-ehr", "permission-v2"]}
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("iss", "status"), [
+    (None, 400), ("", 400), ("ftp://ehr.example.org/fhir", 400), ("https://user@ehr.example.org/fhir", 400),
+    ("https://other.example.org/fhir", 403), ("https://ehr.example.org.evil.example/fhir", 403),
+])
+def test_an_iss_that_is_missing_malformed_or_off_the_allowlist_is_refused(iss: str | None, status: int) -> None:
+    with pytest.raises(LaunchRefused) as refused:
+        checked_iss(iss, Allowlist(("https://ehr.example.org",)))
+    assert refused.value.status == status
+
+
+@responses.activate
+@pytest.mark.parametrize(("document", "scopes"), [
+    (CONFIGURATION, SCOPES_V2),
+    ({**CONFIGURATION, "capabilities": ["launch-ehr"]}, SCOPES_V1),  # a server that speaks SMART v1 scopes only
+    ({**CONFIGURATION, "capabilities": [], "scopes_supported": ["patient/Observation.rs"]}, SCOPES_V2),
+])
+def test_discovery_reads_the_endpoints_and_the_scope_syntax(document: dict[str, object], scopes: str) -> None:
+    responses.get(f"{ISS}/.well-known/smart-configuration", json=document)
+    found = discover(parse_url(ISS), requests.Session(), 1.0)
+    assert found == SmartConfiguration("https://ehr.example.org/auth", "https://ehr.example.org/token", scopes)
+
+
+@responses.activate
+@pytest.mark.parametrize("document", [
+    {**CONFIGURATION, "code_challenge_methods_supported": ["plain"]},  # PKCE S256 is required
+    {**CONFIGURATION, "token_endpoint": "javascript:alert(1)"},
+    ["not", "an", "object"],
+])
+def test_a_configuration_without_pkce_s256_or_endpoints_is_refused(document: object) -> None:
+    responses.get(f"{ISS}/.well-known/smart-configuration", json=document)
+    with pytest.raises(LaunchRefused) as refused:
+        discover(parse_url(ISS), requests.Session(), 1.0)
+    assert refused.value.status == 502
+
+
+def test_the_authorisation_url_carries_pkce_state_aud_and_launch() -> None:
+    configuration = SmartConfiguration("https://ehr.example.org/auth", "https://ehr.example.org/token", SCOPES_V2)
+    session = new_session(parse_url(ISS), configuration, NOW)
+    url = authorisation_url(configuration, "neutropenia-cds", "https://cds.example.org/smart/callback",
+                            parse_url(ISS), "launch-1", session["state"], session["code_verifier"])
+    assert url.startswith("https://ehr.example.org/auth?response_type=code&client_id=neutropenia-cds")
+    for part in ("code_challenge_method=S256", f"state={session['state']}", "launch=launch-1",
+                 "aud=https%3A%2F%2Fehr.example.org%2Ffhir", "patient%2FObservation.rs"):
+        assert part in url
+    assert session["code_verifier"] not in url  # only its S256 challenge leaves the server
+    assert session["expires_at"] == NOW + timedelta(minutes=10)
+
+
+def _session() -> dict[str, object]:
+    return {"token_endpoint": "https://ehr.example.org/token", "code_verifier": "v" * 64}
+
+
+@responses.activate
+def test_the_code_is_exchanged_with_the_verifier_and_the_token_names_the_patient() -> None:
+    responses.post("https://ehr.example.org/token", json={
+        "access_token": "t", "token_type": "Bearer", "expires_in": 600, "patient": "pat-1",
+        "appContext": json.dumps({"patientId": "pat-1"})})
+    authorised = exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback",
+                               NOW, 1.0)
+    assert (authorised.access_token, authorised.patient) == ("t", "pat-1")
+    assert authorised.expires_at == NOW + timedelta(seconds=600)  # the session lives as long as the token
+    sent = responses.calls[0].request.body
+    assert "code_verifier=" + "v" * 64 in sent and "code=code-1" in sent and "client_id=neutropenia-cds" in sent
+
+
+@responses.activate
+@pytest.mark.parametrize(("answer", "status"), [
+    ({"access_token": "t", "token_type": "Bearer", "expires_in": 600}, 502),  # no patient: no launch context
+    ({"access_token": "t", "token_type": "Bearer", "patient": "pat-2",
+      "appContext": json.dumps({"patientId": "pat-1"})}, 403),  # the card was about another patient
+    ({"access_token": "t", "token_type": "Bearer", "patient": "../../Patient"}, 502),  # no FHIR id
+    ({"error": "invalid_grant"}, 502),
+])
+def test_a_token_response_the_app_cannot_trust_is_refused(answer: dict[str, object], status: int) -> None:
+    responses.post("https://ehr.example.org/token", json=answer, status=200 if "access_token" in answer else 400)
+    with pytest.raises(LaunchRefused) as refused:
+        exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW, 1.0)
+    assert refused.value.status == status
