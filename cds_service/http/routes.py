@@ -24,6 +24,7 @@ from cds_service.metrics import CARDS, FEEDBACK
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.services import CdsService, ServiceDependencies, answer
 from cds_service.settings import Settings
+from cds_service.smart import SCOPES_V1, SCOPES_V2
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("cds", __name__)
@@ -84,7 +85,16 @@ def authenticate() -> None:
 
 @blueprint.get("/cds-services")
 def discovery() -> Response:
-    return _json({"services": [s.discovery() for s in _services().values()]})
+    services = [s.discovery() for s in _services().values()]
+    settings: Settings = current_app.extensions["cds_settings"]
+    if settings.smart_client:  # how an EHR registers the ANC trend app its cards launch (README, "The ANC trend app")
+        base = (settings.public_base_url or request.host_url).rstrip("/")
+        app = {"clientId": settings.smart_client, "launchUrl": f"{base}/smart/launch",
+               "redirectUri": f"{base}/smart/callback", "launch": "ehr", "clientType": "public",
+               "pkce": "S256", "scopes": SCOPES_V2, "scopesV1": SCOPES_V1}
+        for service in services:
+            service["extension"] = {"neutropenia-cds": {"smartApp": app}}
+    return _json({"services": services})
 
 
 @blueprint.post("/cds-services/<service_id>")

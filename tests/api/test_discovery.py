@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
 
+from cds_service.app import create_app
 from cds_service.knowledge import Knowledge
+from cds_service.settings import Settings
 
 
 def test_discovery_lists_the_patient_view_service(client: FlaskClient) -> None:
@@ -17,7 +19,7 @@ def test_discovery_lists_the_patient_view_service(client: FlaskClient) -> None:
     body = response.get_json()
     assert set(body) == {"services"}
     (service,) = [s for s in body["services"] if s["id"] == "neutropenia-patient-view"]
-    assert set(service) == {"id", "hook", "title", "description", "prefetch"}
+    assert set(service) == {"id", "hook", "title", "description", "prefetch", "extension"}  # CDS Hooks 2.0 fields
     assert service["hook"] == "patient-view"
     assert service["title"] and service["description"]
     assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
@@ -54,3 +56,17 @@ def test_discovery_is_the_reviewed_golden_file(client: FlaskClient) -> None:
     queries above all -- shows there before it reaches an EHR."""
     golden = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "discovery.json").read_text())
     assert client.get("/cds-services").get_json() == golden
+
+
+def test_discovery_says_how_to_register_the_anc_trend_app() -> None:
+    on = create_app(Settings(public_base_url="https://cds.example.org")).test_client().get("/cds-services").get_json()
+    for service in on["services"]:
+        app = service["extension"]["neutropenia-cds"]["smartApp"]
+        assert app["clientId"] == "neutropenia-cds" and app["pkce"] == "S256" and app["launch"] == "ehr"
+        assert app["launchUrl"] == "https://cds.example.org/smart/launch"
+        assert app["redirectUri"] == "https://cds.example.org/smart/callback"
+        assert "patient/Observation.rs" in app["scopes"].split() and "launch" in app["scopes"].split()
+        assert "patient/Observation.read" in app["scopesV1"].split()
+    off = create_app(Settings(smart_client_id="")).test_client().get("/cds-services").get_json()
+    assert all("extension" not in service for service in off["services"])
+
