@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import hmac
 import logging
 from datetime import UTC, datetime
@@ -134,7 +135,8 @@ def chart() -> Response:
         raise LaunchRefused(401, "no authorised launch, or it has expired: open the app again from the EHR")
     patient = session["patient"]
     hook_request = HookRequest(
-        hook="smart-launch", hook_instance=session["id"][:16], context={"patientId": patient},
+        hook="smart-launch", hook_instance=hashlib.sha256(session["id"].encode()).hexdigest()[:16],  # (logs only)
+        context={"patientId": patient},
         fhir_server=parse_url(session["iss"]),
         fhir_authorization={"access_token": session["access_token"], "token_type": "Bearer"}, prefetch={})
     service = current_app.extensions["cds_services"][PATIENT_VIEW]
