@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from cds_service.errors import NotFound
+from cds_service.http.reached import call_dependencies
 from cds_service.render.pages import PAGE_POLICY
 from cds_service.review import fixture_scenarios, review, review_page
-from cds_service.services import ServiceDependencies
 from cds_service.settings import Settings
 
 pages = Blueprint("pages", __name__)
@@ -34,9 +32,7 @@ def preview() -> Response:
     settings: Settings = current_app.extensions["cds_settings"]
     if not settings.review_page_on:
         raise NotFound("the review page is off (setting review_page)")
-    deps: ServiceDependencies = current_app.extensions["cds_dependencies"]
-    if settings.public_base_url is None:
-        deps = dataclasses.replace(deps, base_url=request.host_url.rstrip("/"))
+    deps = call_dependencies()
     reviewed = [review(s, current_app.extensions["cds_services"], deps)
                 for s in fixture_scenarios(settings.fixtures_dir)]
     return html_page(review_page("Neutropenia CDS: card review", reviewed, deps))

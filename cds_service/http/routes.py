@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -20,9 +19,10 @@ from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.wire import decode_hook_body
 from cds_service.hook_request import parse_hook_request
 from cds_service.http.errors import remember_hook_instance
+from cds_service.http.reached import base_url, call_dependencies
 from cds_service.metrics import CARDS, FEEDBACK
 from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
-from cds_service.services import CdsService, ServiceDependencies, answer
+from cds_service.services import CdsService, answer
 from cds_service.settings import Settings
 from cds_service.smart import SCOPES_V1, SCOPES_V2
 
@@ -75,7 +75,7 @@ def authenticate() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Authorization is not a Bearer token")
-    base = (settings.public_base_url or request.host_url).rstrip("/")
+    base = base_url()
     verifier: TokenVerifier = current_app.extensions["cds_verifier"]
     try:
         verifier.verify(token.strip(), audience=base + request.path)
@@ -88,7 +88,7 @@ def discovery() -> Response:
     services = [s.discovery() for s in _services().values()]
     settings: Settings = current_app.extensions["cds_settings"]
     if settings.smart_client:  # how an EHR registers the ANC trend app its cards launch (README, "The ANC trend app")
-        base = (settings.public_base_url or request.host_url).rstrip("/")
+        base = base_url()
         app = {"clientId": settings.smart_client, "launchUrl": f"{base}/smart/launch",
                "redirectUri": f"{base}/smart/callback", "launch": "ehr", "clientType": "public",
                "pkce": "S256", "scopes": SCOPES_V2, "scopesV1": SCOPES_V1}
@@ -106,11 +106,7 @@ def call_service(service_id: str) -> Response:
     body = decode_hook_body(_request_body())
     remember_hook_instance(body)
     hook_request = parse_hook_request(body, service.hook, service.required_context, service.drafts)
-    deps: ServiceDependencies = current_app.extensions["cds_dependencies"]
-    settings: Settings = current_app.extensions["cds_settings"]
-    if settings.public_base_url is None:  # (never in production) the handout is linked where this call reached
-        deps = dataclasses.replace(deps, base_url=request.host_url.rstrip("/"))
-    cards = answer(service, hook_request, deps)
+    cards = answer(service, hook_request, call_dependencies())
     for card in cards:
         CARDS.labels(card["indicator"], card["extension"]["neutropenia-cds"]["finding"]).inc()
     if cards:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import logging
@@ -18,6 +17,7 @@ from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist
 from cds_service.hook_request import HookRequest
 from cds_service.http.pages import html_page
+from cds_service.http.reached import call_dependencies
 from cds_service.review import Reviewed, review_page
 from cds_service.services import ServiceDependencies, assess_patient, patient_data
 from cds_service.settings import Settings
@@ -42,13 +42,6 @@ def _settings() -> Settings:
     if not settings.smart_client:
         raise LaunchRefused(404, "the SMART app is off (setting smart_client_id)")
     return settings
-
-
-def _deps(settings: Settings) -> ServiceDependencies:
-    deps: ServiceDependencies = current_app.extensions["cds_dependencies"]
-    if settings.public_base_url is None:
-        deps = dataclasses.replace(deps, base_url=request.host_url.rstrip("/"))
-    return deps
 
 
 def _store() -> FeedbackStore:
@@ -77,7 +70,7 @@ def launch() -> BaseResponse:
     """SMART EHR launch: check iss, discover its endpoints, keep state and the PKCE verifier server-side, and send
     the browser to the EHR's authorization endpoint."""
     settings = _settings()
-    deps = _deps(settings)
+    deps = call_dependencies()
     allowlist = deps.fhir.allowlist if deps.fhir is not None else Allowlist(())
     iss = checked_iss(request.args.get("iss"), allowlist)
     launch_id = request.args.get("launch")
@@ -100,7 +93,7 @@ def launch() -> BaseResponse:
 def callback() -> BaseResponse:
     """The redirect URI: the state must be this browser's launch's; the code is exchanged server-side."""
     settings = _settings()
-    deps = _deps(settings)
+    deps = call_dependencies()
     store = _store()
     now = datetime.now(UTC)
     session = store.smart_session(request.cookies.get(COOKIE, ""), now)
@@ -128,8 +121,8 @@ def callback() -> BaseResponse:
 @smart.get("/smart/chart")
 def chart() -> Response:
     """The launched patient's ANC trend and assessment, read with the session's token from its iss only."""
-    settings = _settings()
-    deps = _deps(settings)
+    _settings()  # (404 when the app is off)
+    deps = call_dependencies()
     session = _store().smart_session(request.cookies.get(COOKIE, ""), datetime.now(UTC))
     if session is None or not session["access_token"]:
         raise LaunchRefused(401, "no authorised launch, or it has expired: open the app again from the EHR")
