@@ -111,6 +111,11 @@ def handout_link(base_url: str) -> dict[str, str]:
     return {"label": HANDOUT_LABEL, "url": base_url.rstrip("/") + HANDOUT_PATH, "type": "absolute"}
 
 
+def sentence_case(text: str) -> str:
+    """'Sulfamethoxazole / trimethoprim': a name from knowledge, first letter raised, to begin a sentence or label."""
+    return text[:1].upper() + text[1:]
+
+
 def trend_app_link(base_url: str, patient_id: str) -> dict[str, str]:
     """The ANC trend app (cds_service/smart.py), launched by the EHR with SMART: the card's patient in appContext, so
     the app refuses a launch the EHR authorised for another patient."""
@@ -122,7 +127,7 @@ def rule_source(template: CardTemplate, rule: str, drug: str | None) -> dict[str
     """The source of the R9 rule that fired (`{drug}` in it: the drug's name; URL-encoded in the url)."""
     source = template.sources.get(rule, template.source)
     name = drug or "drug"
-    return {"label": source["label"].replace("{drug}", name[:1].upper() + name[1:]),
+    return {"label": source["label"].replace("{drug}", sentence_case(name)),
             "url": source["url"].replace("{drug}", quote(name, safe=""))}
 
 
@@ -353,7 +358,7 @@ class CardRenderer:
             "name_md": markdown_text(risk.order.name, 80),
             "reference": markdown_text(risk.order.reference, 80),
             "drug": markdown_text(risk.drug) if risk.drug else None,
-            "drug_title": markdown_text(risk.drug[:1].upper() + risk.drug[1:]) if risk.drug else None,
+            "drug_title": markdown_text(sentence_case(risk.drug)) if risk.drug else None,
             "recognised_by": str(risk.recognised_by) if risk.recognised_by else None,
             "first_rule": str(risk.findings[0].rule),
             "first_reason": str(risk.findings[0].reason),

@@ -5,8 +5,6 @@ touching Python."""
 
 from __future__ import annotations
 
-import html
-import re
 from pathlib import Path
 
 import jinja2
@@ -15,7 +13,6 @@ from markupsafe import Markup
 
 # CommonMark with GitHub's tables and strikethrough; raw HTML is never passed through (a card's detail has none).
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
-_TAGS = re.compile(r"<[^>]+>")
 # Served with every page here: nothing runs, nothing is fetched from elsewhere.
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -23,11 +20,6 @@ PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; bas
 def markdown_html(text: str) -> Markup:
     """Markdown (a card's detail, a handout) as HTML."""
     return Markup(_MARKDOWN.render(text))
-
-
-def plain_text(markup: str) -> str:
-    """The words of an HTML fragment (readability is measured on them)."""
-    return " ".join(html.unescape(_TAGS.sub(" ", markup)).split())
 
 
 def handout_markdown(cards_dir: Path, name: str = "neutropenia") -> str:

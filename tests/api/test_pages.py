@@ -3,6 +3,7 @@ tests/integration/test_browser.py)."""
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
 from pathlib import Path
@@ -14,13 +15,17 @@ from markupsafe import escape
 
 from cds_service.app import create_app
 from cds_service.cli import main
-from cds_service.render.pages import plain_text
 from cds_service.settings import Settings, default_cards_dir
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HOOKS = ("patient-view", "order-select", "order-sign")
 NO_SCRIPT_OR_REMOTE = re.compile(r"<script|<link[^>]+stylesheet|<img[^>]+src=\"http|@import|url\(http|<iframe",
                                  re.IGNORECASE)
+
+
+def plain_text(markup: str) -> str:
+    """The words of an HTML page or fragment, which readability is measured on."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
 
 
 def _scenario_count() -> int:
