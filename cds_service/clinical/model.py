@@ -97,8 +97,7 @@ class Quantity(msgspec.Struct, frozen=True):
 
 
 class ObservationFacts(msgspec.Struct, frozen=True):
-    """What the clinical rules need from one FHIR Observation, already matched to a role by LOINC code (R2).
-    (Weakly referable: clinical/labs.py remembers its R3 values for as long as it lives.)"""
+    """What the clinical rules need from one FHIR Observation, already matched to a role by LOINC code (R2)."""
 
     id: str | None
     role: Role

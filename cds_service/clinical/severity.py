@@ -108,8 +108,8 @@ def is_below(value: Decimal, comparator: str | None, limit: Decimal) -> bool:
 
 
 def below_for(comparator: str | None) -> Below:
-    """is_below for values sent with `comparator`, as a C comparison (value, limit) -> bool: R5 asks it of one value
-    against up to eight limits, and each call of a Python function costs more than the comparison."""
+    """is_below for values sent with `comparator`, as a comparison (value, limit) -> bool that R5 asks of one value
+    against each of its limits."""
     return le if comparator == "<" else lt
 
 

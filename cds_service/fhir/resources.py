@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -29,25 +29,28 @@ class Reference(msgspec.Struct, frozen=True):
 
 
 _LARGEST = 1e300  # past a double's range is no laboratory value
+# A JSON number (a string is not one: unreadable); a decimal past the range fails in the decode itself (NaN too).
+Number = int | Annotated[float, msgspec.Meta(ge=-_LARGEST, le=_LARGEST)]
 
 
 class Quantity(msgspec.Struct, frozen=True):
-    value: int | float | None = None  # a JSON number (a string is not one: unreadable)
+    value: Number | None = None
     comparator: str | None = None
     unit: str | None = None
     system: str | None = None
     code: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.value is not None and not abs(self.value) <= _LARGEST:  # (NaN fails every comparison)
-            raise ValueError("a value past the range of a double, or not a number")
-
     @property
     def decimal(self) -> Decimal | None:
-        """The value exactly as sent: an integer as it is, a decimal by the shortest text that reads back as it."""
+        """The value exactly as sent: an integer as it is, a decimal by the shortest text that reads back as it;
+        Unreadable for an integer past the range."""
         if self.value is None:
             return None
-        return Decimal(self.value) if isinstance(self.value, int) else Decimal(repr(self.value))
+        if isinstance(self.value, int):
+            if not -_LARGEST <= self.value <= _LARGEST:
+                raise Unreadable("a value past the range of a double")
+            return Decimal(self.value)
+        return Decimal(repr(self.value))
 
 
 class Period(msgspec.Struct, frozen=True):

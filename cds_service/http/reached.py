@@ -13,7 +13,9 @@ from cds_service.settings import Settings
 
 def base_url() -> str:
     settings: Settings = current_app.extensions["cds_settings"]
-    return (settings.public_base_url or request.host_url).rstrip("/")
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    return f"{request.scheme}://{request.host}"  # (the Host header as sent, checked by Werkzeug)
 
 
 def call_dependencies() -> ServiceDependencies:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import pytest
 
-from cds_service.cli import main
+from cds_service.cli import main, tune_malloc
 from tests.builders import NOW, anc, bundle, iso, patient
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "patient-view"
@@ -87,3 +88,10 @@ def test_evaluate_strict_names_each_resource_that_is_not_valid_fhir(capsys: pyte
     valid = FIXTURES / "severe-adult-499.request.json"
     assert main(["evaluate", str(valid), "--strict", "--at", "2026-11-25T12:00:00Z"]) == 0
     assert "finding neutropenia" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_serve_fixes_the_large_block_threshold_on_glibc() -> None:
+    """`serve` keeps glibc from raising its mmap threshold after each large body (what made workers keep their peak
+    memory): mallopt accepts the setting."""
+    assert tune_malloc() is True
