@@ -20,7 +20,7 @@ from cds_service.http.routes import blueprint
 from cds_service.http.smart import smart
 from cds_service.knowledge import Knowledge, load_knowledge, parse_system_codes
 from cds_service.metrics import register_metrics
-from cds_service.observability import register_request_ids
+from cds_service.observability import observe_calls
 from cds_service.render.cards import CardRenderer, load_templates
 from cds_service.render.pages import handout_page
 from cds_service.render.samples import FINDINGS_RENDERED, check_templates
@@ -102,5 +102,5 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app.extensions["cds_smart_http"] = requests.Session()  # SMART discovery (the token exchange: Authlib's own)
     register_error_handlers(app)
     register_metrics(app)
-    register_request_ids(app)
+    observe_calls(app)
     return app

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _multiprocess
 
@@ -33,22 +32,14 @@ def reason_label(reason: str) -> str:
     return _QUOTED.sub("'...'", reason)[:80]
 
 
+def count_call(service: str, status: str, seconds: float) -> None:
+    """One CDS service call answered (observability.observe_calls counts them all, refusals included)."""
+    CALLS.labels(service, status).inc()
+    CALL_SECONDS.labels(service).observe(seconds)
+
+
 def register_metrics(app: Flask) -> None:
-    """Count every CDS service call (after its error handler, so refusals count too) and serve /metrics."""
-
-    @app.before_request
-    def start_clock() -> None:
-        g.metrics_started = time.perf_counter()
-
-    @app.after_request
-    def count_call(response: Response) -> Response:
-        service = (request.view_args or {}).get("service_id")
-        if service is not None and request.method == "POST" and not request.path.endswith("/feedback"):
-            if service not in app.extensions["cds_services"]:
-                service = "unknown"
-            CALLS.labels(service, str(response.status_code)).inc()
-            CALL_SECONDS.labels(service).observe(time.perf_counter() - g.get("metrics_started", time.perf_counter()))
-        return response
+    """Serve /metrics."""
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -6,15 +6,22 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, has_request_context, request
 
-from cds_service.metrics import NOTICED
+from cds_service.metrics import NOTICED, count_call
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+REQUEST_ID = "neutropenia_cds.request_id"  # the call's request id, in the WSGI environ
 PLAIN = "%(asctime)s %(levelname)s [%(process)d] %(request_id)s %(name)s: %(message)s"
 
 
@@ -24,26 +31,44 @@ def noticed(logger: logging.Logger, event: str, level: int = logging.INFO) -> No
     logger.log(level, "%s", event)
 
 
-def register_request_ids(app: Flask) -> None:
-    """Every call gets a request id -- the caller's X-Request-Id when it looks like one, else a new one -- sent back
-    in X-Request-Id and written on every log line of the call."""
+SERVICE_CALLS = "/cds-services/"
 
-    @app.before_request
-    def take_request_id() -> None:
-        sent = request.headers.get("X-Request-Id", "")
-        g.request_id = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex[:16]
 
-    @app.after_request
-    def give_request_id(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "-")
-        return response
+def observe_calls(app: Flask) -> None:
+    """Around the whole application (WSGI), so that what Flask refuses is seen too: every request gets a request id
+    -- the caller's X-Request-Id when it looks like one, else a new one -- sent back in X-Request-Id and written on
+    every log line of the call; every CDS service call (POST /cds-services/<id>) is counted and timed by service
+    and status, an id no service has as "unknown"."""
+    inner = app.wsgi_app
+    services = app.extensions["cds_services"]
+
+    def observed(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        sent = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = environ[REQUEST_ID] = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex[:16]
+        path: str = environ.get("PATH_INFO", "")
+        service = path[len(SERVICE_CALLS):] if path.startswith(SERVICE_CALLS) else None
+        if service is not None and ("/" in service or environ.get("REQUEST_METHOD") != "POST"):
+            service = None  # (discovery, feedback, preflight)
+        elif service is not None and service not in services:
+            service = "unknown"
+
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append(("X-Request-Id", request_id))
+            if service is not None:
+                count_call(service, status[:3], time.perf_counter() - started)
+            return start_response(status, headers, exc_info)
+
+        return inner(environ, respond)
+
+    app.wsgi_app = observed  # type: ignore[method-assign]
 
 
 class RequestIdFilter(logging.Filter):
     """Puts the call's request id on each record ("-" outside a call)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = request.environ.get(REQUEST_ID, "-") if has_request_context() else "-"
         return True
 
 
