@@ -212,8 +212,10 @@ def element(value: Any, kind: Any) -> Any:
         raise Unreadable(str(exc)) from None
 
 
-# FHIR R4 dateTime/instant: a year, a month, a day, or a time with seconds and a zone; nothing else.
-_FHIR_TIME = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
+# FHIR R4 dateTime/instant: a year, a month, a day, or a time with seconds and a zone; nothing else (ASCII digits,
+# as FHIR's own pattern: \d would take any script's digits).
+_FHIR_TIME = re.compile(
+    r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?")
 _DAY = len("2026-11-25")
 
 

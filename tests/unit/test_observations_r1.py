@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cds_service.clinical.model import Finding
+from cds_service.clinical.model import Finding, Problem
 from cds_service.knowledge.vocabulary import Severity
 from tests.builders import PATIENT_ID, ago, anc, observation
 from tests.conftest import AssessFn
@@ -95,6 +95,15 @@ def test_r1_undated_result_is_shown_but_never_current(assess_record: AssessFn, f
     assert result.current is None
     assert result.finding is Finding.NO_CURRENT_ANC
     assert [c.anc.value for c in result.undated_abnormal] == [420]
+
+
+@pytest.mark.parametrize("when", ["2026-11-24 08:00:00Z", "20261124", "2026-W48-2", "24/11/2026",
+                                  "\u0662\u0660\u0662\u0666"])  # (the last: a year in Arabic-Indic digits)
+def test_r10_a_collection_time_that_is_no_fhir_time_makes_the_result_unreadable(assess_record: AssessFn,
+                                                                                when: str) -> None:
+    result = assess_record(_timed(effectiveDateTime=when))
+    assert result.current is None and not result.undated_abnormal
+    assert [p.problem for p in result.data_problems] == [Problem.UNREADABLE]
 
 
 def test_r1_amended_version_replaces_the_original(assess_record: AssessFn) -> None:
