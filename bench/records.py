@@ -50,6 +50,11 @@ def _request(labs: list[dict[str, Any]], **extra: list[dict[str, Any]]) -> dict[
             "context": {"userId": "Practitioner/bench", "patientId": "bench-1"}, "prefetch": prefetch}
 
 
+def empty() -> dict[str, Any]:
+    """A Patient and ten empty Bundles: what a call costs before any result is read (the fixed cost)."""
+    return _request([])
+
+
 def small() -> dict[str, Any]:
     """A Patient and 20 ANC Observations (LOINC 751-8) over 20 weeks; the latest normal."""
     rng = random.Random(1)
@@ -98,7 +103,7 @@ def heavy(count: int = 5000) -> dict[str, Any]:
     return _request(labs)
 
 
-RECORDS = {"small": small, "typical": typical, "heavy": heavy}
+RECORDS = {"empty": empty, "small": small, "typical": typical, "heavy": heavy}
 
 
 def distinct(make: Any, count: int = 2000) -> list[dict[str, Any]]:

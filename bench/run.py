@@ -1,9 +1,10 @@
 """`make bench`: the service against its floor, in one run on one machine, loaded on 127.0.0.1 only.
 
-For each record (small, typical, heavy) and each round, wrk loads the floor and then the service (alternating),
-bounded in time and connections; the table gives medians over rounds and the ratios service/floor. In-process
-figures (time per request and per Observation, cost growth with record size) and memory per worker complete it.
-Results: bench/results/latest.json. Timings are never asserted in tests; this is the instrument.
+For each record (small, typical, heavy, and an empty one: the fixed cost of a call) and each round, wrk loads the
+floor and then the service (alternating), bounded in time and connections; the table gives medians over rounds and
+the ratios service/floor. In-process figures (time per request and per Observation, cost growth with record size)
+and memory per worker complete it. Results: bench/results/latest.json. Timings are never asserted in tests; this is
+the instrument.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def main() -> None:
     for name in ("small", "typical"):  # the same records as distinct patients, one line each
         bodies[f"distinct_{name}"] = work / f"distinct_{name}.json"
         bodies[f"distinct_{name}"].write_bytes(b"\n".join(orjson.dumps(r) for r in distinct(RECORDS[name], DISTINCT)))
-    measured = ["distinct_small", "distinct_typical", "small", "typical", "heavy"]
+    measured = ["distinct_small", "distinct_typical", "small", "typical", "heavy", "empty"]
 
     env = {"NEUTROPENIA_CDS_NOW": NOW.isoformat(), "NEUTROPENIA_CDS_DATA_DIR": str(data_dir)}
     service_port, floor_port = _free_port(), _free_port()
