@@ -258,7 +258,10 @@ def main() -> None:
         results[name] = {
             "floor_rps": round(floor_rps, 1),
             "rps": round(service_rps, 1),
-            "throughput_ratio": round(service_rps / floor_rps, 3),
+            # the ratio of each round (floor and service loaded one after the other), then their median: a slower
+            # spell of a shared machine moves both sides of a round's ratio, not the median of the rounds
+            "throughput_ratio": round(statistics.median(
+                s["rps"] / f["rps"] for s, f in zip(runs[name]["service"], runs[name]["floor"], strict=True)), 3),
             "p50_ms": round(statistics.median(r["p50_ms"] for r in runs[name]["service"]), 3),
             "p99_ms": round(statistics.median(r["p99_ms"] for r in runs[name]["service"]), 3),
             "floor_p50_ms": round(statistics.median(r["p50_ms"] for r in runs[name]["floor"]), 3),
