@@ -377,28 +377,28 @@ class _Facts:
     medication_orders: list[tuple[Any, Received]] = field(default_factory=list)  # read once every Medication is known
 
 
-def decode(resources: Iterable[Received], knowledge: Knowledge, facts: _Facts) -> Iterator[tuple[Any, Received]]:
-    """Step 1: each resource decoded once into the Struct of its type, with what it was decoded from. A Medication
-    is kept (as a dict) for the orders that name it; another type no rule reads is let go; a resource whose elements
-    a rule reads are not of their type is a data problem (R10)."""
+def decode(resources: Iterable[Received]) -> Iterator[tuple[Any, Received]]:
+    """Step 1: each resource decoded once into the Struct of its type -- None for one whose elements that a rule
+    reads are not of their type (R10) -- with what it was decoded from. A type no rule reads is let go."""
     for item in resources:
         try:
             yield read_resource(item), item
-        except OtherType as other:
-            if str(other) == "Medication":  # what a medication order names (R9 drug identity)
-                medication = _as_dict(item)
-                if isinstance(medication.get("id"), str):
-                    facts.medication_resources[medication["id"]] = medication
+        except OtherType:
+            continue
         except Unreadable:
-            _unreadable(item, knowledge, facts.unreadable)
+            yield None, item
 
 
 def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, window: Window | None,
                facts: _Facts) -> None:
     """Step 2: each typed resource a rule reads, as the facts of its kind (a result only when recent enough to
-    change an answer); medication resources set aside until every Medication they may name is known."""
+    change an answer; one that cannot be read, a data problem: R10); Medications, and the medication resources that
+    may name them, set aside until every Medication is known."""
     relevant = _Relevance(knowledge)
     for resource, item in typed:
+        if resource is None:  # the elements a rule reads are not of their FHIR type
+            _unreadable(item, knowledge, facts.unreadable)
+            continue
         try:
             if isinstance(resource, fhir.Observation):
                 matched = _role(resource, knowledge)
@@ -417,6 +417,10 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
             elif isinstance(resource, fhir.MedicationRequest | fhir.MedicationAdministration
                             | fhir.MedicationStatement):
                 facts.medication_orders.append((resource, item))
+            elif isinstance(resource, fhir.Medication):
+                medication = _as_dict(item)  # read whole: what an order names (R9 drug identity)
+                if isinstance(medication.get("id"), str):
+                    facts.medication_resources[medication["id"]] = medication
             elif isinstance(resource, fhir.Procedure):
                 if relevant.procedure(resource):
                     facts.procedures.append(procedure_facts(resource))
@@ -453,7 +457,7 @@ def build_record(
     kept only when a rule reads it (and, with a window, only when recent enough to change an answer): decode, sort
     into facts, identify the medications, date the patient's birth."""
     facts = _Facts()
-    sort_facts(decode(resources, knowledge, facts), knowledge, window, facts)
+    sort_facts(decode(resources), knowledge, window, facts)
     identify_medications(knowledge, facts)
     born, precision = birth_date(patient, patient_id)
     return PatientRecord(

@@ -155,14 +155,21 @@ class Condition(msgspec.Struct, frozen=True, tag="Condition", tag_field="resourc
     code: CodeableConcept | None = None
 
 
+class Medication(msgspec.Struct, frozen=True, tag="Medication", tag_field="resourceType"):
+    """What a medication order names (R9 drug identity): read whole, from what it was decoded from."""
+
+    id: str | None = None
+
+
 Received = dict[str, Any] | bytes | msgspec.Raw  # a resource decoded, or its bytes as received
 TYPES: dict[str, type[msgspec.Struct]] = {
     "Observation": Observation, "DiagnosticReport": DiagnosticReport, "Patient": Patient,
     "MedicationRequest": MedicationRequest, "MedicationAdministration": MedicationAdministration,
     "MedicationStatement": MedicationStatement, "Procedure": Procedure, "Condition": Condition,
+    "Medication": Medication,
 }
 Resource = (Observation | DiagnosticReport | Patient | MedicationRequest | MedicationAdministration
-            | MedicationStatement | Procedure | Condition)
+            | MedicationStatement | Procedure | Condition | Medication)
 _RESOURCE = msgspec.json.Decoder(Resource)
 
 
