@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from cds_service.clinical.drugs import identify
 from cds_service.clinical.labs import is_patient_reference
 from cds_service.clinical.model import (
     ChemotherapyDose,
@@ -33,7 +32,7 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
     for medication in record.medications:
         if medication.status not in context.statuses.given[medication.kind] or medication.started_at is None:
             continue
-        identity = identify(medication.concept, context)  # R8 by the drug-identity rules of R9
+        identity = medication.identity  # R8 by the drug-identity rules of R9
         if identity.antineoplastic is not None:
             doses.append((identity.antineoplastic, medication.started_at, identity.antineoplastic_by or Evidence.CODE))
     for procedure in record.procedures:
@@ -54,7 +53,7 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
 def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> bool:
     return any(
         m.status in context.statuses.active.get(m.kind, frozenset())
-        and identify(m.concept, context).has(context.clozapine)
+        and m.identity.has(context.clozapine)
         for m in medications
     )
 
@@ -129,7 +128,7 @@ def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[
     drugs = []
     for m in record.medications:
         if m.kind is MedicationKind.REQUEST and m.status in context.statuses.active[MedicationKind.REQUEST]:
-            identity = identify(m.concept, context)
+            identity = m.identity
             if not identity.non_systemic:  # R9: topical, ophthalmic and otic products do not count
                 drugs += [context.associated_drugs[key] for key, _ in identity.ingredients
                           if key in context.associated_drugs]

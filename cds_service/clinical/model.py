@@ -183,12 +183,14 @@ class MedicationKind(enum.StrEnum):
 
 
 class MedicationFacts(msgspec.Struct, frozen=True):
-    """A medication resource: what was ordered, given or taken, and when it was given or started (R7, R8)."""
+    """A medication resource: what was ordered, given or taken, what it was recognised as (R9 drug identity, worked
+    out once as the record is read), and when it was given or started (R7, R8)."""
 
     id: str | None
     kind: MedicationKind
     status: str
     concept: MedicationConcept
+    identity: DrugIdentity
     started_at: datetime | None
 
 

@@ -434,12 +434,13 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
     """Step 3: each medication resource by what it names (R9 drug identity); kept only when a rule reads it."""
     for model, item in facts.medication_orders:
         concept = medication_concept(_as_dict(item), facts.medication_resources)
-        if not identify(concept, knowledge.context).recognised:
+        identity = identify(concept, knowledge.context)
+        if not identity.recognised:
             continue
         kind = type(model).__name__
         try:
             facts.medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
-                                                     _started(model)))
+                                                     identity, _started(model)))
         except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
 
