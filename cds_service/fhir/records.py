@@ -210,7 +210,7 @@ def observation_facts(obs: fhir.Observation, role: Role, loinc: str,
         quantity=_quantity(obs.valueQuantity),
         effective=effective,
         issued=instant(obs.issued) if effective is None else None,  # R1: `issued` dates only what nothing else does
-        last_updated=instant(obs.meta.lastUpdated) if obs.meta is not None else None,
+        last_updated=None,  # read only where R1 needs it: date_versions
         specimen=_reference(obs.specimen),
         reference_low=reference_low,
         data_absent=obs.dataAbsentReason is not None,
@@ -375,6 +375,9 @@ class _Facts:
     medications: list[MedicationFacts] = field(default_factory=list)
     medication_resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # Medication by id (R9)
     medication_orders: list[tuple[Any, Received]] = field(default_factory=list)  # read once every Medication is known
+    # each Observation id kept -> its results' places in `observations`, their meta.lastUpdated as sent, and what
+    # each was decoded from (R1 versions)
+    versions: dict[str, list[tuple[int, str | None, Received]]] = field(default_factory=dict)
 
 
 def decode(resources: Iterable[Received]) -> Iterator[tuple[Any, Received]]:
@@ -407,6 +410,10 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
                                            resource.effectiveInstant)
                     if window is None or window.keeps(matched[0], effective):
                         facts.observations.append(observation_facts(resource, *matched, effective))
+                        if resource.id is not None:
+                            stamp = resource.meta.lastUpdated if resource.meta is not None else None
+                            facts.versions.setdefault(resource.id, []).append(
+                                (len(facts.observations) - 1, stamp, item))
                 elif relevant.panel(resource):
                     facts.panels.append(panel_facts(resource))
                 elif relevant.duffy(resource):
@@ -430,8 +437,28 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
             _unreadable(item, knowledge, facts.unreadable)
 
 
+def date_versions(knowledge: Knowledge, facts: _Facts) -> None:
+    """Step 3: R1 chooses between versions of one Observation id by meta.lastUpdated, so it is read where an id was
+    sent more than once, and only there: a version whose lastUpdated is no FHIR time cannot be placed among the
+    others (a data problem, R10), while a result sent once is read whatever its metadata says."""
+    dropped: set[int] = set()
+    for versions in facts.versions.values():
+        if len(versions) < 2:
+            continue
+        for index, stamp, item in versions:
+            try:
+                dated = instant(stamp)
+            except Unreadable:
+                _unreadable(item, knowledge, facts.unreadable)
+                dropped.add(index)
+                continue
+            facts.observations[index] = msgspec.structs.replace(facts.observations[index], last_updated=dated)
+    if dropped:
+        facts.observations = [o for i, o in enumerate(facts.observations) if i not in dropped]
+
+
 def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
-    """Step 3: each medication resource by what it names (R9 drug identity); kept only when a rule reads it."""
+    """Step 4: each medication resource by what it names (R9 drug identity); kept only when a rule reads it."""
     for model, item in facts.medication_orders:
         concept = medication_concept(_as_dict(item), facts.medication_resources)
         identity = identify(concept, knowledge.context)
@@ -456,9 +483,10 @@ def build_record(
 ) -> PatientRecord:
     """A PatientRecord from FHIR resources -- decoded dicts, or the bytes received -- each decoded once, typed, and
     kept only when a rule reads it (and, with a window, only when recent enough to change an answer): decode, sort
-    into facts, identify the medications, date the patient's birth."""
+    into facts, date the versions of a result, identify the medications, date the patient's birth."""
     facts = _Facts()
     sort_facts(decode(resources), knowledge, window, facts)
+    date_versions(knowledge, facts)
     identify_medications(knowledge, facts)
     born, precision = birth_date(patient, patient_id)
     return PatientRecord(

@@ -117,6 +117,32 @@ def test_r1_amended_version_replaces_the_original(assess_record: AssessFn) -> No
         assert result.current.severity is Severity.MILD
 
 
+def test_r1_a_result_sent_once_is_read_whatever_its_last_updated_says(assess_record: AssessFn) -> None:
+    """meta.lastUpdated only orders versions of one id (R1): sent once, a garbled one loses nothing."""
+    result = assess_record(anc(420, id="cbc-anc", last_updated="last tuesday"))
+    assert result.current is not None and result.current.anc.value == 420
+    assert result.current.severity is Severity.SEVERE
+    assert not result.data_problems
+
+
+def test_r1_a_version_whose_last_updated_is_no_time_cannot_be_placed(assess_record: AssessFn) -> None:
+    """Two versions, one with a lastUpdated that is no FHIR time: it cannot replace the other (R10), which is read."""
+    original = anc(450, id="cbc-anc", last_updated="2026-11-24T10:00:00Z")
+    garbled = anc(1450, id="cbc-anc", status="amended", last_updated="24/11/2026 15:00")
+    for order in ((original, garbled), (garbled, original)):
+        result = assess_record(*order)
+        assert result.current is not None and result.current.anc.value == 450
+        assert result.current.severity is Severity.SEVERE
+
+
+def test_r1_versions_none_of_which_can_be_placed_are_data_problems(assess_record: AssessFn) -> None:
+    first = anc(450, id="cbc-anc", last_updated="yesterday")
+    second = anc(1450, id="cbc-anc", status="amended", last_updated="today")
+    result = assess_record(first, second)
+    assert result.current is None
+    assert [p.problem for p in result.data_problems] == [Problem.UNREADABLE, Problem.UNREADABLE]
+
+
 def test_r1_later_entered_in_error_version_withdraws_the_result(assess_record: AssessFn) -> None:
     original = anc(300, id="cbc-anc", last_updated="2026-11-24T10:00:00Z")
     withdrawn = anc(300, id="cbc-anc", status="entered-in-error", last_updated="2026-11-24T15:00:00Z")
