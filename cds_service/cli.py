@@ -129,8 +129,8 @@ def _write_review(args: argparse.Namespace, document: Any, assessment: Any, deps
 def _assess_file(document: Any, deps: Any) -> Any:
     """The Assessment of a hook request (its prefetch) or of a FHIR Bundle holding one Patient."""
     from cds_service.clinical.assessment import assess
+    from cds_service.fhir.hook_request import parse_hook_request
     from cds_service.fhir.records import build_record
-    from cds_service.hook_request import parse_hook_request
     from cds_service.services import assess_patient, declare_services, patient_data
 
     if isinstance(document, dict) and "hookInstance" in document:

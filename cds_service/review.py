@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from cds_service.clinical.model import Assessment
 from cds_service.errors import ServiceError
-from cds_service.hook_request import parse_hook_request
+from cds_service.fhir.hook_request import parse_hook_request
 from cds_service.render.chart import anc_chart
 from cds_service.render.pages import markdown_html
 from cds_service.services import CdsService, ServiceDependencies, answer, assess_patient, patient_data

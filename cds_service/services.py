@@ -13,9 +13,9 @@ from cds_service.clinical.drugs import identify
 from cds_service.clinical.model import Assessment, DataKind
 from cds_service.clinical.orders import check_orders
 from cds_service.fhir.client import FhirClient
+from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.prefetch import PATIENT_KEY, PatientData, PrefetchTemplate, resolve
 from cds_service.fhir.records import Window, build_record
-from cds_service.hook_request import HookRequest
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
 from cds_service.observability import noticed

@@ -16,9 +16,9 @@ import msgspec
 from cds_service.clinical.model import DataKind
 from cds_service.errors import BadRequest, DataUnavailable
 from cds_service.fhir.client import FhirClient
+from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.resources import Received
 from cds_service.fhir.wire import BundleResources, as_received
-from cds_service.hook_request import HookRequest
 from cds_service.metrics import FHIR_SEARCHES, FHIR_SECONDS
 from cds_service.urls import fhir_id
 

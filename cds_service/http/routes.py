@@ -16,8 +16,8 @@ from cds_service.errors import BadRequest, NotFound, StoreUnavailable, Unauthent
 from cds_service.feedback.model import parse_feedback
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
+from cds_service.fhir.hook_request import parse_hook_request
 from cds_service.fhir.wire import decode_hook_body
-from cds_service.hook_request import parse_hook_request
 from cds_service.http.errors import remember_hook_instance
 from cds_service.http.reached import base_url, call_dependencies
 from cds_service.metrics import CARDS, FEEDBACK

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_service.errors import ServiceError
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist
-from cds_service.hook_request import HookRequest
+from cds_service.fhir.hook_request import HookRequest
 from cds_service.http.pages import html_page
 from cds_service.http.reached import call_dependencies
 from cds_service.review import Reviewed, review_page

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 
 from cds_service.app import create_app
 from cds_service.errors import ServiceError
-from cds_service.hook_request import parse_hook_request
+from cds_service.fhir.hook_request import parse_hook_request
 from cds_service.settings import Settings
 from tests.builders import NOW
 

@@ -15,6 +15,9 @@ FORBIDDEN = {
                  "functools", "weakref"),
     "knowledge": ("cds_service.clinical", "cds_service.fhir", "cds_service.http", "cds_service.render"),
     "render": ("cds_service.services", "cds_service.review", "cds_service.http", "cds_service.fhir", "flask"),
+    # the FHIR boundary, the hook request included, serves the layers above it and imports none of them
+    "fhir": ("cds_service.services", "cds_service.review", "cds_service.http", "cds_service.render",
+             "cds_service.app", "cds_service.cli", "flask"),
 }
 
 
