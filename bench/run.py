@@ -1,10 +1,10 @@
 """`make bench`: the service against its floor, in one run on one machine, loaded on 127.0.0.1 only.
 
 For each record (small, typical, heavy, and an empty one: the fixed cost of a call) and each round, wrk loads the
-floor and then the service (alternating), bounded in time and connections; the table gives medians over rounds and
-the ratios service/floor. In-process figures (time per request and per Observation, cost growth with record size)
-and memory per worker complete it. Results: bench/results/latest.json. Timings are never asserted in tests; this is
-the instrument.
+floor and then the service (alternating), bounded in time and connections; the table gives medians over rounds, and
+a record's ratio service/floor is the median of its rounds' ratios. In-process figures (time per request and per
+Observation, cost growth with record size) and memory per worker complete it. Results: bench/results/latest.json.
+Timings are never asserted in tests; this is the instrument.
 """
 
 from __future__ import annotations
