@@ -53,6 +53,14 @@ def _redirect_uri(deps: ServiceDependencies) -> str:
     return deps.base_url + "/smart/callback"
 
 
+def _with_session_cookie(response: BaseResponse, session_id: str, deps: ServiceDependencies,
+                         expires: datetime | None = None) -> BaseResponse:
+    """The session id in an HttpOnly cookie for the app's paths only (Secure where the service is reached by https)."""
+    response.set_cookie(COOKIE, session_id, httponly=True, samesite="Lax", path="/smart", expires=expires,
+                        secure=deps.base_url.startswith("https://"))
+    return response
+
+
 @smart.errorhandler(ServiceError)
 def refused(error: ServiceError) -> Response:
     """A person reads these: a short page, never the token or the code."""
@@ -83,10 +91,7 @@ def launch() -> BaseResponse:
     _store().open_smart_session(session, now)
     target = authorisation_url(configuration, settings.smart_client, _redirect_uri(deps), iss, launch_id,
                                session["state"], session["code_verifier"])
-    response = redirect(target, 302)
-    response.set_cookie(COOKIE, session["id"], httponly=True, samesite="Lax", path="/smart",
-                        secure=deps.base_url.startswith("https://"))
-    return response
+    return _with_session_cookie(redirect(target, 302), session["id"], deps)
 
 
 @smart.get("/smart/callback")
@@ -112,10 +117,7 @@ def callback() -> BaseResponse:
         store.close_smart_session(session["id"])
         raise
     store.authorise_smart_session(session["id"], authorised.access_token, authorised.patient, authorised.expires_at)
-    response = redirect("/smart/chart", 303)
-    response.set_cookie(COOKIE, session["id"], httponly=True, samesite="Lax", path="/smart",
-                        expires=authorised.expires_at, secure=deps.base_url.startswith("https://"))
-    return response
+    return _with_session_cookie(redirect("/smart/chart", 303), session["id"], deps, authorised.expires_at)
 
 
 @smart.get("/smart/chart")
