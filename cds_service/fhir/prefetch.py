@@ -123,7 +123,7 @@ class PatientData(msgspec.Struct, frozen=True):
         return chain.from_iterable(self.by_key)
 
 
-def patient_data(values: Mapping[str, PrefetchValue]) -> PatientData:
+def as_patient_data(values: Mapping[str, PrefetchValue]) -> PatientData:
     """The resolved prefetch values as one PatientData."""
     patient = values.get(PATIENT_KEY)
     unavailable, partial = data_gaps(values)
@@ -139,7 +139,7 @@ def resolve(request: HookRequest, templates: tuple[PrefetchTemplate, ...], clien
             since: date) -> PatientData:
     """CDS Hooks 2.0 prefetch: each key as sent, else fetched from fhirServer (results since `since`); 412 if a
     required key stays missing."""
-    return patient_data(complete_prefetch(read_prefetch(request.prefetch, templates), templates, request, client,
+    return as_patient_data(complete_prefetch(read_prefetch(request.prefetch, templates), templates, request, client,
                                           since))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cds_service.clinical.model import DataKind
-from cds_service.fhir.prefetch import PrefetchState, PrefetchValue, data_gaps, patient_data
+from cds_service.fhir.prefetch import PrefetchState, PrefetchValue, as_patient_data, data_gaps
 
 
 # present and null (CDS Hooks 2.0: "no data") are obtained; failed (an OperationOutcome) and absent are not
@@ -30,7 +30,7 @@ def test_patient_data_is_the_patient_and_every_other_key_in_declared_order() -> 
     patient = {"resourceType": "Patient", "id": "p1"}
     labs = ({"resourceType": "Observation", "id": "l1"}, {"resourceType": "Observation", "id": "l2"})
     vitals = ({"resourceType": "Observation", "id": "v1"},)
-    data = patient_data({
+    data = as_patient_data({
         "patient": PrefetchValue(PrefetchState.PRESENT, (patient,)),
         "labs": PrefetchValue(PrefetchState.PRESENT, labs, DataKind.LABS, partial=True),
         "conditions": PrefetchValue(PrefetchState.FAILED, describes=DataKind.CONDITIONS),
@@ -43,6 +43,6 @@ def test_patient_data_is_the_patient_and_every_other_key_in_declared_order() -> 
 
 
 def test_patient_data_without_a_patient_resource() -> None:
-    data = patient_data({"patient": PrefetchValue(PrefetchState.NULL)})
+    data = as_patient_data({"patient": PrefetchValue(PrefetchState.NULL)})
     assert data.patient is None
     assert list(data.resources) == []
