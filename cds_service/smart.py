@@ -20,11 +20,16 @@ from cds_service.errors import ServiceError
 from cds_service.fhir.client import Allowlist
 from cds_service.urls import BadUrl, Url, fhir_id, parse_url
 
+# What the chart reads: every resource type of the patient-view prefetch, and the Medications its searches include.
+# The patient is read by id; the rest are searched (tests/unit/test_smart.py keeps this list beside the prefetch).
+READ_RESOURCES = ("Patient",)
+SEARCHED_RESOURCES = ("Observation", "DiagnosticReport", "MedicationRequest", "MedicationAdministration",
+                      "MedicationStatement", "Medication", "Procedure", "Condition")
 # SMART App Launch 2.0 scopes (v2 syntax), and what a server that speaks only v1 needs instead.
-SCOPES_V2 = ("launch openid fhirUser patient/Observation.rs patient/MedicationRequest.rs "
-             "patient/MedicationAdministration.rs patient/Procedure.rs patient/Patient.r")
-SCOPES_V1 = ("launch openid fhirUser patient/Observation.read patient/MedicationRequest.read "
-             "patient/MedicationAdministration.read patient/Procedure.read patient/Patient.read")
+SCOPES_V2 = " ".join(("launch openid fhirUser", *(f"patient/{t}.rs" for t in SEARCHED_RESOURCES),
+                      *(f"patient/{t}.r" for t in READ_RESOURCES)))
+SCOPES_V1 = " ".join(("launch openid fhirUser",
+                      *(f"patient/{t}.read" for t in (*SEARCHED_RESOURCES, *READ_RESOURCES))))
 PENDING_MINUTES = 10  # from the launch to the EHR's answer
 DEFAULT_TOKEN_SECONDS = 300  # a token response without expires_in: kept this long at most
 

@@ -22,12 +22,12 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, value, inde
 const upstream = args.fhir.replace(/\/$/, '');
 const tokenTtl = Number(args['token-ttl'] || 300);
 
+// The FHIR resources this EHR grants access to, in SMART v2 (.rs, .r) and v1 (.read) form.
+const RESOURCES = ['Patient', 'Observation', 'DiagnosticReport', 'MedicationRequest', 'MedicationAdministration',
+  'MedicationStatement', 'Medication', 'Procedure', 'Condition'];
 const SCOPES = [
   'openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access',
-  'patient/Observation.rs', 'patient/MedicationRequest.rs', 'patient/MedicationAdministration.rs',
-  'patient/Procedure.rs', 'patient/Patient.r',
-  'patient/Observation.read', 'patient/MedicationRequest.read', 'patient/MedicationAdministration.read',
-  'patient/Procedure.read', 'patient/Patient.read',
+  ...RESOURCES.flatMap((type) => [`patient/${type}.rs`, `patient/${type}.r`, `patient/${type}.read`]),
 ];
 const launches = new Map(); // launch id -> { patient, appContext }
 const codes = new Map(); // authorization code -> launch
@@ -120,9 +120,24 @@ async function fhir(req, res, url, provider) {
   const own = path === `/Patient/${patient}` || url.searchParams.get('patient') === patient
     || url.searchParams.get('subject') === `Patient/${patient}`;
   if (!own) return json(res, 403, outcome('forbidden', 'not the patient of this token'));
+  // as an EHR does: a read needs the type's r (or v1 read) scope, a search its s; an included type its r
+  const type = path.split('/')[1];
+  const needs = path.split('/').length > 2 ? 'r' : 's';
+  const included = url.searchParams.getAll('_include').map((include) => (include.split(':')[1] === 'medication'
+    ? 'Medication' : null)).filter(Boolean);
+  const missing = [[type, needs], ...included.map((t) => [t, 'r'])].filter(([t, p]) => !grants(found.scope, t, p));
+  if (missing.length) return json(res, 403, outcome('forbidden', `no scope for ${missing.map(([t]) => t).join(', ')}`));
   const answer = await fetch(upstream + path + url.search, { headers: { accept: 'application/fhir+json' } });
   res.writeHead(answer.status, { 'content-type': 'application/fhir+json' });
   res.end(Buffer.from(await answer.arrayBuffer()));
+}
+
+function grants(scope, type, permission) {
+  return (scope || '').split(' ').some((granted) => {
+    const match = /^patient\/([A-Za-z*]+)\.([a-z]+)$/.exec(granted);
+    if (!match || (match[1] !== type && match[1] !== '*')) return false;
+    return match[2] === 'read' || match[2] === '*' || (/^c?r?u?d?s?$/.test(match[2]) && match[2].includes(permission));
+  });
 }
 
 function outcome(code, text) {

@@ -124,6 +124,9 @@ def test_a_card_link_launches_the_chart_of_that_patient(chromium: BrowserContext
         # the same assessment the card gave (R5: 800/uL is moderate), from the same clinical core
         assert section.locator("article.card .summary").all_inner_texts() == [c["summary"] for c in cards["cards"]]
         assert cards["cards"][0]["summary"] == "Moderate neutropenia: ANC 800/uL (Nov 24)"
+        # the app's scopes let it read every kind of data the card read (an EHR refuses a type it has no scope for)
+        detail = section.locator("article.card .detail").inner_text()
+        assert "Read only in part" not in detail and "Not available to this check" not in detail
         assert section.locator("a", has_text="Patient handout").count() == 1
         page.screenshot(path=str(ARTEFACTS / "smart-app-chart.png"), full_page=True)
         assert errors == []

@@ -11,9 +11,13 @@ import requests
 import responses
 
 from cds_service.fhir.client import Allowlist
+from cds_service.knowledge import Knowledge
+from cds_service.services import patient_prefetch
 from cds_service.smart import (
+    READ_RESOURCES,
     SCOPES_V1,
     SCOPES_V2,
+    SEARCHED_RESOURCES,
     LaunchRefused,
     SmartConfiguration,
     authorisation_url,
@@ -28,6 +32,19 @@ ISS = "https://ehr.example.org/fhir"
 CONFIGURATION = {"authorization_endpoint": "https://ehr.example.org/auth", "token_endpoint": "https://ehr.example.org/token",
                  "code_challenge_methods_supported": ["S256"], "capabilities": ["launch-ehr", "permission-v2"]}
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def test_the_scopes_cover_every_resource_the_chart_reads(knowledge: Knowledge) -> None:
+    # the chart resolves the patient-view prefetch with the EHR's token: a type without its scope would be refused
+    templates = patient_prefetch(knowledge)
+    read = {t.query.split("/")[0] for t in templates if "?" not in t.query}
+    searched = {t.query.split("?")[0] for t in templates if "?" in t.query}
+    included = {"Medication" for t in templates if ":medication" in t.query}
+    assert read == {"Patient"} and read == set(READ_RESOURCES)
+    assert searched | included == set(SEARCHED_RESOURCES)
+    for kind in searched | included:
+        assert f"patient/{kind}.rs" in SCOPES_V2.split() and f"patient/{kind}.read" in SCOPES_V1.split()
+    assert "patient/Patient.r" in SCOPES_V2.split() and "patient/Patient.read" in SCOPES_V1.split()
 
 
 @pytest.mark.parametrize(("iss", "status"), [
