@@ -181,14 +181,18 @@ def read_resource(resource: Received) -> Any:
     """A resource as the Struct of its type, in one decode; OtherType for a type no rule reads, Unreadable for one of
     the types read whose elements that a rule reads are not of their FHIR type."""
     try:
-        if isinstance(resource, dict):
-            return msgspec.convert(resource, Resource)
+        if isinstance(resource, dict):  # (to its own type: converting to the union builds the union's decoder anew)
+            name = resource.get("resourceType")
+            kind = TYPES.get(name) if isinstance(name, str) else None
+            if kind is None:
+                raise OtherType(str(name))
+            return msgspec.convert(resource, kind)
         return _RESOURCE.decode(resource)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        kind = resource.get("resourceType") if isinstance(resource, dict) else _kind_of(resource)
-        if kind in TYPES:
+        name = resource.get("resourceType") if isinstance(resource, dict) else _kind_of(resource)
+        if isinstance(name, str) and name in TYPES:  # (a resourceType that is no string names no type)
             raise Unreadable(str(exc)) from None
-        raise OtherType(str(kind)) from None
+        raise OtherType(str(name)) from None
 
 
 class _Kind(msgspec.Struct):

@@ -76,6 +76,21 @@ def test_a_number_past_double_in_one_result_of_a_large_request_leaves_the_others
     assert card["summary"] == "Mild neutropenia: ANC 1,023/uL (Nov 24)"
 
 
+@pytest.mark.parametrize("kind", [["Observation"], {"name": "Observation"}, 7, None, True])
+def test_an_entry_whose_resource_type_is_no_string_is_let_go_like_one_without_it(client: FlaskClient,
+                                                                                 kind: Any) -> None:
+    # no type a rule reads: skipped as an entry without a resourceType is, and the rest read (it was a 500)
+    odd = {**anc(1200, id="odd"), "resourceType": kind}
+    conditions = bundle({"resourceType": kind, "id": "c1", "code": {"text": "neutropenia"}})
+    body = hook_request(anc(420), odd)
+    body["prefetch"]["conditions"] = conditions
+    response = client.post(URL, json=body)
+    assert response.status_code == 200
+    (card,) = assert_cds_response(response.get_json())
+    assert card["summary"] == client.post(URL, json=hook_request(anc(420))).get_json()["cards"][0]["summary"]
+    assert card["summary"].startswith("Severe neutropenia: ANC 420/uL")
+
+
 def test_huge_numbers_in_the_record_do_not_break_anything(client: FlaskClient) -> None:
     body = hook_request(anc(10**300), anc(-(10**300), id="neg"), anc(1e-300, id="tiny"))
     assert client.post(URL, json=body).status_code == 200
