@@ -108,7 +108,7 @@ def fixture_request(hook: str, name: str) -> dict[str, Any]:
 
 @contextmanager
 def running_service(env: dict[str, str] | None = None, workers: int = 2) -> Iterator[tuple[str, int]]:
-    """`neutropenia-cds serve` (gunicorn, sync workers) on a free loopback port; yields (URL, master pid)."""
+    """`neutropenia-cds serve` (gunicorn, threaded workers) on a free loopback port; yields (URL, master pid)."""
     port = free_port()
     # the service's log: a file, never a pipe nobody reads (a full pipe blocks it)
     log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in the finally below, after the process stops
