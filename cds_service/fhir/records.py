@@ -31,7 +31,15 @@ from cds_service.clinical.model import (
     ReportFacts,
 )
 from cds_service.fhir import resources as fhir
-from cds_service.fhir.resources import OtherType, Received, Unreadable, element, instant, read_resource
+from cds_service.fhir.resources import (
+    OtherType,
+    Received,
+    Unreadable,
+    element,
+    elements,
+    instant,
+    read_resource,
+)
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
 
@@ -227,7 +235,7 @@ def coded_observation_facts(obs: fhir.Observation) -> CodedObservationFacts:
         value_codings=codings_of(element(obs.valueCodeableConcept, fhir.CodeableConcept)),
         value_text=element(obs.valueString, str),
         components=tuple(ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
-                         for c in element(obs.component, list[fhir.Component]) or ()),
+                         for c in elements(obs.component, fhir.Component)),
         specimen=_reference(obs.specimen),
         effective=instant(obs.effectiveDateTime) or instant(obs.issued),
     )
@@ -235,7 +243,7 @@ def coded_observation_facts(obs: fhir.Observation) -> CodedObservationFacts:
 
 def panel_facts(obs: fhir.Observation) -> PanelFacts:
     """A CBC or differential panel: its time dates its members, which are one collection (R1, R4)."""
-    members = (_observation_id(m.reference) for m in element(obs.hasMember, list[fhir.Reference]) or ())
+    members = (_observation_id(m.reference) for m in elements(obs.hasMember, fhir.Reference))
     return PanelFacts(obs.id, _effective(obs.effectiveDateTime, obs.effectivePeriod, obs.effectiveInstant),
                       tuple(m for m in members if m))
 
@@ -250,7 +258,7 @@ def _started(resource: Any) -> datetime | None:
     """R7/R8: when a dose was given or started."""
     if isinstance(resource, fhir.MedicationRequest):
         try:  # (a dosage no rule can read gives no start: authoredOn then)
-            dosages = element(resource.dosageInstruction, list[fhir.Dosage]) or []
+            dosages = elements(resource.dosageInstruction, fhir.Dosage)
         except Unreadable:
             dosages = []
         starts = [instant(d.timing.repeat.boundsPeriod.start) for d in dosages

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -219,6 +219,23 @@ def element(value: Any, kind: Any) -> Any:
         return None
     try:
         return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        raise Unreadable(str(exc)) from None
+
+
+T = TypeVar("T")
+
+
+def elements(value: Any, kind: type[T]) -> list[T]:
+    """A repeating element decoded loosely, typed where it is read: each item of `kind` (none when it is absent);
+    Unreadable if it is no list or an item is not of that type. (Item by item: msgspec converts to a Struct with
+    the converter the Struct keeps, while a list type's converter is built anew on every call.)"""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Unreadable(f"Expected `array`, got `{type(value).__name__}`")
+    try:
+        return [msgspec.convert(item, kind) for item in value]
     except msgspec.ValidationError as exc:
         raise Unreadable(str(exc)) from None
 

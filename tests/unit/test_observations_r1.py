@@ -211,6 +211,19 @@ def test_r1_time_from_the_panel_that_lists_it_in_has_member(assess_record: Asses
     assert result.current.anc.collected_at.isoformat() == "2026-11-24T04:00:00+00:00"
 
 
+@pytest.mark.parametrize("members", [
+    "Observation/timed", {"reference": "Observation/timed"}, [None, {"reference": "Observation/timed"}],
+    [{"reference": 7}, {"reference": "Observation/timed"}],
+])
+def test_r1_a_panel_whose_has_member_is_not_of_its_type_dates_nothing(assess_record: AssessFn,
+                                                                     members: Any) -> None:
+    """R10: the panel cannot be read, so it dates none of its members; R1: the result falls back to `issued`."""
+    panel = {**_panel("58410-2", panel_id="broken", effectiveDateTime="2026-11-24T04:00:00Z"), "hasMember": members}
+    result = assess_record(_timed(issued="2026-11-24T09:00:00Z"), panel)
+    assert result.current is not None and result.current.anc.collected_at is not None
+    assert result.current.anc.collected_at.isoformat() == "2026-11-24T09:00:00+00:00"
+
+
 @pytest.mark.parametrize(("fields", "expected"), [
     # R1 order: the result's own effective[x] first, then the panel's, then the report's, then issued
     ({"effectiveDateTime": "2026-11-24T08:00:00Z"}, "2026-11-24T08:00:00+00:00"),
