@@ -129,7 +129,7 @@ def _medication_named(resource: dict[str, Any], medications: dict[str, dict[str,
             if isinstance(item, dict) and item.get("id") == target[1:]:
                 return item
         return None
-    return medications.get(target.rsplit("Medication/", 1)[-1])
+    return medications.get(target.rsplit("Medication/", 1)[-1].split("/", 1)[0])  # (less any /_history/version)
 
 
 def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> MedicationConcept:

@@ -106,12 +106,14 @@ def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:
     assert assert_cds_response(client.post(SIGN, json=body).get_json()) == []
 
 
-def test_service_request_vaccine_and_medication_reference(client: FlaskClient) -> None:
-    """A live vaccine ordered as a ServiceRequest, and a drug named through a bundled Medication."""
+@pytest.mark.parametrize("reference", ["Medication/carboplatin", "Medication/carboplatin/_history/2"])
+def test_service_request_vaccine_and_medication_reference(client: FlaskClient, reference: str) -> None:
+    """A live vaccine ordered as a ServiceRequest, and a drug named through a bundled Medication (a reference may
+    name a version)."""
     vaccine = draft("21", CVX, id="varicella", kind="ServiceRequest", text="Varicella vaccine")
     by_reference = draft("x", id="carbo")
     del by_reference["medicationCodeableConcept"]
-    by_reference["medicationReference"] = {"reference": "Medication/carboplatin"}
+    by_reference["medicationReference"] = {"reference": reference}
     medication = {"resourceType": "Medication", "id": "carboplatin",
                   "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "40048"}]}}
     body = order_request("order-sign", anc(420), drafts=[vaccine, by_reference, medication])

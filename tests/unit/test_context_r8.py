@@ -39,7 +39,12 @@ def test_r8_chemotherapy_sources(assess_record: AssessFn, resource: dict[str, An
     assert result.context.chemotherapy.days_before == 9 and result.context.chemotherapy.in_window
 
 
-def test_r8_medication_named_by_reference(assess_record: AssessFn) -> None:
+@pytest.mark.parametrize("reference", [
+    "Medication/gem", "Medication/gem/_history/3", "https://ehr.example.org/fhir/Medication/gem",
+    "https://ehr.example.org/fhir/Medication/gem/_history/3",
+])
+def test_r8_medication_named_by_reference(assess_record: AssessFn, reference: str) -> None:
+    # FHIR references: relative or absolute, with or without a version
     contained = medication("MedicationAdministration", "x", ago(days=5))
     del contained["medicationCodeableConcept"]
     contained["contained"] = [{"resourceType": "Medication", "id": "m",
@@ -47,7 +52,7 @@ def test_r8_medication_named_by_reference(assess_record: AssessFn) -> None:
     contained["medicationReference"] = {"reference": "#m"}
     bundled = medication("MedicationAdministration", "x", ago(days=4))
     del bundled["medicationCodeableConcept"]
-    bundled["medicationReference"] = {"reference": "Medication/gem"}
+    bundled["medicationReference"] = {"reference": reference}
     gem = {"resourceType": "Medication", "id": "gem", "code": {"coding": [{"system": RXNORM, "code": "12574"}]}}
     for resources, agent in (([contained], "cisplatin"), ([bundled, gem], "gemcitabine")):
         result = assess_record(anc(700), *resources)
