@@ -100,14 +100,10 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     results: list[LabResult] = []
     problems: list[DataProblem] = list(record.unreadable)
     other_patient = 0
-    ours: dict[str | None, bool] = {}  # R1 subject check, once per distinct reference
     for obs in latest_versions(record.observations):
         if obs.status not in usable:
             continue  # R1: registered, cancelled, entered-in-error, unknown -- never used
-        subject_is_patient = ours.get(obs.subject)
-        if subject_is_patient is None:
-            subject_is_patient = ours[obs.subject] = is_patient_reference(obs.subject, record.patient_id)
-        if not subject_is_patient:
+        if not is_patient_reference(obs.subject, record.patient_id):
             other_patient += 1
             continue
         report = reports.get(obs.id) if obs.id else None
