@@ -193,10 +193,10 @@ def in_process(data_dir: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per measurement")
+    parser.add_argument("--duration", type=int, default=6, help="seconds of load per measurement")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; medians are reported")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs the Debian package)")
@@ -252,6 +252,8 @@ def main() -> None:
                                "load": {"duration_s": args.duration, "connections": args.connections,
                                         "threads": args.threads, "rounds": args.rounds},
                                "startup_s": round(startup, 2)}
+    ratios = {name: [s["rps"] / f["rps"] for s, f in zip(runs[name]["service"], runs[name]["floor"], strict=True)]
+              for name in measured}
     for name in measured:
         floor_rps = statistics.median(r["rps"] for r in runs[name]["floor"])
         service_rps = statistics.median(r["rps"] for r in runs[name]["service"])
@@ -260,8 +262,8 @@ def main() -> None:
             "rps": round(service_rps, 1),
             # the ratio of each round (floor and service loaded one after the other), then their median: a slower
             # spell of a shared machine moves both sides of a round's ratio, not the median of the rounds
-            "throughput_ratio": round(statistics.median(
-                s["rps"] / f["rps"] for s, f in zip(runs[name]["service"], runs[name]["floor"], strict=True)), 3),
+            "throughput_ratio": round(statistics.median(ratios[name]), 3),
+            "round_ratios": [round(ratio, 3) for ratio in ratios[name]],  # (how far one round is from another)
             "p50_ms": round(statistics.median(r["p50_ms"] for r in runs[name]["service"]), 3),
             "p99_ms": round(statistics.median(r["p99_ms"] for r in runs[name]["service"]), 3),
             "floor_p50_ms": round(statistics.median(r["p50_ms"] for r in runs[name]["floor"]), 3),
