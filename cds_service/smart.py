@@ -1,8 +1,9 @@
 """The ANC trend as a SMART on FHIR app (SMART App Launch 2.0, EHR launch), served by the service and launched from
 a card's `smart` link: the EHR's endpoints from {iss}/.well-known/smart-configuration, authorisation code with PKCE
 (S256) and `state` through Authlib, the patient from the token response, and the record read with that token only
-from that iss -- the FHIR fallback's client and allowlist. The browser holds only an opaque session id (an HttpOnly
-cookie); the state, the PKCE verifier and the access token stay in the server's database and expire with the token.
+from that iss -- the FHIR fallback's client and allowlist. The browser holds only an HttpOnly cookie: the session id
+and a key of its own. The state, the PKCE verifier and the access token stay in the server's database and expire
+with the token; the token is kept sealed with the cookie's key, so the database alone holds no usable token.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from cryptography.fernet import Fernet, InvalidToken
 
 from cds_service.errors import ServiceError
 from cds_service.fhir.client import Allowlist
@@ -109,6 +111,40 @@ def new_session(iss: Url, configuration: SmartConfiguration, now: datetime) -> d
         "token_endpoint": configuration.token_endpoint,
         "expires_at": now + timedelta(minutes=PENDING_MINUTES),
     }
+
+
+def new_key() -> str:
+    """A session's own key: it lives in the browser's cookie only, never in the database."""
+    return Fernet.generate_key().decode()
+
+
+def cookie_value(session_id: str, key: str) -> str:
+    return f"{session_id}.{key}"  # (neither holds a ".": token_urlsafe and urlsafe base64)
+
+
+def read_cookie(value: str) -> tuple[str, str]:
+    """(session id, key) from the cookie; empty strings for a cookie that is not one of ours."""
+    session_id, _, key = value.partition(".")
+    try:
+        Fernet(key.encode())
+    except ValueError:  # no key, or not a Fernet key
+        return "", ""
+    return (session_id, key) if session_id else ("", "")
+
+
+def seal(access_token: str, key: str) -> str:
+    """The access token as the database keeps it: encrypted and authenticated (Fernet) with the session's key."""
+    return Fernet(key.encode()).encrypt(access_token.encode()).decode()
+
+
+def unseal(sealed: str | None, key: str) -> str | None:
+    """The access token, or None when there is none or the key is not the one it was sealed with."""
+    if not sealed:
+        return None
+    try:
+        return Fernet(key.encode()).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):  # (ValueError: a key that is no Fernet key)
+        return None
 
 
 @dataclass(frozen=True)

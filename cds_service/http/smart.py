@@ -25,15 +25,20 @@ from cds_service.smart import (
     LaunchRefused,
     authorisation_url,
     checked_iss,
+    cookie_value,
     discover,
     exchange_code,
+    new_key,
     new_session,
+    read_cookie,
+    seal,
+    unseal,
 )
 from cds_service.urls import parse_url
 
 log = logging.getLogger(__name__)
 smart = Blueprint("smart", __name__)
-COOKIE = "neutropenia_cds_smart"  # the session id only: the token never leaves the server
+COOKIE = "neutropenia_cds_smart"  # the session id and its key: the token never leaves the server
 PATIENT_VIEW = "neutropenia-patient-view"
 
 
@@ -53,11 +58,12 @@ def _redirect_uri(deps: ServiceDependencies) -> str:
     return deps.base_url + "/smart/callback"
 
 
-def _with_session_cookie(response: BaseResponse, session_id: str, deps: ServiceDependencies,
+def _with_session_cookie(response: BaseResponse, session_id: str, key: str, deps: ServiceDependencies,
                          expires: datetime | None = None) -> BaseResponse:
-    """The session id in an HttpOnly cookie for the app's paths only (Secure where the service is reached by https)."""
-    response.set_cookie(COOKIE, session_id, httponly=True, samesite="Lax", path="/smart", expires=expires,
-                        secure=deps.base_url.startswith("https://"))
+    """The session id and its key in an HttpOnly cookie for the app's paths only (Secure where the service is
+    reached by https)."""
+    response.set_cookie(COOKIE, cookie_value(session_id, key), httponly=True, samesite="Lax", path="/smart",
+                        expires=expires, secure=deps.base_url.startswith("https://"))
     return response
 
 
@@ -91,7 +97,7 @@ def launch() -> BaseResponse:
     _store().open_smart_session(session, now)
     target = authorisation_url(configuration, settings.smart_client, _redirect_uri(deps), iss, launch_id,
                                session["state"], session["code_verifier"])
-    return _with_session_cookie(redirect(target, 302), session["id"], deps)
+    return _with_session_cookie(redirect(target, 302), session["id"], new_key(), deps)
 
 
 @smart.get("/smart/callback")
@@ -101,7 +107,8 @@ def callback() -> BaseResponse:
     deps = call_dependencies()
     store = _store()
     now = datetime.now(UTC)
-    session = store.smart_session(request.cookies.get(COOKIE, ""), now)
+    session_id, key = read_cookie(request.cookies.get(COOKIE, ""))
+    session = store.smart_session(session_id, now)
     if session is None or not session["state"]:
         raise LaunchRefused(400, "no launch of this browser is waiting for the EHR: start the app from the EHR")
     if not hmac.compare_digest(request.args.get("state", ""), session["state"]):
@@ -116,8 +123,9 @@ def callback() -> BaseResponse:
     except LaunchRefused:
         store.close_smart_session(session["id"])
         raise
-    store.authorise_smart_session(session["id"], authorised.access_token, authorised.patient, authorised.expires_at)
-    return _with_session_cookie(redirect("/smart/chart", 303), session["id"], deps, authorised.expires_at)
+    store.authorise_smart_session(session["id"], seal(authorised.access_token, key), authorised.patient,
+                                  authorised.expires_at)
+    return _with_session_cookie(redirect("/smart/chart", 303), session["id"], key, deps, authorised.expires_at)
 
 
 @smart.get("/smart/chart")
@@ -125,15 +133,17 @@ def chart() -> Response:
     """The launched patient's ANC trend and assessment, read with the session's token from its iss only."""
     _settings()  # (404 when the app is off)
     deps = call_dependencies()
-    session = _store().smart_session(request.cookies.get(COOKIE, ""), datetime.now(UTC))
-    if session is None or not session["access_token"]:
+    session_id, key = read_cookie(request.cookies.get(COOKIE, ""))
+    session = _store().smart_session(session_id, datetime.now(UTC))
+    access_token = unseal(session["access_token"], key) if session is not None else None
+    if session is None or access_token is None:
         raise LaunchRefused(401, "no authorised launch, or it has expired: open the app again from the EHR")
     patient = session["patient"]
     hook_request = HookRequest(
         hook="smart-launch", hook_instance=hashlib.sha256(session["id"].encode()).hexdigest()[:16],  # (logs only)
         context={"patientId": patient},
         fhir_server=parse_url(session["iss"]),
-        fhir_authorization={"access_token": session["access_token"], "token_type": "Bearer"}, prefetch={})
+        fhir_authorization={"access_token": access_token, "token_type": "Bearer"}, prefetch={})
     service = current_app.extensions["cds_services"][PATIENT_VIEW]
     data = patient_data(hook_request, service, deps)
     if not isinstance(data.patient, dict) or data.patient.get("id") != patient:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import select
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -33,9 +35,14 @@ POINTS = 3
 
 
 @pytest.fixture(scope="module")
-def app_service() -> Iterator[str]:
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("smart-app-data")
+
+
+@pytest.fixture(scope="module")
+def app_service(data_dir: Path) -> Iterator[str]:
     """The service as `make serve` runs it (dev profile: the SMART app on, 127.0.0.1 on its FHIR allowlist)."""
-    with running_service() as (url, _):
+    with running_service({"NEUTROPENIA_CDS_DATA_DIR": str(data_dir)}) as (url, _):
         yield url
 
 
@@ -107,7 +114,8 @@ def _through_authorisation(chromium: BrowserContext, app_service: str, ehr: str,
     return page, errors
 
 
-def test_a_card_link_launches_the_chart_of_that_patient(chromium: BrowserContext, app_service: str, ehr: str) -> None:
+def test_a_card_link_launches_the_chart_of_that_patient(chromium: BrowserContext, app_service: str, ehr: str,
+                                                        data_dir: Path) -> None:
     # the card's own link: what the EHR launches
     body = fixture_request(*SCENARIO)
     cards = requests.post(f"{app_service}/cds-services/neutropenia-patient-view", json=body, timeout=10).json()
@@ -135,6 +143,17 @@ def test_a_card_link_launches_the_chart_of_that_patient(chromium: BrowserContext
         assert page.evaluate("() => document.cookie") == ""
         (cookie,) = [c for c in chromium.cookies(f"{app_service}/smart/chart") if c["name"] == "neutropenia_cds_smart"]
         assert cookie["httpOnly"] and len(cookie["value"]) >= 40
+        # the database keeps the token sealed with the cookie's key: a copy of the database is no token for the EHR
+        with sqlite3.connect(data_dir / "feedback.sqlite3") as database:
+            (sealed,) = database.execute("SELECT access_token FROM smart_sessions WHERE access_token IS NOT NULL"
+                                         ).fetchone()
+        assert sealed.startswith("gAAAA")  # (Fernet)
+        refused = requests.get(f"{ehr}/fhir/Patient/{PATIENT}", headers={"Authorization": f"Bearer {sealed}"},
+                               timeout=5)
+        assert refused.status_code == 401
+        cookie_id = cookie["value"].partition(".")[0]
+        forged = requests.get(f"{app_service}/smart/chart", cookies={"neutropenia_cds_smart": cookie_id}, timeout=5)
+        assert forged.status_code == 401  # the session id without its key opens nothing
     finally:
         page.close()
 

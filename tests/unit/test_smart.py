@@ -22,9 +22,14 @@ from cds_service.smart import (
     SmartConfiguration,
     authorisation_url,
     checked_iss,
+    cookie_value,
     discover,
     exchange_code,
+    new_key,
     new_session,
+    read_cookie,
+    seal,
+    unseal,
 )
 from cds_service.urls import parse_url
 
@@ -125,3 +130,26 @@ def test_a_token_response_the_app_cannot_trust_is_refused(answer: dict[str, obje
     with pytest.raises(LaunchRefused) as refused:
         exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW, 1.0)
     assert refused.value.status == status
+
+
+def test_the_database_keeps_the_token_sealed_with_a_key_only_the_cookie_holds() -> None:
+    key, other = new_key(), new_key()
+    sealed = seal("the-ehr-access-token", key)
+    assert "the-ehr-access-token" not in sealed
+    assert unseal(sealed, key) == "the-ehr-access-token"
+    assert unseal(sealed, other) is None  # a database row without its browser's cookie is no token
+    assert unseal(sealed[:-4] + "AAAA", key) is None  # nor an altered one
+    assert unseal(None, key) is None and unseal("", key) is None
+
+
+@pytest.mark.parametrize(("cookie", "expected"), [
+    ("session-1.KEY", ("session-1", "KEY")),
+    ("session-1", ("", "")),  # no key
+    ("session-1.not-a-key", ("", "")),
+    (".KEY", ("", "")),
+    ("", ("", "")),
+])
+def test_the_cookie_is_the_session_id_and_its_key(cookie: str, expected: tuple[str, str]) -> None:
+    key = new_key()
+    assert read_cookie(cookie.replace("KEY", key)) == tuple(part.replace("KEY", key) for part in expected)
+    assert read_cookie(cookie_value("session-2", key)) == ("session-2", key)
