@@ -1,5 +1,5 @@
-"""Fuzzing, bounded: schemathesis against the service's own OpenAPI description -- zero 5xx, every response
-conforming to the description --, hypothesis properties of the request parser, and every element of three rich
+"""Fuzzing, bounded: schemathesis against the service's own OpenAPI description (zero 5xx, every response
+conforming to the description), hypothesis properties of the request parser, and every element of three rich
 fixture requests replaced in turn by JSON of another shape."""
 
 from __future__ import annotations
