@@ -68,6 +68,17 @@ def _non_systemic(concept: MedicationConcept, context: ContextKnowledge) -> bool
     return forms is not None and any(forms.search(name) for name in concept.names)
 
 
+def rectal(concept: MedicationConcept, context: ContextKnowledge) -> bool:
+    """R9: an order by the rectal route -- its SNOMED CT code; or, the safer reading of "(suppository, enema)", the
+    route or the product's dose form named so, unless the product or route says vaginal or urethral."""
+    if any(r.system == context.snomed and r.code in context.rectal_route for r in concept.routes):
+        return True
+    said = (*concept.route_names, *concept.names)
+    words, not_words = context.drug_names.rectal_pattern, context.drug_names.not_rectal_pattern
+    return (words is not None and any(words.search(text) for text in said)
+            and not (not_words is not None and any(not_words.search(text) for text in said)))
+
+
 def identify(concept: MedicationConcept, context: ContextKnowledge) -> DrugIdentity:
     """R9 "Drug identity": listed codes, Medication.ingredient, the product table; then names, only when no code
     identified the drug; then a terminology service's ingredients, only when nothing else did. A medication none of

@@ -156,6 +156,7 @@ class MedicationConcept(msgspec.Struct, frozen=True):
     related: tuple[Coding, ...] = ()  # ingredients a terminology service gave for codings (R9, evidence 5)
     related_names: tuple[str, ...] = ()  # their names
     routes: tuple[Coding, ...] = ()  # route codes (R9: rectal, topical...)
+    route_names: tuple[str, ...] = ()  # the routes' texts and displays (R9: a rectal route named, not coded)
 
 
 class DrugIdentity(msgspec.Struct, frozen=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cds_service.clinical.drugs import identify
+from cds_service.clinical.drugs import identify, rectal
 from cds_service.clinical.model import (
     Assessment,
     ClinicalContext,
@@ -91,7 +91,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
         if band is not None:
             findings.append(band)
 
-    if any(r.system == codes.snomed and r.code in codes.rectal_route for r in order.concept.routes):
+    if rectal(order.concept, codes):
         current = assessment.current
         if current is not None and is_below(current.anc.value, current.anc.comparator,
                                             thresholds.rectal_warning_below):

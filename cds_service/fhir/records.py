@@ -110,11 +110,11 @@ def concept_names(concept: Any) -> list[str]:
     return [name for name in found if name.strip()]
 
 
-def _routes(resource: dict[str, Any]) -> list[Coding]:
-    """Route codes of a medication resource's dosage (MedicationRequest/Statement: a list; Administration: one)."""
+def _routes(resource: dict[str, Any]) -> list[Any]:
+    """The routes of a medication resource's dosage (MedicationRequest/Statement: a list; Administration: one)."""
     dosages = resource.get("dosageInstruction", resource.get("dosage"))
     dosages = dosages if isinstance(dosages, list) else [dosages]
-    return [c for d in dosages if isinstance(d, dict) for c in raw_codings(d.get("route"))]
+    return [d.get("route") for d in dosages if isinstance(d, dict)]
 
 
 def _medication_named(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -135,16 +135,19 @@ def _medication_named(resource: dict[str, Any], medications: dict[str, dict[str,
 def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> MedicationConcept:
     """What a medication resource names (R9 drug identity): codes, Medication.ingredient, names, routes. Read from
     the raw JSON, tolerant of every element no rule reads."""
-    routes = tuple(_routes(resource))
+    route_concepts = _routes(resource)
+    routes = tuple(c for route in route_concepts for c in raw_codings(route))
+    route_names = tuple(name for route in route_concepts for name in concept_names(route))
     concept = resource.get("medicationCodeableConcept")
     if concept is not None:
         return MedicationConcept(codings=tuple(raw_codings(concept)), names=tuple(concept_names(concept)),
-                                 routes=routes)
+                                 routes=routes, route_names=route_names)
     medication = _medication_named(resource, medications)
     if medication is None:
         reference = resource.get("medicationReference")
         display = reference.get("display") if isinstance(reference, dict) else None
-        return MedicationConcept(names=(display,) if isinstance(display, str) else (), routes=routes)
+        return MedicationConcept(names=(display,) if isinstance(display, str) else (), routes=routes,
+                                 route_names=route_names)
     ingredients = medication.get("ingredient")
     ingredient_codings = tuple(
         c for item in (ingredients if isinstance(ingredients, list) else []) if isinstance(item, dict)
@@ -154,7 +157,7 @@ def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str
         if isinstance(item, dict):
             names += concept_names(item.get("itemCodeableConcept"))
     return MedicationConcept(codings=tuple(raw_codings(medication.get("code"))), ingredient_codings=ingredient_codings,
-                             names=tuple(names), routes=routes)
+                             names=tuple(names), routes=routes, route_names=route_names)
 
 
 def _role(observation: fhir.Observation, knowledge: Knowledge) -> tuple[Role, str] | None:

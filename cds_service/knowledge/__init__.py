@@ -134,6 +134,8 @@ class DrugNames:
     live_word: str
     not_live_words: tuple[str, ...]
     non_systemic_dose_forms: tuple[str, ...]
+    rectal_route_words: tuple[str, ...]  # a route or dose form named
+    not_rectal_words: tuple[str, ...]
 
     @functools.cached_property
     def ingredient_pattern(self) -> re.Pattern[str] | None:
@@ -154,6 +156,14 @@ class DrugNames:
     @functools.cached_property
     def non_systemic_pattern(self) -> re.Pattern[str] | None:
         return _words(self.non_systemic_dose_forms)
+
+    @functools.cached_property
+    def rectal_pattern(self) -> re.Pattern[str] | None:
+        return _words(self.rectal_route_words)
+
+    @functools.cached_property
+    def not_rectal_pattern(self) -> re.Pattern[str] | None:
+        return _words(self.not_rectal_words)
 
 
 @dataclass(frozen=True)
@@ -467,6 +477,8 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
             live_word=orders["live_word"],
             not_live_words=tuple(orders["not_live_words"]),
             non_systemic_dose_forms=tuple(orders["non_systemic_dose_forms"]),
+            rectal_route_words=tuple(orders["rectal_route_words"]),
+            not_rectal_words=tuple(orders["not_rectal_words"]),
         ),
         clozapine=clozapine["rxnorm"],
         associated_drugs=associated,

@@ -130,5 +130,44 @@ def test_r9_rectal_route(assess_record: AssessFn, knowledge: Knowledge, value: i
     assert found == ([(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, "warning")] if flagged else [])
 
 
+def _local_route(display: str | None, text: str | None) -> dict[str, Any]:
+    """A route as EHRs send it: their own code system, with a display and a text."""
+    route: dict[str, Any] = {"coding": [{"system": "urn:oid:1.2.840.114350.1.13.0.1.7.4.698288.330", "code": "12",
+                                         **({"display": display} if display else {})}]}
+    return {**route, **({"text": text} if text else {})}
+
+
+@pytest.mark.parametrize(("name", "route"), [
+    # R9 "by the rectal route (suppository, enema)", named rather than coded: the safer reading
+    ("acetaminophen 650 MG Rectal Suppository", None),  # the dose form of the product's name (RxNorm SCD)
+    ("bisacodyl 10 MG Suppository", None),
+    ("sodium phosphate Enema", None),
+    ("ACETAMINOPHEN 650 MG PO TABS", _local_route("Rectal", None)),  # the route named, under a local code
+    ("ACETAMINOPHEN 650 MG PO TABS", _local_route(None, "rectally")),
+])
+@pytest.mark.parametrize(("value", "flagged"), [(499, True), (500, False)])
+def test_r9_rectal_route_named_in_the_order(assess_record: AssessFn, knowledge: Knowledge, name: str,
+                                           route: dict[str, Any] | None, value: int, flagged: bool) -> None:
+    order = draft("161", "http://example.org/local-drugs", text=name)
+    if route is not None:
+        order["dosageInstruction"] = [{"route": route}]
+    found = _check(assess_record, knowledge, order, anc(value))
+    assert found == ([(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, "warning")] if flagged else [])
+
+
+@pytest.mark.parametrize(("name", "route"), [
+    ("miconazole nitrate 200 MG Vaginal Suppository", None),  # a vaginal suppository is not the rectal route
+    ("alprostadil 500 MCG Urethral Suppository", None),
+    ("miconazole 100 MG Suppository", _local_route("Vaginal", "Vaginal")),  # the route says which suppository
+    ("acetaminophen 500 MG Oral Tablet", _local_route("Oral", "Oral")),
+])
+def test_r9_other_routes_are_not_rectal(assess_record: AssessFn, knowledge: Knowledge, name: str,
+                                        route: dict[str, Any] | None) -> None:
+    order = draft("161", "http://example.org/local-drugs", text=name)
+    if route is not None:
+        order["dosageInstruction"] = [{"route": route}]
+    assert _check(assess_record, knowledge, order, anc(99)) == []
+
+
 def test_r9_oral_route_and_unlisted_drug_pass(assess_record: AssessFn, knowledge: Knowledge) -> None:
     assert _check(assess_record, knowledge, draft("161", route="26643006"), anc(99)) == []
