@@ -61,11 +61,12 @@ def _by_names(names: tuple[str, ...], context: ContextKnowledge, found: dict[str
 
 
 def _non_systemic(concept: MedicationConcept, context: ContextKnowledge) -> bool:
-    """R9: a topical, ophthalmic or otic product -- by route, or by the dose form in its name."""
+    """R9: a topical, ophthalmic or otic product -- by route (coded, or named by its text or display), or by the
+    dose form in its name."""
     if any(r.system == context.snomed and r.code in context.non_systemic_routes for r in concept.routes):
         return True
     forms = context.drug_names.non_systemic_pattern
-    return forms is not None and any(forms.search(name) for name in concept.names)
+    return forms is not None and any(forms.search(name) for name in (*concept.route_names, *concept.names))
 
 
 def rectal(concept: MedicationConcept, context: ContextKnowledge) -> bool:

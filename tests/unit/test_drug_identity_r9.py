@@ -154,6 +154,10 @@ def test_r9_contained_medication_by_product_code(assess_record: AssessFn, knowle
         {"system": "http://snomed.info/sct", "code": "6064005"}]}}]), False),  # topical route
     (named_draft(None, rx("3108"), dosageInstruction=[{"route": {"coding": [
         {"system": "http://snomed.info/sct", "code": "26643006"}]}}]), True),  # oral route
+    (named_draft(None, rx("3108"), dosageInstruction=[{"route": {"coding": [
+        {"system": "urn:oid:1.2.840.114350.1.13.0.1.7.4.698288.330", "code": "18", "display": "Topical"}],
+        "text": "Topical"}}]), False),  # the route named under an EHR's own code
+    (named_draft(None, rx("3108"), dosageInstruction=[{"route": {"text": "Oral"}}]), True),
 ])
 def test_r9_non_systemic_products_are_not_associated_drug_orders(
         assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any], flagged: bool) -> None:
