@@ -155,6 +155,16 @@ def test_r9_rectal_route_named_in_the_order(assess_record: AssessFn, knowledge: 
     assert found == ([(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, "warning")] if flagged else [])
 
 
+@pytest.mark.parametrize(("name", "value", "flagged"), [("Barium enema", 499, True), ("Barium enema", 500, False),
+                                                    ("Rectal swab for VRE", 499, True)])
+def test_r9_a_service_by_the_rectal_route_is_an_order_by_the_rectal_route(
+        assess_record: AssessFn, knowledge: Knowledge, name: str, value: int, flagged: bool) -> None:
+    # the safer reading: a procedure by the rectal route is one too (neutropenic precautions: nothing rectal)
+    order = draft("x", "http://example.org/local-procedures", text=name, kind="ServiceRequest")
+    found = _check(assess_record, knowledge, order, anc(value))
+    assert found == ([(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, "warning")] if flagged else [])
+
+
 @pytest.mark.parametrize(("name", "route"), [
     ("miconazole nitrate 200 MG Vaginal Suppository", None),  # a vaginal suppository is not the rectal route
     ("alprostadil 500 MCG Urethral Suppository", None),
