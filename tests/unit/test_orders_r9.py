@@ -142,6 +142,8 @@ def _local_route(display: str | None, text: str | None) -> dict[str, Any]:
     ("acetaminophen 650 MG Rectal Suppository", None),  # the dose form of the product's name (RxNorm SCD)
     ("bisacodyl 10 MG Suppository", None),
     ("sodium phosphate Enema", None),
+    ("Glycerin Suppositories Adult", None),  # plurals, as OTC product names have them
+    ("Fleet Enemas, twin pack", None),
     ("ACETAMINOPHEN 650 MG PO TABS", _local_route("Rectal", None)),  # the route named, under a local code
     ("ACETAMINOPHEN 650 MG PO TABS", _local_route(None, "rectally")),
 ])
