@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 JWKS_MAX_BYTES = 1024 * 1024
+# A jti is remembered until its token expires (CDS Hooks 2.0: never reused). No replay store holds a time after
+# 9999-12-31T23:59:59Z, so a later `exp` is refused: its jti could not be remembered for as long as it is valid.
+LATEST_EXP = 253402300799
 
 
 class Unauthorized(Exception):
@@ -187,6 +190,8 @@ class TokenVerifier:
             raise Unauthorized(f"JWT rejected: {type(exc).__name__}") from None
         if claims["iat"] > time.time() + self.leeway:
             raise Unauthorized("JWT issued in the future")
+        if claims["exp"] > LATEST_EXP:
+            raise Unauthorized("JWT exp is later than its jti can be remembered")
         if issuer.tenants and claims.get("tenant") not in issuer.tenants:
             raise Unauthorized("tenant not allowed")
         ttl = int(claims["exp"] - time.time()) + self.leeway

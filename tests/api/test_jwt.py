@@ -288,6 +288,20 @@ def test_a_time_claim_that_is_not_a_number_is_401(jwks: JwksServer, claims: dict
     _assert_bare_401(_discover(production(jwks), token(ES, DISCOVERY, **claims)))
 
 
+@pytest.mark.parametrize("exp", [4102444800 + 10**12, 1e300], ids=["year-33000", "1e300"])
+def test_a_signed_token_that_expires_later_than_a_jti_can_be_remembered_is_401(jwks: JwksServer, exp: float) -> None:
+    # a jti is remembered until its token expires (CDS Hooks 2.0: never reused); no store holds a time past 9999
+    _assert_bare_401(_discover(production(jwks), token(ES, DISCOVERY, exp=exp)))
+
+
+def test_a_token_valid_for_years_is_still_accepted_and_its_jti_remembered(jwks: JwksServer) -> None:
+    # CDS Hooks 2.0 sets no longest lifetime; a replay of such a token is refused like any other
+    app = production(jwks)
+    long_lived = token(ES, DISCOVERY, lifetime=30 * 365 * 86400)
+    assert _discover(app, long_lived).status_code == 200
+    _assert_bare_401(_discover(app, long_lived))
+
+
 def test_an_rsa_key_published_without_alg_serves_rs384() -> None:
     bare = rs384("rs-no-alg")
     bare.publish_alg = False
