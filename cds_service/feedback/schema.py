@@ -50,7 +50,7 @@ terminology_answers = Table(
 )
 
 # CDS Hooks 2.0 security: JWT ids already accepted, until their token expires -- shared by every worker and every
-# replica that uses this database (the replay cache by default). An issuer and a jti only: no PHI.
+# replica that uses this database (the replay cache by default). A SHA-256 digest of an issuer and a jti: no PHI.
 jwt_ids = Table(
     "jwt_ids",
     metadata,

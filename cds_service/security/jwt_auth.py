@@ -3,6 +3,7 @@ tenant -- verified with PyJWT. Any failure is the same bare 401; the reason goes
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -195,6 +196,9 @@ class TokenVerifier:
         if issuer.tenants and claims.get("tenant") not in issuer.tenants:
             raise Unauthorized("tenant not allowed")
         ttl = int(claims["exp"] - time.time()) + self.leeway
-        if not self.replay.first_use(f"{issuer.iss}|{claims['jti']}", ttl):
+        # kept as a digest: one length and alphabet for every store, whatever jti a client signs (any length, even a
+        # lone surrogate escaped in its JSON)
+        seen = hashlib.sha256(f"{issuer.iss}|{claims['jti']}".encode("utf-8", "surrogatepass")).hexdigest()
+        if not self.replay.first_use(seen, ttl):
             raise Unauthorized("jti replayed")
         return claims

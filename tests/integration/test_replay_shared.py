@@ -14,7 +14,9 @@ import pytest
 import requests
 
 from cds_service.feedback.store import FeedbackStore
+from cds_service.security.jwt_auth import TokenVerifier, Unauthorized
 from cds_service.security.replay import DatabaseReplayCache
+from cds_service.settings import TrustedIssuer
 from tests.integration.conftest import running_service
 from tests.jwt_issuer import ISSUER, JwksServer, es384, serve_jwks, token
 
@@ -53,6 +55,18 @@ def test_twenty_concurrent_uses_of_one_id_accept_exactly_one(store: FeedbackStor
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda i: caches[i % 4].first_use("iss|race", 300), range(20)))
     assert results.count(True) == 1
+
+
+@pytest.mark.parametrize("jti", ["j" * 1000, "\ud800 a lone surrogate"], ids=["1000-characters", "lone-surrogate"])
+def test_any_jti_a_trusted_client_signs_is_remembered(store: FeedbackStore, jwks: JwksServer, jti: str) -> None:
+    # CDS Hooks 2.0 sets no length or alphabet for a jti: a long one (or one escaping a lone surrogate) is accepted
+    # once and refused when replayed, never a 500 from the database
+    audience = "https://cds.test.example/cds-services"
+    verifier = TokenVerifier((TrustedIssuer(iss=ISSUER, jwks_url=jwks.url("main")),), DatabaseReplayCache(store), 30)
+    signed = token(KEY, audience, jti=jti)
+    assert verifier.verify(signed, audience)["jti"] == jti
+    with pytest.raises(Unauthorized, match="replayed"):
+        verifier.verify(signed, audience)
 
 
 def test_a_token_replayed_across_two_gunicorn_workers_is_accepted_once(jwks: JwksServer, tmp_path: Path) -> None:
