@@ -34,6 +34,7 @@ SCOPES_V1 = " ".join(("launch openid fhirUser",
                       *(f"patient/{t}.read" for t in (*SEARCHED_RESOURCES, *READ_RESOURCES))))
 PENDING_MINUTES = 10  # from the launch to the EHR's answer
 DEFAULT_TOKEN_SECONDS = 300  # a token response without expires_in: kept this long at most
+LONGEST_SESSION_SECONDS = 24 * 3600  # a token that lasts longer still gives a session of a day: launch again then
 
 
 class LaunchRefused(ServiceError):
@@ -177,7 +178,8 @@ def exchange_code(session: dict[str, Any], code: str, client_id: str, redirect_u
     if expected is not None and expected != patient:
         raise LaunchRefused(403, "the EHR authorised a different patient from the one the card was about")
     lifetime = token.get("expires_in")
-    seconds = lifetime if isinstance(lifetime, int) and lifetime > 0 else DEFAULT_TOKEN_SECONDS
+    seconds = lifetime if type(lifetime) is int and lifetime > 0 else DEFAULT_TOKEN_SECONDS  # (a bool is no number)
+    seconds = min(seconds, LONGEST_SESSION_SECONDS)
     return Authorised(access_token, patient, now + timedelta(seconds=seconds))
 
 

@@ -118,6 +118,22 @@ def test_the_code_is_exchanged_with_the_verifier_and_the_token_names_the_patient
 
 
 @responses.activate
+@pytest.mark.parametrize(("expires_in", "kept"), [
+    (600, timedelta(seconds=600)),
+    (10**12, timedelta(days=1)),  # past what a date holds: the session still ends, after a day at most
+    (True, timedelta(seconds=300)),  # no number of seconds: as a response without expires_in
+    ("3600", timedelta(seconds=300)),
+    (-5, timedelta(seconds=300)),
+])
+def test_the_session_lives_as_long_as_the_token_and_a_day_at_most(expires_in: object, kept: timedelta) -> None:
+    responses.post("https://ehr.example.org/token", json={
+        "access_token": "t", "token_type": "Bearer", "expires_in": expires_in, "patient": "pat-1"})
+    authorised = exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback",
+                               NOW, 1.0)
+    assert authorised.expires_at == NOW + kept
+
+
+@responses.activate
 @pytest.mark.parametrize(("answer", "status"), [
     ({"access_token": "t", "token_type": "Bearer", "expires_in": 600}, 502),  # no patient: no launch context
     ({"access_token": "t", "token_type": "Bearer", "patient": "pat-2",
