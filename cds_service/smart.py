@@ -71,12 +71,17 @@ def discover(iss: Url, http: requests.Session, timeout: float) -> SmartConfigura
             endpoints.append(str(parse_url(str(document.get(name, "")))))
         except BadUrl:
             raise LaunchRefused(502, f"the EHR's SMART configuration has no usable {name}") from None
-    if "S256" not in (document.get("code_challenge_methods_supported") or []):
+    if "S256" not in _strings(document, "code_challenge_methods_supported"):
         raise LaunchRefused(502, "the EHR's SMART configuration does not offer PKCE S256")
-    capabilities = document.get("capabilities") or []
-    scopes = document.get("scopes_supported") or []
-    v2 = "permission-v2" in capabilities or any(isinstance(s, str) and s.endswith((".rs", ".r")) for s in scopes)
+    scopes = _strings(document, "scopes_supported")
+    v2 = "permission-v2" in _strings(document, "capabilities") or any(s.endswith((".rs", ".r")) for s in scopes)
     return SmartConfiguration(endpoints[0], endpoints[1], SCOPES_V2 if v2 else SCOPES_V1)
+
+
+def _strings(document: dict[str, Any], name: str) -> list[str]:
+    """A list of strings of the SMART configuration (the strings of it; none when it is no list)."""
+    value = document.get(name)
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def checked_iss(iss: str | None, allowlist: Allowlist) -> Url:

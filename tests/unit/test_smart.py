@@ -67,6 +67,8 @@ def test_an_iss_that_is_missing_malformed_or_off_the_allowlist_is_refused(iss: s
     (CONFIGURATION, SCOPES_V2),
     ({**CONFIGURATION, "capabilities": ["launch-ehr"]}, SCOPES_V1),  # a server that speaks SMART v1 scopes only
     ({**CONFIGURATION, "capabilities": [], "scopes_supported": ["patient/Observation.rs"]}, SCOPES_V2),
+    ({**CONFIGURATION, "capabilities": 5, "scopes_supported": True}, SCOPES_V1),  # no lists: nothing said of v2
+    ({**CONFIGURATION, "capabilities": "permission-v2"}, SCOPES_V1),  # a string is no list of capabilities
 ])
 def test_discovery_reads_the_endpoints_and_the_scope_syntax(document: dict[str, object], scopes: str) -> None:
     responses.get(f"{ISS}/.well-known/smart-configuration", json=document)
@@ -77,6 +79,8 @@ def test_discovery_reads_the_endpoints_and_the_scope_syntax(document: dict[str, 
 @responses.activate
 @pytest.mark.parametrize("document", [
     {**CONFIGURATION, "code_challenge_methods_supported": ["plain"]},  # PKCE S256 is required
+    {**CONFIGURATION, "code_challenge_methods_supported": 5},  # no list of methods: no S256 (a 502, never a 500)
+    {**CONFIGURATION, "code_challenge_methods_supported": "plain,S256"},
     {**CONFIGURATION, "token_endpoint": "javascript:alert(1)"},
     ["not", "an", "object"],
 ])
