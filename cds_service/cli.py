@@ -289,16 +289,15 @@ def _feedback_report(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from cds_service.feedback.model import since_moment
     from cds_service.feedback.store import FeedbackStore
 
     settings = Settings.load(args.config)
     try:
-        since = datetime.fromisoformat(args.since) if args.since else None
+        since = since_moment(args.since) if args.since else None
     except ValueError:
         print(f"--since must be an ISO 8601 date, not {args.since!r}", file=sys.stderr)
         return 2
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     store = FeedbackStore.for_settings(settings.database_url, settings.data_dir)
     print(f"feedback store: {store.description}", file=sys.stderr)  # which store was read (never a password)
     store.migrate()

@@ -12,6 +12,16 @@ from cds_service.errors import BadRequest, TooLarge
 OUTCOMES = ("accepted", "overridden")
 
 
+def since_moment(text: str) -> datetime:
+    """A report's `since` (ISO 8601 date or date-time; UTC when it names no zone), in UTC; ValueError when it is
+    none, or names a moment no date holds in UTC (9999-12-31T23:00-14:00)."""
+    moment = datetime.fromisoformat(text)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
+
+
 @dataclass(frozen=True)
 class FeedbackItem:
     card: str

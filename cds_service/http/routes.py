@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from cds_service.errors import BadRequest, NotFound, StoreUnavailable, Unauthenticated
-from cds_service.feedback.model import parse_feedback
+from cds_service.feedback.model import parse_feedback, since_moment
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.hook_request import parse_hook_request
@@ -141,11 +141,9 @@ def feedback(service_id: str) -> Response:
 def feedback_summary() -> Response:
     since = request.args.get("since")
     try:
-        moment = datetime.fromisoformat(since) if since else None
+        moment = since_moment(since) if since else None
     except ValueError:
         raise BadRequest("since must be an ISO 8601 date or date-time") from None
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     store: FeedbackStore = current_app.extensions["cds_feedback"]
     return _json(store.summary(moment))
 

@@ -100,6 +100,13 @@ def test_report_numbers_on_a_known_data_set(app: Flask, capsys: pytest.CaptureFi
     assert app.test_client().get("/feedback/summary?since=soon").status_code == 400
 
 
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_since_that_no_date_holds_in_utc_is_400(app: Flask, since: str) -> None:
+    response = app.test_client().get("/feedback/summary", query_string={"since": since})
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), "since must be an ISO 8601 date or date-time")
+
+
 def test_feedback_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEUTROPENIA_CDS_DATA_DIR", str(tmp_path))
@@ -113,6 +120,7 @@ def test_feedback_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     text = capsys.readouterr().out
     assert "Benefit outweighs risk (2)" in text and "75%" in text and "order-risk" in text
     assert main(["feedback-report", "--since", "Tuesday"]) == 2
+    assert main(["feedback-report", "--since", "9999-12-31T23:59:59-14:00"]) == 2
 
 
 def _many(count: int, repeat_every: int = 0) -> dict[str, Any]:
