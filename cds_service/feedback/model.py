@@ -43,7 +43,10 @@ def _timestamp(value: Any, where: str) -> str:
         raise BadRequest(f"{where}.outcomeTimestamp is not an ISO 8601 date-time: {value[:40]!r}") from None
     if moment.tzinfo is None:
         raise BadRequest(f"{where}.outcomeTimestamp needs a time zone")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:  # (9999-12-31T23:59-14:00: no date holds it in UTC)
+        raise BadRequest(f"{where}.outcomeTimestamp is out of range: {value[:40]!r}") from None
 
 
 def _override(item: dict[str, Any], where: str) -> tuple[str | None, str | None, str | None, bool]:

@@ -82,6 +82,8 @@ def test_user_comment_is_not_kept(app: Flask) -> None:
                                                                        "outcomeTimestamp": "2026-11-25T12:00:00Z"}]},
      400, "acceptedSuggestions"),
     ("/cds-services/nope/feedback", _override("c"), 404, "no CDS service 'nope'"),
+    ("/cds-services/neutropenia-patient-view/feedback", _override("c", "9999-12-31T23:59:59-14:00"), 400,
+     "outcomeTimestamp is out of range"),  # no date holds it in UTC
 ])
 def test_feedback_errors(app: Flask, path: str, body: Any, status: int, text: str) -> None:
     response = app.test_client().post(path, json=body)
