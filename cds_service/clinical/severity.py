@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -10,6 +11,8 @@ from operator import le, lt
 from cds_service.clinical.model import AgeLimit, AncMeasurement, Classified
 from cds_service.knowledge import AgeBand, Duration, Thresholds
 from cds_service.knowledge.vocabulary import LlnBasis, Severity
+
+NEVER = datetime.max.replace(tzinfo=UTC)  # an age reached after the last instant a date holds: no collection is later
 
 
 def birth_instant(birth_date: date) -> datetime:
@@ -28,8 +31,7 @@ def _latest_possible_birth(birth_date: date, precision: str) -> date:
     if precision == "year":
         return date(birth_date.year, 12, 31)
     if precision == "month":
-        next_month = date(birth_date.year + birth_date.month // 12, birth_date.month % 12 + 1, 1)
-        return next_month - timedelta(days=1)
+        return birth_date.replace(day=calendar.monthrange(birth_date.year, birth_date.month)[1])
     return birth_date
 
 
@@ -91,12 +93,16 @@ def age_scale(birth_date: date | None, precision: str, birth_weight_g: Decimal |
 
 
 def _instant_after(birth: datetime, duration: Duration) -> datetime:
-    """The first instant at which the age is `duration` (hours and days exact, years by the calendar)."""
-    if duration.unit == "h":
-        return birth + timedelta(hours=duration.amount)
-    if duration.unit == "d":
-        return birth + timedelta(days=duration.amount)
-    return datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz())
+    """The first instant at which the age is `duration` (hours and days exact, years by the calendar); NEVER when
+    that is after the last instant a date holds (a birthDate in year 9999)."""
+    try:
+        if duration.unit == "h":
+            return birth + timedelta(hours=duration.amount)
+        if duration.unit == "d":
+            return birth + timedelta(days=duration.amount)
+        return datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz())
+    except (OverflowError, ValueError):  # (ValueError: a year past 9999)
+        return NEVER
 
 
 Below = Callable[[Decimal, Decimal], bool]  # below_for(comparator): (value, limit) -> certainly below

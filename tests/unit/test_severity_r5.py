@@ -139,6 +139,15 @@ def test_r5_no_birth_date_uses_adult_rules(assess_record: AssessFn) -> None:
     assert result.current.severity is Severity.MILD
 
 
+@pytest.mark.parametrize("birth_date", ["2026-11-30", "9999-12-31", "9999-12", "9999"])
+def test_r5_a_birth_date_after_the_collection_uses_adult_rules(assess_record: AssessFn, birth_date: str) -> None:
+    # R5: a birthDate after the collection is an unknown age -- even one whose age bands would end past year 9999
+    result = assess_record(anc(1200), birth_date=birth_date)
+    assert result.current is not None
+    assert (result.current.limit.basis, result.current.limit.lln) == (LlnBasis.AGE_UNKNOWN, 1500)
+    assert result.current.severity is Severity.MILD
+
+
 @pytest.mark.parametrize(("birth_date", "basis"), [("2020", LlnBasis.STANDARD), ("2026", LlnBasis.AGE_UNKNOWN),
                                                    ("2026-02", LlnBasis.AGE_UNKNOWN)])
 def test_r5_partial_birth_date(assess_record: AssessFn, birth_date: str, basis: LlnBasis) -> None:
