@@ -13,6 +13,7 @@ from cds_service.clinical.model import Assessment
 from cds_service.knowledge import Thresholds
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # matplotlib's date epoch: a date is days since it
+_FIRST_DAY = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) / timedelta(days=1)  # no axis starts before a date holds
 
 
 def _day(moment: datetime) -> float:
@@ -39,7 +40,7 @@ def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str) -> 
     now = _day(assessment.now)
     highest_limit = max([*limits, float(assessment.general_lln)])
     top = max([*values, highest_limit]) * 1.2
-    start = min([*times, *doses, *fevers, now - 14]) - 2
+    start = max(min([*times, *doses, *fevers, now - 14]) - 2, _FIRST_DAY)
 
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id, "font.size": 8}):
         figure = Figure(figsize=(6.2, 2.6), dpi=100)

@@ -4,6 +4,7 @@ tests/integration/test_browser.py)."""
 from __future__ import annotations
 
 import html
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -126,6 +127,25 @@ def test_evaluate_writes_the_review_page_for_a_bundle(tmp_path: Path, capsys: py
     page = out.read_text()
     assert page.count('<section class="scenario"') == 1
     assert "Moderate neutropenia: ANC 999/uL" in page and 'id="chart-1-anc"' in page
+
+
+@pytest.mark.parametrize("report_date", ["0001-01-01", "0001-01-01T00:00:00-14:00"])
+def test_the_chart_draws_a_result_dated_on_the_first_day_a_date_holds(tmp_path: Path, report_date: str) -> None:
+    # a .NET system's unset date (DateTime.MinValue) dating a result through its report: drawn, never an error page
+    bundle = json.loads((FIXTURES / "bundles" / "moderate-adult-999.bundle.json").read_text())
+    old = {"resourceType": "Observation", "id": "obs-old", "status": "final", "subject": {"reference": "Patient/pat-1"},
+           "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]},
+           "valueQuantity": {"value": 2500, "unit": "/uL", "system": "http://unitsofmeasure.org", "code": "/uL"}}
+    report = {"resourceType": "DiagnosticReport", "id": "report-old", "status": "final", "effectiveDateTime": report_date,
+              "code": {"text": "CBC"}, "result": [{"reference": "Observation/obs-old"}]}
+    bundle["entry"] += [{"resource": old}, {"resource": report}]
+    (tmp_path / "bundle.json").write_text(json.dumps(bundle))
+    out = tmp_path / "review.html"
+    assert main(["evaluate", str(tmp_path / "bundle.json"), "--at", "2026-11-25T12:00:00Z", "--html", str(out)]) == 0
+    page = out.read_text()
+    assert "Moderate neutropenia: ANC 999/uL" in page and 'data-points="2"' in page
+    anc = page.split('<g id="chart-1-anc">', 1)[1].split("</g>\n   </g>", 1)[0]
+    assert anc.count("<use ") == 2
 
 
 def test_evaluate_writes_the_review_page_for_an_order_hook(tmp_path: Path) -> None:
