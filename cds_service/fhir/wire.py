@@ -13,6 +13,7 @@ a record of thousands of results never sits decoded as dicts in memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, TypedDict, overload
 
@@ -139,9 +140,31 @@ def decode_entry(data: bytes) -> Any:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
 
-def _whole(data: bytes) -> Any:
+# A \uXXXX escape of half a surrogate pair with no other half: JSON's grammar allows it, and a string cut in the
+# middle of an emoji by a JavaScript client carries one. Read as U+FFFD (the other escapes are matched only so that
+# an escaped backslash before a "u" is never taken for one).
+_ESCAPES = re.compile(rb"\\(?:\\|u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|u[dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def _repair(escape: re.Match[bytes]) -> bytes:
+    found = escape[0]
+    return found if found == b"\\\\" or len(found) == 12 else b"\\ufffd"
+
+
+def loads(data: bytes) -> Any:
+    """JSON as orjson decodes it -- a lone surrogate escape read as U+FFFD -- or orjson.JSONDecodeError."""
     try:
         return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        repaired = _ESCAPES.sub(_repair, data) if b"\\u" in data else data
+        if repaired == data:
+            raise
+        return orjson.loads(repaired)
+
+
+def _whole(data: bytes) -> Any:
+    try:
+        return loads(data)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
@@ -165,4 +188,4 @@ def decode_resource(data: bytes) -> Any:
     try:
         return _RESOURCE.decode(data)
     except (msgspec.DecodeError, ValueError, RecursionError):
-        return orjson.loads(data)
+        return loads(data)

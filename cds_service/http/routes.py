@@ -17,7 +17,7 @@ from cds_service.feedback.model import parse_feedback, since_moment
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.hook_request import parse_hook_request
-from cds_service.fhir.wire import decode_hook_body
+from cds_service.fhir.wire import decode_hook_body, loads
 from cds_service.http.errors import remember_hook_instance
 from cds_service.http.reached import base_url, call_dependencies
 from cds_service.metrics import CARDS, FEEDBACK
@@ -56,7 +56,7 @@ def _request_body() -> bytes:
 
 def _request_json() -> Any:
     try:
-        return orjson.loads(_request_body())
+        return loads(_request_body())
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 

@@ -91,6 +91,28 @@ def test_an_entry_whose_resource_type_is_no_string_is_let_go_like_one_without_it
     assert card["summary"].startswith("Severe neutropenia: ANC 420/uL")
 
 
+@pytest.mark.parametrize("escape", [rb"\ud83d", rb"\uDE00", rb"a\ud83d\ud83d"], ids=["high", "low", "two-highs"])
+def test_half_an_emoji_in_an_element_no_rule_reads_is_read_as_a_replacement_character(client: FlaskClient,
+                                                                                     escape: bytes) -> None:
+    # a JavaScript client cutting a name in the middle of an emoji sends a lone surrogate escape: grammatical JSON
+    # that orjson refuses; the call is answered as ever, the broken character read as U+FFFD
+    named = {**patient(), "name": [{"text": "PLACEHOLDER"}]}
+    noted = {**anc(1200, id="noted", when="2026-10-01T08:00:00Z"), "note": [{"text": "PLACEHOLDER"}]}
+    body = orjson.dumps(hook_request(anc(420), noted, patient_resource=named)).replace(b"PLACEHOLDER", escape)
+    response = client.post(URL, data=body, content_type="application/json")
+    assert response.status_code == 200
+    (card,) = assert_cds_response(response.get_json())
+    assert card["summary"].startswith("Severe neutropenia: ANC 420/uL")
+
+
+def test_feedback_with_half_an_emoji_in_the_user_comment_is_stored(client: FlaskClient) -> None:
+    feedback = {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-25T12:00:00Z",
+                              "overrideReason": {"userComment": "PLACEHOLDER"}}]}
+    body = orjson.dumps(feedback).replace(b"PLACEHOLDER", rb"fine \ud83d")
+    response = client.post(URL + "/feedback", data=body, content_type="application/json")
+    assert response.status_code == 200 and response.get_json()["stored"] == 1
+
+
 def test_huge_numbers_in_the_record_do_not_break_anything(client: FlaskClient) -> None:
     body = hook_request(anc(10**300), anc(-(10**300), id="neg"), anc(1e-300, id="tiny"))
     assert client.post(URL, json=body).status_code == 200

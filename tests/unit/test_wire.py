@@ -24,6 +24,7 @@ from cds_service.fhir.wire import (
     decode_entry,
     decode_hook_body,
     decode_resource,
+    loads,
 )
 from tests.builders import anc, bundle, hook_request, patient
 
@@ -127,3 +128,9 @@ def test_a_number_past_double_in_a_read_element_of_a_large_bundle_is_a_bad_reque
     resources = decode_hook_body(body)["prefetch"]["labs"]["entry"]
     with pytest.raises(BadRequest, match="not valid JSON"):
         list(resources)
+
+
+def test_escapes_that_are_whole_are_read_as_they_are() -> None:
+    text = rb'["\ud83d\ude00", "\\ud800", "\\\ud83d\ude00", "\u00e9"]'
+    assert loads(text) == ["\U0001f600", "\\ud800", "\\\U0001f600", "\u00e9"]
+    assert loads(rb'["\\\ud800", "x\udc00y"]') == ["\\\ufffd", "x\ufffdy"]
