@@ -72,6 +72,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# C0 control characters and DEL, escaped in a plain log line: a client's percent-encoded newline (in a path, in a
+# hookInstance) must never start a line of its own (a forged log entry)
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
+
+
+class PlainFormatter(logging.Formatter):
+    """PLAIN, one line an event: the message's control characters escaped (a traceback keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).translate(_CONTROLS)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, process, request id, logger, message (and the exception, if any)."""
 
@@ -93,7 +105,7 @@ def configure_logging(level: str, log_format: str = "plain") -> None:
     """One handler for the service's own log (stderr): refusals at WARNING, what was noticed at INFO."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(PLAIN))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else PlainFormatter(PLAIN))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -93,3 +93,25 @@ def test_log_lines_carry_the_request_id(client: FlaskClient, log_format: str,
         assert record["message"].startswith(f"400 POST {URL}")
     else:
         assert " WARNING [" in line and " rid-7 cds_service.http.errors: 400 POST" in line
+
+
+@pytest.mark.parametrize("log_format", ["plain", "json"])
+def test_a_client_cannot_forge_a_log_line(client: FlaskClient, log_format: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # a percent-encoded newline in the path of an unauthenticated call, and one in a hookInstance, stay in their line
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    other = {**anc(300, id="elsewhere"), "subject": {"reference": "Patient/someone-else"}}
+    body = {**hook_request(anc(420), other), "hookInstance": "h-1\n2026-11-25 ERROR forged"}
+    try:
+        configure_logging("WARNING", log_format)
+        client.post("/cds-services/x%0D%0A2026-11-25%20ERROR%20forged", json=hook_request(anc(420)))
+        assert client.post(URL, json=body).status_code == 200  # (logs the results filed for another patient)
+    finally:
+        root.handlers[:], root.level = handlers, level
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and not any(line.startswith("2026-11-25 ERROR") for line in lines)
+    assert all("forged" in line for line in lines)
+
