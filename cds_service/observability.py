@@ -80,7 +80,7 @@ _CONTROLS = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
 class PlainFormatter(logging.Formatter):
     """PLAIN, one line an event: the message's control characters escaped (a traceback keeps its lines)."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging.Formatter's name)
         return super().formatMessage(record).translate(_CONTROLS)
 
 

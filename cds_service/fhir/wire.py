@@ -143,7 +143,9 @@ def decode_entry(data: bytes) -> Any:
 # A \uXXXX escape of half a surrogate pair with no other half: JSON's grammar allows it, and a string cut in the
 # middle of an emoji by a JavaScript client carries one. Read as U+FFFD (the other escapes are matched only so that
 # an escaped backslash before a "u" is never taken for one).
-_ESCAPES = re.compile(rb"\\(?:\\|u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|u[dD][c-fC-F][0-9a-fA-F]{2})")
+_ESCAPES = re.compile(rb"\\(?:\\"  # an escaped backslash
+                      rb"|u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"  # a high half (and its low)
+                      rb"|u[dD][c-fC-F][0-9a-fA-F]{2})")  # a low half alone
 
 
 def _repair(escape: re.Match[bytes]) -> bytes:

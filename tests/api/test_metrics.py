@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -74,18 +75,23 @@ def test_every_answer_carries_a_request_id_and_a_sent_one_is_kept(client: FlaskC
     assert made.headers["X-Request-Id"] not in ("", "not an id; <script>") and len(made.headers["X-Request-Id"]) == 16
 
 
-@pytest.mark.parametrize("log_format", ["plain", "json"])
-def test_log_lines_carry_the_request_id(client: FlaskClient, log_format: str,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=["plain", "json"])
+def logged(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, io.StringIO]]:
+    """The service's own log configured in each format (plain, json), and the stream it writes (as stderr)."""
     stream = io.StringIO()
     monkeypatch.setattr("sys.stderr", stream)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    configure_logging("WARNING", request.param)
     try:
-        configure_logging("WARNING", log_format)
-        client.post(URL, json={**hook_request(anc(420)), "hook": "order-sign"}, headers={"X-Request-Id": "rid-7"})
+        yield request.param, stream
     finally:
         root.handlers[:], root.level = handlers, level
+
+
+def test_log_lines_carry_the_request_id(client: FlaskClient, logged: tuple[str, io.StringIO]) -> None:
+    log_format, stream = logged
+    client.post(URL, json={**hook_request(anc(420)), "hook": "order-sign"}, headers={"X-Request-Id": "rid-7"})
     line = next(x for x in stream.getvalue().splitlines() if "400 POST" in x)
     if log_format == "json":
         record = orjson.loads(line)
@@ -95,23 +101,13 @@ def test_log_lines_carry_the_request_id(client: FlaskClient, log_format: str,
         assert " WARNING [" in line and " rid-7 cds_service.http.errors: 400 POST" in line
 
 
-@pytest.mark.parametrize("log_format", ["plain", "json"])
-def test_a_client_cannot_forge_a_log_line(client: FlaskClient, log_format: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_client_cannot_forge_a_log_line(client: FlaskClient, logged: tuple[str, io.StringIO]) -> None:
     # a percent-encoded newline in the path of an unauthenticated call, and one in a hookInstance, stay in their line
-    stream = io.StringIO()
-    monkeypatch.setattr("sys.stderr", stream)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     other = {**anc(300, id="elsewhere"), "subject": {"reference": "Patient/someone-else"}}
     body = {**hook_request(anc(420), other), "hookInstance": "h-1\n2026-11-25 ERROR forged"}
-    try:
-        configure_logging("WARNING", log_format)
-        client.post("/cds-services/x%0D%0A2026-11-25%20ERROR%20forged", json=hook_request(anc(420)))
-        assert client.post(URL, json=body).status_code == 200  # (logs the results filed for another patient)
-    finally:
-        root.handlers[:], root.level = handlers, level
-    lines = stream.getvalue().splitlines()
+    client.post("/cds-services/x%0D%0A2026-11-25%20ERROR%20forged", json=hook_request(anc(420)))
+    assert client.post(URL, json=body).status_code == 200  # (logs the results filed for another patient)
+    lines = logged[1].getvalue().splitlines()
     assert len(lines) == 2 and not any(line.startswith("2026-11-25 ERROR") for line in lines)
     assert all("forged" in line for line in lines)
 

@@ -136,8 +136,8 @@ def test_the_chart_draws_a_result_dated_on_the_first_day_a_date_holds(tmp_path: 
     old = {"resourceType": "Observation", "id": "obs-old", "status": "final", "subject": {"reference": "Patient/pat-1"},
            "code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}]},
            "valueQuantity": {"value": 2500, "unit": "/uL", "system": "http://unitsofmeasure.org", "code": "/uL"}}
-    report = {"resourceType": "DiagnosticReport", "id": "report-old", "status": "final", "effectiveDateTime": report_date,
-              "code": {"text": "CBC"}, "result": [{"reference": "Observation/obs-old"}]}
+    report = {"resourceType": "DiagnosticReport", "id": "report-old", "status": "final", "code": {"text": "CBC"},
+              "effectiveDateTime": report_date, "result": [{"reference": "Observation/obs-old"}]}
     bundle["entry"] += [{"resource": old}, {"resource": report}]
     (tmp_path / "bundle.json").write_text(json.dumps(bundle))
     out = tmp_path / "review.html"
