@@ -129,6 +129,7 @@ def _write_review(args: argparse.Namespace, document: Any, assessment: Any, deps
 def _assess_file(document: Any, deps: Any) -> Any:
     """The Assessment of a hook request (its prefetch) or of a FHIR Bundle holding one Patient."""
     from cds_service.clinical.assessment import assess
+    from cds_service.fhir.bundle import bundle_entries
     from cds_service.fhir.hook_request import parse_hook_request
     from cds_service.fhir.records import build_record
     from cds_service.services import assess_patient, declare_services, patient_data
@@ -140,8 +141,8 @@ def _assess_file(document: Any, deps: Any) -> Any:
         request = parse_hook_request(document, services[0].hook, ("patientId",))
         return assess_patient(request, patient_data(request, services[0], deps), deps)
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
-        entries = document.get("entry", [])
-        resources = [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+        resources = [e["resource"] for e in bundle_entries(document)
+                     if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
         patients = [r for r in resources if r.get("resourceType") == "Patient"]
         if len(patients) != 1 or not isinstance(patients[0].get("id"), str):
             raise ValueError("the Bundle must hold exactly one Patient, with an id")

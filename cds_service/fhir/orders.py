@@ -13,6 +13,7 @@ from typing import Any
 
 from cds_service.clinical.model import DraftOrder, MedicationConcept
 from cds_service.errors import BadRequest
+from cds_service.fhir.bundle import bundle_entries
 from cds_service.fhir.records import concept_names, medication_concept, raw_codings
 from cds_service.observability import noticed
 
@@ -43,11 +44,8 @@ def _bundle_resources(draft: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(draft, dict):
         raise BadRequest("context.draftOrders must be a FHIR Bundle of the draft orders")
-    entries = draft.get("entry")
-    if not isinstance(entries, list):
-        return []  # a Bundle with no entries: nothing to check
     resources = []
-    for entry in entries:
+    for entry in bundle_entries(draft):  # (a Bundle with no entries: nothing to check)
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
             resources.append(resource)

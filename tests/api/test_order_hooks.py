@@ -106,6 +106,21 @@ def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:
     assert assert_cds_response(client.post(SIGN, json=body).get_json()) == []
 
 
+def test_a_draft_naming_an_unsaved_medication_by_urn_uuid_is_checked(client: FlaskClient) -> None:
+    # draft orders are unsaved: an order may name the draft Medication beside it by its fullUrl (urn:uuid)
+    by_reference = draft("x", id="carbo")
+    del by_reference["medicationCodeableConcept"]
+    by_reference["medicationReference"] = {"reference": "urn:uuid:3f0c"}
+    medication = {"resourceType": "Medication", "id": "carboplatin",
+                  "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "40048"}]}}
+    body = order_request("order-sign", anc(420), drafts=[by_reference])
+    body["context"]["draftOrders"]["entry"].append({"fullUrl": "urn:uuid:3f0c", "resource": medication})
+    (card,) = assert_cds_response(client.post(SIGN, json=body).get_json())
+    # R9: an antineoplastic (carboplatin, RxNorm 40048 on the Medication) with ANC < 500 is critical
+    assert card["indicator"] == "critical" and card["summary"].endswith("chemotherapy with ANC 420/uL (Nov 24)")
+    assert card["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/carbo"
+
+
 @pytest.mark.parametrize("reference", ["Medication/carboplatin", "Medication/carboplatin/_history/2"])
 def test_service_request_vaccine_and_medication_reference(client: FlaskClient, reference: str) -> None:
     """A live vaccine ordered as a ServiceRequest, and a drug named through a bundled Medication (a reference may

@@ -34,6 +34,26 @@ def test_evaluate_bundle_readable(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "[warning] Moderate neutropenia: ANC 900/uL (Nov 24)" in out
 
 
+def test_evaluate_reads_a_transaction_bundle_that_refers_by_urn_uuid(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # a Synthea record or a transaction Bundle: entries refer to each other by fullUrl (FHIR: resolved in the Bundle)
+    person, undated = patient("1980-01-01", id="p-1"), anc(420, id="o-1", when=None)
+    undated["subject"] = {"reference": "urn:uuid:0b1e"}
+    report = {"resourceType": "DiagnosticReport", "id": "r-1", "status": "final", "code": {"text": "CBC"},
+              "subject": {"reference": "urn:uuid:0b1e"}, "effectiveDateTime": "2026-11-24T08:00:00Z",
+              "result": [{"reference": "urn:uuid:5e1f"}]}
+    document = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0b1e", "resource": person, "request": {"method": "POST", "url": "Patient"}},
+        {"fullUrl": "urn:uuid:5e1f", "resource": undated, "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": "urn:uuid:77aa", "resource": report, "request": {"method": "POST", "url": "DiagnosticReport"}}]}
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(document))
+    assert main(["evaluate", str(path), "--at", iso(NOW)]) == 0
+    out = capsys.readouterr().out
+    # the patient's own result (R1), dated by its report (R1): current and severe (R5), never "another patient's"
+    assert "[critical] Severe neutropenia: ANC 420/uL (Nov 24)" in out
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ("not json", "the file is not valid JSON"),
     ("\udcff{", "the file is not valid JSON"),  # not UTF-8: written below as the raw byte 0xff

@@ -1,0 +1,40 @@
+"""References inside a Bundle (FHIR R4, "Resolving references in Bundles"): an entry that another names by its
+`fullUrl` -- a `urn:uuid:` or `urn:oid:` one, as a transaction Bundle, a Synthea record or a client's unsaved draft
+orders have -- is read as `Type/id`, the form the rules match references in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _local_names(entries: list[Any]) -> dict[str, str]:
+    """Each entry's urn: fullUrl -> its Type/id (entries without a resource type and an id are no target)."""
+    names = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        full_url, resource = entry.get("fullUrl"), entry.get("resource")
+        if isinstance(full_url, str) and full_url.startswith("urn:") and isinstance(resource, dict):
+            kind, resource_id = resource.get("resourceType"), resource.get("id")
+            if isinstance(kind, str) and isinstance(resource_id, str) and resource_id:
+                names[full_url] = f"{kind}/{resource_id}"
+    return names
+
+
+def _resolved(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: (names.get(item, item) if key == "reference" and isinstance(item, str) else
+                      _resolved(item, names)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(item, names) for item in value]
+    return value
+
+
+def bundle_entries(bundle: dict[str, Any]) -> list[Any]:
+    """The Bundle's entries as sent ([] when `entry` is no list), every reference to another entry by its urn:
+    fullUrl read as that entry's Type/id."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return []
+    names = _local_names(entries)
+    return _resolved(entries, names) if names else entries
