@@ -1,6 +1,7 @@
 """A FHIR server that answers five bytes a second (a real socket on 127.0.0.1; `responses` cannot be slow): the call's
 budget covers the whole read, the answers still being read are cut when it runs out, no search thread outlives the
-call, and the next fallback -- to a healthy server -- is served at once. Bounded: a few seconds in all."""
+call, and the next fallback -- to a healthy server -- is served at once. The terminology service likewise: a trickling
+one costs a call its budget, not the length of the answer. Bounded: a few seconds in all."""
 
 from __future__ import annotations
 
@@ -8,23 +9,29 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import orjson
 import pytest
 
+from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
+from cds_service.terminology import TerminologyService
 from cds_service.urls import parse_url
-from tests.builders import anc, bundle, patient
+from tests.builders import RXNORM, anc, bundle, patient
 
 pytestmark = pytest.mark.integration
 QUERIES = {"patient": "Patient/pat-1", "labs": "Observation?patient=pat-1&code=751-8"}
+RELATED = {"relatedGroup": {"conceptGroup": [  # an RxNav related.json answer: the ingredient clozapine
+    {"tty": "IN", "conceptProperties": [{"rxcui": "2626", "name": "clozapine"}]}]}}
 
 
 class _Handler(BaseHTTPRequestHandler):
     slow = True
 
     def do_GET(self) -> None:
-        body = orjson.dumps(patient() if "/Patient/" in self.path else bundle(anc(420)))
+        body = orjson.dumps(RELATED if "/rxcui/" in self.path else patient() if "/Patient/" in self.path
+                            else bundle(anc(420)))
         self.send_response(200)
         self.send_header("Content-Type", "application/fhir+json")
         self.send_header("Content-Length", str(len(body)))
@@ -71,3 +78,17 @@ def test_a_trickling_server_costs_one_budget_and_no_thread_outlives_the_call(
     assert healthy["patient"].error is None and healthy["labs"].error is None
     assert healthy["labs"].resources[0]["valueQuantity"]["value"] == 420
     assert time.monotonic() - started < 1.0  # served at once: no thread was still held by the slow server
+
+
+def test_a_trickling_terminology_service_costs_a_call_its_budget(servers: tuple[str, str], tmp_path: Path) -> None:
+    slow, fast = servers
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    store.migrate()
+    started = time.monotonic()
+    answers = TerminologyService(slow, store, RXNORM, budget_seconds=1.0).ingredients(["999001"])
+    spent = time.monotonic() - started
+    assert answers == {}  # not answered in time: the order stays as it was (R9: never guessed)
+    assert spent < 2.5, f"the look-up took {spent:.1f} s for a 1 s budget"
+    assert TerminologyService(fast, store, RXNORM).ingredients(["999001"]) == {"999001": [("2626", "clozapine")]}
+    store.close()
+
