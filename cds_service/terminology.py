@@ -19,11 +19,11 @@ from cds_service.clinical.model import Coding, DraftOrder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.knowledge import ContextKnowledge
 from cds_service.observability import noticed
+from cds_service.reading import read_within
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 256 * 1024
-CHUNK_BYTES = 16 * 1024
 INGREDIENT_TERM_TYPES = "IN+MIN+PIN"  # ingredient, multiple ingredients, precise ingredient
 
 
@@ -72,19 +72,12 @@ class TerminologyService:
         coming then (a server trickling it) is let go, as is one over MAX_ANSWER_BYTES."""
         until = time.monotonic() + timeout
         url = f"{self.base_url}/rxcui/{code}/related.json?tty={INGREDIENT_TERM_TYPES}"
-        chunks, size = [], 0
         with self.session.get(url, timeout=(min(timeout, 1.0), timeout), stream=True, allow_redirects=False) as answer:
             if answer.status_code == 404:
                 return []
             answer.raise_for_status()
-            while chunk := answer.raw.read1(CHUNK_BYTES, decode_content=True):  # what one read brings
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_ANSWER_BYTES:
-                    raise ValueError("terminology answer too large")
-                if time.monotonic() > until:
-                    raise ValueError("terminology answer too slow")
-        return _ingredients(msgspec.convert(orjson.loads(b"".join(chunks)), _Related))
+            body = read_within(answer, MAX_ANSWER_BYTES, until)  # (TooSlow, TooLarge: ValueError)
+        return _ingredients(msgspec.convert(orjson.loads(body), _Related))
 
 
 class _Concept(msgspec.Struct):

@@ -57,6 +57,7 @@ class JwksServer:
     fetched: list[str] = field(default_factory=list)
     base: str = ""
     down: bool = False  # answer 503 to everything: the issuer's key server is out
+    trickle: bool = False  # send each key set a byte every 50 ms: the issuer's key server is failing slowly
 
     def url(self, name: str) -> str:
         return f"{self.base}/{name}.json"
@@ -81,7 +82,14 @@ def serve_jwks(server: JwksServer) -> Iterator[JwksServer]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                for start in range(0, len(body), 1 if server.trickle else len(body)):
+                    self.wfile.write(body[start:start + (1 if server.trickle else len(body))])
+                    self.wfile.flush()
+                    if server.trickle:
+                        time.sleep(0.05)
+            except OSError:
+                pass  # the service stopped reading
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -15,6 +15,7 @@ import jwt
 import orjson
 import requests
 
+from cds_service.reading import read_within
 from cds_service.security.replay import ReplayCache
 from cds_service.settings import TrustedIssuer
 from cds_service.urls import BadUrl, parse_url
@@ -120,15 +121,13 @@ class JwksCache:
             target = str(parse_url(url))  # the URL checked in the settings, rebuilt from its checked parts
         except BadUrl:
             raise Unauthorized("JWKS URL is not well-formed") from None
+        until = time.monotonic() + self.timeout  # the whole fetch: calls wait on it (the lock), so it is bounded
         try:
             with self._session.get(target, timeout=self.timeout, allow_redirects=False, stream=True) as response:
                 if response.status_code != 200:
                     raise Unauthorized(f"JWKS answered HTTP {response.status_code}")
-                body = response.raw.read(JWKS_MAX_BYTES + 1, decode_content=True)
-            if len(body) > JWKS_MAX_BYTES:
-                raise Unauthorized("JWKS too large")
-            data = orjson.loads(body)
-        except (requests.RequestException, orjson.JSONDecodeError) as exc:
+                data = orjson.loads(read_within(response, JWKS_MAX_BYTES, until))
+        except (requests.RequestException, ValueError) as exc:  # (TooSlow, TooLarge, JSONDecodeError)
             raise Unauthorized(f"JWKS could not be read: {type(exc).__name__}") from None
         return read_key_set(data)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from flask import Flask
 
 from cds_service.app import create_app
-from cds_service.security.jwt_auth import JwksCache
+from cds_service.security.jwt_auth import JwksCache, Unauthorized
 from cds_service.settings import Settings, SettingsError, TrustedIssuer
 from tests.builders import NOW, anc, hook_request
 from tests.contract import assert_operation_outcome
@@ -280,6 +281,16 @@ def test_with_no_good_set_a_failed_fetch_is_remembered_for_the_cooldown(outage_j
     outage_jwks.down = False
     clock.now += 31
     assert _discover(app, token(ES, DISCOVERY)).status_code == 200
+
+
+def test_a_key_server_that_trickles_its_key_set_costs_a_call_the_fetch_timeout() -> None:
+    # every call of a worker waits on a key set being fetched: the whole read is bounded, not each byte's wait
+    for server in serve_jwks(JwksServer(sets={"main": [ES, RS]}, trickle=True)):
+        cache = JwksCache(timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(Unauthorized, match="TooSlow"):
+            cache.key(server.url("main"), ES.kid)
+        assert time.monotonic() - started < 1.5  # the set is some 1,000 bytes: 50 s at this pace
 
 
 @pytest.mark.parametrize("claims", [{"exp": "4102444800"}, {"iat": "1700000000"}, {"nbf": "1700000000"},
