@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from cds_service.errors import ServiceError
 from cds_service.fhir.client import Allowlist
+from cds_service.reading import read_within
 from cds_service.urls import BadUrl, Url, fhir_id, parse_url
 
 # What the chart reads: every resource type of the patient-view prefetch, and the Medications its searches include.
@@ -33,6 +35,7 @@ SCOPES_V2 = " ".join(("launch openid fhirUser", *(f"patient/{t}.rs" for t in SEA
 SCOPES_V1 = " ".join(("launch openid fhirUser",
                       *(f"patient/{t}.read" for t in (*SEARCHED_RESOURCES, *READ_RESOURCES))))
 PENDING_MINUTES = 10  # from the launch to the EHR's answer
+CONFIGURATION_MAX_BYTES = 1024 * 1024  # an EHR's .well-known/smart-configuration
 DEFAULT_TOKEN_SECONDS = 300  # a token response without expires_in: kept this long at most
 LONGEST_SESSION_SECONDS = 24 * 3600  # a token that lasts longer still gives a session of a day: launch again then
 
@@ -56,12 +59,13 @@ class SmartConfiguration:
 
 def discover(iss: Url, http: requests.Session, timeout: float) -> SmartConfiguration:
     """{iss}/.well-known/smart-configuration; LaunchRefused (502) when absent, malformed or without PKCE S256."""
+    until = time.monotonic() + timeout  # the whole read: an EHR trickling its answer holds no thread past it
     try:
-        answer = http.get(str(iss.join(".well-known/smart-configuration")), timeout=timeout,
-                          headers={"Accept": "application/json"}, allow_redirects=False)
-        answer.raise_for_status()
-        document = answer.json()
-    except (requests.RequestException, ValueError) as exc:
+        with http.get(str(iss.join(".well-known/smart-configuration")), timeout=timeout, stream=True,
+                      headers={"Accept": "application/json"}, allow_redirects=False) as answer:
+            answer.raise_for_status()
+            document = json.loads(read_within(answer, CONFIGURATION_MAX_BYTES, until))
+    except (requests.RequestException, ValueError) as exc:  # (TooSlow, TooLarge, not JSON)
         raise LaunchRefused(502, f"the EHR's SMART configuration could not be read: {type(exc).__name__}") from None
     if not isinstance(document, dict):
         raise LaunchRefused(502, "the EHR's SMART configuration is not a JSON object")

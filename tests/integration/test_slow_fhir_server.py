@@ -1,7 +1,7 @@
-"""A FHIR server that answers five bytes a second (a real socket on 127.0.0.1; `responses` cannot be slow): the call's
-budget covers the whole read, the answers still being read are cut when it runs out, no search thread outlives the
-call, and the next fallback -- to a healthy server -- is served at once. The terminology service likewise: a trickling
-one costs a call its budget, not the length of the answer. Bounded: a few seconds in all."""
+"""Peers that answer five bytes a second (a real socket on 127.0.0.1; `responses` cannot be slow). A FHIR server: the
+call's budget covers the whole read, the answers still being read are cut when it runs out, no search thread outlives
+the call, and the next fallback -- to a healthy server -- is served at once. A terminology service, an EHR's SMART
+configuration: a call spends its budget on them, not the length of the answer. Bounded: a few seconds in all."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from pathlib import Path
 
 import orjson
 import pytest
+import requests
 
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
+from cds_service.smart import LaunchRefused, discover
 from cds_service.terminology import TerminologyService
 from cds_service.urls import parse_url
 from tests.builders import RXNORM, anc, bundle, patient
 
 pytestmark = pytest.mark.integration
 QUERIES = {"patient": "Patient/pat-1", "labs": "Observation?patient=pat-1&code=751-8"}
+SMART = {"authorization_endpoint": "https://ehr.example.org/auth", "token_endpoint": "https://ehr.example.org/token",
+         "code_challenge_methods_supported": ["S256"]}
 RELATED = {"relatedGroup": {"conceptGroup": [  # an RxNav related.json answer: the ingredient clozapine
     {"tty": "IN", "conceptProperties": [{"rxcui": "2626", "name": "clozapine"}]}]}}
 
@@ -30,8 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
     slow = True
 
     def do_GET(self) -> None:
-        body = orjson.dumps(RELATED if "/rxcui/" in self.path else patient() if "/Patient/" in self.path
-                            else bundle(anc(420)))
+        body = orjson.dumps(RELATED if "/rxcui/" in self.path else SMART if "/.well-known/" in self.path
+                            else patient() if "/Patient/" in self.path else bundle(anc(420)))
         self.send_response(200)
         self.send_header("Content-Type", "application/fhir+json")
         self.send_header("Content-Length", str(len(body)))
@@ -91,4 +95,13 @@ def test_a_trickling_terminology_service_costs_a_call_its_budget(servers: tuple[
     assert spent < 2.5, f"the look-up took {spent:.1f} s for a 1 s budget"
     assert TerminologyService(fast, store, RXNORM).ingredients(["999001"]) == {"999001": [("2626", "clozapine")]}
     store.close()
+
+
+def test_an_ehr_trickling_its_smart_configuration_costs_a_launch_its_timeout(servers: tuple[str, str]) -> None:
+    slow, fast = servers
+    started = time.monotonic()
+    with pytest.raises(LaunchRefused) as refused:
+        discover(parse_url(slow), requests.Session(), 1.0)
+    assert refused.value.status == 502 and time.monotonic() - started < 2.5
+    assert discover(parse_url(fast), requests.Session(), 1.0).token_endpoint == "https://ehr.example.org/token"
 
