@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -79,9 +79,12 @@ def utc_text(moment: datetime, now: datetime) -> str:
 
 
 def celsius_text(celsius: Decimal) -> str:
-    """'38.2 °C / 100.9 °F': Celsius rounded down (never shown over a limit it is under), Fahrenheit rounded."""
-    shown = celsius.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
-    fahrenheit = (celsius * 9 / 5 + 32).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    """'38.2 °C / 100.9 °F': Celsius rounded down (never shown over a limit it is under), Fahrenheit rounded. Enough
+    digits for any value sent (1e300 °C is shown as sent, never an error)."""
+    with localcontext() as digits:
+        digits.prec = max(digits.prec, celsius.adjusted() + 4)
+        shown = celsius.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
+        fahrenheit = (celsius * 9 / 5 + 32).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
     return f"{shown} \u00b0C / {fahrenheit} \u00b0F"
 
 
