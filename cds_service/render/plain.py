@@ -10,10 +10,13 @@ from typing import Any
 
 import msgspec
 
+_INTEGERS = Decimal(2**63)  # what a 64-bit JSON parser (and orjson) holds as an integer
+
 
 def json_number(value: Decimal) -> int | float:
-    """A Decimal as a JSON number: an integer when it is whole, else a float (the one Decimal-to-JSON rule)."""
-    return int(value) if value == value.to_integral_value() else float(value)
+    """A Decimal as a JSON number: an integer when it is whole and within 64 bits, else a float (the one
+    Decimal-to-JSON rule; a value of 1e300 in a result is sent as the float it was)."""
+    return int(value) if value == value.to_integral_value() and -_INTEGERS < value < _INTEGERS else float(value)
 
 
 def to_plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from cds_service.app import create_app
 from cds_service.settings import Settings, TrustedIssuer
-from tests.builders import NOW, anc, bundle, hook_request, patient, temperature
+from tests.builders import CVX, NOW, anc, bundle, draft, hook_request, medication, order_request, patient, temperature
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 URL = "/cds-services/neutropenia-patient-view"
@@ -116,6 +116,28 @@ def test_feedback_with_half_an_emoji_in_the_user_comment_is_stored(client: Flask
 def test_huge_numbers_in_the_record_do_not_break_anything(client: FlaskClient) -> None:
     body = hook_request(anc(10**300), anc(-(10**300), id="neg"), anc(1e-300, id="tiny"))
     assert client.post(URL, json=body).status_code == 200
+
+
+@pytest.mark.parametrize("value", [10**30, 1e300, 2**63])
+def test_a_card_carries_a_count_past_a_64_bit_integer_as_a_json_number(client: FlaskClient, value: float) -> None:
+    # a live vaccine within 90 days of chemotherapy is flagged whatever the ANC (R9): its card states the count
+    # (orjson writes no integer past 64 bits: that card was a 500)
+    chemotherapy = medication("MedicationAdministration", "40048", "2026-11-01T09:00:00Z")
+    body = order_request("order-sign", anc(value), drafts=[draft("21", CVX, id="varicella")],
+                         context_resources={"medicationAdministrations": [chemotherapy]})
+    response = client.post("/cds-services/neutropenia-order-sign", json=body)
+    assert response.status_code == 200
+    (card,) = assert_cds_response(response.get_json())
+    assert card["extension"]["neutropenia-cds"]["ancPerUL"] == float(value)
+
+
+@pytest.mark.parametrize("value", [1e300, 10**40, 1e-300])
+def test_a_temperature_of_any_size_leaves_the_severe_card(client: FlaskClient, value: float) -> None:
+    # (1e300 C made the card's text an exact-decimal error: a 500, and no card at all for an ANC of 420)
+    response = client.post(URL, json=hook_request(anc(420), temperature(value)))
+    assert response.status_code == 200
+    cards = assert_cds_response(response.get_json())
+    assert any("ANC 420/uL" in card["summary"] and card["indicator"] == "critical" for card in cards)
 
 
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
