@@ -179,6 +179,10 @@ def answer(service: CdsService, request: HookRequest, deps: ServiceDependencies)
     return service.handler(request, patient_data(request, service, deps), deps)
 
 
+# The hooks' context also carries userId (CDS Hooks: required), but no rule reads it: never a reason to refuse a call.
+REQUIRED_CONTEXT = ("patientId",)
+
+
 def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
     """Every service this deployment offers, by id."""
     services = [
@@ -190,7 +194,7 @@ def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
                 "Reads the patient's ANC (reported, or computed from WBC and differential) and says whether the "
                 "patient is neutropenic for their age, how severely, and what to do."
             ),
-            required_context=("patientId", "userId"),
+            required_context=REQUIRED_CONTEXT,
             prefetch=patient_prefetch(knowledge),
             handler=patient_view,
         ),
@@ -202,7 +206,7 @@ def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
                 "When orders are selected: flags live vaccines, chemotherapy, clozapine, drugs linked to neutropenia "
                 "and rectal-route orders that are unsafe for the patient's ANC, one card per order."
             ),
-            required_context=("patientId", "userId"),
+            required_context=REQUIRED_CONTEXT,
             prefetch=patient_prefetch(knowledge),
             handler=check_drafts,
             drafts="selected",
@@ -215,7 +219,7 @@ def declare_services(knowledge: Knowledge) -> dict[str, CdsService]:
                 "Before orders are signed: checks every draft order against the patient's ANC -- live vaccines, "
                 "chemotherapy, clozapine, drugs linked to neutropenia, the rectal route -- one card per risky order."
             ),
-            required_context=("patientId", "userId"),
+            required_context=REQUIRED_CONTEXT,
             prefetch=patient_prefetch(knowledge),
             handler=check_drafts,
             drafts="all",

@@ -52,7 +52,7 @@ SCHEMAS: dict[str, Any] = {
             "hookInstance": {"type": "string", "minLength": 1},
             "fhirServer": {"type": "string", "format": "uri"},
             "fhirAuthorization": _ref("FhirAuthorization"),
-            "context": {"type": "object", "required": ["patientId", "userId"], "properties": {
+            "context": {"type": "object", "required": ["patientId"], "properties": {
                 "patientId": {"type": "string", "pattern": "^[A-Za-z0-9\\-.]{1,64}$"},
                 "userId": {"type": "string", "minLength": 1},
                 "encounterId": _STRING,

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from cds_service.app import create_app
 from cds_service.settings import Settings
-from tests.builders import NOW, ago, anc, hook_request, observation, patient
+from tests.builders import NOW, ago, anc, draft, hook_request, observation, order_request, patient
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 URL = "/cds-services/neutropenia-patient-view"
@@ -37,7 +37,6 @@ def _without(body: dict[str, Any], *path: str) -> dict[str, Any]:
     ({**hook_request(anc(300)), "hookInstance": 42}, "hookInstance must be a non-empty string"),
     (_without(hook_request(anc(300)), "context"), "context is required"),
     (_without(hook_request(anc(300)), "context", "patientId"), "context.patientId is required"),
-    (_without(hook_request(anc(300)), "context", "userId"), "context.userId is required"),
     ({**hook_request(anc(300)), "context": {"patientId": "", "userId": "Practitioner/1"}},
      "context.patientId must be a non-empty string"),
     ({**hook_request(anc(300)), "prefetch": []}, "prefetch must be a JSON object"),
@@ -54,6 +53,18 @@ def test_400_for_a_malformed_request(client: FlaskClient, body: Any, text: str) 
     assert response.status_code == 400
     assert response.mimetype == "application/fhir+json"
     assert_operation_outcome(response.get_json(), text)
+
+
+@pytest.mark.parametrize("hook", ["patient-view", "order-select", "order-sign"])
+def test_a_call_without_a_user_id_is_answered(client: FlaskClient, hook: str) -> None:
+    # CDS Hooks lists userId as required, but no rule reads it: a call is never refused for it (R5: ANC 300 severe)
+    drafts = [draft("40048", id="carbo")]
+    body = hook_request(anc(300)) if hook == "patient-view" else order_request(hook, anc(300), drafts=drafts,
+                                                                                 selections=["MedicationRequest/carbo"])
+    response = client.post(f"/cds-services/neutropenia-{hook}", json=_without(body, "context", "userId"))
+    assert response.status_code == 200
+    (card,) = assert_cds_response(response.get_json())
+    assert card["indicator"] == "critical" and "ANC 300/uL" in card["summary"]
 
 
 def test_400_for_invalid_json(client: FlaskClient) -> None:
