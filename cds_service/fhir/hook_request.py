@@ -49,7 +49,8 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...],
     sent_hook = _string(body, "hook", "")
     if sent_hook != hook:
         raise BadRequest(f"this service answers the '{hook}' hook, not '{sent_hook}'")
-    hook_instance = _string(body, "hookInstance", "")
+    hook_instance = body.get("hookInstance")  # the call's id, for the feedback store and the logs: no rule reads it,
+    hook_instance = hook_instance if isinstance(hook_instance, str) else ""  # so never a reason to refuse a call
     context = body.get("context")
     if not isinstance(context, dict):
         raise BadRequest("context is required and must be a JSON object")
@@ -82,7 +83,7 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...],
         raise BadRequest("prefetch must be a JSON object keyed by the service's prefetch keys")
     return HookRequest(
         hook=hook,
-        hook_instance=str(hook_instance),
+        hook_instance=hook_instance,
         context=context,
         fhir_server=fhir_server,
         fhir_authorization=authorization,

@@ -46,7 +46,7 @@ SCHEMAS: dict[str, Any] = {
                        "expires_in": {"type": "integer"}, "scope": _STRING, "subject": _STRING},
     },
     "CdsRequest": {
-        "type": "object", "required": ["hook", "hookInstance", "context"],
+        "type": "object", "required": ["hook", "context"],  # (hookInstance and userId: read by no rule, never refused)
         "properties": {
             "hook": _STRING,
             "hookInstance": {"type": "string", "minLength": 1},
