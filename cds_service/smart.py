@@ -8,13 +8,13 @@ with the token; the token is kept sealed with the cookie's key, so the database 
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.fernet import Fernet, InvalidToken
@@ -64,7 +64,7 @@ def discover(iss: Url, http: requests.Session, timeout: float) -> SmartConfigura
         with http.get(str(iss.join(".well-known/smart-configuration")), timeout=timeout, stream=True,
                       headers={"Accept": "application/json"}, allow_redirects=False) as answer:
             answer.raise_for_status()
-            document = json.loads(read_within(answer, CONFIGURATION_MAX_BYTES, until))
+            document = orjson.loads(read_within(answer, CONFIGURATION_MAX_BYTES, until))
     except (requests.RequestException, ValueError) as exc:  # (TooSlow, TooLarge, not JSON)
         raise LaunchRefused(502, f"the EHR's SMART configuration could not be read: {type(exc).__name__}") from None
     if not isinstance(document, dict):
@@ -196,7 +196,7 @@ def _app_context_patient(app_context: Any) -> str | None:
     """The patient the card was about: the card's appContext ({"patientId": ...}), passed on by the EHR."""
     if isinstance(app_context, str):
         try:
-            app_context = json.loads(app_context)
+            app_context = orjson.loads(app_context)
         except ValueError:
             return None
     value = app_context.get("patientId") if isinstance(app_context, dict) else None

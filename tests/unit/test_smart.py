@@ -81,11 +81,13 @@ def test_discovery_reads_the_endpoints_and_the_scope_syntax(document: dict[str, 
     {**CONFIGURATION, "code_challenge_methods_supported": ["plain"]},  # PKCE S256 is required
     {**CONFIGURATION, "code_challenge_methods_supported": 5},  # no list of methods: no S256 (a 502, never a 500)
     {**CONFIGURATION, "code_challenge_methods_supported": "plain,S256"},
+    {**CONFIGURATION, "scopes_supported": "DEEP"},  # nested past any parser's depth: refused, never a 500
     {**CONFIGURATION, "token_endpoint": "javascript:alert(1)"},
     ["not", "an", "object"],
 ])
 def test_a_configuration_without_pkce_s256_or_endpoints_is_refused(document: object) -> None:
-    responses.get(f"{ISS}/.well-known/smart-configuration", json=document)
+    body = json.dumps(document).replace('"DEEP"', "[" * 100_000 + "]" * 100_000)
+    responses.get(f"{ISS}/.well-known/smart-configuration", body=body, content_type="application/json")
     with pytest.raises(LaunchRefused) as refused:
         discover(parse_url(ISS), requests.Session(), 1.0)
     assert refused.value.status == 502
@@ -150,6 +152,16 @@ def test_a_token_response_the_app_cannot_trust_is_refused(answer: dict[str, obje
     with pytest.raises(LaunchRefused) as refused:
         exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW, 1.0)
     assert refused.value.status == status
+
+
+@responses.activate
+def test_an_app_context_nested_past_any_parsers_depth_is_as_none() -> None:
+    # (it was a RecursionError: a 500 at the callback) -- no card's patient to compare, as without an appContext
+    responses.post("https://ehr.example.org/token", json={
+        "access_token": "t", "token_type": "Bearer", "patient": "pat-2", "appContext": "[" * 100_000 + "]" * 100_000})
+    authorised = exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback",
+                               NOW, 1.0)
+    assert authorised.patient == "pat-2"
 
 
 def test_the_database_keeps_the_token_sealed_with_a_key_only_the_cookie_holds() -> None:
