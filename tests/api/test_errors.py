@@ -54,15 +54,15 @@ def test_400_for_a_malformed_request(client: FlaskClient, body: Any, text: str) 
 
 
 @pytest.mark.parametrize("hook", ["patient-view", "order-select", "order-sign"])
-@pytest.mark.parametrize("odd", [("context", "userId"), ("hookInstance",), 42], ids=["no-user", "no-hook-instance",
-                                                                                     "hook-instance-42"])
+@pytest.mark.parametrize("odd", [("context", "userId"), ("hookInstance",), 42, {"a": 1}],
+                         ids=["no-user", "no-hook-instance", "hook-instance-42", "hook-instance-object"])
 def test_a_call_without_what_no_rule_reads_is_answered(client: FlaskClient, hook: str, odd: Any) -> None:
     # CDS Hooks requires userId and hookInstance, but no rule reads them: a call is never refused for either
     # (R5: ANC 300 is severe)
     drafts = [draft("40048", id="carbo")]
     body = hook_request(anc(300)) if hook == "patient-view" else order_request(hook, anc(300), drafts=drafts,
                                                                                  selections=["MedicationRequest/carbo"])
-    body = {**body, "hookInstance": odd} if odd == 42 else _without(body, *odd)
+    body = _without(body, *odd) if isinstance(odd, tuple) else {**body, "hookInstance": odd}
     response = client.post(f"/cds-services/neutropenia-{hook}", json=body)
     assert response.status_code == 200
     (card,) = assert_cds_response(response.get_json())

@@ -40,7 +40,6 @@ def test_malformed_bodies_are_400(client: FlaskClient, body: bytes, content_type
 
 @pytest.mark.parametrize("change", [
     {"hook": ["patient-view"]},
-    {"hookInstance": {"a": 1}},
     {"context": "pat-1"},
     {"context": {"patientId": 12, "userId": "Practitioner/1"}},
     {"prefetch": {"patient": 7, "labs": None}},
