@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from cds_service.clinical.model import Coding, DrugIdentity, Evidence, MedicationConcept
@@ -60,24 +61,27 @@ def _by_names(names: tuple[str, ...], context: ContextKnowledge, found: dict[str
             found.setdefault(context.drug_names.ingredient_by_name[match.group(1).casefold()], Evidence.NAME)
 
 
+def _found(pattern: re.Pattern[str] | None, texts: tuple[str, ...]) -> bool:
+    return pattern is not None and any(pattern.search(text) for text in texts)
+
+
+def _by_route(concept: MedicationConcept, codes: frozenset[str], context: ContextKnowledge) -> bool:
+    return any(r.system == context.snomed and r.code in codes for r in concept.routes)
+
+
 def _non_systemic(concept: MedicationConcept, context: ContextKnowledge) -> bool:
     """R9: a topical, ophthalmic or otic product -- by route (coded, or named by its text or display), or by the
     dose form in its name."""
-    if any(r.system == context.snomed and r.code in context.non_systemic_routes for r in concept.routes):
-        return True
-    forms = context.drug_names.non_systemic_pattern
-    return forms is not None and any(forms.search(name) for name in (*concept.route_names, *concept.names))
+    return _by_route(concept, context.non_systemic_routes, context) or _found(
+        context.drug_names.non_systemic_pattern, (*concept.route_names, *concept.names))
 
 
 def rectal(concept: MedicationConcept, context: ContextKnowledge) -> bool:
     """R9: an order by the rectal route -- its SNOMED CT code; or, the safer reading of "(suppository, enema)", the
     route or the product's dose form named so, unless the product or route says vaginal or urethral."""
-    if any(r.system == context.snomed and r.code in context.rectal_route for r in concept.routes):
-        return True
     said = (*concept.route_names, *concept.names)
-    words, not_words = context.drug_names.rectal_pattern, context.drug_names.not_rectal_pattern
-    return (words is not None and any(words.search(text) for text in said)
-            and not (not_words is not None and any(not_words.search(text) for text in said)))
+    return _by_route(concept, context.rectal_route, context) or (
+        _found(context.drug_names.rectal_pattern, said) and not _found(context.drug_names.not_rectal_pattern, said))
 
 
 def identify(concept: MedicationConcept, context: ContextKnowledge) -> DrugIdentity:
