@@ -82,9 +82,10 @@ def serve_jwks(server: JwksServer) -> Iterator[JwksServer]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            step = 1 if server.trickle else len(body)
             try:
-                for start in range(0, len(body), 1 if server.trickle else len(body)):
-                    self.wfile.write(body[start:start + (1 if server.trickle else len(body))])
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start:start + step])
                     self.wfile.flush()
                     if server.trickle:
                         time.sleep(0.05)

@@ -49,8 +49,9 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...],
     sent_hook = _string(body, "hook", "")
     if sent_hook != hook:
         raise BadRequest(f"this service answers the '{hook}' hook, not '{sent_hook}'")
-    hook_instance = body.get("hookInstance")  # the call's id, for the feedback store and the logs: no rule reads it,
-    hook_instance = hook_instance if isinstance(hook_instance, str) else ""  # so never a reason to refuse a call
+    # the call's id, for the feedback store and the logs: no rule reads it, so it is never a reason to refuse a call
+    hook_instance = body.get("hookInstance")
+    hook_instance = hook_instance if isinstance(hook_instance, str) else ""
     context = body.get("context")
     if not isinstance(context, dict):
         raise BadRequest("context is required and must be a JSON object")
