@@ -21,20 +21,19 @@ class HookRequest(msgspec.Struct, frozen=True):
     context: Mapping[str, Any]
     fhir_server: Url | None  # parsed once: what was checked is what is fetched
     fhir_authorization: Mapping[str, Any] | None
-    prefetch: Mapping[str, Any]
+    prefetch: Any  # as sent: fhir/prefetch.py reads each key (a value it cannot read is fetched instead)
     draft_orders: tuple[DraftOrder, ...] = ()  # order-select: the selected drafts; order-sign: all (R9)
+    fhir_problem: str | None = None  # why a fhirServer sent cannot be fetched from (then fhir_server is None)
 
     @property
     def patient_id(self) -> str:
         return str(self.context["patientId"])
 
 
-def _string(container: Mapping[str, Any], key: str, where: str, required: bool = True) -> str | None:
+def _string(container: Mapping[str, Any], key: str, where: str) -> str:
     value = container.get(key)
     if value is None:
-        if required:
-            raise BadRequest(f"{where}{key} is required")
-        return None
+        raise BadRequest(f"{where}{key} is required")
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"{where}{key} must be a non-empty string")
     return value
@@ -64,30 +63,42 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...],
     except BadUrl:
         raise BadRequest("context.patientId must be a FHIR id: letters, digits, '-' and '.', at most 64, "
                          "not only dots") from None
-    sent_server = _string(body, "fhirServer", "", required=False)
-    try:
-        fhir_server = parse_url(sent_server) if sent_server is not None else None
-    except BadUrl as exc:
-        raise BadRequest(f"fhirServer must be an http or https URL: {exc}") from None
-    authorization = body.get("fhirAuthorization")
-    if authorization is not None:
-        if not isinstance(authorization, dict):
-            raise BadRequest("fhirAuthorization must be a JSON object")
-        if fhir_server is None:
-            raise BadRequest("fhirAuthorization was sent without a fhirServer")
-        _string(authorization, "access_token", "fhirAuthorization.")
-        token_type = _string(authorization, "token_type", "fhirAuthorization.")
-        if token_type != "Bearer":
-            raise BadRequest("fhirAuthorization.token_type must be 'Bearer'")
     prefetch = body.get("prefetch")
-    if prefetch is not None and not isinstance(prefetch, dict):
-        raise BadRequest("prefetch must be a JSON object keyed by the service's prefetch keys")
+    fhir_server, authorization, fhir_problem = _fhir_access(body)
     return HookRequest(
         hook=hook,
         hook_instance=hook_instance,
         context=context,
         fhir_server=fhir_server,
         fhir_authorization=authorization,
-        prefetch=prefetch or {},
+        prefetch={} if prefetch is None else prefetch,
         draft_orders=tuple(read_draft_orders(context, drafts == "selected")) if drafts else (),
+        fhir_problem=fhir_problem,
     )
+
+
+def _fhir_access(body: Mapping[str, Any]) -> tuple[Url | None, Mapping[str, Any] | None, str | None]:
+    """fhirServer and fhirAuthorization, for the FHIR fallback: (server, authorization, None), or (None, None, why
+    they cannot be used). They are read only when a prefetch key must be fetched, so a call is never refused for
+    them: a key that must be fetched is then not obtainable (412 if required). OAuth's token_type is case-insensitive
+    (RFC 6749, 5.1)."""
+    sent_server = body.get("fhirServer")
+    authorization = body.get("fhirAuthorization")
+    if sent_server is None:
+        return None, None, None  # nothing to fetch from (and a token sent alone is never sent anywhere)
+    try:
+        if not isinstance(sent_server, str):
+            raise BadUrl("not a string")
+        fhir_server = parse_url(sent_server)
+    except BadUrl as exc:
+        return None, None, f"fhirServer must be an http or https URL: {exc}"
+    if authorization is None:
+        return fhir_server, None, None
+    if not isinstance(authorization, dict):
+        return None, None, "fhirAuthorization must be a JSON object"
+    token, token_type = authorization.get("access_token"), authorization.get("token_type")
+    if not isinstance(token, str) or not token.strip():
+        return None, None, "fhirAuthorization.access_token must be a non-empty string"
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        return None, None, "fhirAuthorization.token_type must be 'Bearer'"
+    return fhir_server, authorization, None

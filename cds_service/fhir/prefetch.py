@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,13 +15,15 @@ from urllib.parse import quote
 import msgspec
 
 from cds_service.clinical.model import DataKind
-from cds_service.errors import BadRequest, DataUnavailable
+from cds_service.errors import DataUnavailable
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.resources import Received
 from cds_service.fhir.wire import BundleResources, as_received
 from cds_service.metrics import FHIR_SEARCHES, FHIR_SECONDS
 from cds_service.urls import fhir_id
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,21 @@ class PrefetchValue(msgspec.Struct, frozen=True):
     resources: Sequence[dict[str, Any]] = ()
     describes: DataKind | None = None
     partial: bool = False
+    problem: str | None = None  # why a value sent could not be read (it counts as failed: fetched instead)
 
 
 _OBTAINED = frozenset({PrefetchState.PRESENT, PrefetchState.NULL})  # the data is known: sent, or null (no data)
 
 
-def _resources(key: str, value: dict[str, Any]) -> Sequence[dict[str, Any]]:
+def _resources(value: dict[str, Any]) -> Sequence[dict[str, Any]] | None:
+    """The resources of a prefetch value: itself, or a Bundle's; None for a Bundle whose entry is no list."""
     if value.get("resourceType") != "Bundle":
         return (value,)
     entries = value.get("entry", [])
-    if not isinstance(entries, list):  # (a list is asked first: asking a Sequence subclass goes through abc)
-        if isinstance(entries, BundleResources):
-            return entries  # as received: decoded while read (fhir/wire.py)
-        raise BadRequest(f"prefetch '{key}' is a Bundle whose entry is not a list")
+    if type(entries) is BundleResources:
+        return entries  # as received: decoded while read (fhir/wire.py)
+    if not isinstance(entries, list):
+        return None
     found = []
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -69,11 +74,21 @@ def _resources(key: str, value: dict[str, Any]) -> Sequence[dict[str, Any]]:
     return tuple(found)
 
 
-def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ...]) -> dict[str, PrefetchValue]:
-    """The state and resources of every declared key as sent; BadRequest for a value that is no FHIR resource."""
+def _unreadable(templates: Sequence[PrefetchTemplate], problem: str) -> dict[str, PrefetchValue]:
+    """Values sent that no rule can read: never a reason to refuse the call, they are fetched as though the client
+    had failed to (CDS Hooks 2.0: then the service queries fhirServer itself)."""
+    log.warning("%s: fetched instead, when it can be", problem)
+    return {t.key: PrefetchValue(PrefetchState.FAILED, describes=t.describes, problem=problem) for t in templates}
+
+
+def read_prefetch(sent: Any, templates: tuple[PrefetchTemplate, ...]) -> dict[str, PrefetchValue]:
+    """The state and resources of every declared key as sent. A value that is no FHIR resource, Bundle or null --
+    or a prefetch that is no JSON object -- counts as failed, with the problem said."""
     values: dict[str, PrefetchValue] = {}
     present, null, failed = PrefetchState.PRESENT, PrefetchState.NULL, PrefetchState.FAILED  # once, not per key
     absent = PrefetchState.ABSENT
+    if not isinstance(sent, dict):
+        return _unreadable(templates, "prefetch is not a JSON object")
     for template in templates:
         if template.key not in sent:
             values[template.key] = PrefetchValue(absent, describes=template.describes)
@@ -82,14 +97,15 @@ def read_prefetch(sent: Mapping[str, Any], templates: tuple[PrefetchTemplate, ..
         if value is None:
             values[template.key] = PrefetchValue(null, describes=template.describes)
         elif not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-            raise BadRequest(f"prefetch '{template.key}' must be a FHIR resource, a Bundle or null")
+            values |= _unreadable((template,), f"prefetch '{template.key}' is not a FHIR resource, a Bundle or null")
         elif value["resourceType"] == "OperationOutcome":
             values[template.key] = PrefetchValue(failed, describes=template.describes)
         else:
-            entries = value.get("entry")  # a Bundle as received (fhir/wire.py) is taken as it is, without a call
-            resources = entries if type(entries) is BundleResources and value["resourceType"] == "Bundle" else (
-                _resources(template.key, value))
-            values[template.key] = PrefetchValue(present, resources, template.describes)
+            resources = _resources(value)
+            if resources is not None:
+                values[template.key] = PrefetchValue(present, resources, template.describes)
+            else:
+                values |= _unreadable((template,), f"prefetch '{template.key}' is a Bundle whose entry is not a list")
     return values
 
 
@@ -165,7 +181,7 @@ def complete_prefetch(
 ) -> dict[str, PrefetchValue]:
     """CDS Hooks 2.0: fetch every absent or failed key from fhirServer; 412 if a required one stays missing."""
     missing = [t for t in templates if values[t.key].state not in _OBTAINED]
-    reason = "no fhirServer was sent"
+    reason = request.fhir_problem or "no fhirServer was sent"
     if missing and request.fhir_server and client is not None:
         token = request.fhir_authorization.get("access_token") if request.fhir_authorization else None
         queries = {t.key: render_query(t, request.context, since) for t in missing}
@@ -183,8 +199,11 @@ def complete_prefetch(
                 reason = f"fetching from fhirServer failed: {result.error}"
     elif missing and request.fhir_server:
         reason = "this service does not fetch from fhirServer"
+    elif missing and request.fhir_problem:
+        log.warning("data not in prefetch was not fetched: %s", request.fhir_problem)
     still_missing = [t.key for t in templates if t.required and values[t.key].state not in _OBTAINED]
     if still_missing:
-        raise DataUnavailable(
-            f"required data not in prefetch and not obtainable: {', '.join(still_missing)} ({reason})")
+        problems = dict.fromkeys(p for p in (values[key].problem for key in still_missing) if p)  # each once
+        raise DataUnavailable(f"required data not in prefetch and not obtainable: {', '.join(still_missing)} "
+                              f"({'; '.join([*problems, reason])})")
     return values

@@ -42,7 +42,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "FhirAuthorization": {
         "type": "object", "required": ["access_token", "token_type"],
-        "properties": {"access_token": {"type": "string", "minLength": 1}, "token_type": {"const": "Bearer"},
+        "properties": {"access_token": {"type": "string", "minLength": 1},
+                       "token_type": {"type": "string", "pattern": "^[Bb][Ee][Aa][Rr][Ee][Rr]$"},  # RFC 6749, 5.1
                        "expires_in": {"type": "integer"}, "scope": _STRING, "subject": _STRING},
     },
     "CdsRequest": {

@@ -223,13 +223,58 @@ def test_a_bad_next_link_is_412_and_never_followed(client: FlaskClient, mocked: 
     "ftp://127.0.0.1:9/fhir",
     "http://127.0.0.1:99999/fhir",
 ])
-def test_a_malformed_fhir_server_is_400_and_never_fetched(client: FlaskClient, mocked: responses.RequestsMock,
-                                                          fhir_server: str) -> None:
+def test_a_malformed_fhir_server_is_never_fetched(client: FlaskClient, mocked: responses.RequestsMock,
+                                                 fhir_server: str) -> None:
+    # the data it would give is not obtainable: 412 (a call is refused only for what it needs and cannot get)
     body = {**_fallback_request(), "fhirServer": fhir_server}
     response = client.post(URL, json=body)
-    assert response.status_code == 400
-    assert_operation_outcome(response.get_json(), "fhirServer must be an http or https URL")
+    assert response.status_code == 412
+    assert_operation_outcome(response.get_json(), "patient, labs (fhirServer must be an http or https URL")
     assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize(("authorization", "text"), [
+    (TOKEN, "fhirAuthorization must be a JSON object"),
+    ({"token_type": "Bearer"}, "fhirAuthorization.access_token must be a non-empty string"),
+    ({"access_token": " ", "token_type": "Bearer"}, "fhirAuthorization.access_token must be a non-empty string"),
+    ({"access_token": TOKEN, "token_type": "MAC"}, "fhirAuthorization.token_type must be 'Bearer'"),
+    ({"access_token": TOKEN}, "fhirAuthorization.token_type must be 'Bearer'"),
+])
+def test_a_malformed_fhir_authorization_is_never_used(client: FlaskClient, mocked: responses.RequestsMock,
+                                                      authorization: Any, text: str) -> None:
+    # neither fetched with a token that cannot be read, nor without the one the client meant to give
+    response = client.post(URL, json={**_fallback_request(), "fhirAuthorization": authorization})
+    assert response.status_code == 412
+    assert_operation_outcome(response.get_json(), f"patient, labs ({text})")
+    assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize("token_type", ["bearer", "BEARER", "Bearer"])
+def test_token_type_is_read_as_oauth_says_case_insensitive(client: FlaskClient, mocked: responses.RequestsMock,
+                                                          token_type: str) -> None:
+    # RFC 6749, 5.1: "The value is case insensitive"; the token is sent as RFC 6750 writes it
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA))
+    body = _fallback_request()
+    body["fhirAuthorization"]["token_type"] = token_type
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["summary"] == "Severe neutropenia: ANC 420/uL (Nov 24)"
+    assert {c.request.headers["Authorization"] for c in mocked.calls} == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize("prefetch", [
+    "Observation?code=751-8",  # (the whole prefetch: not an object)
+    {"patient": "Patient/pat-1", "labs": {"resourceType": "Bundle", "entry": {"resource": anc(300)}}},
+    {"patient": [patient()], "labs": 751},
+])
+def test_prefetch_values_no_rule_can_read_are_fetched(client: FlaskClient, mocked: responses.RequestsMock,
+                                                      prefetch: Any) -> None:
+    # CDS Hooks 2.0: the service fetches what the prefetch does not give; the values sent are never guessed at
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA))
+    body = {**_fallback_request(), "prefetch": prefetch}
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["summary"] == "Severe neutropenia: ANC 420/uL (Nov 24)"  # the fetched ANC, not the 300 sent
+    fetched = {_kind(str(c.request.url)) for c in mocked.calls}
+    assert {"patient", "labs"} <= fetched
 
 
 @pytest.mark.parametrize("patient_id", ["..", ".", "...", "a/b", "a%2Fb", "x" * 65, "pat 1"])
