@@ -6,8 +6,11 @@ import argparse
 import ctypes
 import ctypes.util
 import gc
+import logging
 import os
 import shutil
+import socket
+import struct
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +49,34 @@ def tune_malloc() -> bool:
     return bool(mallopt is not None and mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES))
 
 
+SILENT_CLIENT_SECONDS = 10  # a client that sends nothing for this long in the middle of a request is let go
+
+
+class _SilentClientFilter(logging.Filter):
+    """gunicorn logs a read that timed out in a request's headers as an unexpected socket error, with a traceback:
+    here it is expected (a silent client let go), so it is one line at WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, BlockingIOError):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a client sent nothing for %d s in the middle of a request: connection closed",
+                (SILENT_CLIENT_SECONDS,), None, None)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _time_out_silent_clients(server: Any) -> None:
+    """A request's reads block in a worker thread. A peer that stops sending in the middle of one -- a connection
+    that died without a word, or a client holding threads on purpose -- would hold its thread for ever: every
+    connection's reads time out after SILENT_CLIENT_SECONDS without data (SO_RCVTIMEO, set on the listening socket,
+    which the accepted ones inherit)."""
+    timeout = struct.pack("ll", SILENT_CLIENT_SECONDS, 0)
+    for listener in server.LISTENERS:
+        listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeout)
+    logging.getLogger("gunicorn.error").addFilter(_SilentClientFilter())
+
+
 def run_gunicorn(app: Any, host: str, port: int, workers: int, threads: int = 8) -> None:
     """Serve a WSGI app the way `neutropenia-cds serve` does: gunicorn's threaded workers, in which a slow or idle
     connection holds no worker (it waits in the worker's poller; a thread takes it only once data has come, and gives
@@ -64,6 +95,7 @@ def run_gunicorn(app: Any, host: str, port: int, workers: int, threads: int = 8)
             self.cfg.set("control_socket_disable", True)
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 30)
+            self.cfg.set("when_ready", _time_out_silent_clients)
 
         def load(self) -> Any:
             return app

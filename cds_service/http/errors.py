@@ -9,7 +9,7 @@ import re
 import orjson
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from cds_service.errors import ISSUE_CODES, ServiceError, Unauthenticated
 from cds_service.metrics import JWT_REFUSALS, REPLAY_HITS, reason_label
@@ -79,6 +79,8 @@ def register_error_handlers(app: Flask) -> None:
             413: "request body is larger than the service accepts",
         }
         diagnostics = texts.get(status, error.description or error.name)
+        if isinstance(error, ClientDisconnected):  # (a silent client is let go: `serve` times its reads out)
+            diagnostics = "the request body ended early: the client closed the connection or stopped sending"
         if 400 <= status < 500:
             _log_refusal(status, diagnostics)
         return operation_outcome(status, diagnostics)

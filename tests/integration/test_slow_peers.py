@@ -1,10 +1,12 @@
 """Peers that answer five bytes a second (a real socket on 127.0.0.1; `responses` cannot be slow). A FHIR server: the
 call's budget covers the whole read, the answers still being read are cut when it runs out, no search thread outlives
 the call, and the next fallback -- to a healthy server -- is served at once. A terminology service, an EHR's SMART
-configuration: a call spends its budget on them, not the length of the answer. Bounded: a few seconds in all."""
+configuration: a call spends its budget on them, not the length of the answer. And clients that go silent in the
+middle of a request, against `serve` itself. Bounded: about fifteen seconds in all."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +17,14 @@ import orjson
 import pytest
 import requests
 
+from cds_service.cli import SILENT_CLIENT_SECONDS
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
 from cds_service.smart import LaunchRefused, discover
 from cds_service.terminology import TerminologyService
 from cds_service.urls import parse_url
-from tests.builders import RXNORM, anc, bundle, patient
+from tests.builders import RXNORM, anc, bundle, hook_request, patient
+from tests.integration.conftest import running_service
 
 pytestmark = pytest.mark.integration
 QUERIES = {"patient": "Patient/pat-1", "labs": "Observation?patient=pat-1&code=751-8"}
@@ -105,3 +109,34 @@ def test_an_ehr_trickling_its_smart_configuration_costs_a_launch_its_timeout(ser
     assert refused.value.status == 502 and time.monotonic() - started < 2.5
     assert discover(parse_url(fast), requests.Session(), 1.0).token_endpoint == "https://ehr.example.org/token"
 
+
+
+def _read_until_closed(connection: socket.socket) -> bytes:
+    connection.settimeout(5)
+    received = b""
+    with connection:
+        while chunk := connection.recv(4096):
+            received += chunk
+    return received
+
+
+def test_clients_that_go_silent_in_the_middle_of_a_request_are_let_go() -> None:
+    """A peer that stops sending in its headers or its body -- a connection that died without a word, or one held on
+    purpose -- holds a worker thread for SILENT_CLIENT_SECONDS at most, never for ever: with both threads of the one
+    worker held so, a normal call is still answered, and each silent client is let go (the one cut in its body is
+    told why)."""
+    start = b"POST /cds-services/neutropenia-patient-view HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    with running_service({"NEUTROPENIA_CDS_THREADS": "2"}, workers=1) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        silent[0].sendall(start + b"Content-Ty")
+        silent[1].sendall(start + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        time.sleep(0.5)
+        started = time.monotonic()
+        response = requests.post(f"{url}/cds-services/neutropenia-patient-view", json=hook_request(anc(420)),
+                                 timeout=SILENT_CLIENT_SECONDS + 10)
+        assert response.status_code == 200 and "ANC 420/uL" in response.json()["cards"][0]["summary"]
+        assert time.monotonic() - started < SILENT_CLIENT_SECONDS + 5
+        answers = [_read_until_closed(connection) for connection in silent]  # let go by now
+        assert answers[0] == b""
+        assert answers[1].startswith(b"HTTP/1.1 400") and b"the request body ended early" in answers[1]
