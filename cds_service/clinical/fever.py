@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from itertools import groupby
 from operator import attrgetter
 
 from cds_service.clinical.model import (
@@ -39,16 +40,29 @@ def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: K
     single = [r for r in window if r.celsius >= thresholds.single_fever_from_c]
     if single:
         return Fever(FeverRule.SINGLE, tuple(single))
-    # Sustained: a run of consecutive readings all >= 38.0 C (none below between them) spanning >= 60 minutes.
-    # The longest such run is reported; found in one pass (each reading looked at once).
+    # Sustained: readings >= 38.0 C spanning >= 60 minutes with none below 38.0 C between them -- strictly between:
+    # one below 38.0 taken at the same moment as the first or the last of them (another site, another device) is not
+    # between them. So the answer never depends on the order in which readings of one moment were sent (the safer
+    # reading of R7). The longest such run is reported, found in one pass over the moments.
     span = timedelta(minutes=thresholds.sustained_minutes)
-    start = 0  # where the current run of readings >= 38.0 C began
-    best: tuple[int, int] | None = None  # [begin, end) of the longest qualifying run
-    for index, reading in enumerate(window):
-        if reading.celsius < thresholds.sustained_fever_from_c:
-            start = index + 1
-            continue
-        length = index + 1 - start
-        if length >= 2 and reading.at - window[start].at >= span and (best is None or length > best[1] - best[0]):
-            best = (start, index + 1)
-    return Fever(FeverRule.SUSTAINED, tuple(window[best[0]:best[1]])) if best else None
+    fever_from = thresholds.sustained_fever_from_c
+    start: int | None = None  # where the current run begins in `window`: the first reading of its first moment
+    count = 0  # the run's readings >= 38.0 C so far
+    best: tuple[int, int, int] | None = None  # (readings >= 38.0 C, begin, end) of the longest qualifying run
+    index = 0
+    for at, together in groupby(window, key=_AT):
+        moment = list(together)
+        high = sum(1 for r in moment if r.celsius >= fever_from)
+        end = index + len(moment)
+        if high and start is not None and at - window[start].at >= span and count + high > (best[0] if best else 1):
+            best = (count + high, start, end)
+        if high < len(moment):  # one below 38.0 C at this moment: a later run may begin here, none earlier
+            start, count = (index, high) if high else (None, 0)
+        elif start is None:
+            start, count = index, high
+        else:
+            count += high
+        index = end
+    if best is None:
+        return None
+    return Fever(FeverRule.SUSTAINED, tuple(r for r in window[best[1]:best[2]] if r.celsius >= fever_from))

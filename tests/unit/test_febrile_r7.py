@@ -35,13 +35,22 @@ def test_r7_single_reading(assess_record: AssessFn, value: str, unit: str, febri
     (((120, "38.0"), (100, "37.99"), (60, "38.0"), (0, "38.0")), True),  # a later run of 60 minutes
     (((120, "37.99"), (60, "38.2")), False),
     (((100, "38.0"),), False),  # one reading is never sustained
+    (((100, "38.0"), (100, "38.1")), False),  # two readings of one moment span no time
+    # readings of one moment (another site, another device): one below 38.0 C at the first or the last moment is not
+    # between them; one at a moment in between is
+    (((90, "38.1"), (90, "37.8"), (30, "38.1")), True),
+    (((90, "38.1"), (30, "37.8"), (30, "38.1")), True),
+    (((90, "38.1"), (60, "37.8"), (60, "38.1"), (30, "38.1")), False),
+    (((90, "37.8"), (90, "38.1"), (60, "38.0"), (60, "37.9"), (10, "38.2")), False),
 ])
 def test_r7_sustained_fever(assess_record: AssessFn, readings: tuple[tuple[int, str], ...], febrile: bool) -> None:
     temps = [temperature(c, when=ago(minutes=m)) for m, c in readings]
-    result = assess_record(anc(300), *temps)
-    assert result.febrile is febrile
-    if febrile:
-        assert result.fever is not None and result.fever.rule is FeverRule.SUSTAINED
+    for sent in (temps, temps[::-1]):  # the order readings are sent in never changes the answer
+        result = assess_record(anc(300), *sent)
+        assert result.febrile is febrile
+        if febrile:
+            assert result.fever is not None and result.fever.rule is FeverRule.SUSTAINED
+            assert all(r.celsius >= Decimal("38.0") for r in result.fever.readings)
 
 
 @pytest.mark.parametrize(("age", "febrile"), [({"hours": 24}, True), ({"hours": 24, "minutes": 1}, False)])
