@@ -71,12 +71,14 @@ def _bound(*parts: LabResult | None) -> str | None:
 
 
 def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabResult | None:
-    """The result whose code comes first in the knowledge file's order (R2: 33256-9 first for WBC)."""
+    """The result whose code comes first in the knowledge file's order (R2: 33256-9 first for WBC); of several with
+    that code in one collection, the lowest -- it gives the lowest ANC (alerts err on the safe side, as for several
+    reported ANCs) -- and an upper bound before an exact value, so the order they were sent in never matters."""
     if not results:
         return None
     if len(results) == 1:
         return results[0]
-    return min(results, key=lambda r: rank.get(r.loinc, len(rank)))
+    return min(results, key=lambda r: (rank.get(r.loinc, len(rank)), r.value, r.comparator is None))
 
 
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:

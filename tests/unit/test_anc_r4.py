@@ -152,6 +152,23 @@ def test_r4_conflicting_reported_ancs_use_the_lowest(assess_record: AssessFn) ->
     assert Note.CONFLICTING_REPORTED in result.current.anc.notes
 
 
+@pytest.mark.parametrize(("resources", "value", "comparator"), [
+    ([count("768-2", 400), count("763-3", 50), count("763-3", 500)], 450, None),  # two band counts
+    ([count("768-2", 400), count("768-2", 900)], 400, None),  # two segmented counts
+    ([wbc(1.0), wbc(5.0), pct("770-8", 40)], 400, None),  # two WBCs of one code
+    ([wbc(2.0), pct("770-8", 40), pct("770-8", 60)], 800, None),  # two total neutrophil %
+    ([wbc(2.0), pct("769-0", 20), pct("769-0", 30), pct("764-1", 5), pct("764-1", 1)], 420, None),
+    ([wbc(0.9, comparator="<"), wbc(0.9)], 900, "<"),  # WBC "<900" and 900: the bound says "below 900"
+])
+def test_r4_several_results_of_one_code_in_a_collection_give_the_lowest_anc(
+        assess_record: AssessFn, resources: list[dict[str, object]], value: int, comparator: str | None) -> None:
+    """As for several reported ANCs: the lowest, so that the order a server sends them in never changes the card."""
+    for sent in (resources, resources[::-1]):
+        result = assess_record(*sent)
+        assert result.current is not None
+        assert (result.current.anc.value, result.current.anc.comparator) == (value, comparator)
+
+
 def test_r4_latest_collection_is_current(assess_record: AssessFn) -> None:
     result = assess_record(anc(300, when=ago(days=3)), wbc(4.0, when=ago(hours=5)), pct("770-8", 50, ago(hours=5)))
     assert result.current is not None
