@@ -70,15 +70,21 @@ def _bound(*parts: LabResult | None) -> str | None:
     return bound
 
 
+def _lowest(result: LabResult) -> tuple[Decimal, bool, bool]:
+    """Of several results of one kind in one collection, the lowest comes first (it gives the lowest ANC: alerts err
+    on the safe side); of equal values an upper bound ("<300") before an exact one, a final result before a
+    preliminary one: the order they were sent in never matters."""
+    return result.value, result.comparator is None, result.preliminary
+
+
 def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabResult | None:
     """The result whose code comes first in the knowledge file's order (R2: 33256-9 first for WBC); of several with
-    that code in one collection, the lowest -- it gives the lowest ANC (alerts err on the safe side, as for several
-    reported ANCs) -- and an upper bound before an exact value, so the order they were sent in never matters."""
+    that code, the lowest."""
     if not results:
         return None
     if len(results) == 1:
         return results[0]
-    return min(results, key=lambda r: (rank.get(r.loinc, len(rank)), r.value, r.comparator is None))
+    return min(results, key=lambda r: (rank.get(r.loinc, len(rank)), *_lowest(r)))
 
 
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
@@ -111,7 +117,7 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
     reported = by_role.get(Role.ANC)
     if reported:
         # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
-        chosen = reported[0] if len(reported) == 1 else min(reported, key=lambda r: r.value)
+        chosen = reported[0] if len(reported) == 1 else min(reported, key=_lowest)
         if len(reported) > 1 and (
             max(r.value for r in reported) - chosen.value > mismatch * chosen.value
         ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
 
@@ -107,6 +107,12 @@ def _febrile_finding(current: Classified | None, stale: Classified | None, chemo
 _COLLECTED_AT = attrgetter("anc.collected_at")
 
 
+def _problem_order(problem: DataProblem) -> tuple[object, ...]:
+    """Data problems oldest first (undated last), never in the order the record was sent in."""
+    return (problem.collected_at is None, problem.collected_at or datetime.min.replace(tzinfo=UTC), problem.role,
+            problem.loinc, problem.problem, problem.observation_id or "", problem.unit or "")
+
+
 def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assessment:
     """Everything R1-R6 and R10 decide about a record at `now` (timezone-aware)."""
     thresholds = knowledge.thresholds
@@ -155,12 +161,12 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         finding = Finding.NO_CURRENT_ANC
 
     newest = latest.anc.collected_at if latest else None
-    relevant = tuple(
-        p for p in problems
-        if (p.collected_at is None and current is None)
-        or (p.collected_at is not None and p.collected_at >= lookback_since
-            and (newest is None or p.collected_at > newest))
-    )
+    relevant = tuple(sorted(
+        (p for p in problems
+         if (p.collected_at is None and current is None)
+         or (p.collected_at is not None and p.collected_at >= lookback_since
+             and (newest is None or p.collected_at > newest))),
+        key=_problem_order))
     headline = current or last_abnormal
     clozapine = (clozapine_action(headline.anc.value, headline.anc.comparator, context.duffy, knowledge)
                  if context.clozapine_active and headline is not None else None)

@@ -124,7 +124,8 @@ def _condition_causes(conditions: Iterable[ConditionFacts], context: ContextKnow
 
 
 def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[str, ...]:
-    """R8: active drugs on the neutropenia-associated list and conditions among the causes -- names, in order."""
+    """R8: active drugs on the neutropenia-associated list, then conditions among the causes -- names, each in
+    alphabetical order (never the order the record was sent in)."""
     drugs = []
     for m in record.medications:
         if m.kind is MedicationKind.REQUEST and m.status in context.statuses.active[MedicationKind.REQUEST]:
@@ -132,7 +133,7 @@ def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[
             if not identity.non_systemic:  # R9: topical, ophthalmic and otic products do not count
                 drugs += [context.associated_drugs[key] for key, _ in identity.ingredients
                           if key in context.associated_drugs]
-    return tuple(dict.fromkeys([*drugs, *_condition_causes(record.conditions, context)]))
+    return tuple(dict.fromkeys([*sorted(drugs), *sorted(_condition_causes(record.conditions, context))]))
 
 
 def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ClinicalContext:
@@ -141,15 +142,18 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
         return ClinicalContext(chemotherapy=None, latest_chemotherapy=None, clozapine_active=False,
                                duffy=DuffyStatus.UNKNOWN, causes=(), unavailable=record.unavailable,
                                partial=record.partial)
-    doses = chemotherapy_doses(record, now, knowledge)
+    # by time, and of doses at one moment (a regimen's drugs are often given together) by agent, the strongest
+    # evidence first: never by the order they were sent in
+    doses = sorted(chemotherapy_doses(record, now, knowledge),
+                   key=lambda d: (d.at, d.agent, d.recognised_by.rank))
     return ClinicalContext(
-        # the dose the card speaks of: one in the 3-14 day window first, then the most recent
+        # the dose the card speaks of: one in the 3-14 day window first, then the most recent (max: the first found)
         chemotherapy=max(doses, key=lambda d: (d.in_window, d.at)) if doses else None,
         latest_chemotherapy=max(doses, key=lambda d: d.at) if doses else None,
         clozapine_active=_clozapine_active(record.medications, knowledge.context),
         duffy=duffy_status(record, knowledge),
         causes=causes_in_record(record, knowledge.context),
-        doses=tuple(sorted(doses, key=lambda d: d.at)),
+        doses=tuple(doses),
         unavailable=record.unavailable,
         partial=record.partial,
     )

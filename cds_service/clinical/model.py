@@ -146,6 +146,11 @@ class Evidence(enum.StrEnum):
     NAME = "name"  # a listed ingredient or brand named in a display or text
     TERMINOLOGY = "terminology"  # the ingredients a terminology service gave for the code
 
+    @property
+    def rank(self) -> int:
+        """0 for the strongest evidence."""
+        return list(Evidence).index(self)
+
 
 class MedicationConcept(msgspec.Struct, frozen=True):
     """What a medication resource says the drug is -- the raw material of R9 drug identity."""

@@ -22,6 +22,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.clinical.model import (
     Assessment,
+    ChemotherapyDose,
     Classified,
     ClinicalContext,
     Fever,
@@ -177,9 +178,20 @@ def _fever_view(fever: Fever | None, now: datetime) -> dict[str, Any] | None:
 def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, Any]:
     context = context or ClinicalContext()
     dose = context.chemotherapy
+    # every agent given at the moment of that dose (a regimen: carboplatin + paclitaxel), each with how it was known
+    # (the doses come by time and agent, the strongest evidence first)
+    together: dict[str, ChemotherapyDose] = {}
+    if dose is not None:
+        together = {dose.agent: dose}
+        for given in context.doses:
+            if given.at == dose.at:
+                together.setdefault(given.agent, given)
+    agents = [{"name": markdown_text(d.agent), "recognised_by": str(d.recognised_by)}
+              for d in sorted(together.values(), key=lambda d: d.agent)]
     return {
         "chemo": {
-            "agent": markdown_text(dose.agent),
+            "agent": " + ".join(a["name"] for a in agents),
+            "agents": agents,
             "date": day_text(dose.at, now),
             "days_before": dose.days_before,
             "in_window": dose.in_window,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from cds_service.app import create_app
 from cds_service.cli import main
@@ -23,7 +24,7 @@ from cds_service.render.cards import (
 )
 from cds_service.render.samples import FINDINGS_RENDERED
 from cds_service.settings import Settings, default_cards_dir
-from tests.builders import NOW, PATIENT_ID, ago, anc, hook_request, observation, patient
+from tests.builders import NOW, PATIENT_ID, ago, anc, bundle, hook_request, medication, observation, patient
 from tests.contract import assert_cds_response
 
 
@@ -133,3 +134,16 @@ def test_a_time_sent_with_an_offset_is_shown_in_utc() -> None:
     (card,) = app.test_client().post("/cds-services/neutropenia-patient-view", json=body).get_json()["cards"]
     assert card["summary"].endswith("(Nov 24)")
     assert "Nov 24 23:30 UTC" in card["detail"]
+
+
+def test_a_regimen_given_together_is_named_whole_in_whichever_order_it_was_sent(client: FlaskClient) -> None:
+    """R8: carboplatin and cyclophosphamide given the same morning, 5 days ago: both are named, in one order."""
+    regimen = [medication("MedicationAdministration", code, ago(days=5)) for code in ("3002", "40048")]
+    details = []
+    for doses in (regimen, regimen[::-1]):
+        body = hook_request(anc(700))
+        body["prefetch"]["medicationAdministrations"] = bundle(*doses)
+        (card,) = assert_cds_response(client.post("/cds-services/neutropenia-patient-view", json=body).get_json())
+        details.append(card["detail"])
+    assert details[0] == details[1]
+    assert "- **Chemotherapy**: carboplatin + cyclophosphamide, Nov 20 (5 days ago)" in details[0]

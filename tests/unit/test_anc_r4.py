@@ -159,6 +159,7 @@ def test_r4_conflicting_reported_ancs_use_the_lowest(assess_record: AssessFn) ->
     ([wbc(2.0), pct("770-8", 40), pct("770-8", 60)], 800, None),  # two total neutrophil %
     ([wbc(2.0), pct("769-0", 20), pct("769-0", 30), pct("764-1", 5), pct("764-1", 1)], 420, None),
     ([wbc(0.9, comparator="<"), wbc(0.9)], 900, "<"),  # WBC "<900" and 900: the bound says "below 900"
+    ([anc(300, when=T, comparator="<"), anc(300, when=T)], 300, "<"),  # two reported ANCs: "<300" and 300
 ])
 def test_r4_several_results_of_one_code_in_a_collection_give_the_lowest_anc(
         assess_record: AssessFn, resources: list[dict[str, object]], value: int, comparator: str | None) -> None:

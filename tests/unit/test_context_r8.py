@@ -228,3 +228,19 @@ def test_r8_a_chemotherapy_order_with_a_dosage_no_rule_can_read_still_counts(ass
     assessment = assess_record(anc(800), order)
     assert assessment.context is not None and assessment.context.chemotherapy is not None
     assert assessment.context.chemotherapy.agent == "carboplatin" and assessment.context.chemotherapy.in_window
+
+
+def test_r8_what_the_card_names_never_depends_on_the_order_the_record_was_sent_in(assess_record: AssessFn) -> None:
+    """A regimen's drugs given together (carboplatin and cyclophosphamide the same morning), causes found in the
+    record: the same context whichever order a server sends the resources in."""
+    regimen = [medication("MedicationAdministration", code, ago(days=5)) for code in ("3002", "40048")]
+    causes = [medication("MedicationRequest", code, "2026-01-01") for code in ("2626", "1256")]
+    contexts = []
+    for resources in ([*regimen, *causes], [*causes[::-1], *regimen[::-1]]):
+        result = assess_record(anc(700), *resources)
+        assert result.context is not None and result.context.chemotherapy is not None
+        contexts.append(result.context)
+    assert contexts[0] == contexts[1]
+    assert contexts[0].chemotherapy is not None and contexts[0].chemotherapy.agent == "carboplatin"  # (by name)
+    assert [d.agent for d in contexts[0].doses] == ["carboplatin", "cyclophosphamide"]
+    assert contexts[0].causes == ("azathioprine", "clozapine")

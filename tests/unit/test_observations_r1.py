@@ -190,6 +190,22 @@ def test_r10_invalid_fhir_is_a_data_problem(assess_record: AssessFn) -> None:
     assert [p.problem.value for p in result.data_problems] == ["unreadable-resource"]
 
 
+def test_r10_problems_are_listed_oldest_first_whatever_the_order_they_were_sent_in(assess_record: AssessFn) -> None:
+    problems = [observation("751-8", 40, "kcells", ucum=False, when=ago(days=days)) for days in (2, 30, 9)]
+    for sent in (problems, problems[::-1]):
+        result = assess_record(*sent)
+        assert [p.collected_at for p in result.data_problems] == sorted(p.collected_at for p in result.data_problems)
+        assert len(result.data_problems) == 3
+
+
+def test_r1_of_equal_anc_results_of_one_collection_the_final_one_is_shown(assess_record: AssessFn) -> None:
+    """Two ANCs of 999 for one collection, one preliminary: the final one, whichever was sent first."""
+    results = [anc(999, when=ago(hours=3), status="preliminary"), anc(999, when=ago(hours=3))]
+    for sent in (results, results[::-1]):
+        result = assess_record(*sent)
+        assert result.current is not None and not result.current.anc.preliminary
+
+
 def test_r10_old_problem_behind_a_newer_anc_is_not_shown(assess_record: AssessFn) -> None:
     """A data problem older than the newest ANC cannot hide a newer count: no card for it."""
     result = assess_record(observation("751-8", 40, "kcells", ucum=False, when=ago(days=5)), anc(2500))
