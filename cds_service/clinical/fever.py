@@ -36,7 +36,9 @@ def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: K
         return None
     thresholds = knowledge.thresholds
     since = now - timedelta(hours=thresholds.fever_window_hours)
-    window = [r for r in readings if since <= r.at <= now]
+    # and a reading dated after `now`: a temperature is never taken in the future, so its time is a clock ahead of
+    # this service's or a time charted rounded up -- it is taken as now (as an ANC dated after now is current, R6)
+    window = [r for r in readings if r.at >= since]
     single = [r for r in window if r.celsius >= thresholds.single_fever_from_c]
     if single:
         return Fever(FeverRule.SINGLE, tuple(single))

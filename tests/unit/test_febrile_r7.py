@@ -53,7 +53,11 @@ def test_r7_sustained_fever(assess_record: AssessFn, readings: tuple[tuple[int, 
             assert all(r.celsius >= Decimal("38.0") for r in result.fever.readings)
 
 
-@pytest.mark.parametrize(("age", "febrile"), [({"hours": 24}, True), ({"hours": 24, "minutes": 1}, False)])
+@pytest.mark.parametrize(("age", "febrile"), [
+    ({"hours": 24}, True), ({"hours": 24, "minutes": 1}, False),
+    # dated after now (a clock a minute ahead of the service's, a time charted rounded up): taken as now
+    ({"minutes": -1}, True), ({"minutes": -15}, True),
+])
 def test_r7_fever_window_is_24_hours(assess_record: AssessFn, age: dict[str, float], febrile: bool) -> None:
     assert assess_record(anc(300), temperature("39.0", when=ago(**age))).febrile is febrile
 
