@@ -70,11 +70,11 @@ def _bound(*parts: LabResult | None) -> str | None:
     return bound
 
 
-def _lowest(result: LabResult) -> tuple[Decimal, bool, bool]:
+def _lowest(result: LabResult) -> tuple[Decimal, bool, bool, str]:
     """Of several results of one kind in one collection, the lowest comes first (it gives the lowest ANC: alerts err
     on the safe side); of equal values an upper bound ("<300") before an exact one, a final result before a
-    preliminary one: the order they were sent in never matters."""
-    return result.value, result.comparator is None, result.preliminary
+    preliminary one, then by id: the order they were sent in never matters."""
+    return result.value, result.comparator is None, result.preliminary, result.observation_id or ""
 
 
 def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabResult | None:

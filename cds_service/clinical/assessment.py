@@ -135,7 +135,8 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         (dated if anc.collected_at is not None else undated).append(item)
 
     dated.sort(key=_COLLECTED_AT)
-    undated_abnormal = tuple(c for c in undated if c.severity is not normal)
+    undated_abnormal = tuple(sorted((c for c in undated if c.severity is not normal),
+                                    key=lambda c: (c.anc.value, c.anc.observation_ids)))  # lowest first
     latest = dated[-1] if dated else None
     current_since = now - timedelta(days=thresholds.current_window_days)
     lookback_since = now - timedelta(days=thresholds.lookback_days)

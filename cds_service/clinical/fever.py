@@ -20,14 +20,15 @@ _AT = attrgetter("at")
 
 
 def temperature_readings(results: Iterable[LabResult], knowledge: Knowledge) -> list[TemperatureReading]:
-    """Dated temperatures in Celsius (R3.5, unrounded), oldest first, each with its route as recorded."""
+    """Dated temperatures in Celsius (R3.5, unrounded), oldest first (readings of one moment by value and route,
+    never by the order they were sent in), each with its route as recorded."""
     routes = knowledge.codes.temperature_route
     readings = [
         TemperatureReading(r.value, r.collected_at, routes.get(r.loinc, "site not stated"))
         for r in results
         if r.role is Role.TEMPERATURE and r.collected_at is not None and r.comparator is None
     ]
-    return sorted(readings, key=_AT)
+    return sorted(readings, key=lambda r: (r.at, r.celsius, r.route))
 
 
 def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: Knowledge) -> Fever | None:

@@ -1,5 +1,6 @@
 """Properties of the clinical core (hypothesis): random Observations never raise; classification is monotone
-in the ANC -- a lower count is never judged less severe."""
+in the ANC -- a lower count is never judged less severe; the order a record is sent in never changes its
+assessment."""
 
 from __future__ import annotations
 
@@ -99,3 +100,52 @@ def test_classification_is_monotone_in_the_anc(a: Decimal, b: Decimal, birth: da
     assert low_rank >= high_rank
     assert low_profound >= high_profound
     assert low_grade >= high_grade
+
+
+TIMES = [NOW - timedelta(hours=hours) for hours in (0.5, 1, 1.5, 3, 30, 24 * 8, 24 * 40)]  # few: ties on purpose
+PARTS = [("751-8", "/uL", [90, 300, 499, 999, 1499, 2500]), ("753-4", "/uL", [300, 1200]),
+         ("768-2", "/uL", [50, 400, 900]), ("763-3", "/uL", [50, 500]), ("6690-2", "10*3/uL", [0.4, 1.0, 5.0]),
+         ("770-8", "%", [5, 40, 60]), ("769-0", "%", [20, 40]), ("764-1", "%", [1, 5]),
+         ("8310-5", "Cel", [37.9, 38.0, 38.2, 38.3]), ("8331-1", "[degF]", [100.3, 100.4, 101.0])]
+AGENTS = ["3002", "40048", "2626", "1256", "2002"]  # cyclophosphamide, carboplatin, clozapine, azathioprine...
+
+
+@st.composite
+def records_in_some_order(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Results, readings and doses with few distinct times, so that many share a moment; each with its own id."""
+    resources: list[dict[str, Any]] = []
+    for index in range(draw(st.integers(1, 10))):
+        when = draw(st.sampled_from(TIMES)).isoformat()
+        if draw(st.integers(0, 4)) == 0:
+            resources.append({
+                "resourceType": draw(st.sampled_from(["MedicationAdministration", "MedicationRequest"])),
+                "id": f"m{index}", "status": "completed", "subject": {"reference": f"Patient/{PATIENT_ID}"},
+                "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                          "code": draw(st.sampled_from(AGENTS))}]},
+                "effectiveDateTime": draw(st.sampled_from([when, (NOW - timedelta(days=5)).isoformat()])),
+                "authoredOn": when})
+            continue
+        code, unit, values = draw(st.sampled_from(PARTS))
+        quantity: dict[str, Any] = {"value": draw(st.sampled_from(values)), "unit": unit, "system": UCUM, "code": unit}
+        if draw(st.integers(0, 5)) == 0:
+            quantity["comparator"] = "<"
+        resources.append({
+            "resourceType": "Observation", "id": f"o{index}",
+            "status": draw(st.sampled_from(["final", "final", "preliminary"])),
+            "code": {"coding": [{"system": LOINC, "code": code}]}, "subject": {"reference": f"Patient/{PATIENT_ID}"},
+            "valueQuantity": quantity, **({"effectiveDateTime": when} if draw(st.integers(0, 9)) else {})})
+    return resources
+
+
+@given(records_in_some_order(), st.randoms(use_true_random=False))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_order_a_record_is_sent_in_never_changes_the_assessment(resources: list[dict[str, Any]],
+                                                                   random: Any) -> None:
+    """A FHIR server may send a patient's resources in any order, and readings of one moment in either: the
+    assessment -- and so the card -- is the same (results of one code in one collection: the lowest, R4; a sustained
+    fever: none below 38.0 C strictly between, R7; a regimen: every drug of it, R8)."""
+    shuffled = resources[:]
+    random.shuffle(shuffled)
+    assessments = [assess(build_record(PATIENT_ID, patient(), sent, KNOWLEDGE), NOW, KNOWLEDGE)
+                   for sent in (resources, shuffled)]
+    assert assessments[0] == assessments[1]
