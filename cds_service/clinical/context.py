@@ -18,7 +18,6 @@ from cds_service.clinical.model import (
     DuffyStatus,
     Evidence,
     MedicationFacts,
-    MedicationKind,
     PatientRecord,
 )
 from cds_service.clinical.severity import is_below
@@ -128,7 +127,7 @@ def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[
     alphabetical order (never the order the record was sent in)."""
     drugs = []
     for m in record.medications:
-        if m.kind is MedicationKind.REQUEST and m.status in context.statuses.active[MedicationKind.REQUEST]:
+        if m.status in context.statuses.active.get(m.kind, frozenset()):  # an order, or a drug the patient takes
             identity = m.identity
             if not identity.non_systemic:  # R9: topical, ophthalmic and otic products do not count
                 drugs += [context.associated_drugs[key] for key, _ in identity.ingredients

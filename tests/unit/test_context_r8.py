@@ -197,6 +197,10 @@ def test_r8_stopped_clozapine_is_not_active(assess_record: AssessFn) -> None:
     ([medication("MedicationRequest", "2002", "2026-01-01")], ("carbamazepine",)),
     ([medication("MedicationRequest", "198335", "2026-01-01")], ("sulfamethoxazole / trimethoprim",)),
     ([medication("MedicationRequest", "2002", "2026-01-01", status="completed")], ()),
+    # a drug the patient takes, recorded as a statement (home medication): as active as an order
+    ([medication("MedicationStatement", "2020", "2026-01-01", status="active")], ("carbimazole",)),
+    ([medication("MedicationStatement", "2020", "2026-01-01", status="completed")], ()),
+    ([medication("MedicationAdministration", "2020", "2026-01-01")], ()),  # a dose given is not a drug taken now
     ([condition("C92.00")], ("leukemia",)),
     ([condition("M32.14")], ("lupus",)),
     ([condition("69896004", system=SNOMED)], ("rheumatoid arthritis",)),
