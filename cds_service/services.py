@@ -150,7 +150,8 @@ def assess_patient(request: HookRequest, data: PatientData, deps: ServiceDepende
     assessment = assess(record, now, deps.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
-        log.warning("data integrity: %d result(s) filed for another patient were ignored (hookInstance %s)",
+        log.warning("data integrity: %d entries (results, medications, procedures, conditions) filed for another "
+                    "patient were ignored (hookInstance %s)",
                     assessment.ignored_other_patient, request.hook_instance)
     return assessment
 

@@ -184,7 +184,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         undated_abnormal=undated_abnormal,
         trend=trend(dated, now, thresholds),
         data_problems=relevant,
-        ignored_other_patient=read.other_patient,
+        ignored_other_patient=read.other_patient + context.ignored_other_patient,
         general_lln=thresholds.general_lln,
         fever=fever,
         context=context,

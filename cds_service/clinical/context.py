@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
+
+import msgspec
 
 from cds_service.clinical.labs import is_patient_reference
 from cds_service.clinical.model import (
@@ -19,9 +22,12 @@ from cds_service.clinical.model import (
     Evidence,
     MedicationFacts,
     PatientRecord,
+    ProcedureFacts,
 )
 from cds_service.clinical.severity import is_below
 from cds_service.knowledge import ContextKnowledge, Knowledge
+
+_Entry = TypeVar("_Entry", MedicationFacts, ProcedureFacts, ConditionFacts)
 
 
 def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledge) -> list[ChemotherapyDose]:
@@ -135,12 +141,26 @@ def causes_in_record(record: PatientRecord, context: ContextKnowledge) -> tuple[
     return tuple(dict.fromkeys([*sorted(drugs), *sorted(_condition_causes(record.conditions, context))]))
 
 
+def _this_patients(record: PatientRecord) -> tuple[PatientRecord, int]:
+    """R1's data-integrity rule for every entry R8 reads: a medication, procedure or condition filed for another
+    patient is ignored, and counted."""
+    def mine(entries: tuple[_Entry, ...]) -> tuple[_Entry, ...]:
+        return tuple(e for e in entries if is_patient_reference(e.subject, record.patient_id))
+
+    kept = msgspec.structs.replace(record, medications=mine(record.medications), procedures=mine(record.procedures),
+                                   conditions=mine(record.conditions))
+    ignored = sum(len(getattr(record, kind)) - len(getattr(kept, kind))
+                  for kind in ("medications", "procedures", "conditions"))
+    return kept, ignored
+
+
 def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ClinicalContext:
+    record, ignored = _this_patients(record)
     if not (record.medications or record.procedures or record.conditions or record.coded_observations):
         # nothing that R8 reads: nothing found (the usual record of a patient on no listed drug)
         return ClinicalContext(chemotherapy=None, latest_chemotherapy=None, clozapine_active=False,
                                duffy=DuffyStatus.UNKNOWN, causes=(), unavailable=record.unavailable,
-                               partial=record.partial)
+                               partial=record.partial, ignored_other_patient=ignored)
     # by time, and of doses at one moment (a regimen's drugs are often given together) by agent, the strongest
     # evidence first: never by the order they were sent in
     doses = sorted(chemotherapy_doses(record, now, knowledge),
@@ -155,6 +175,7 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
         doses=tuple(doses),
         unavailable=record.unavailable,
         partial=record.partial,
+        ignored_other_patient=ignored,
     )
 
 

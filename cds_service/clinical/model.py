@@ -198,6 +198,7 @@ class MedicationFacts(msgspec.Struct, frozen=True):
     concept: MedicationConcept
     identity: DrugIdentity
     started_at: datetime | None
+    subject: str | None = None  # whose it is (R1: another patient's is ignored)
 
 
 class ProcedureFacts(msgspec.Struct, frozen=True):
@@ -207,6 +208,7 @@ class ProcedureFacts(msgspec.Struct, frozen=True):
     status: str
     codings: tuple[Coding, ...]
     performed_at: datetime | None
+    subject: str | None = None
 
 
 class ConditionFacts(msgspec.Struct, frozen=True):
@@ -216,6 +218,7 @@ class ConditionFacts(msgspec.Struct, frozen=True):
     clinical_status: str | None
     verification_status: str | None
     codings: tuple[Coding, ...]
+    subject: str | None = None
 
 
 class ComponentFacts(msgspec.Struct, frozen=True):
@@ -388,6 +391,7 @@ class ClinicalContext(msgspec.Struct, frozen=True):
     doses: tuple[ChemotherapyDose, ...] = ()  # every dose found, oldest first (the trend chart marks them)
     unavailable: tuple[DataKind, ...] = ()
     partial: tuple[DataKind, ...] = ()
+    ignored_other_patient: int = 0  # medications, procedures and conditions filed for another patient (R1)
 
 
 class Assessment(msgspec.Struct, frozen=True):

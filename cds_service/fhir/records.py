@@ -272,10 +272,18 @@ def _started(resource: Any) -> datetime | None:
     return instant(resource.effectiveDateTime) or (instant(period.start) if period else None)
 
 
+def subject_of(resource: Any) -> str | None:
+    """The reference of a medication resource's, a Procedure's or a Condition's subject (R1: whose it is); None when
+    there is none to read -- the data came from a search scoped to the patient."""
+    subject = resource.subject
+    reference = subject.get("reference") if isinstance(subject, dict) else None
+    return reference if isinstance(reference, str) else None
+
+
 def procedure_facts(procedure: fhir.Procedure) -> ProcedureFacts:
     period = procedure.performedPeriod
     performed = instant(procedure.performedDateTime) or (instant(period.start) if period else None)
-    return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), performed)
+    return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), performed, subject_of(procedure))
 
 
 def _status_code(concept: fhir.CodeableConcept | None) -> str | None:
@@ -285,7 +293,7 @@ def _status_code(concept: fhir.CodeableConcept | None) -> str | None:
 
 def condition_facts(condition: fhir.Condition) -> ConditionFacts:
     return ConditionFacts(condition.id, _status_code(condition.clinicalStatus),
-                          _status_code(condition.verificationStatus), codings_of(condition.code))
+                          _status_code(condition.verificationStatus), codings_of(condition.code), subject_of(condition))
 
 
 def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, str]:
@@ -478,7 +486,7 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
         kind = type(model).__name__
         try:
             facts.medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
-                                                     identity, _started(model)))
+                                                     identity, _started(model), subject_of(model)))
         except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
 

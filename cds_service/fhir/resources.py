@@ -122,6 +122,7 @@ class Dosage(msgspec.Struct, frozen=True):
 class MedicationRequest(msgspec.Struct, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
     status: str
     id: str | None = None
+    subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     dosageInstruction: Any = None  # noqa: N815 -- its bounds are read leniently (`element`): a draft-like dosage
     authoredOn: str | None = None  # noqa: N815
 
@@ -129,6 +130,7 @@ class MedicationRequest(msgspec.Struct, frozen=True, tag="MedicationRequest", ta
 class MedicationAdministration(msgspec.Struct, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):
     status: str
     id: str | None = None
+    subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
 
@@ -136,6 +138,7 @@ class MedicationAdministration(msgspec.Struct, frozen=True, tag="MedicationAdmin
 class MedicationStatement(msgspec.Struct, frozen=True, tag="MedicationStatement", tag_field="resourceType"):
     status: str
     id: str | None = None
+    subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
 
@@ -143,6 +146,7 @@ class MedicationStatement(msgspec.Struct, frozen=True, tag="MedicationStatement"
 class Procedure(msgspec.Struct, frozen=True, tag="Procedure", tag_field="resourceType"):
     status: str
     id: str | None = None
+    subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     code: CodeableConcept | None = None
     performedDateTime: str | None = None  # noqa: N815
     performedPeriod: Period | None = None  # noqa: N815
@@ -150,6 +154,7 @@ class Procedure(msgspec.Struct, frozen=True, tag="Procedure", tag_field="resourc
 
 class Condition(msgspec.Struct, frozen=True, tag="Condition", tag_field="resourceType"):
     id: str | None = None
+    subject: Any = None  # read leniently (`subject_of`)
     clinicalStatus: CodeableConcept | None = None  # noqa: N815
     verificationStatus: CodeableConcept | None = None  # noqa: N815
     code: CodeableConcept | None = None

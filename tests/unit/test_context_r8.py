@@ -12,7 +12,19 @@ from cds_service.clinical.context import clinical_context, clozapine_action
 from cds_service.clinical.model import ClinicalContext, ClozapineAction, DataKind, DuffyStatus, Finding
 from cds_service.fhir.records import build_record
 from cds_service.knowledge import Knowledge
-from tests.builders import LOINC, NOW, PATIENT_ID, RXNORM, ago, anc, condition, medication, observation, patient
+from tests.builders import (
+    LOINC,
+    NOW,
+    PATIENT_ID,
+    RXNORM,
+    ago,
+    anc,
+    condition,
+    medication,
+    observation,
+    patient,
+    temperature,
+)
 from tests.conftest import AssessFn
 
 ATC = "http://www.whocc.no/atc"
@@ -248,3 +260,27 @@ def test_r8_what_the_card_names_never_depends_on_the_order_the_record_was_sent_i
     assert contexts[0].chemotherapy is not None and contexts[0].chemotherapy.agent == "carboplatin"  # (by name)
     assert [d.agent for d in contexts[0].doses] == ["carboplatin", "cyclophosphamide"]
     assert contexts[0].causes == ("azathioprine", "clozapine")
+
+
+def test_r1_medications_procedures_and_conditions_of_another_patient_are_ignored_and_counted(
+        assess_record: AssessFn) -> None:
+    """R1's data-integrity rule for every entry R8 reads: another patient's chemotherapy never makes a fever with ANC
+    700 a febrile neutropenia (R7), nor their clozapine or leukemia this patient's."""
+    chemo = medication("MedicationAdministration", "3002", ago(days=5))
+    clozapine = medication("MedicationRequest", "2626", "2026-01-01")
+    leukemia = condition("C92.00")
+    procedure = {"resourceType": "Procedure", "id": "p1", "status": "completed", "performedDateTime": ago(days=6),
+                 "code": {"coding": [{"system": SNOMED, "code": "367336001"}]}}
+    entries = [chemo, clozapine, leukemia, procedure]
+    for subject, counted in (("Patient/someone-else", 4), ("https://ehr.example.org/fhir/Patient/someone-else", 4),
+                             (f"Patient/{PATIENT_ID}", 0), (f"https://ehr.example.org/fhir/Patient/{PATIENT_ID}", 0)):
+        for entry in entries:
+            entry["subject"] = {"reference": subject}
+        result = assess_record(anc(700), temperature("38.6"), *entries)
+        assert result.context is not None and result.ignored_other_patient == counted
+        if counted:
+            assert result.context.chemotherapy is None and not result.context.clozapine_active
+            assert result.context.causes == () and result.finding is Finding.FEVER_WITH_NEUTROPENIA
+        else:
+            assert result.context.chemotherapy is not None and result.context.clozapine_active
+            assert "leukemia" in result.context.causes and result.finding is Finding.FEBRILE_NEUTROPENIA
