@@ -1,9 +1,9 @@
 """context.draftOrders (and selections) of order-select / order-sign, read liberally into DraftOrders (R9).
 
 A draft is a draft: only what a rule needs is read (resourceType, id, status, medication[x] and the Medication it
-names, the dosage route; a ServiceRequest's code); nothing else is checked, so a draft without `intent`, with `category` as an
-object, or with a dosage the R4 model would refuse, is still checked (the CDS Hooks Sandbox sends all three). What
-was off is logged, without PHI, and counted."""
+names, the dosage route; a ServiceRequest's code); nothing else is checked, so a draft without `intent`, with
+`category` as an object, or with a dosage the R4 model would refuse, is still checked (the CDS Hooks Sandbox sends
+all three). What was off is logged, without PHI, and counted."""
 
 from __future__ import annotations
 

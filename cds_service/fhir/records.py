@@ -397,6 +397,9 @@ class _Facts:
     # each Observation id kept -> its results' places in `observations`, their meta.lastUpdated as sent, and what
     # each was decoded from (R1 versions)
     versions: dict[str, list[tuple[int, str | None, Received]]] = field(default_factory=dict)
+    # results older than the window, with an id: (id, how many results were kept before it, what it was decoded
+    # from) -- one may yet be the later version of a result kept (R1)
+    set_aside: list[tuple[str, int, Received]] = field(default_factory=list)
 
 
 def decode(resources: Iterable[Received]) -> Iterator[tuple[Any, Received]]:
@@ -433,6 +436,8 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
                             stamp = resource.meta.lastUpdated if resource.meta is not None else None
                             facts.versions.setdefault(resource.id, []).append(
                                 (len(facts.observations) - 1, stamp, item))
+                    elif resource.id is not None:
+                        facts.set_aside.append((resource.id, len(facts.observations), item))
                 elif relevant.panel(resource):
                     facts.panels.append(panel_facts(resource))
                 elif relevant.duffy(resource):
@@ -458,10 +463,17 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
 
 def date_versions(knowledge: Knowledge, facts: _Facts) -> None:
     """Step 3: R1 chooses between versions of one Observation id by meta.lastUpdated, so it is read where an id was
-    sent more than once, and only there: a version whose lastUpdated is no FHIR time cannot be placed among the
-    others (a data problem, R10), while a result sent once is read whatever its metadata says."""
+    sent more than once, and only there -- versions set aside as older than the window included: a version whose
+    lastUpdated is no FHIR time cannot be placed among the others (a data problem, R10), while a result sent once is
+    read whatever its metadata says."""
     dropped: set[int] = set()
-    for versions in facts.versions.values():
+    older: dict[str, list[tuple[int, Received]]] = {}  # versions set aside of results kept
+    for observation_id, kept_before, item in facts.set_aside:
+        if observation_id in facts.versions:
+            older.setdefault(observation_id, []).append((kept_before, item))
+    for observation_id, sent in facts.versions.items():
+        aside = older.get(observation_id)
+        versions = _read_back(sent, aside, knowledge, facts, dropped) if aside else sent
         if len(versions) < 2:
             continue
         for index, stamp, item in versions:
@@ -474,6 +486,33 @@ def date_versions(knowledge: Knowledge, facts: _Facts) -> None:
             facts.observations[index] = msgspec.structs.replace(facts.observations[index], last_updated=dated)
     if dropped:
         facts.observations = [o for i, o in enumerate(facts.observations) if i not in dropped]
+
+
+def _read_back(kept: list[tuple[int, str | None, Received]], older: list[tuple[int, Received]], knowledge: Knowledge,
+               facts: _Facts, moved: set[int]) -> list[tuple[int, str | None, Received]]:
+    """A result kept, and versions of it set aside as older than the window: one of those may be the later version (a
+    correction that dates the result earlier), so R1 must choose among them all -- the window changes no answer.
+    They are read back, and all of this id's versions go to the end of `observations` in the order they were sent
+    (R1's last resort); the places they leave are `moved`."""
+    # (one set aside after k results were kept was sent before the result kept at place k)
+    sent = sorted([(index, True, stamp, item) for index, stamp, item in kept]
+                  + [(before, False, None, item) for before, item in older], key=lambda version: version[:2])
+    placed: list[tuple[int, str | None, Received]] = []
+    for index, was_kept, kept_stamp, item in sent:
+        stamp = kept_stamp
+        if was_kept:
+            facts.observations.append(facts.observations[index])
+            moved.add(index)
+        else:
+            resource = read_resource(item)  # decoded, given a role and dated before, when it was set aside
+            matched = _role(resource, knowledge)
+            if matched is None:  # (never)
+                continue
+            facts.observations.append(observation_facts(resource, *matched, _effective(
+                resource.effectiveDateTime, resource.effectivePeriod, resource.effectiveInstant)))
+            stamp = resource.meta.lastUpdated if resource.meta is not None else None
+        placed.append((len(facts.observations) - 1, stamp, item))
+    return placed
 
 
 def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:

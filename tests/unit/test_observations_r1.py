@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 
+from cds_service.clinical.assessment import assess
 from cds_service.clinical.model import Finding, Problem
+from cds_service.fhir.records import Window, build_record
+from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Severity
-from tests.builders import PATIENT_ID, ago, anc, observation
+from tests.builders import NOW, PATIENT_ID, ago, anc, observation, patient
 from tests.conftest import AssessFn
 
 
@@ -115,6 +118,23 @@ def test_r1_amended_version_replaces_the_original(assess_record: AssessFn) -> No
         assert result.current is not None
         assert result.current.anc.value == 1450
         assert result.current.severity is Severity.MILD
+
+
+@pytest.mark.parametrize("days", [1, 200])
+def test_r1_a_later_version_older_than_the_look_back_still_replaces_the_earlier(knowledge: Knowledge,
+                                                                               days: int) -> None:
+    """The service lets go of results too old to change an answer as it reads them (the look-back window). A
+    correction that dates a result 200 days back -- the later meta.lastUpdated -- must still replace the version
+    dated yesterday (R1), in whichever order they come: no current ANC. (days=1: both recent, the control.)"""
+    original = anc(300, id="x", when=ago(days=1), last_updated="2026-11-24T10:00:00Z")
+    corrected = anc(1800, id="x", when=ago(days=days), last_updated="2026-11-24T15:00:00Z", status="corrected")
+    window = Window(results_since=NOW - timedelta(days=91), temperatures_since=NOW - timedelta(hours=48))
+    for sent in ([original, corrected], [corrected, original], [original, anc(450, when=ago(days=300)), corrected]):
+        result = assess(build_record(PATIENT_ID, patient(), sent, knowledge, window=window), NOW, knowledge)
+        if days == 1:
+            assert result.current is not None and result.current.anc.value == 1800 and result.finding is None
+        else:
+            assert result.current is None and result.finding is None
 
 
 def test_r1_a_result_sent_once_is_read_whatever_its_last_updated_says(assess_record: AssessFn) -> None:
