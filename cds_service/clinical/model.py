@@ -247,6 +247,7 @@ class PatientRecord(msgspec.Struct, frozen=True):
     patient_id: str
     birth_date: date | None = None
     birth_date_precision: str = "day"  # "day", or "month"/"year" for a partial birthDate
+    birth_time: datetime | None = None  # the hour of birth, where the record gives it (R5: else from midnight)
     observations: tuple[ObservationFacts, ...] = ()
     reports: tuple[ReportFacts, ...] = ()
     panels: tuple[PanelFacts, ...] = ()

@@ -44,7 +44,7 @@ class AgeScale:
     otherwise the age is treated as unknown."""
 
     def __init__(self, birth_date: date | None, precision: str, birth_weight_g: Decimal | None,
-                 thresholds: Thresholds) -> None:
+                 thresholds: Thresholds, birth_time: datetime | None = None) -> None:
         self.thresholds = thresholds
         self.general = AgeLimit(thresholds.general_lln, LlnBasis.AGE_UNKNOWN, None)
         self.birth: datetime | None = None
@@ -62,7 +62,7 @@ class AgeScale:
                 return
             self.birth, self.known_from = youngest, _instant_after(youngest, last_band)
         else:
-            self.birth = birth_instant(birth_date)
+            self.birth = birth_time or birth_instant(birth_date)
         birth = self.birth
         if birth_weight_g is not None and birth_weight_g < thresholds.vlbw_birth_weight_below_g:
             self.vlbw = (_instant_after(birth, thresholds.vlbw_from), _instant_after(birth, thresholds.vlbw_until))
@@ -87,9 +87,9 @@ class AgeScale:
 
 
 def age_scale(birth_date: date | None, precision: str, birth_weight_g: Decimal | None,
-              thresholds: Thresholds) -> AgeScale:
+              thresholds: Thresholds, birth_time: datetime | None = None) -> AgeScale:
     """The AgeScale of a birth: every age-band boundary worked out once per assessment."""
-    return AgeScale(birth_date, precision, birth_weight_g, thresholds)
+    return AgeScale(birth_date, precision, birth_weight_g, thresholds, birth_time)
 
 
 def _instant_after(birth: datetime, duration: Duration) -> datetime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import msgspec
@@ -296,29 +296,59 @@ def condition_facts(condition: fhir.Condition) -> ConditionFacts:
                           _status_code(condition.verificationStatus), codings_of(condition.code), subject_of(condition))
 
 
-def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, str]:
-    """R5: the birthDate and its precision ("day", "month", "year"); unknown (None) when absent or unreadable."""
+BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"  # FHIR R4's extension on Patient.birthDate
+
+
+def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, str, datetime | None]:
+    """R5: the birthDate, its precision ("day", "month", "year"), and the time of birth where the patient-birthTime
+    extension gives it; unknown (None) when absent or unreadable."""
     if patient is None:
-        return None, "day"
+        return None, "day", None
     try:
         model = read_resource(patient)
         if not isinstance(model, fhir.Patient):
             raise Unreadable("not a Patient")
     except (Unreadable, OtherType):
         log.warning("patient resource failed FHIR validation; age treated as unknown")
-        return None, "day"
+        return None, "day", None
     if model.id is not None and model.id != patient_id:
         log.warning("patient resource is not the hook's patient; age treated as unknown")
-        return None, "day"
+        return None, "day", None
     parts = (model.birthDate or "").split("-")
     try:
         if len(parts) == 3:
-            return date.fromisoformat(model.birthDate or ""), "day"
+            born = date.fromisoformat(model.birthDate or "")
+            return born, "day", _birth_time(model, born)
         if len(parts) in (1, 2) and parts[0]:
-            return date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, 1), "month" if len(parts) > 1 else "year"
+            return (date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, 1),
+                    "month" if len(parts) > 1 else "year", None)
     except ValueError:
         log.warning("patient birthDate is not a FHIR date; age treated as unknown")
-    return None, "day"
+    return None, "day", None
+
+
+def _birth_time(patient: fhir.Patient, born: date) -> datetime | None:
+    """R5 counts a date-only birthDate from midnight; the hour of birth, where the birthTime extension gives it on
+    the day birthDate names, makes the age exact -- what the limits of the first 72 hours need."""
+    element = patient.birthDate_element
+    extensions = element.get("extension") if isinstance(element, dict) else None
+    for extension in extensions if isinstance(extensions, list) else []:
+        if not isinstance(extension, dict) or extension.get("url") != BIRTH_TIME:
+            continue
+        value = extension.get("valueDateTime")
+        value = value if isinstance(value, str) else ""
+        try:
+            moment = instant(value) if len(value) > len("2026-11-25") else None
+        except Unreadable:
+            moment = None
+        midnight = datetime.combine(born, time.min, tzinfo=UTC)
+        if moment is not None and midnight - _EARLIEST_ZONE <= moment < midnight + timedelta(days=1) + _LATEST_ZONE:
+            return moment  # on that day in some time zone (birthDate is the local date)
+        log.warning("patient birthTime is no time on the day of its birthDate; the birth counts from midnight")
+    return None
+
+
+_EARLIEST_ZONE, _LATEST_ZONE = timedelta(hours=14), timedelta(hours=12)  # UTC+14 (Kiribati) to UTC-12
 
 
 _MEDICATION_KINDS = {"MedicationRequest": MedicationKind.REQUEST,
@@ -546,11 +576,12 @@ def build_record(
     sort_facts(decode(resources), knowledge, window, facts)
     date_versions(knowledge, facts)
     identify_medications(knowledge, facts)
-    born, precision = birth_date(patient, patient_id)
+    born, precision, born_at = birth_date(patient, patient_id)
     return PatientRecord(
         patient_id=patient_id,
         birth_date=born,
         birth_date_precision=precision,
+        birth_time=born_at,
         observations=tuple(facts.observations),
         reports=tuple(facts.reports),
         panels=tuple(facts.panels),

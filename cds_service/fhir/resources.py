@@ -104,6 +104,7 @@ class DiagnosticReport(msgspec.Struct, frozen=True, tag="DiagnosticReport", tag_
 class Patient(msgspec.Struct, frozen=True, tag="Patient", tag_field="resourceType"):
     id: str | None = None
     birthDate: str | None = None  # noqa: N815
+    birthDate_element: Any = msgspec.field(default=None, name="_birthDate")  # noqa: N815 -- its extensions (birthTime)
 
 
 class Repeat(msgspec.Struct, frozen=True):

@@ -36,7 +36,7 @@ ELEMENTS_READ = (
     "valueQuantity", "valueCodeableConcept", "valueString", "valueBoolean", "valueInteger", "valueRange",
     "valueRatio", "valueSampledData", "valueTime", "valueDateTime", "valuePeriod",
     # Patient (R5)
-    "birthDate",
+    "birthDate", "_birthDate",
     # MedicationRequest / -Administration / -Statement and Medication (R8, R9)
     "intent", "medicationCodeableConcept", "medicationReference", "dosageInstruction", "dosage", "authoredOn",
     "ingredient",

@@ -90,6 +90,31 @@ def test_r5_lln_by_age_at_collection(assess_record: AssessFn, birth_date: str, c
     assert result.current.limit.basis is basis
 
 
+BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+
+
+@pytest.mark.parametrize(("birth_time", "lln", "basis"), [
+    # born 2026-11-22 at 22:00 UTC, collected 2026-11-25T20:00Z: 70 h old -- from midnight, 92 h
+    ("2026-11-22T22:00:00Z", 1800, LlnBasis.NEONATE_UNDER_72H),
+    ("2026-11-22T17:00:00-05:00", 1800, LlnBasis.NEONATE_UNDER_72H),  # the same instant, written in New York
+    ("2026-11-22T19:00:00Z", 1500, LlnBasis.NEONATE),  # 73 h
+    (None, 1500, LlnBasis.NEONATE),  # no birthTime: from midnight UTC, 92 h
+    ("2026-11-23T01:00:00Z", 1800, LlnBasis.NEONATE_UNDER_72H),  # 67 h: Nov 22 in the Americas, written in UTC
+    ("2026-11-24T10:00:00Z", 1500, LlnBasis.NEONATE),  # on no time zone's Nov 22: from midnight
+    ("about ten", 1500, LlnBasis.NEONATE),  # no FHIR time: from midnight
+])
+def test_r5_the_hour_of_birth_where_the_record_gives_it(assess_record: AssessFn, birth_time: str | None, lln: int,
+                                                        basis: LlnBasis) -> None:
+    """R5: the LLN by age at collection -- in the first 72 hours, by the hour: the patient-birthTime extension."""
+    born: dict[str, object] = {"resourceType": "Patient", "id": "pat-1", "birthDate": "2026-11-22"}
+    if birth_time is not None:
+        born["_birthDate"] = {"extension": [{"url": BIRTH_TIME, "valueDateTime": birth_time}]}
+    result = assess_record(anc(1600, when="2026-11-25T20:00:00Z"), patient_resource=born)
+    assert result.current is not None
+    assert (result.current.limit.lln, result.current.limit.basis) == (lln, basis)
+    assert result.finding is (Finding.LOW_FOR_AGE if lln == 1800 else None)  # 1600: below 1800, not below 1500
+
+
 @pytest.mark.parametrize(("birth_date", "collected", "value", "finding", "severity"), [
     # <72 h, LLN 1800: 1799 is below for age but above 1500 -> low-for-age (mild, info)
     ("2026-11-23", "2026-11-24T12:00:00Z", 1799, Finding.LOW_FOR_AGE, Severity.MILD),
