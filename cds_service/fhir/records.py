@@ -252,9 +252,33 @@ def panel_facts(obs: fhir.Observation) -> PanelFacts:
 
 
 def report_facts(report: fhir.DiagnosticReport) -> ReportFacts:
-    ids = (_observation_id(r.reference) for r in report.result)
+    ids = (_contained_id(report, r.reference[1:]) if r.reference and r.reference.startswith("#")
+           else _observation_id(r.reference) for r in report.result)
     return ReportFacts(report.id, _effective(report.effectiveDateTime, report.effectivePeriod),
                        tuple(i for i in ids if i))
+
+
+def _contained_id(report: fhir.DiagnosticReport, local: str) -> str:
+    """A result carried inside a report, named in the record: its id is local to the report."""
+    return f"{report.id or ''}#{local}"
+
+
+def with_contained_results(typed: Iterable[tuple[Any, Received]]) -> Iterator[tuple[Any, Received]]:
+    """Each typed resource, and after a DiagnosticReport the Observations it carries inside it (`contained`,
+    listed in `result` as "#id"): results like any other (R1), dated by their report where they have no time of
+    their own, their ids made the record's own."""
+    for resource, item in typed:
+        yield resource, item
+        if isinstance(resource, fhir.DiagnosticReport) and isinstance(resource.contained, list):
+            for inner in resource.contained:
+                if not isinstance(inner, dict) or inner.get("resourceType") != "Observation":
+                    continue
+                local = inner.get("id")
+                named = {**inner, "id": _contained_id(resource, local)} if isinstance(local, str) else inner
+                try:
+                    yield read_resource(named), named
+                except Unreadable:
+                    yield None, named
 
 
 def _started(resource: Any) -> datetime | None:
@@ -573,7 +597,7 @@ def build_record(
     kept only when a rule reads it (and, with a window, only when recent enough to change an answer): decode, sort
     into facts, date the versions of a result, identify the medications, date the patient's birth."""
     facts = _Facts()
-    sort_facts(decode(resources), knowledge, window, facts)
+    sort_facts(with_contained_results(decode(resources)), knowledge, window, facts)
     date_versions(knowledge, facts)
     identify_medications(knowledge, facts)
     born, precision, born_at = birth_date(patient, patient_id)

@@ -99,6 +99,7 @@ class DiagnosticReport(msgspec.Struct, frozen=True, tag="DiagnosticReport", tag_
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
     result: list[Reference] = []
+    contained: Any = None  # results a report carries inside it ("#id"), read as the Observations they are
 
 
 class Patient(msgspec.Struct, frozen=True, tag="Patient", tag_field="resourceType"):

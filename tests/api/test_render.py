@@ -148,13 +148,3 @@ def test_a_regimen_given_together_is_named_whole_in_whichever_order_it_was_sent(
     assert details[0] == details[1]
     assert "- **Chemotherapy**: carboplatin + cyclophosphamide, Nov 20 (5 days ago)" in details[0]
 
-
-def test_the_hour_of_birth_reaches_the_card_through_the_wire(client: FlaskClient) -> None:
-    """R5: born Nov 22 at 22:00 UTC (patient-birthTime), ANC 1,600 at 70 hours: below the first-72-hours limit of
-    1,800 -- from midnight the baby would be 92 hours old, and 1,600 normal."""
-    born = {"resourceType": "Patient", "id": PATIENT_ID, "birthDate": "2026-11-22", "_birthDate": {"extension": [
-        {"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime", "valueDateTime": "2026-11-22T22:00:00Z"}]}}
-    body = hook_request(anc(1600, when="2026-11-25T20:00:00Z"), patient_resource=born)
-    (card,) = assert_cds_response(client.post("/cds-services/neutropenia-patient-view", json=body).get_json())
-    assert card["extension"]["neutropenia-cds"]["finding"] == "low-for-age"
-    assert card["extension"]["neutropenia-cds"]["lln"] == 1800

@@ -88,6 +88,31 @@ def test_r1_time_from_the_diagnostic_report_that_lists_it(assess_record: AssessF
     assert result.current.anc.collected_at.isoformat() == "2026-11-24T05:00:00+00:00"
 
 
+def _report_carrying(*results: dict[str, Any], report_id: str = "cbc-2") -> dict[str, Any]:
+    """A DiagnosticReport that carries its results inside it (`contained`), listing them as "#id"."""
+    inner = [{k: v for k, v in r.items() if k != "effectiveDateTime"} for r in results]  # dated by the report
+    return {"resourceType": "DiagnosticReport", "id": report_id, "status": "final",
+            "subject": {"reference": f"Patient/{PATIENT_ID}"}, "code": {"coding": [{"system": "http://loinc.org",
+                                                                                      "code": "57021-8"}]},
+            "effectiveDateTime": "2026-11-24T05:00:00Z", "contained": inner,
+            "result": [{"reference": f"#{r['id']}"} for r in inner]}
+
+
+def test_r1_results_a_report_carries_inside_it_are_results(assess_record: AssessFn) -> None:
+    """A laboratory's report may carry its results as contained Observations: they are Observations (R1), dated
+    by the report that lists them, one collection with each other (R4) -- never a severe count let pass."""
+    result = assess_record(_report_carrying(anc(300, id="anc")))
+    assert result.current is not None and result.current.anc.value == 300
+    assert result.current.anc.collected_at is not None
+    assert result.current.anc.collected_at.isoformat() == "2026-11-24T05:00:00+00:00"
+    assert result.finding is Finding.NEUTROPENIA and result.current.severity is Severity.SEVERE
+    computed = assess_record(_report_carrying(observation("6690-2", 2.0, "10*3/uL", id="wbc"),
+                                              observation("770-8", 20, "%", id="neut")))
+    assert computed.current is not None and computed.current.anc.value == 400  # WBC x % of one report (R4)
+    elsewhere = assess_record(_report_carrying(anc(300, id="anc", subject="Patient/someone-else")))
+    assert elsewhere.current is None and elsewhere.ignored_other_patient == 1
+
+
 @pytest.mark.parametrize("fields", [
     {}, {"effectiveDateTime": "2026-11"}, {"effectiveDateTime": "2026"},
     # year 10000 in UTC: no time can hold it, so undated as a partial date is -- not a failed request
