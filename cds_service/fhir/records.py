@@ -263,22 +263,49 @@ def _contained_id(report: fhir.DiagnosticReport, local: str) -> str:
     return f"{report.id or ''}#{local}"
 
 
-def with_contained_results(typed: Iterable[tuple[Any, Received]]) -> Iterator[tuple[Any, Received]]:
-    """Each typed resource, and after a DiagnosticReport the Observations it carries inside it (`contained`,
-    listed in `result` as "#id"): results like any other (R1), dated by their report where they have no time of
-    their own, their ids made the record's own."""
+def with_carried_results(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge
+                         ) -> Iterator[tuple[Any, Received]]:
+    """Each typed resource, and after it the results it carries inside it: the Observations a DiagnosticReport
+    contains (listed in `result` as "#id"), and the components of an Observation with no R2 role of its own (a CBC
+    sent as one Observation with a component per count). Results like any other (R1, R2): their ids made the
+    record's own; a report's dated by the report, components sharing their Observation's time, status, subject,
+    specimen and versions."""
     for resource, item in typed:
         yield resource, item
         if isinstance(resource, fhir.DiagnosticReport) and isinstance(resource.contained, list):
-            for inner in resource.contained:
-                if not isinstance(inner, dict) or inner.get("resourceType") != "Observation":
-                    continue
-                local = inner.get("id")
-                named = {**inner, "id": _contained_id(resource, local)} if isinstance(local, str) else inner
-                try:
-                    yield read_resource(named), named
-                except Unreadable:
-                    yield None, named
+            carried = [{**inner, "id": _contained_id(resource, inner["id"])} if isinstance(inner.get("id"), str)
+                       else inner for inner in resource.contained
+                       if isinstance(inner, dict) and inner.get("resourceType") == "Observation"]
+        elif isinstance(resource, fhir.Observation) and isinstance(resource.component, list) and (
+                _role(resource, knowledge) is None):
+            carried = _component_results(_as_dict(item), knowledge)
+        else:
+            continue
+        for inner in carried:
+            try:
+                yield read_resource(inner), inner
+            except Unreadable:
+                yield None, inner
+
+
+_SHARED = ("status", "meta", "subject", "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued",
+           "specimen")  # what an Observation's components share with it (FHIR R4: "share the same attributes")
+_OWN = ("code", "valueQuantity", "dataAbsentReason", "referenceRange")  # what each component says for itself
+
+
+def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict[str, Any]]:
+    observation_id = whole.get("id")
+    components = whole.get("component")
+    found = []
+    for index, component in enumerate(components if isinstance(components, list) else []):
+        if isinstance(component, dict) and any(system == knowledge.codes.system and code in knowledge.codes.role_by_code
+                                               for system, code in _raw_pairs(component.get("code"))):
+            result = {"resourceType": "Observation", **{k: whole[k] for k in _SHARED if k in whole},
+                      **{k: component[k] for k in _OWN if k in component}}
+            if isinstance(observation_id, str):
+                result["id"] = f"{observation_id}#component-{index}"
+            found.append(result)
+    return found
 
 
 def _started(resource: Any) -> datetime | None:
@@ -597,7 +624,7 @@ def build_record(
     kept only when a rule reads it (and, with a window, only when recent enough to change an answer): decode, sort
     into facts, date the versions of a result, identify the medications, date the patient's birth."""
     facts = _Facts()
-    sort_facts(with_contained_results(decode(resources)), knowledge, window, facts)
+    sort_facts(with_carried_results(decode(resources), knowledge), knowledge, window, facts)
     date_versions(knowledge, facts)
     identify_medications(knowledge, facts)
     born, precision, born_at = birth_date(patient, patient_id)

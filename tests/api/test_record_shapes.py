@@ -1,5 +1,5 @@
 """Shapes real records come in, through the whole service (the wire keeps what the rules read): the hour of
-birth on a Patient, results a laboratory's report carries inside it."""
+birth on a Patient, results a laboratory's report carries inside it, a CBC sent as one Observation with components."""
 
 from __future__ import annotations
 
@@ -35,3 +35,13 @@ def test_results_a_report_carries_inside_it_reach_the_card(client: FlaskClient) 
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
     assert card["extension"]["neutropenia-cds"]["observedAt"] == "2026-11-24T05:00:00+00:00"
+
+
+def test_the_counts_of_a_cbc_sent_as_components_reach_the_card(client: FlaskClient) -> None:
+    """R1/R2: one CBC Observation (58410-2) with a component per count, the ANC among them: 300, severe."""
+    cbc = {"resourceType": "Observation", "id": "cbc-9", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+           "subject": {"reference": f"Patient/{PATIENT_ID}"}, "effectiveDateTime": "2026-11-24T06:00:00Z",
+           "component": [{"code": r["code"], "valueQuantity": r["valueQuantity"]} for r in (anc(300),)]}
+    (card,) = assert_cds_response(client.post(URL, json=hook_request(cbc)).get_json())
+    assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"

@@ -113,6 +113,31 @@ def test_r1_results_a_report_carries_inside_it_are_results(assess_record: Assess
     assert elsewhere.current is None and elsewhere.ignored_other_patient == 1
 
 
+def _cbc_with_components(*results: dict[str, Any], code: str = "58410-2") -> dict[str, Any]:
+    """One Observation for a whole CBC, a component per count (FHIR asks for hasMember; some systems do this)."""
+    return {"resourceType": "Observation", "id": "cbc-3", "status": "final", "subject": {"reference": "Patient/pat-1"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "effectiveDateTime": "2026-11-24T06:00:00Z",
+            "component": [{"code": r["code"], "valueQuantity": r["valueQuantity"]} for r in results]}
+
+
+def test_r1_the_counts_of_a_cbc_sent_as_components_are_results(assess_record: AssessFn) -> None:
+    """Components share their Observation's time, status and subject: each count is a result (R2 by its code), the
+    CBC one collection (R4) -- never a severe count let pass."""
+    reported = assess_record(_cbc_with_components(observation("6690-2", 4.0, "10*3/uL"), anc(300)))
+    assert reported.current is not None and reported.current.anc.value == 300
+    assert reported.current.severity is Severity.SEVERE
+    assert reported.current.anc.collected_at is not None
+    assert reported.current.anc.collected_at.isoformat() == "2026-11-24T06:00:00+00:00"
+    computed = assess_record(_cbc_with_components(observation("6690-2", 2.0, "10*3/uL"),
+                                                  observation("770-8", 20, "%")))
+    assert computed.current is not None and computed.current.anc.value == 400  # WBC x % (R4)
+    # an Observation with a role of its own: its components are not read as results (only its value is)
+    own = assess_record(_cbc_with_components(observation("770-8", 5, "%"), code="6690-2") | {
+        "valueQuantity": {"value": 5.0, "unit": "10*3/uL", "system": "http://unitsofmeasure.org", "code": "10*3/uL"}})
+    assert own.current is None and own.finding is None  # a WBC of 5,000 alone says nothing (R4.4)
+
+
 @pytest.mark.parametrize("fields", [
     {}, {"effectiveDateTime": "2026-11"}, {"effectiveDateTime": "2026"},
     # year 10000 in UTC: no time can hold it, so undated as a partial date is -- not a failed request
