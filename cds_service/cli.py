@@ -278,7 +278,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"  trend {assessment.trend.direction}: {points}")
     if assessment.fever:
         top = assessment.fever.highest
-        print(f"  fever ({assessment.fever.rule}): {top.celsius:.1f} C {top.route} at {top.at.isoformat()}")
+        shown = f"{top.comparator or ''}{top.celsius:.1f} C"
+        print(f"  fever ({assessment.fever.rule}): {shown} {top.route} at {top.at.isoformat()}")
     context = assessment.context
     if context is not None:
         if context.chemotherapy:

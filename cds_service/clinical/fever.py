@@ -13,6 +13,7 @@ from cds_service.clinical.model import (
     LabResult,
     TemperatureReading,
 )
+from cds_service.clinical.units import LOWER_BOUND_COMPARATORS
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
 
@@ -21,14 +22,18 @@ _AT = attrgetter("at")
 
 def temperature_readings(results: Iterable[LabResult], knowledge: Knowledge) -> list[TemperatureReading]:
     """Dated temperatures in Celsius (R3.5, unrounded), oldest first (readings of one moment by value and route,
-    never by the order they were sent in), each with its route as recorded."""
+    never by the order they were sent in), each with its route as recorded. A lower bound (">42.0": above the
+    thermometer's range) is a reading where it proves a fever, at least 38.0 C; it cannot say a temperature is below
+    one, and an upper bound cannot say it is a fever: they are left out."""
     routes = knowledge.codes.temperature_route
+    fever_from = knowledge.thresholds.sustained_fever_from_c
     readings = [
-        TemperatureReading(r.value, r.collected_at, routes.get(r.loinc, "site not stated"))
+        TemperatureReading(r.value, r.collected_at, routes.get(r.loinc, "site not stated"), r.comparator)
         for r in results
-        if r.role is Role.TEMPERATURE and r.collected_at is not None and r.comparator is None
+        if r.role is Role.TEMPERATURE and r.collected_at is not None and (
+            r.comparator is None or (r.comparator in LOWER_BOUND_COMPARATORS and r.value >= fever_from))
     ]
-    return sorted(readings, key=lambda r: (r.at, r.celsius, r.route))
+    return sorted(readings, key=lambda r: (r.at, r.celsius, r.route, r.comparator or ""))
 
 
 def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: Knowledge) -> Fever | None:

@@ -331,6 +331,7 @@ class TemperatureReading(msgspec.Struct, frozen=True):
     celsius: Decimal
     at: datetime
     route: str
+    comparator: str | None = None  # ">" or ">=": a thermometer's "above its range" -- at least this hot
 
 
 class FeverRule(enum.StrEnum):

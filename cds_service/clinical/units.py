@@ -13,6 +13,8 @@ from cds_service.knowledge.vocabulary import Measure
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 # R3: a lower bound ("> 1.2") never tells how low a count is; "ad" is not a bound at all.
 UPPER_BOUND_COMPARATORS = frozenset({"<", "<="})
+# R7: a temperature above a thermometer's range (">42.0") is at least that hot -- a fever is a lower limit
+LOWER_BOUND_COMPARATORS = frozenset({">", ">="})
 
 
 def _convert(value: Decimal, measure: Measure, factor: Any) -> Decimal:
@@ -43,7 +45,8 @@ def _lookup(key: str, measure: Measure, tables: Mapping[Measure, Mapping[str, An
 
 def normalise(quantity: Quantity, measure: Measure, units: Units) -> Decimal | Problem:
     """The value in the measure's canonical unit, or the Problem that stops it being interpreted (R3, R10)."""
-    if quantity.comparator is not None and quantity.comparator not in UPPER_BOUND_COMPARATORS:
+    if quantity.comparator is not None and quantity.comparator not in UPPER_BOUND_COMPARATORS and not (
+            measure is Measure.TEMPERATURE and quantity.comparator in LOWER_BOUND_COMPARATORS):
         return Problem.LOWER_BOUND_ONLY
     if quantity.system == UCUM_SYSTEM and quantity.code:
         # R3.1: UCUM by code, case-sensitive as UCUM is.

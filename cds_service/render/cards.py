@@ -79,14 +79,15 @@ def utc_text(moment: datetime, now: datetime) -> str:
     return f"{day_text(moment, now)} {moment.hour:02d}:{moment.minute:02d} UTC"
 
 
-def celsius_text(celsius: Decimal) -> str:
+def celsius_text(celsius: Decimal, comparator: str | None = None) -> str:
     """'38.2 °C / 100.9 °F': Celsius rounded down (never shown over a limit it is under), Fahrenheit rounded. Enough
-    digits for any value sent (1e300 °C is shown as sent, never an error)."""
+    digits for any value sent (1e300 °C is shown as sent, never an error). A lower bound keeps its sign: '>42.0 °C'."""
     with localcontext() as digits:
         digits.prec = max(digits.prec, celsius.adjusted() + 4)
         shown = celsius.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
         fahrenheit = (celsius * 9 / 5 + 32).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
-    return f"{shown} \u00b0C / {fahrenheit} \u00b0F"
+    sign = {">": ">", ">=": "\u2265"}.get(comparator or "", "")
+    return f"{sign}{shown} \u00b0C / {sign}{fahrenheit} \u00b0F"
 
 
 def _number(value: Decimal | None) -> int | float | None:
@@ -165,13 +166,13 @@ def _fever_view(fever: Fever | None, now: datetime) -> dict[str, Any] | None:
     top = fever.highest
     return {
         "rule": str(fever.rule),
-        "highest": celsius_text(top.celsius),
-        "highest_c": celsius_text(top.celsius).split(" / ")[0],
+        "highest": celsius_text(top.celsius, top.comparator),
+        "highest_c": celsius_text(top.celsius, top.comparator).split(" / ")[0],
         "route": top.route,
         "date": day_text(top.at, now),
         "when": utc_text(top.at, now),
-        "readings": [{"temperature": celsius_text(r.celsius), "route": r.route, "when": utc_text(r.at, now)}
-                     for r in fever.readings],
+        "readings": [{"temperature": celsius_text(r.celsius, r.comparator), "route": r.route,
+                      "when": utc_text(r.at, now)} for r in fever.readings],
     }
 
 

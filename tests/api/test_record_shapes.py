@@ -1,11 +1,12 @@
 """Shapes real records come in, through the whole service (the wire keeps what the rules read): the hour of
-birth on a Patient, results a laboratory's report carries inside it, a CBC sent as one Observation with components."""
+birth on a Patient, results a laboratory's report carries inside it, a CBC sent as one Observation with components,
+a temperature above the thermometer's range."""
 
 from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.builders import PATIENT_ID, anc, bundle, hook_request
+from tests.builders import PATIENT_ID, anc, bundle, hook_request, temperature
 from tests.contract import assert_cds_response
 
 URL = "/cds-services/neutropenia-patient-view"
@@ -45,3 +46,12 @@ def test_the_counts_of_a_cbc_sent_as_components_reach_the_card(client: FlaskClie
            "component": [{"code": r["code"], "valueQuantity": r["valueQuantity"]} for r in (anc(300),)]}
     (card,) = assert_cds_response(client.post(URL, json=hook_request(cbc)).get_json())
     assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
+
+
+def test_a_temperature_above_the_thermometers_range_reaches_the_card(client: FlaskClient) -> None:
+    """R7: ">42.0 °C" (a lower bound: at least that hot) is a fever; the card keeps its sign."""
+    body = hook_request(anc(300))
+    body["prefetch"]["vitals"] = bundle(temperature("42.0", comparator=">"))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["summary"] == "Febrile neutropenia: ANC 300/uL (Nov 24), >42.0 °C (Nov 25) -- antibiotics within 60 min"
+    assert "**Fever** >42.0 °C / >107.6 °F" in card["detail"]

@@ -11,6 +11,7 @@ import pytest
 from cds_service.clinical.fever import detect_fever
 from cds_service.clinical.model import FeverRule, Finding, TemperatureReading
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Role
 from tests.builders import NOW, ago, anc, medication, temperature
 from tests.conftest import AssessFn
 
@@ -51,6 +52,28 @@ def test_r7_sustained_fever(assess_record: AssessFn, readings: tuple[tuple[int, 
         if febrile:
             assert result.fever is not None and result.fever.rule is FeverRule.SUSTAINED
             assert all(r.celsius >= Decimal("38.0") for r in result.fever.readings)
+
+
+@pytest.mark.parametrize(("value", "unit", "comparator", "febrile"), [
+    # a thermometer's "above its range": at least that hot -- a fever when the bound is one
+    ("42.0", "Cel", ">", True), ("38.3", "Cel", ">=", True), ("107.6", "[degF]", ">", True),
+    ("38.2", "Cel", ">", False),  # above 38.2 is not certainly 38.3 or more
+    ("35.0", "Cel", "<", False), ("38.3", "Cel", "<", False),  # an upper bound is never a fever
+])
+def test_r7_a_temperature_sent_as_a_bound(assess_record: AssessFn, value: str, unit: str, comparator: str,
+                                          febrile: bool) -> None:
+    result = assess_record(anc(300), temperature(value, unit, comparator=comparator))
+    assert result.febrile is febrile
+    assert not [p for p in result.data_problems if p.role is Role.TEMPERATURE]  # a bound is no data problem
+    if febrile:
+        assert result.finding is Finding.FEBRILE_NEUTROPENIA
+        assert result.fever is not None and result.fever.highest.comparator == comparator
+
+
+def test_r7_a_lower_bound_below_38_neither_makes_nor_breaks_a_sustained_fever(assess_record: AssessFn) -> None:
+    temps = [temperature("38.1", when=ago(minutes=90)), temperature("37.5", comparator=">", when=ago(minutes=60)),
+             temperature("38.1", when=ago(minutes=30))]
+    assert assess_record(anc(300), *temps).febrile
 
 
 @pytest.mark.parametrize(("age", "febrile"), [
