@@ -147,11 +147,11 @@ def _this_patients(record: PatientRecord) -> tuple[PatientRecord, int]:
     def mine(entries: tuple[_Entry, ...]) -> tuple[_Entry, ...]:
         return tuple(e for e in entries if is_patient_reference(e.subject, record.patient_id))
 
-    kept = msgspec.structs.replace(record, medications=mine(record.medications), procedures=mine(record.procedures),
-                                   conditions=mine(record.conditions))
-    ignored = sum(len(getattr(record, kind)) - len(getattr(kept, kind))
-                  for kind in ("medications", "procedures", "conditions"))
-    return kept, ignored
+    medications, procedures, conditions = mine(record.medications), mine(record.procedures), mine(record.conditions)
+    ignored = (len(record.medications) - len(medications) + len(record.procedures) - len(procedures)
+               + len(record.conditions) - len(conditions))
+    return msgspec.structs.replace(record, medications=medications, procedures=procedures,
+                                   conditions=conditions), ignored
 
 
 def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge) -> ClinicalContext:

@@ -55,7 +55,7 @@ def markdown_text(value: object, limit: int = 60) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-_BOUND_SIGN = {"<": "<", "<=": "\u2264"}
+_BOUND_SIGN = {"<": "<", "<=": "\u2264", ">": ">", ">=": "\u2265"}  # a value sent as a bound keeps its sign
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # whatever the locale
 
 
@@ -86,7 +86,7 @@ def celsius_text(celsius: Decimal, comparator: str | None = None) -> str:
         digits.prec = max(digits.prec, celsius.adjusted() + 4)
         shown = celsius.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
         fahrenheit = (celsius * 9 / 5 + 32).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
-    sign = {">": ">", ">=": "\u2265"}.get(comparator or "", "")
+    sign = _BOUND_SIGN.get(comparator or "", "")
     return f"{sign}{shown} \u00b0C / {sign}{fahrenheit} \u00b0F"
 
 
