@@ -55,10 +55,11 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
 
     if identity.live_vaccine_by is not None:
         drug, recognised_by = "live vaccine", identity.live_vaccine_by
-        band = _anc_band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
-                         thresholds.live_vaccine_warning_below)
-        if band is not None:
-            findings.append(band)
+        if assessment.current is not None:  # R9: a warning from 500 to below the LLN for the age at collection (R5)
+            band = _anc_band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
+                             assessment.current.limit.lln)
+            if band is not None:
+                findings.append(band)
         if _recent_chemotherapy(context, knowledge):
             findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, CRITICAL))
 

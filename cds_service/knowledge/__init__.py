@@ -263,7 +263,6 @@ class Thresholds:
     duffy_range_from: Decimal = dataclasses.field(metadata=_rule("R8"))
     duffy_range_below: Decimal = dataclasses.field(metadata=_rule("R8"))
     live_vaccine_critical_below: Decimal = dataclasses.field(metadata=_rule("R9"))
-    live_vaccine_warning_below: Decimal = dataclasses.field(metadata=_rule("R9"))
     live_vaccine_chemotherapy_days: int = dataclasses.field(metadata=_rule("R9", "whole"))
     antineoplastic_critical_below: Decimal = dataclasses.field(metadata=_rule("R9"))
     antineoplastic_warning_below: Decimal = dataclasses.field(metadata=_rule("R9"))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.builders import CVX, anc, draft, order_request
+from tests.builders import CVX, anc, draft, order_request, patient
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 SELECT = "/cds-services/neutropenia-order-select"
@@ -99,6 +99,20 @@ def test_order_sign_gives_one_card_per_risky_order(client: FlaskClient) -> None:
     assert all(c["indicator"] == "critical" for c in cards)
     assert len({c["uuid"] for c in cards}) == 3
     assert len({s["uuid"] for c in cards for s in c["suggestions"]}) == sum(len(c["suggestions"]) for c in cards)
+
+
+@pytest.mark.parametrize(("value", "cards"), [(999, 1), (1000, 0), (1499, 0)])
+def test_a_live_vaccine_for_an_infant_is_weighed_against_the_infants_limit(client: FlaskClient, value: int,
+                                                                         cards: int) -> None:
+    # R9 "ANC 500 to below the LLN for age (R5)": 1000 from 2 weeks to 1 year -- the age of the rotavirus doses
+    body = order_request("order-sign", anc(value), drafts=[draft("116", CVX, id="rotavirus")])
+    body["prefetch"]["patient"] = patient("2026-05-25")  # six months old
+    found = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert len(found) == cards
+    for card in found:
+        assert card["indicator"] == "warning"
+        assert card["detail"].startswith("**Live vaccine with ANC below 1,000/uL")
+        assert "Lower limit used: 1,000/uL (2 weeks to 1 year of age)" in card["detail"]
 
 
 def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:

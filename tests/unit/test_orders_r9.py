@@ -24,8 +24,8 @@ def _orders(*drafts: dict[str, Any]) -> list[DraftOrder]:
 
 
 def _check(assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any],
-           *record: dict[str, Any]) -> list[tuple[OrderRule, OrderReason, str]]:
-    assessment = assess_record(*record)
+           *record: dict[str, Any], birth_date: str = "1980-05-01") -> list[tuple[OrderRule, OrderReason, str]]:
+    assessment = assess_record(*record, birth_date=birth_date)
     risks = check_orders(_orders(order), assessment, knowledge)
     return [(f.rule, f.reason, f.indicator) for risk in risks for f in risk.findings]
 
@@ -51,6 +51,31 @@ def test_r9_non_live_vaccines_never_flagged(assess_record: AssessFn, knowledge: 
 def test_r9_live_vaccine_anc_edges(assess_record: AssessFn, knowledge: Knowledge, value: int,
                                    expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
     assert _check(assess_record, knowledge, draft("03", CVX), anc(value)) == expected
+
+
+# R9: "ANC 500 to below the LLN for age (R5)" -- the limit at the age of collection (NOW is 2026-11-25T12:00Z; each
+# ANC collected an hour before NOW): < 72 h 1800; 72 h to < 2 weeks 1500; 2 weeks to < 1 year 1000; a birth weight
+# under 1500 g, from 61 h to 28 days, 1100. Live vaccines are given mostly in infancy (rotavirus at 2, 4 and 6 months).
+_BIRTHS = {"under 72 h": ("2026-11-24", None), "1 week": ("2026-11-18", None), "6 months": ("2026-05-25", None),
+           "very low birth weight, 10 days": ("2026-11-15", 1200), "adult": ("1980-05-01", None)}
+
+
+@pytest.mark.parametrize(("age", "value", "expected"), [
+    ("under 72 h", 1799, "warning"), ("under 72 h", 1800, None), ("under 72 h", 1500, "warning"),
+    ("1 week", 1499, "warning"), ("1 week", 1500, None),
+    ("6 months", 999, "warning"), ("6 months", 1000, None), ("6 months", 1499, None), ("6 months", 500, "warning"),
+    ("6 months", 499, "critical"),
+    ("very low birth weight, 10 days", 1099, "warning"), ("very low birth weight, 10 days", 1100, None),
+    ("adult", 1499, "warning"), ("adult", 1500, None),
+])
+def test_r9_live_vaccine_warning_is_below_the_lln_for_age(assess_record: AssessFn, knowledge: Knowledge, age: str,
+                                                          value: int, expected: str | None) -> None:
+    born, grams = _BIRTHS[age]
+    record = [anc(value, when=ago(hours=1))]
+    if grams is not None:
+        record.append(observation("8339-4", grams, "g", when=f"{born}T00:00:00Z"))
+    found = _check(assess_record, knowledge, draft("116", CVX), *record, birth_date=born)  # rotavirus, live, oral
+    assert [indicator for _, _, indicator in found] == ([expected] if expected else [])
 
 
 @pytest.mark.parametrize(("days", "flagged"), [(90, True), (91, False)])
