@@ -148,6 +148,11 @@ def assess_patient(request: HookRequest, data: PatientData, deps: ServiceDepende
     record = build_record(request.patient_id, data.patient, data.resources, deps.knowledge, data.unavailable,
                           data.partial, window)
     assessment = assess(record, now, deps.knowledge)
+    if assessment.fever is not None and not assessment.history:
+        # but one: with a fever and no ANC in the look-back, R7 reads the last ANC however old -- read it all
+        record = build_record(request.patient_id, data.patient, data.resources, deps.knowledge, data.unavailable,
+                              data.partial)
+        assessment = assess(record, now, deps.knowledge)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
         log.warning("data integrity: %d entries (results, medications, procedures, conditions) filed for another "

@@ -14,6 +14,7 @@ from cds_service.clinical.model import (
     MEDICATION_KINDS,
     AncSource,
     Assessment,
+    ChemotherapyDose,
     Classified,
     ClinicalContext,
     DataProblem,
@@ -79,29 +80,36 @@ def _finding_for(current: Classified, context: ClinicalContext, thresholds: Thre
     return Finding.NEUTROPENIA
 
 
-def _febrile_finding(current: Classified | None, stale: Classified | None, chemo_window: bool,
+def _febrile_finding(current: Classified | None, previous: Classified | None, dose: ChemotherapyDose | None,
                      thresholds: Thresholds) -> Finding | None:
-    """R7 with fever now: FN, possible FN, or moderate neutropenia with fever; None to fall back to R5/R6."""
+    """R7 with fever now: FN, possible FN, or moderate neutropenia with fever; None to fall back to R5/R6. `previous`:
+    with no current ANC, the last one, however old (R7: "older than 7 days", no newer result); `dose`: one given or
+    started 3-14 days ago (the chemotherapy proxy)."""
     def below(item: Classified, limit: Decimal) -> bool:
         return is_below(item.anc.value, item.anc.comparator, limit)
 
     if current is not None:
         if below(current, thresholds.fn_anc_below) or (
-            chemo_window and below(current, thresholds.fn_chemotherapy_anc_below)
+            dose is not None and below(current, thresholds.fn_chemotherapy_anc_below)
         ):
             return Finding.FEBRILE_NEUTROPENIA
+        if dose is not None and _before(current, dose):
+            # the safer reading of the proxy: a count taken before the dose (normal, or it would not have been given)
+            # says nothing of the nadir that follows it -- as with no count at all, get an urgent CBC
+            return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
         if below(current, thresholds.fn_chemotherapy_anc_below):
             return Finding.FEVER_WITH_NEUTROPENIA
         return None
-    # No current ANC: an older one below 500 (R7), or -- the safer reading of the chemotherapy proxy -- an older
-    # one below 1000 or none at all, 3-14 days after chemotherapy: get an urgent CBC.
-    if stale is not None and (below(stale, thresholds.fn_anc_below) or (
-        chemo_window and below(stale, thresholds.fn_chemotherapy_anc_below)
-    )):
-        return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
-    if stale is None and chemo_window:
+    # No current ANC: an older one below 500 (R7), or -- the safer reading of the chemotherapy proxy -- 3-14 days
+    # after chemotherapy, whatever the last count was: get an urgent CBC.
+    if dose is not None or (previous is not None and below(previous, thresholds.fn_anc_below)):
         return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
     return None
+
+
+def _before(item: Classified, dose: ChemotherapyDose) -> bool:
+    """Whether an ANC was taken before a dose (or at its moment): it cannot show what the dose did."""
+    return item.anc.collected_at is not None and item.anc.collected_at <= dose.at
 
 
 _COLLECTED_AT = attrgetter("anc.collected_at")
@@ -145,15 +153,16 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     readings = temperature_readings(read.results, knowledge)
     fever = detect_fever(readings, now, knowledge)
     context = clinical_context(record, now, knowledge)
-    chemo_window = context.chemotherapy is not None and context.chemotherapy.in_window
-    stale = latest if latest is not None and current is None and latest.anc.collected_at is not None and (
-        latest.anc.collected_at >= lookback_since) else None
+    dose = context.chemotherapy if context.chemotherapy is not None and context.chemotherapy.in_window else None
+    previous = latest if current is None else None  # the last ANC, however old (R7)
+    stale = previous if previous is not None and previous.anc.collected_at is not None and (
+        previous.anc.collected_at >= lookback_since) else None  # ... within the look-back (R6)
 
     finding: Finding | None = None
     last_abnormal: Classified | None = None
-    febrile_finding = _febrile_finding(current, stale, chemo_window, thresholds) if fever else None
+    febrile_finding = _febrile_finding(current, previous, dose, thresholds) if fever else None
     if febrile_finding is not None:
-        finding, last_abnormal = febrile_finding, (stale if current is None else None)
+        finding, last_abnormal = febrile_finding, previous
     elif current is not None:
         finding = _finding_for(current, context, thresholds)
     elif stale is not None and stale.severity is not Severity.NONE:
@@ -192,4 +201,5 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         suggest_duffy_phenotyping=suggest_phenotyping,
         history=tuple(dated),
         temperatures=tuple(readings),
+        anc_before_dose=dose is not None and headline is not None and _before(headline, dose),
     )

@@ -402,7 +402,8 @@ class Assessment(msgspec.Struct, frozen=True):
     now: datetime
     finding: Finding | None
     current: Classified | None = None
-    last_abnormal: Classified | None = None  # R6: no current ANC, the last one in the look-back was abnormal
+    # no current ANC: the last one -- abnormal and within the look-back (R6), or, with a fever, however old (R7)
+    last_abnormal: Classified | None = None
     undated_abnormal: tuple[Classified, ...] = ()
     trend: TrendSummary | None = None
     data_problems: tuple[DataProblem, ...] = ()
@@ -414,6 +415,7 @@ class Assessment(msgspec.Struct, frozen=True):
     suggest_duffy_phenotyping: bool = False
     history: tuple[Classified, ...] = ()  # every dated ANC read, oldest first (R6 look-back; the trend chart)
     temperatures: tuple[TemperatureReading, ...] = ()  # every dated temperature read, oldest first
+    anc_before_dose: bool = False  # R7: the headline ANC was taken before the dose of the 3-14 day window
 
     @property
     def febrile(self) -> bool:

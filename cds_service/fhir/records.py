@@ -408,8 +408,9 @@ _MEDICATION_KINDS = {"MedicationRequest": MedicationKind.REQUEST,
 
 
 class Window(msgspec.Struct, frozen=True):
-    """Results older than these times change no answer (R6 look-back; R7 fever window): let go as they are read
-    (filter before building). Undated results and birth weights are always kept."""
+    """Results older than these times change no answer (R6 look-back; R7 fever window) -- but for a fever with no
+    ANC in the look-back, when R7 reads the last ANC however old (the caller then builds the record again without a
+    window): let go as they are read (filter before building). Undated results and birth weights are always kept."""
 
     results_since: datetime
     temperatures_since: datetime

@@ -253,6 +253,7 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
         "suggest_duffy_phenotyping": assessment.suggest_duffy_phenotyping,
         "finding": str(assessment.finding) if assessment.finding else None,
         "anc": _classified_view(headline, now) if headline else None,
+        "anc_before_dose": assessment.anc_before_dose,
         "undated_count": len(assessment.undated_abnormal),
         "trend": {
             "direction": str(trend.direction),

@@ -94,6 +94,11 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
                             clozapine_action=action, suggest_duffy_phenotyping=True)))
                 samples.append((f"{finding} {fever.rule} no ANC", Assessment(
                     now=_NOW, finding=Finding.POSSIBLE_FEBRILE_NEUTROPENIA, fever=fever, context=context)))
+                if context.chemotherapy is not None and context.chemotherapy.in_window:
+                    samples.append((f"{finding} {fever.rule} an ANC from before the dose", Assessment(
+                        now=_NOW, finding=Finding.POSSIBLE_FEBRILE_NEUTROPENIA, fever=fever, context=context,
+                        current=_classified("2500", Severity.NONE, LlnBasis.STANDARD, days_ago=10),
+                        anc_before_dose=True)))
     samples.append(("low-for-age", Assessment(
         now=_NOW, finding=Finding.LOW_FOR_AGE,
         current=_classified("1799", Severity.MILD, LlnBasis.NEONATE_UNDER_72H, days_ago=0))))

@@ -131,6 +131,11 @@ def test_r7_chemotherapy_proxy_needs_anc_below_1000(assess_record: AssessFn, val
     # R7: fever now, last ANC < 500 older than 7 days -> possible FN
     ([anc(499, when=ago(days=8))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
     ([anc(500, when=ago(days=8))], Finding.NO_CURRENT_ANC),
+    # "older than 7 days" has no upper bound in R7: older than R6's 90-day look-back still counts with a fever
+    ([anc(499, when=ago(days=91))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ([anc(300, when=ago(days=400))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ([anc(500, when=ago(days=91))], None),
+    ([anc(300, when=ago(days=400)), anc(2500, when=ago(days=200))], None),
     # a newer normal result: no possible FN
     ([anc(300, when=ago(days=20)), anc(2500, when=ago(days=10))], None),
     # safer reading of the proxy: stale ANC < 1000, or no ANC at all, 3-14 days after chemotherapy
@@ -142,6 +147,25 @@ def test_r7_chemotherapy_proxy_needs_anc_below_1000(assess_record: AssessFn, val
 def test_r7_possible_febrile_neutropenia(assess_record: AssessFn, resources: list[dict[str, Any]],
                                          finding: Finding | None) -> None:
     result = assess_record(*resources, temperature("38.6"))
+    assert result.finding is finding
+
+
+# The classic presentation: fever days after a dose, and only the count taken before it -- normal, as it had to be
+# for the dose to be given. A count from before the dose says nothing of its nadir: R7's proxy ("expected to fall
+# below 500 within 48 h") cannot be judged on it, so, as with no count at all (the safer reading), an urgent CBC.
+@pytest.mark.parametrize(("anc_days", "value", "dose_days", "finding"), [
+    (6, 2500, 5, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # the pre-dose count, current by R6
+    (5, 2500, 5, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # taken at the moment of the dose: not after it
+    (4, 2500, 5, None),  # a count after the dose: R7 as written (not below 1000: no FN)
+    (6, 999, 5, Finding.FEBRILE_NEUTROPENIA),  # already below 1000 before the dose: FN by the proxy
+    (6, 499, 5, Finding.FEBRILE_NEUTROPENIA),
+    (9, 2500, 12, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # after the dose, but no current count: the count now?
+    (3, 2500, 2, None), (16, 2500, 15, None),  # the dose outside the 3-14 day window
+])
+def test_r7_fever_after_chemotherapy_with_no_count_since_the_dose(assess_record: AssessFn, anc_days: int, value: int,
+                                                                 dose_days: int, finding: Finding | None) -> None:
+    dose = medication("MedicationAdministration", "40048", ago(days=dose_days))
+    result = assess_record(anc(value, when=ago(days=anc_days)), temperature("38.6"), dose)
     assert result.finding is finding
 
 

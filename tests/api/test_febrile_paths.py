@@ -1,0 +1,42 @@
+"""R7 through the whole service: the possible febrile neutropenia a fever makes of what the record holds -- the last
+count however old, or only a count from before the chemotherapy dose."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from tests.builders import ago, anc, bundle, hook_request, medication, temperature
+from tests.contract import assert_cds_response
+
+URL = "/cds-services/neutropenia-patient-view"
+
+
+def test_fever_with_a_last_anc_below_500_older_than_the_look_back(client: FlaskClient) -> None:
+    """R7: "an ANC < 500 that is older than 7 days (no newer result)" -- 200 days old is older than R6's 90-day
+    look-back, which bounds the info card of R6, not R7: the record's old results are read for it."""
+    body = hook_request(anc(300, when="2026-05-09T08:00:00Z"))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "Possible febrile neutropenia: 38.6 °C (Nov 25), last ANC 300/uL (May 9) -- urgent CBC"
+
+
+def test_without_a_fever_an_old_anc_beyond_the_look_back_gives_no_card(client: FlaskClient) -> None:
+    """R6: an abnormal ANC earns the "no current ANC" card within the 90-day look-back only."""
+    body = hook_request(anc(300, when="2026-05-09T08:00:00Z"))
+    assert assert_cds_response(client.post(URL, json=body).get_json()) == []
+
+
+def test_fever_days_after_chemotherapy_with_only_the_count_from_before_the_dose(client: FlaskClient) -> None:
+    """The classic presentation: carboplatin given 5 days ago, the CBC before it normal (2,500, current by R6), a
+    fever now. The count before the dose says nothing of its nadir: an urgent CBC, critical."""
+    body = hook_request(anc(2500, when=ago(days=6)))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    body["prefetch"]["medicationAdministrations"] = bundle(
+        medication("MedicationAdministration", "40048", ago(days=5)))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["summary"] == ("Possible febrile neutropenia: 38.6 °C (Nov 25), 5 days after chemotherapy, no ANC "
+                               "since -- urgent CBC")
+    assert ("- Fever now, 5 days after chemotherapy, and no ANC since that dose: the last, 2,500/uL from Nov 19 "
+            "12:00 UTC, was taken before it and says nothing of the nadir.") in card["detail"]
