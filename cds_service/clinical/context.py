@@ -31,28 +31,45 @@ _Entry = TypeVar("_Entry", MedicationFacts, ProcedureFacts, ConditionFacts)
 
 
 def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledge) -> list[ChemotherapyDose]:
-    """R8: every antineoplastic given or started, and every chemotherapy procedure, up to today."""
+    """R8: every antineoplastic given or started, and every chemotherapy procedure, up to today. A course given over
+    a period was given on every day of it: it is in the 3-14 day window if it ran at any time then (R7)."""
     context = knowledge.context
-    doses: list[tuple[str, datetime, Evidence]] = []
+    doses: list[tuple[str, datetime, datetime | None, bool, Evidence]] = []  # (agent, start, last day, ongoing, how)
     for medication in record.medications:
         if medication.status not in context.statuses.given[medication.kind] or medication.started_at is None:
             continue
         identity = medication.identity  # R8 by the drug-identity rules of R9
         if identity.antineoplastic is not None:
-            doses.append((identity.antineoplastic, medication.started_at, identity.antineoplastic_by or Evidence.CODE))
+            last, ongoing = _last_given(medication, now, context)
+            doses.append((identity.antineoplastic, medication.started_at, last, ongoing,
+                          identity.antineoplastic_by or Evidence.CODE))
     for procedure in record.procedures:
         if procedure.status in context.statuses.procedure_done and procedure.performed_at is not None and any(
             c.system == context.snomed and c.code in context.chemo_procedure_codes for c in procedure.codings
         ):
-            doses.append(("chemotherapy procedure", procedure.performed_at, Evidence.CODE))
+            doses.append(("chemotherapy procedure", procedure.performed_at, None, False, Evidence.CODE))
     found = []
-    for name, at, how in doses:
+    for name, at, last, ongoing, how in doses:
         days = (now.date() - at.date()).days  # calendar days before today, UTC
         if days < 0:
             continue  # planned, not yet given
-        in_window = context.chemo_window_from_days <= days <= context.chemo_window_to_days
-        found.append(ChemotherapyDose(name, at, days, in_window, how))
+        last_days = (now.date() - last.date()).days if last is not None else days
+        in_window = days >= context.chemo_window_from_days and last_days <= context.chemo_window_to_days
+        found.append(ChemotherapyDose(name, at, days, in_window, how, last, last_days if last else None, ongoing))
     return found
+
+
+def _last_given(medication: MedicationFacts, now: datetime, context: ContextKnowledge) -> tuple[datetime | None, bool]:
+    """A course's last day given, and whether it goes on: its end (none later than now); with no end, now while it
+    is active (R8 "active" statuses), else only its start is known. (None, False) for a dose given at one moment."""
+    if not medication.course or medication.started_at is None:
+        return None, False
+    if medication.ended_at is not None:
+        return max(medication.started_at, min(medication.ended_at, now)), medication.ended_at > now and (
+            medication.status in context.statuses.active.get(medication.kind, frozenset()))
+    if medication.status in context.statuses.active.get(medication.kind, frozenset()):
+        return max(medication.started_at, now), True
+    return None, False
 
 
 def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> bool:
@@ -167,8 +184,8 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
                    key=lambda d: (d.at, d.agent, d.recognised_by.rank))
     return ClinicalContext(
         # the dose the card speaks of: one in the 3-14 day window first, then the most recent (max: the first found)
-        chemotherapy=max(doses, key=lambda d: (d.in_window, d.at)) if doses else None,
-        latest_chemotherapy=max(doses, key=lambda d: d.at) if doses else None,
+        chemotherapy=max(doses, key=lambda d: (d.in_window, d.last_at or d.at)) if doses else None,
+        latest_chemotherapy=max(doses, key=lambda d: d.last_at or d.at) if doses else None,
         clozapine_active=_clozapine_active(record.medications, knowledge.context),
         duffy=duffy_status(record, knowledge),
         causes=causes_in_record(record, knowledge.context),

@@ -199,6 +199,10 @@ class MedicationFacts(msgspec.Struct, frozen=True):
     identity: DrugIdentity
     started_at: datetime | None
     subject: str | None = None  # whose it is (R1: another patient's is ignored)
+    # given or taken over a period -- a MedicationStatement's effectivePeriod, an order's dosage bounds -- rather than
+    # at one moment (R7/R8 "given": on every day of it), and the period's end, if it has one
+    course: bool = False
+    ended_at: datetime | None = None
 
 
 class ProcedureFacts(msgspec.Struct, frozen=True):
@@ -362,13 +366,22 @@ class DuffyStatus(enum.StrEnum):
 
 
 class ChemotherapyDose(msgspec.Struct, frozen=True):
-    """R8: an antineoplastic given or started (or a chemotherapy procedure), and when."""
+    """R8: an antineoplastic given or started (or a chemotherapy procedure), and when; a course given over a period
+    (daily oral chemotherapy) is one dose from its start to its last day."""
 
     agent: str
-    at: datetime
+    at: datetime  # given, or the course started
     days_before: int  # calendar days before the assessment (UTC)
-    in_window: bool  # R7/R8: 3 to 14 days before
+    in_window: bool  # R7/R8: a dose given 3 to 14 days before
     recognised_by: Evidence = Evidence.CODE
+    last_at: datetime | None = None  # a course: its last day given (now while it goes on); None: one dose, at `at`
+    last_days_before: int | None = None  # ... in calendar days before the assessment (UTC)
+    ongoing: bool = False  # a course still given (active, with no end before now)
+
+    @property
+    def last_given_days_before(self) -> int:
+        """Calendar days before the assessment of the last dose given."""
+        return self.days_before if self.last_days_before is None else self.last_days_before
 
 
 class ClozapineAction(enum.StrEnum):

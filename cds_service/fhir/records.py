@@ -308,19 +308,26 @@ def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict
     return found
 
 
-def _started(resource: Any) -> datetime | None:
-    """R7/R8: when a dose was given or started."""
+def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
+    """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds, a
+    statement's or an administration's effectivePeriod), with the period's end if it has one."""
     if isinstance(resource, fhir.MedicationRequest):
         try:  # (a dosage no rule can read gives no start: authoredOn then)
             dosages = elements(resource.dosageInstruction, fhir.Dosage)
         except Unreadable:
             dosages = []
-        starts = [instant(d.timing.repeat.boundsPeriod.start) for d in dosages
+        bounds = [d.timing.repeat.boundsPeriod for d in dosages
                   if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod]
-        found = [s for s in starts if s is not None]
-        return min(found) if found else instant(resource.authoredOn)
+        starts = [found for b in bounds if (found := instant(b.start)) is not None]
+        if not starts:
+            return instant(resource.authoredOn), False, None
+        ends = [instant(b.end) for b in bounds]
+        return min(starts), True, (max(e for e in ends if e is not None) if all(ends) else None)  # no end: goes on
     period = resource.effectivePeriod
-    return instant(resource.effectiveDateTime) or (instant(period.start) if period else None)
+    if resource.effectiveDateTime is not None or period is None:
+        return instant(resource.effectiveDateTime), False, None
+    start = instant(period.start)
+    return start, start is not None, instant(period.end) if start is not None else None
 
 
 def subject_of(resource: Any) -> str | None:
@@ -606,8 +613,9 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
             continue
         kind = type(model).__name__
         try:
+            started, course, ended = _given(model)
             facts.medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
-                                                     identity, _started(model), subject_of(model)))
+                                                     identity, started, subject_of(model), course, ended))
         except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
 

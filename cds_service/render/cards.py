@@ -195,6 +195,10 @@ def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, A
             "agents": agents,
             "date": day_text(dose.at, now),
             "days_before": dose.days_before,
+            # a course given over a period: its last day, and whether it goes on
+            "last_date": day_text(dose.last_at, now) if dose.last_at is not None else None,
+            "last_days_before": dose.last_days_before,
+            "ongoing": dose.ongoing,
             "in_window": dose.in_window,
             "recognised_by": str(dose.recognised_by),
         } if dose else None,

@@ -81,6 +81,15 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
             clozapine_active=True, duffy=DuffyStatus.RED_CELL_ANTIGENS,
             causes=tuple(f"condition number {i}" for i in range(8)),
             unavailable=tuple(DataKind), partial=tuple(DataKind)),
+        ClinicalContext(  # a course given over a period, ongoing and ended
+            chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, True, Evidence.NAME,
+                                          _NOW, 0, True)),
+        ClinicalContext(
+            chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, True, Evidence.NAME,
+                                          _NOW - timedelta(days=10), 10, False),
+            clozapine_active=True, duffy=DuffyStatus.RED_CELL_ANTIGENS,
+            causes=tuple(f"condition number {i}" for i in range(8)),
+            unavailable=tuple(DataKind), partial=tuple(DataKind)),
     ]
     for finding in (Finding.FEBRILE_NEUTROPENIA, Finding.FEVER_WITH_NEUTROPENIA, Finding.POSSIBLE_FEBRILE_NEUTROPENIA,
                     Finding.NEUTROPENIA, Finding.DUFFY_NULL_RANGE, Finding.LOW_FOR_AGE):

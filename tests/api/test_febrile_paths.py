@@ -40,3 +40,18 @@ def test_fever_days_after_chemotherapy_with_only_the_count_from_before_the_dose(
                                "since -- urgent CBC")
     assert ("- Fever now, 5 days after chemotherapy, and no ANC since that dose: the last, 2,500/uL from Nov 19 "
             "12:00 UTC, was taken before it and says nothing of the nadir.") in card["detail"]
+
+
+def test_fever_on_daily_oral_chemotherapy_taken_for_two_months(client: FlaskClient) -> None:
+    """R7 "an antineoplastic given or started 3 to 14 days before": capecitabine taken daily since Sep 26 (a
+    MedicationStatement, active, with no end) was given 3-14 days ago, whenever it started -- ANC 800 with a fever
+    is febrile neutropenia by the proxy."""
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    body["prefetch"]["medicationStatements"] = bundle(medication(
+        "MedicationStatement", "194000", None, status="active", effectivePeriod={"start": "2026-09-26T08:00:00Z"}))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+    assert ("- **Chemotherapy**: capecitabine, given since Sep 26 (60 days), ongoing: likely at or near the nadir"
+            in card["detail"])

@@ -184,3 +184,34 @@ def test_r7_sustained_fever_reports_the_longest_run_of_many_readings(knowledge: 
     fever = detect_fever(readings, NOW, knowledge)
     assert fever is not None and fever.rule is FeverRule.SUSTAINED
     assert fever.readings == tuple(readings[15_001:])
+
+
+def _course(kind: str, start_days: float, end_days: float | None, status: str) -> dict[str, Any]:
+    """Capecitabine (oral, taken daily) over a period: a MedicationStatement's effectivePeriod, or a
+    MedicationRequest's dosage bounds; no end while it goes on."""
+    period = {"start": ago(days=start_days), **({"end": ago(days=end_days)} if end_days is not None else {})}
+    if kind == "MedicationStatement":
+        return medication(kind, "194000", None, status=status, effectivePeriod=period)
+    return medication(kind, "194000", ago(days=start_days), status=status,
+                      dosageInstruction=[{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d",
+                                                                "boundsPeriod": period}}}])
+
+
+# R7 "an antineoplastic given or started 3 to 14 days before": a course given over a period -- daily oral
+# chemotherapy -- was given on every day of it, so it is in the window when it ran at any time 3 to 14 days ago,
+# whenever it started; with no end it runs while it is active.
+@pytest.mark.parametrize(("kind", "start", "end", "status", "finding"), [
+    ("MedicationStatement", 60, None, "active", Finding.FEBRILE_NEUTROPENIA),  # taken since two months ago
+    ("MedicationRequest", 60, -30, "active", Finding.FEBRILE_NEUTROPENIA),  # ordered until a month from now
+    ("MedicationStatement", 60, 10, "completed", Finding.FEBRILE_NEUTROPENIA),  # last taken 10 days ago
+    ("MedicationStatement", 60, 3, "completed", Finding.FEBRILE_NEUTROPENIA),
+    ("MedicationStatement", 60, 20, "completed", Finding.FEVER_WITH_NEUTROPENIA),  # last taken 20 days ago
+    ("MedicationStatement", 60, None, "completed", Finding.FEVER_WITH_NEUTROPENIA),  # ended when? only its start
+    ("MedicationStatement", 2, None, "active", Finding.FEVER_WITH_NEUTROPENIA),  # started 2 days ago: too early
+    ("MedicationStatement", 3, None, "active", Finding.FEBRILE_NEUTROPENIA),
+])
+def test_r7_a_course_of_chemotherapy_is_given_on_every_day_of_it(assess_record: AssessFn, kind: str, start: int,
+                                                                 end: int | None, status: str,
+                                                                 finding: Finding) -> None:
+    result = assess_record(anc(800), temperature("38.6"), _course(kind, start, end, status))
+    assert result.finding is finding

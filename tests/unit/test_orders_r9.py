@@ -86,6 +86,19 @@ def test_r9_live_vaccine_within_90_days_of_chemotherapy(assess_record: AssessFn,
     assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")] if flagged else [])
 
 
+@pytest.mark.parametrize(("start", "end", "status", "flagged"), [
+    (120, None, "active", True),  # taken daily since four months ago: the last dose is today
+    (200, 90, "completed", True), (200, 91, "completed", False),  # the last dose 90 / 91 days ago
+])
+def test_r9_live_vaccine_within_90_days_of_a_course_of_chemotherapy(assess_record: AssessFn, knowledge: Knowledge,
+                                                                    start: int, end: int | None, status: str,
+                                                                    flagged: bool) -> None:
+    period = {"start": ago(days=start), **({"end": ago(days=end)} if end is not None else {})}
+    course = medication("MedicationStatement", "194000", None, status=status, effectivePeriod=period)  # capecitabine
+    found = _check(assess_record, knowledge, draft("03", CVX), anc(2500), course)
+    assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")] if flagged else [])
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     (499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
     (500, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),
