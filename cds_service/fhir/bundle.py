@@ -38,3 +38,12 @@ def bundle_entries(bundle: dict[str, Any]) -> list[Any]:
         return []
     names = _local_names(entries)
     return _resolved(entries, names) if names else entries
+
+
+def next_link(bundle: dict[str, Any]) -> str | None:
+    """The Bundle's `next` paging link: more of the search's results are to be read from there."""
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return str(link["url"])
+    return None

@@ -17,6 +17,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from cds_service.fhir.bundle import next_link
 from cds_service.fhir.wire import decode_resource
 from cds_service.urls import BadUrl, Url, parse_url
 
@@ -126,6 +127,18 @@ class Allowlist:
         return any(url.scheme == s and url.host == h and (p is None or url.port == p) for s, h, p in self.entries)
 
 
+def _on_origin(link: str, base: Url) -> Url:
+    """A paging link as the URL it names, parsed as the fhirServer is; BadNextLink if it is malformed or leaves the
+    fhirServer's exact origin."""
+    try:
+        url = parse_url(link)
+    except BadUrl as exc:
+        raise BadNextLink(f"a next link that is not a well-formed URL ({exc})") from None
+    if url.origin != base.origin:
+        raise BadNextLink("a next link that leaves the fhirServer's origin")
+    return url
+
+
 class FhirClient:
     """Runs the searches of one hook call against its fhirServer, within the limits."""
 
@@ -138,13 +151,18 @@ class FhirClient:
         self.session.trust_env = False  # no proxies or .netrc credentials from the environment
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fhir-fallback")
 
-    def fetch(self, base: Url, token: str | None, queries: Mapping[str, str]) -> dict[str, FetchResult]:
-        """Every query (relative to `base`) concurrently; a key not answered within the budget has an error."""
+    def fetch(self, base: Url, token: str | None, queries: Mapping[str, str],
+              continued: Mapping[str, str] | None = None) -> dict[str, FetchResult]:
+        """Every query (relative to `base`) concurrently -- and every search `continued` from the next link of a
+        page the client sent; a key not answered within the budget has an error."""
+        searches = {**{key: (query, False) for key, query in queries.items()},
+                    **{key: (link, True) for key, link in (continued or {}).items()}}
         if not self.allowlist.allows(base):
-            return dict.fromkeys(queries, FetchResult(error="fhirServer is not on this service's allowlist"))
+            return dict.fromkeys(searches, FetchResult(error="fhirServer is not on this service's allowlist"))
         budget = _CallBudget(time.monotonic() + self.limits.budget_seconds, self.limits.max_response_bytes)
         futures: dict[str, Future[FetchResult]] = {
-            key: self.executor.submit(self._search, base, token, query, budget) for key, query in queries.items()
+            key: self.executor.submit(self._search, base, token, query, budget, is_link)
+            for key, (query, is_link) in searches.items()
         }
         _, pending = wait(futures.values(), timeout=max(0.0, budget.deadline - time.monotonic()))
         if pending:
@@ -158,17 +176,20 @@ class FhirClient:
             results[key] = future.result() if done_in_time else FetchResult(error="timed out")
         return results
 
-    def _search(self, base: Url, token: str | None, query: str, budget: _CallBudget) -> FetchResult:
-        url: Url | None = base.join(query)  # built from the service's own query, never joined from user input
+    def _search(self, base: Url, token: str | None, query: str, budget: _CallBudget,
+                is_link: bool = False) -> FetchResult:
+        """A search and its next pages; `is_link`: `query` is a next link a client sent, not the service's own."""
         seen: set[Url] = set()
         resources: list[dict[str, Any]] = []
         try:
+            # the service's own query is joined to the base; a link from anywhere else is parsed and checked
+            url: Url | None = _on_origin(query, base) if is_link else base.join(query)
             for _ in range(self.limits.max_pages):
                 assert url is not None
                 seen.add(url)
                 body = self._get(url, base, token, budget)
                 if body.get("resourceType") != "Bundle":
-                    if "?" in query or body.get("resourceType") == "OperationOutcome":
+                    if is_link or "?" in query or body.get("resourceType") == "OperationOutcome":
                         raise FetchError(f"answered a {body.get('resourceType')!r}, not a Bundle")
                     return FetchResult((body,))  # a read: Patient/{id}
                 entries = body.get("entry", [])
@@ -177,15 +198,10 @@ class FhirClient:
                 resources.extend(e["resource"] for e in entries
                                  if isinstance(e, dict) and isinstance(e.get("resource"), dict)
                                  and e["resource"].get("resourceType") != "OperationOutcome")
-                link = _next_link(body)
+                link = next_link(body)
                 if link is None:
                     return FetchResult(tuple(resources))
-                try:
-                    url = parse_url(link)
-                except BadUrl as exc:
-                    raise BadNextLink(f"a next link that is not a well-formed URL ({exc})") from None
-                if url.origin != base.origin:
-                    raise BadNextLink("a next link that leaves the fhirServer's origin")
+                url = _on_origin(link, base)
                 if url in seen:
                     return FetchResult(tuple(resources), partial=True)  # a paging loop: stop there
             return FetchResult(tuple(resources), partial=True)
@@ -229,9 +245,3 @@ class FhirClient:
         return body
 
 
-def _next_link(bundle: dict[str, Any]) -> str | None:
-    links = bundle.get("link")
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return str(link["url"])
-    return None

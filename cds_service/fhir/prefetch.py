@@ -16,6 +16,7 @@ import msgspec
 
 from cds_service.clinical.model import DataKind
 from cds_service.errors import DataUnavailable
+from cds_service.fhir.bundle import next_link
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.resources import Received
@@ -52,6 +53,7 @@ class PrefetchValue(msgspec.Struct, frozen=True):
     describes: DataKind | None = None
     partial: bool = False
     problem: str | None = None  # why a value sent could not be read (it counts as failed: fetched instead)
+    next_page: str | None = None  # a search sent paged: where the rest of its results are (Bundle.link next)
 
 
 _OBTAINED = frozenset({PrefetchState.PRESENT, PrefetchState.NULL})  # the data is known: sent, or null (no data)
@@ -103,7 +105,8 @@ def read_prefetch(sent: Any, templates: tuple[PrefetchTemplate, ...]) -> dict[st
         else:
             resources = _resources(value)
             if resources is not None:
-                values[template.key] = PrefetchValue(present, resources, template.describes)
+                values[template.key] = PrefetchValue(present, resources, template.describes,
+                                                     next_page=next_link(value))
             else:
                 values |= _unreadable((template,), f"prefetch '{template.key}' is a Bundle whose entry is not a list")
     return values
@@ -179,17 +182,25 @@ def complete_prefetch(
     client: FhirClient | None,
     since: date,
 ) -> dict[str, PrefetchValue]:
-    """CDS Hooks 2.0: fetch every absent or failed key from fhirServer; 412 if a required one stays missing."""
+    """CDS Hooks 2.0: fetch every absent or failed key from fhirServer, and the rest of every search sent paged (it
+    is "the CDS Service's responsibility ... to programmatically retrieve any additional necessary data"); 412 if a
+    required key stays missing. A paged search whose rest cannot be read is partial."""
     missing = [t for t in templates if values[t.key].state not in _OBTAINED]
+    paged = {t.key: page for t in templates if (page := values[t.key].next_page) is not None}
     reason = request.fhir_problem or "no fhirServer was sent"
-    if missing and request.fhir_server and client is not None:
+    if (missing or paged) and request.fhir_server and client is not None:
         token = request.fhir_authorization.get("access_token") if request.fhir_authorization else None
         queries = {t.key: render_query(t, request.context, since) for t in missing}
         started = time.monotonic()
-        fetched = client.fetch(request.fhir_server, token, queries)
+        fetched = client.fetch(request.fhir_server, token, queries, paged)
         FHIR_SECONDS.observe(time.monotonic() - started)
         for result in fetched.values():
             FHIR_SEARCHES.labels("error" if result.error else "partial" if result.partial else "ok").inc()
+        for key in paged:  # the pages sent, then the rest
+            sent, rest = values[key], fetched[key]
+            values[key] = msgspec.structs.replace(
+                sent, resources=[*as_received(sent.resources), *rest.resources], next_page=None,
+                partial=rest.partial or rest.error is not None)
         for template in missing:
             result = fetched[template.key]
             if result.error is None or result.resources:
@@ -201,6 +212,10 @@ def complete_prefetch(
         reason = "this service does not fetch from fhirServer"
     elif missing and request.fhir_problem:
         log.warning("data not in prefetch was not fetched: %s", request.fhir_problem)
+    for key in paged:
+        if values[key].next_page is not None:  # (not read: no fhirServer to read it from)
+            log.warning("prefetch '%s' was sent paged; the rest of it was not read", key)
+            values[key] = msgspec.structs.replace(values[key], next_page=None, partial=True)
     still_missing = [t.key for t in templates if t.required and values[t.key].state not in _OBTAINED]
     if still_missing:
         problems = dict.fromkeys(p for p in (values[key].problem for key in still_missing) if p)  # each once

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from cds_service.app import create_app
 from cds_service.settings import Settings
-from tests.builders import NOW, anc, bundle, hook_request, patient, temperature
+from tests.builders import NOW, ago, anc, bundle, hook_request, medication, patient, temperature
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 BASE = "http://127.0.0.1:9/fhir"
@@ -364,3 +364,40 @@ def test_the_size_limit_covers_every_answer_of_the_call_together(mocked: respons
     assert labs_calls < 4  # stopped once the call's bytes were spent
     (card,) = assert_cds_response(response.get_json())
     assert "**Read only in part**" in card["detail"]
+
+
+# CDS Hooks 2.0: a prefetch search may come paged -- a searchset Bundle with a `next` link -- and it is "the CDS
+# Service's responsibility ... to programmatically retrieve any additional necessary data". A patient with more
+# medication records than a page holds has the rest on the next pages: the chemotherapy among them is found there.
+def _paged_prefetch(next_url: str) -> dict[str, Any]:
+    first = _page([medication("MedicationAdministration", "26225", ago(days=9))], next_url)  # ondansetron
+    return {"patient": patient(), "labs": bundle(anc(800)), "vitals": bundle(temperature("38.6")),
+            "medicationAdministrations": first}
+
+
+MORE = f"{BASE}/MedicationAdministration?patient=pat-1&page=1"
+
+
+def test_a_paged_prefetch_is_read_to_its_last_page_from_the_fhir_server(client: FlaskClient,
+                                                                        mocked: responses.RequestsMock) -> None:
+    pages = [bundle(), bundle(medication("MedicationAdministration", "40048", ago(days=9)))]  # carboplatin
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"MedicationAdministration": _paged(pages)}))
+    body = _fallback_request(**_paged_prefetch(MORE))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    # R7: ANC 800, a fever, carboplatin 9 days ago (on the second page): febrile neutropenia by the proxy
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+    (call,) = [c for c in mocked.calls if "MedicationAdministration" in str(c.request.url)]
+    assert call.request.url == MORE and call.request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "Read only in part" not in card["detail"]
+
+
+def test_a_paged_prefetch_that_cannot_be_followed_is_said_to_be_partial(client: FlaskClient,
+                                                                       mocked: responses.RequestsMock) -> None:
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA))
+    for body in (hook_request(prefetch=_paged_prefetch(MORE)),  # no fhirServer to read the rest from
+                 _fallback_request(**_paged_prefetch("http://169.254.169.254/latest/meta-data/?page=1"))):
+        (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+        assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
+        assert "**Read only in part**" in card["detail"] and "medication administrations" in card["detail"]
+    assert all(str(c.request.url).startswith(BASE + "/") for c in mocked.calls)  # never off the server's origin
+    assert not [c for c in mocked.calls if "MedicationAdministration" in str(c.request.url)]
