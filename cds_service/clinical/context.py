@@ -181,7 +181,7 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
     # by time, and of doses at one moment (a regimen's drugs are often given together) by agent, the strongest
     # evidence first: never by the order they were sent in
     doses = sorted(chemotherapy_doses(record, now, knowledge),
-                   key=lambda d: (d.at, d.agent, d.recognised_by.rank))
+                   key=lambda d: (d.at, d.agent, d.recognised_by.rank, d.last_at or d.at, d.ongoing))
     return ClinicalContext(
         # the dose the card speaks of: one in the 3-14 day window first, then the most recent (max: the first found)
         chemotherapy=max(doses, key=lambda d: (d.in_window, d.last_at or d.at)) if doses else None,
