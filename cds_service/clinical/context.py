@@ -47,7 +47,8 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
         if procedure.status in context.statuses.procedure_done and procedure.performed_at is not None and any(
             c.system == context.snomed and c.code in context.chemo_procedure_codes for c in procedure.codings
         ):
-            doses.append(("chemotherapy procedure", procedure.performed_at, None, False, Evidence.CODE))
+            last, ongoing = _last_given(procedure, now, context)
+            doses.append(("chemotherapy procedure", procedure.performed_at, last, ongoing, Evidence.CODE))
     found = []
     for name, at, last, ongoing, how in doses:
         days = (now.date() - at.date()).days  # calendar days before today, UTC
@@ -59,17 +60,18 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
     return found
 
 
-def _last_given(medication: MedicationFacts, now: datetime, context: ContextKnowledge) -> tuple[datetime | None, bool]:
+def _last_given(given: MedicationFacts | ProcedureFacts, now: datetime,
+                context: ContextKnowledge) -> tuple[datetime | None, bool]:
     """A course's last day given, and whether it goes on: its end (none later than now); with no end, now while it
     is active (R8 "active" statuses), else only its start is known. (None, False) for a dose given at one moment."""
-    if not medication.course or medication.started_at is None:
+    start = given.started_at if isinstance(given, MedicationFacts) else given.performed_at
+    kind = str(given.kind) if isinstance(given, MedicationFacts) else "Procedure"
+    going_on = given.status in context.statuses.active.get(kind, frozenset())
+    if not given.course or start is None:
         return None, False
-    if medication.ended_at is not None:
-        return max(medication.started_at, min(medication.ended_at, now)), medication.ended_at > now and (
-            medication.status in context.statuses.active.get(medication.kind, frozenset()))
-    if medication.status in context.statuses.active.get(medication.kind, frozenset()):
-        return max(medication.started_at, now), True
-    return None, False
+    if given.ended_at is not None:
+        return max(start, min(given.ended_at, now)), given.ended_at > now and going_on
+    return (max(start, now), True) if going_on else (None, False)
 
 
 def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> bool:

@@ -213,6 +213,8 @@ class ProcedureFacts(msgspec.Struct, frozen=True):
     codings: tuple[Coding, ...]
     performed_at: datetime | None
     subject: str | None = None
+    course: bool = False  # performed over a period (a continuous infusion of days), to `ended_at` if it has one
+    ended_at: datetime | None = None
 
 
 class ConditionFacts(msgspec.Struct, frozen=True):

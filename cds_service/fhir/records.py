@@ -340,8 +340,12 @@ def subject_of(resource: Any) -> str | None:
 
 def procedure_facts(procedure: fhir.Procedure) -> ProcedureFacts:
     period = procedure.performedPeriod
-    performed = instant(procedure.performedDateTime) or (instant(period.start) if period else None)
-    return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), performed, subject_of(procedure))
+    if procedure.performedDateTime is not None or period is None:
+        return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code),
+                              instant(procedure.performedDateTime), subject_of(procedure))
+    start = instant(period.start)
+    return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), start, subject_of(procedure),
+                          course=start is not None, ended_at=instant(period.end) if start is not None else None)
 
 
 def _status_code(concept: fhir.CodeableConcept | None) -> str | None:

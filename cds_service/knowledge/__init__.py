@@ -77,7 +77,7 @@ class Statuses:
     """R7/R8: which FHIR statuses make a medication, procedure or condition count."""
 
     given: Mapping[str, frozenset[str]]  # by resource type: a dose given or started
-    active: Mapping[str, frozenset[str]]  # by resource type: taken now
+    active: Mapping[str, frozenset[str]]  # by resource type: taken (a Procedure: performed) now
     procedure_done: frozenset[str]
     condition_active: frozenset[str]
     condition_void: frozenset[str]
@@ -507,7 +507,7 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
             given={kind: frozenset(data["statuses"][f"given_{kind}"])
                    for kind in ("MedicationAdministration", "MedicationRequest", "MedicationStatement")},
             active={kind: frozenset(data["statuses"][f"active_{kind}"])
-                    for kind in ("MedicationRequest", "MedicationStatement")},
+                    for kind in ("MedicationRequest", "MedicationStatement", "Procedure")},
             procedure_done=frozenset(data["statuses"]["procedure_done"]),
             condition_active=frozenset(data["statuses"]["condition_active"]),
             condition_void=frozenset(data["statuses"]["condition_void"]),

@@ -215,3 +215,19 @@ def test_r7_a_course_of_chemotherapy_is_given_on_every_day_of_it(assess_record: 
                                                                  finding: Finding) -> None:
     result = assess_record(anc(800), temperature("38.6"), _course(kind, start, end, status))
     assert result.finding is finding
+
+
+@pytest.mark.parametrize(("period", "status", "finding"), [
+    ({"start": ago(days=20), "end": ago(days=10)}, "completed", Finding.FEBRILE_NEUTROPENIA),  # ended 10 days ago
+    ({"start": ago(days=20)}, "in-progress", Finding.FEBRILE_NEUTROPENIA),  # going on
+    ({"start": ago(days=20)}, "completed", Finding.FEVER_WITH_NEUTROPENIA),  # ended when? only its start
+    ({"start": ago(days=30), "end": ago(days=20)}, "completed", Finding.FEVER_WITH_NEUTROPENIA),
+])
+def test_r7_a_chemotherapy_procedure_over_a_period_counts_to_its_end(assess_record: AssessFn, period: dict[str, str],
+                                                                     status: str, finding: Finding) -> None:
+    """R8's chemotherapy Procedure (SNOMED CT 367336001) performed over a period -- a continuous infusion of days --
+    was given until its end, like a course of a drug."""
+    procedure = {"resourceType": "Procedure", "id": "chemo", "status": status,
+                 "subject": {"reference": "Patient/pat-1"}, "performedPeriod": period,
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "367336001"}]}}
+    assert assess_record(anc(800), temperature("38.6"), procedure).finding is finding
