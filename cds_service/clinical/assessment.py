@@ -178,8 +178,9 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
              and (newest is None or p.collected_at > newest))),
         key=_problem_order))
     headline = current or last_abnormal
-    clozapine = (clozapine_action(headline.anc.value, headline.anc.comparator, context.duffy, knowledge)
-                 if context.clozapine_active and headline is not None else None)
+    recent = current or stale  # the label's action reads a count of the look-back, never an older one (R7 may show it)
+    clozapine = (clozapine_action(recent.anc.value, recent.anc.comparator, context.duffy, knowledge)
+                 if context.clozapine_active and recent is not None and recent is headline else None)
     suggest_phenotyping = (
         finding is Finding.NEUTROPENIA and current is not None and fever is None
         and context.duffy is DuffyStatus.UNKNOWN and _in_duffy_range(current, thresholds)

@@ -231,3 +231,12 @@ def test_r7_a_chemotherapy_procedure_over_a_period_counts_to_its_end(assess_reco
                  "subject": {"reference": "Patient/pat-1"}, "performedPeriod": period,
                  "code": {"coding": [{"system": "http://snomed.info/sct", "code": "367336001"}]}}
     assert assess_record(anc(800), temperature("38.6"), procedure).finding is finding
+
+
+def test_r8_the_clozapine_action_never_reads_a_count_older_than_the_look_back(assess_record: AssessFn) -> None:
+    """R7 shows the last ANC however old; the clozapine label's action (R8) is for a count of the look-back."""
+    clozapine = medication("MedicationRequest", "2626", ago(days=400))
+    old = assess_record(anc(300, when=ago(days=200)), temperature("38.6"), clozapine)
+    assert old.finding is Finding.POSSIBLE_FEBRILE_NEUTROPENIA and old.clozapine_action is None
+    recent = assess_record(anc(300, when=ago(days=20)), temperature("38.6"), clozapine)
+    assert recent.finding is Finding.POSSIBLE_FEBRILE_NEUTROPENIA and recent.clozapine_action is not None
