@@ -30,6 +30,7 @@ from cds_service.clinical.model import (
     Quantity,
     ReportFacts,
 )
+from cds_service.clinical.units import UCUM_SYSTEM as UCUM
 from cds_service.fhir import resources as fhir
 from cds_service.fhir.resources import (
     OtherType,
@@ -316,18 +317,37 @@ def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
             dosages = elements(resource.dosageInstruction, fhir.Dosage)
         except Unreadable:
             dosages = []
-        bounds = [d.timing.repeat.boundsPeriod for d in dosages
-                  if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod]
+        repeats = [d.timing.repeat for d in dosages if d.timing and d.timing.repeat]
+        bounds = [r.boundsPeriod for r in repeats if r.boundsPeriod]
         starts = [found for b in bounds if (found := instant(b.start)) is not None]
-        if not starts:
-            return instant(resource.authoredOn), False, None
-        ends = [instant(b.end) for b in bounds]
-        return min(starts), True, (max(e for e in ends if e is not None) if all(ends) else None)  # no end: goes on
+        if starts:
+            ends = [instant(b.end) for b in bounds]
+            return min(starts), True, (max(e for e in ends if e is not None) if all(ends) else None)  # no end: on
+        authored = instant(resource.authoredOn)
+        lengths = [_length(r.boundsDuration) for r in repeats if r.boundsDuration]
+        if authored is not None and lengths and all(lengths):  # "for 14 days", from the order's date
+            return authored, True, authored + max(length for length in lengths if length is not None)
+        return authored, False, None
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:
         return instant(resource.effectiveDateTime), False, None
     start = instant(period.start)
     return start, start is not None, instant(period.end) if start is not None else None
+
+
+_DURATION_UNITS = {"min": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
+                   "wk": timedelta(weeks=1), "mo": timedelta(days=30.4375), "a": timedelta(days=365.25)}  # UCUM's
+
+
+def _length(duration: fhir.Quantity | None) -> timedelta | None:
+    """A Duration (FHIR: a UCUM time code) as a timedelta; None when it names no time UCUM defines."""
+    if duration is None or duration.value is None:
+        return None
+    unit = duration.code if duration.system == UCUM and duration.code else duration.unit
+    step = _DURATION_UNITS.get(unit or "")
+    if step is None or not 0 <= duration.value <= 100_000:
+        return None
+    return step * duration.value
 
 
 def subject_of(resource: Any) -> str | None:

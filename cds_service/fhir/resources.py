@@ -110,6 +110,7 @@ class Patient(msgspec.Struct, frozen=True, tag="Patient", tag_field="resourceTyp
 
 class Repeat(msgspec.Struct, frozen=True):
     boundsPeriod: Period | None = None  # noqa: N815
+    boundsDuration: Quantity | None = None  # noqa: N815 -- "for 14 days"
 
 
 class Timing(msgspec.Struct, frozen=True):

@@ -240,3 +240,20 @@ def test_r8_the_clozapine_action_never_reads_a_count_older_than_the_look_back(as
     assert old.finding is Finding.POSSIBLE_FEBRILE_NEUTROPENIA and old.clozapine_action is None
     recent = assess_record(anc(300, when=ago(days=20)), temperature("38.6"), clozapine)
     assert recent.finding is Finding.POSSIBLE_FEBRILE_NEUTROPENIA and recent.clozapine_action is not None
+
+
+@pytest.mark.parametrize(("authored", "duration", "finding"), [
+    (20, {"value": 14, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"},
+     Finding.FEBRILE_NEUTROPENIA),  # days 1-14 from 20 days ago: the last dose 6 days ago
+    (20, {"value": 2, "unit": "wk", "system": "http://unitsofmeasure.org", "code": "wk"}, Finding.FEBRILE_NEUTROPENIA),
+    (40, {"value": 14, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"},
+     Finding.FEVER_WITH_NEUTROPENIA),  # the last dose 26 days ago
+    (20, {"value": 14, "unit": "doses"}, Finding.FEVER_WITH_NEUTROPENIA),  # no time: only the order date is known
+])
+def test_r7_an_order_for_a_number_of_days_counts_to_its_last_day(assess_record: AssessFn, authored: int,
+                                                                 duration: dict[str, Any], finding: Finding) -> None:
+    """An order "for 14 days" (Timing.repeat.boundsDuration) from its date: capecitabine days 1-14 of a cycle."""
+    order = medication("MedicationRequest", "194000", ago(days=authored),
+                       dosageInstruction=[{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d",
+                                                                 "boundsDuration": duration}}}])
+    assert assess_record(anc(800), temperature("38.6"), order).finding is finding
