@@ -310,8 +310,9 @@ def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict
 
 
 def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
-    """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds, a
-    statement's or an administration's effectivePeriod), with the period's end if it has one."""
+    """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds or
+    duration, a statement's or an administration's effectivePeriod, a statement dated once, taken from then on while
+    it is active), with the period's end if it has one."""
     if isinstance(resource, fhir.MedicationRequest):
         try:  # (a dosage no rule can read gives no start: authoredOn then)
             dosages = elements(resource.dosageInstruction, fhir.Dosage)
@@ -330,7 +331,9 @@ def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
         return authored, False, None
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:
-        return instant(resource.effectiveDateTime), False, None
+        moment = instant(resource.effectiveDateTime)
+        # a statement is taken from then on while its status says so ("active": still being taken)
+        return moment, isinstance(resource, fhir.MedicationStatement) and moment is not None, None
     start = instant(period.start)
     return start, start is not None, instant(period.end) if start is not None else None
 

@@ -257,3 +257,13 @@ def test_r7_an_order_for_a_number_of_days_counts_to_its_last_day(assess_record: 
                        dosageInstruction=[{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d",
                                                                  "boundsDuration": duration}}}])
     assert assess_record(anc(800), temperature("38.6"), order).finding is finding
+
+
+@pytest.mark.parametrize(("status", "finding"), [
+    ("active", Finding.FEBRILE_NEUTROPENIA),  # FHIR: "the medication is still being taken"
+    ("completed", Finding.FEVER_WITH_NEUTROPENIA),  # taken then; nothing says since
+])
+def test_r7_a_statement_that_a_drug_is_still_taken_counts_to_now(assess_record: AssessFn, status: str,
+                                                                 finding: Finding) -> None:
+    statement = medication("MedicationStatement", "194000", ago(days=60), status=status)  # capecitabine, dated once
+    assert assess_record(anc(800), temperature("38.6"), statement).finding is finding
