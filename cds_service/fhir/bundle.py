@@ -47,3 +47,16 @@ def next_link(bundle: dict[str, Any]) -> str | None:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return str(link["url"])
     return None
+
+
+FAILED_IN_PART = frozenset({"error", "fatal"})  # OperationOutcome.issue.severity: the search did not all succeed
+
+
+def says_failed_in_part(resource: Any) -> bool:
+    """Whether a Bundle entry is an OperationOutcome (search.mode "outcome": how the search went) with an issue of
+    severity error or fatal -- the search failed in part, so what it returned may not be all there is."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "OperationOutcome":
+        return False
+    issues = resource.get("issue")
+    return any(isinstance(issue, dict) and issue.get("severity") in FAILED_IN_PART
+               for issue in (issues if isinstance(issues, list) else []))

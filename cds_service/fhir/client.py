@@ -17,7 +17,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from cds_service.fhir.bundle import next_link
+from cds_service.fhir.bundle import next_link, says_failed_in_part
 from cds_service.fhir.wire import decode_resource
 from cds_service.urls import BadUrl, Url, parse_url
 
@@ -181,6 +181,7 @@ class FhirClient:
         """A search and its next pages; `is_link`: `query` is a next link a client sent, not the service's own."""
         seen: set[Url] = set()
         resources: list[dict[str, Any]] = []
+        failed_in_part = False  # an OperationOutcome of a page says the search failed in part
         try:
             # the service's own query is joined to the base; a link from anywhere else is parsed and checked
             url: Url | None = _on_origin(query, base) if is_link else base.join(query)
@@ -195,12 +196,14 @@ class FhirClient:
                 entries = body.get("entry", [])
                 if not isinstance(entries, list):
                     raise FetchError("Bundle.entry is not a list")
-                resources.extend(e["resource"] for e in entries
-                                 if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                                 and e["resource"].get("resourceType") != "OperationOutcome")
+                for entry in entries:
+                    resource = entry.get("resource") if isinstance(entry, dict) else None
+                    if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+                        resources.append(resource)
+                    failed_in_part = failed_in_part or says_failed_in_part(resource)
                 link = next_link(body)
                 if link is None:
-                    return FetchResult(tuple(resources))
+                    return FetchResult(tuple(resources), partial=failed_in_part)
                 url = _on_origin(link, base)
                 if url in seen:
                     return FetchResult(tuple(resources), partial=True)  # a paging loop: stop there

@@ -16,7 +16,7 @@ import msgspec
 
 from cds_service.clinical.model import DataKind
 from cds_service.errors import DataUnavailable
-from cds_service.fhir.bundle import next_link
+from cds_service.fhir.bundle import next_link, says_failed_in_part
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.resources import Received
@@ -59,21 +59,23 @@ class PrefetchValue(msgspec.Struct, frozen=True):
 _OBTAINED = frozenset({PrefetchState.PRESENT, PrefetchState.NULL})  # the data is known: sent, or null (no data)
 
 
-def _resources(value: dict[str, Any]) -> Sequence[dict[str, Any]] | None:
-    """The resources of a prefetch value: itself, or a Bundle's; None for a Bundle whose entry is no list."""
+def _resources(value: dict[str, Any]) -> tuple[Sequence[dict[str, Any]] | None, bool]:
+    """The resources of a prefetch value: itself, or a Bundle's (None for a Bundle whose entry is no list); and
+    whether an OperationOutcome among a Bundle's entries says the search failed in part."""
     if value.get("resourceType") != "Bundle":
-        return (value,)
+        return (value,), False
     entries = value.get("entry", [])
     if type(entries) is BundleResources:
-        return entries  # as received: decoded while read (fhir/wire.py)
+        return entries, entries.failed_in_part  # as received: decoded while read (fhir/wire.py)
     if not isinstance(entries, list):
-        return None
-    found = []
+        return None, False
+    found, failed_in_part = [], False
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
             found.append(resource)
-    return tuple(found)
+        failed_in_part = failed_in_part or says_failed_in_part(resource)
+    return tuple(found), failed_in_part
 
 
 def _unreadable(templates: Sequence[PrefetchTemplate], problem: str) -> dict[str, PrefetchValue]:
@@ -103,9 +105,9 @@ def read_prefetch(sent: Any, templates: tuple[PrefetchTemplate, ...]) -> dict[st
         elif value["resourceType"] == "OperationOutcome":
             values[template.key] = PrefetchValue(failed, describes=template.describes)
         else:
-            resources = _resources(value)
+            resources, failed_in_part = _resources(value)
             if resources is not None:
-                values[template.key] = PrefetchValue(present, resources, template.describes,
+                values[template.key] = PrefetchValue(present, resources, template.describes, partial=failed_in_part,
                                                      next_page=next_link(value))
             else:
                 values |= _unreadable((template,), f"prefetch '{template.key}' is a Bundle whose entry is not a list")
@@ -200,7 +202,7 @@ def complete_prefetch(
             sent, rest = values[key], fetched[key]
             values[key] = msgspec.structs.replace(
                 sent, resources=[*as_received(sent.resources), *rest.resources], next_page=None,
-                partial=rest.partial or rest.error is not None)
+                partial=sent.partial or rest.partial or rest.error is not None)
         for template in missing:
             result = fetched[template.key]
             if result.error is None or result.resources:

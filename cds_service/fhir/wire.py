@@ -21,6 +21,7 @@ import msgspec
 import orjson
 
 from cds_service.errors import BadRequest
+from cds_service.fhir.bundle import says_failed_in_part
 
 # Every element a rule or a FHIR validation here reads, of any resource type (R1-R10): what fhir/records.py maps,
 # the elements FHIR R4 requires of the types it validates (so validation sees a whole resource of what is read),
@@ -28,8 +29,8 @@ from cds_service.errors import BadRequest
 ELEMENTS_READ = (
     # every resource
     "resourceType", "id", "meta", "contained",
-    # Bundle (prefetch and FHIR search answers)
-    "type", "total", "link", "entry",
+    # Bundle (prefetch and FHIR search answers); an OperationOutcome entry's issues (how the search went)
+    "type", "total", "link", "entry", "issue",
     # Observation (R1-R4, R7, R8) and DiagnosticReport (R1)
     "status", "code", "subject", "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued",
     "dataAbsentReason", "specimen", "referenceRange", "component", "result", "hasMember",
@@ -86,8 +87,9 @@ class BundleResources(Sequence[dict[str, Any]]):
     and let go unless a rule needs it. Iterating again decodes again; indexing decodes them all once. OperationOutcome
     entries and entries that are no JSON object are not resources of the Bundle."""
 
-    def __init__(self, raws: list[msgspec.Raw]) -> None:
+    def __init__(self, raws: list[msgspec.Raw], failed_in_part: bool = False) -> None:
         self.raws = raws
+        self.failed_in_part = failed_in_part  # an OperationOutcome among them says the search failed in part
         self._all: list[dict[str, Any]] | None = None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -178,11 +180,21 @@ def decode_hook_body(data: bytes) -> Any:
         decoded: dict[str, Any] = _BODY.decode(data)  # type: ignore[assignment]
     except (msgspec.DecodeError, ValueError, RecursionError):  # ValueError: invalid UTF-8
         return _whole(data)  # not the usual shape: decoded whole, and checked as ever by parse_hook_request
+    outcomes = b"OperationOutcome" in data  # (rare: only then is any entry looked at before it is read)
     for value in (decoded.get("prefetch") or {}).values():
         entries = value.get("entry") if value is not None else None
         if entries is not None:  # (an empty Bundle, common in a prefetch, without running a comprehension)
-            value["entry"] = BundleResources([e["resource"] for e in entries if "resource" in e] if entries else [])
+            raws = [e["resource"] for e in entries if "resource" in e] if entries else []
+            value["entry"] = BundleResources(raws, outcomes and any(
+                b"OperationOutcome" in bytes(raw) and says_failed_in_part(_outcome(raw)) for raw in raws))
     return decoded
+
+
+def _outcome(raw: msgspec.Raw) -> Any:
+    try:
+        return loads(bytes(raw))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def decode_resource(data: bytes) -> Any:

@@ -401,3 +401,26 @@ def test_a_paged_prefetch_that_cannot_be_followed_is_said_to_be_partial(client: 
         assert "**Read only in part**" in card["detail"] and "medication administrations" in card["detail"]
     assert all(str(c.request.url).startswith(BASE + "/") for c in mocked.calls)  # never off the server's origin
     assert not [c for c in mocked.calls if "MedicationAdministration" in str(c.request.url)]
+
+
+# FHIR R4 search: an OperationOutcome entry (search.mode "outcome") tells how the search went. One with an issue of
+# severity error or fatal says the search failed in part: the data is then said to be read only in part.
+def _outcome(severity: str) -> dict[str, Any]:
+    return {"resource": {"resourceType": "OperationOutcome", "issue": [
+        {"severity": severity, "code": "incomplete", "diagnostics": "some results could not be returned"}]},
+            "search": {"mode": "outcome"}}
+
+
+@pytest.mark.parametrize(("severity", "partial"), [("error", True), ("fatal", True), ("warning", False),
+                                                   ("information", False)])
+def test_a_search_that_says_it_failed_in_part_is_read_as_partial(client: FlaskClient, mocked: responses.RequestsMock,
+                                                                 severity: str, partial: bool) -> None:
+    sent = hook_request(anc(420))
+    sent["prefetch"]["labs"]["entry"].append(_outcome(severity))  # in a prefetch Bundle
+    fetched_labs = bundle(anc(420))
+    fetched_labs["entry"].append(_outcome(severity))  # in a page the fallback reads
+    mocked.add_callback(responses.GET, ANY, callback=_server({"patient": patient(), "labs": fetched_labs}))
+    for body in (sent, _fallback_request()):
+        (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+        assert card["summary"] == "Severe neutropenia: ANC 420/uL (Nov 24)"
+        assert ("**Read only in part**" in card["detail"] and "laboratory results" in card["detail"]) is partial
