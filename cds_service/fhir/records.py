@@ -327,7 +327,10 @@ def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
         authored = instant(resource.authoredOn)
         lengths = [_length(r.boundsDuration) for r in repeats if r.boundsDuration]
         if authored is not None and lengths and all(lengths):  # "for 14 days", from the order's date
-            return authored, True, authored + max(length for length in lengths if length is not None)
+            try:
+                return authored, True, authored + max(length for length in lengths if length is not None)
+            except OverflowError:  # past the last day a date can name: no end
+                return authored, True, None
         return authored, False, None
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:

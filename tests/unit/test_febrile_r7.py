@@ -249,6 +249,8 @@ def test_r8_the_clozapine_action_never_reads_a_count_older_than_the_look_back(as
     (40, {"value": 14, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"},
      Finding.FEVER_WITH_NEUTROPENIA),  # the last dose 26 days ago
     (20, {"value": 14, "unit": "doses"}, Finding.FEVER_WITH_NEUTROPENIA),  # no time: only the order date is known
+    (20, {"value": 99999, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"},
+     Finding.FEBRILE_NEUTROPENIA),  # past the last day a date can name: no end, and the order is active
 ])
 def test_r7_an_order_for_a_number_of_days_counts_to_its_last_day(assess_record: AssessFn, authored: int,
                                                                  duration: dict[str, Any], finding: Finding) -> None:
