@@ -322,7 +322,7 @@ def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
         bounds = [r.boundsPeriod for r in repeats if r.boundsPeriod]
         starts = [found for b in bounds if (found := instant(b.start)) is not None]
         if starts:
-            ends = [instant(b.end) for b in bounds]
+            ends = [_course_end(b.end) for b in bounds]
             return min(starts), True, (max(e for e in ends if e is not None) if all(ends) else None)  # no end: on
         authored = instant(resource.authoredOn)
         lengths = [_length(r.boundsDuration) for r in repeats if r.boundsDuration]
@@ -338,7 +338,17 @@ def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
         # a statement is taken from then on while its status says so ("active": still being taken)
         return moment, isinstance(resource, fhir.MedicationStatement) and moment is not None, None
     start = instant(period.start)
-    return start, start is not None, instant(period.end) if start is not None else None
+    return start, start is not None, _course_end(period.end) if start is not None else None
+
+
+def _course_end(value: str | None) -> datetime | None:
+    """The end of a course; one that is no FHIR time is read as no end -- the start still dates the course, and a
+    drug is never dropped for an element only the course's length reads."""
+    try:
+        return instant(value)
+    except Unreadable:
+        log.warning("the end of a course of a drug or procedure is no FHIR time: read as no end")
+        return None
 
 
 _DURATION_UNITS = {"min": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
@@ -371,7 +381,7 @@ def procedure_facts(procedure: fhir.Procedure) -> ProcedureFacts:
                               instant(procedure.performedDateTime), subject_of(procedure))
     start = instant(period.start)
     return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), start, subject_of(procedure),
-                          course=start is not None, ended_at=instant(period.end) if start is not None else None)
+                          course=start is not None, ended_at=_course_end(period.end) if start is not None else None)
 
 
 def _status_code(concept: fhir.CodeableConcept | None) -> str | None:

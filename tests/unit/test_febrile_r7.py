@@ -186,10 +186,11 @@ def test_r7_sustained_fever_reports_the_longest_run_of_many_readings(knowledge: 
     assert fever.readings == tuple(readings[15_001:])
 
 
-def _course(kind: str, start_days: float, end_days: float | None, status: str) -> dict[str, Any]:
+def _course(kind: str, start_days: float, end_days: float | str | None, status: str) -> dict[str, Any]:
     """Capecitabine (oral, taken daily) over a period: a MedicationStatement's effectivePeriod, or a
     MedicationRequest's dosage bounds; no end while it goes on."""
-    period = {"start": ago(days=start_days), **({"end": ago(days=end_days)} if end_days is not None else {})}
+    end = {} if end_days is None else {"end": end_days if isinstance(end_days, str) else ago(days=end_days)}
+    period = {"start": ago(days=start_days), **end}
     if kind == "MedicationStatement":
         return medication(kind, "194000", None, status=status, effectivePeriod=period)
     return medication(kind, "194000", ago(days=start_days), status=status,
@@ -209,9 +210,11 @@ def _course(kind: str, start_days: float, end_days: float | None, status: str) -
     ("MedicationStatement", 60, None, "completed", Finding.FEVER_WITH_NEUTROPENIA),  # ended when? only its start
     ("MedicationStatement", 2, None, "active", Finding.FEVER_WITH_NEUTROPENIA),  # started 2 days ago: too early
     ("MedicationStatement", 3, None, "active", Finding.FEBRILE_NEUTROPENIA),
+    ("MedicationStatement", 60, "garbage", "active", Finding.FEBRILE_NEUTROPENIA),  # an end that is no time: none
+    ("MedicationRequest", 60, "garbage", "active", Finding.FEBRILE_NEUTROPENIA),
 ])
 def test_r7_a_course_of_chemotherapy_is_given_on_every_day_of_it(assess_record: AssessFn, kind: str, start: int,
-                                                                 end: int | None, status: str,
+                                                                 end: int | str | None, status: str,
                                                                  finding: Finding) -> None:
     result = assess_record(anc(800), temperature("38.6"), _course(kind, start, end, status))
     assert result.finding is finding
