@@ -285,7 +285,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if context.chemotherapy:
             dose = context.chemotherapy
             course = ", ongoing" if dose.ongoing else (
-                f", last given {dose.last_days_before} days ago" if dose.last_days_before is not None else "")
+                f", last given {dose.last_days_before} days ago" if dose.last_at is not None else "")
             print(f"  chemotherapy: {dose.agent}, {dose.days_before} days ago{course}"
                   f"{' (3-14 day window)' if dose.in_window else ''}")
         if context.clozapine_active:

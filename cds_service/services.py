@@ -145,14 +145,15 @@ def assess_patient(request: HookRequest, data: PatientData, deps: ServiceDepende
     window = Window(  # older results change no answer (R6 look-back, R7 fever window); a day's margin for clocks
         results_since=now - timedelta(days=thresholds.lookback_days + 1),
         temperatures_since=now - timedelta(hours=thresholds.fever_window_hours + 24))
-    record = build_record(request.patient_id, data.patient, data.resources, deps.knowledge, data.unavailable,
-                          data.partial, window)
-    assessment = assess(record, now, deps.knowledge)
+
+    def assessed(window: Window | None) -> Assessment:
+        return assess(build_record(request.patient_id, data.patient, data.resources, deps.knowledge,
+                                   data.unavailable, data.partial, window), now, deps.knowledge)
+
+    assessment = assessed(window)
     if assessment.fever is not None and not assessment.history:
         # but one: with a fever and no ANC in the look-back, R7 reads the last ANC however old -- read it all
-        record = build_record(request.patient_id, data.patient, data.resources, deps.knowledge, data.unavailable,
-                              data.partial)
-        assessment = assess(record, now, deps.knowledge)
+        assessment = assessed(None)
     if assessment.ignored_other_patient:
         # R1: a data-integrity warning; the hook instance identifies the call without any PHI.
         log.warning("data integrity: %d entries (results, medications, procedures, conditions) filed for another "

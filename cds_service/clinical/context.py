@@ -56,7 +56,7 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
             continue  # planned, not yet given
         last_days = (now.date() - last.date()).days if last is not None else days
         in_window = days >= context.chemo_window_from_days and last_days <= context.chemo_window_to_days
-        found.append(ChemotherapyDose(name, at, days, in_window, how, last, last_days if last else None, ongoing))
+        found.append(ChemotherapyDose(name, at, days, last_days, in_window, how, last, ongoing))
     return found
 
 

@@ -374,16 +374,11 @@ class ChemotherapyDose(msgspec.Struct, frozen=True):
     agent: str
     at: datetime  # given, or the course started
     days_before: int  # calendar days before the assessment (UTC)
+    last_days_before: int  # ... of the last dose given (a course's last day; one dose: days_before)
     in_window: bool  # R7/R8: a dose given 3 to 14 days before
     recognised_by: Evidence = Evidence.CODE
     last_at: datetime | None = None  # a course: its last day given (now while it goes on); None: one dose, at `at`
-    last_days_before: int | None = None  # ... in calendar days before the assessment (UTC)
     ongoing: bool = False  # a course still given (active, with no end before now)
-
-    @property
-    def last_given_days_before(self) -> int:
-        """Calendar days before the assessment of the last dose given."""
-        return self.days_before if self.last_days_before is None else self.last_days_before
 
 
 class ClozapineAction(enum.StrEnum):

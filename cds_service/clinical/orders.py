@@ -38,7 +38,7 @@ def _anc_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
 
 def _recent_chemotherapy(context: ClinicalContext, knowledge: Knowledge) -> bool:
     latest = context.latest_chemotherapy
-    return latest is not None and latest.last_given_days_before <= knowledge.thresholds.live_vaccine_chemotherapy_days
+    return latest is not None and latest.last_days_before <= knowledge.thresholds.live_vaccine_chemotherapy_days
 
 
 def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge) -> OrderRisk | None:

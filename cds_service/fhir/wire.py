@@ -185,14 +185,15 @@ def decode_hook_body(data: bytes) -> Any:
         entries = value.get("entry") if value is not None else None
         if entries is not None:  # (an empty Bundle, common in a prefetch, without running a comprehension)
             raws = [e["resource"] for e in entries if "resource" in e] if entries else []
-            value["entry"] = BundleResources(raws, outcomes and any(
-                b"OperationOutcome" in bytes(raw) and says_failed_in_part(_outcome(raw)) for raw in raws))
+            value["entry"] = BundleResources(raws, outcomes and any(says_failed_in_part(_outcome(r)) for r in raws))
     return decoded
 
 
 def _outcome(raw: msgspec.Raw) -> Any:
+    """An entry decoded when it may be an OperationOutcome (None otherwise, or when it is no JSON)."""
+    data = bytes(raw)
     try:
-        return loads(bytes(raw))
+        return loads(data) if b"OperationOutcome" in data else None
     except orjson.JSONDecodeError:
         return None
 

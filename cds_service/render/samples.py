@@ -77,16 +77,16 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
     contexts = [
         ClinicalContext(),
         ClinicalContext(
-            chemotherapy=ChemotherapyDose("sulfamethoxazole / trimethoprim", _NOW - timedelta(days=9), 9, True),
+            chemotherapy=ChemotherapyDose("sulfamethoxazole / trimethoprim", _NOW - timedelta(days=9), 9, 9, True),
             clozapine_active=True, duffy=DuffyStatus.RED_CELL_ANTIGENS,
             causes=tuple(f"condition number {i}" for i in range(8)),
             unavailable=tuple(DataKind), partial=tuple(DataKind)),
         ClinicalContext(  # a course given over a period, ongoing and ended
-            chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, True, Evidence.NAME,
-                                          _NOW, 0, True)),
+            chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, 0, True, Evidence.NAME,
+                                          _NOW, True)),
         ClinicalContext(
-            chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, True, Evidence.NAME,
-                                          _NOW - timedelta(days=10), 10, False),
+            chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, 10, True, Evidence.NAME,
+                                          _NOW - timedelta(days=10), False),
             clozapine_active=True, duffy=DuffyStatus.RED_CELL_ANTIGENS,
             causes=tuple(f"condition number {i}" for i in range(8)),
             unavailable=tuple(DataKind), partial=tuple(DataKind)),
@@ -136,8 +136,8 @@ def sample_order_risks() -> list[tuple[str, list[OrderRisk], Assessment]]:
         for rule in OrderRule for reason in OrderReason for indicator in ("critical", "warning")
     )
     context = ClinicalContext(
-        chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, False, Evidence.NAME),
-        latest_chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, False),
+        chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, 30, False, Evidence.NAME),
+        latest_chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, 30, False),
         duffy=DuffyStatus.GENOTYPE)
     samples = []
     for current in (_classified("99", Severity.SEVERE, LlnBasis.STANDARD, comparator="<="), None):
