@@ -52,6 +52,18 @@ def next_link(bundle: dict[str, Any]) -> str | None:
 FAILED_IN_PART = frozenset({"error", "fatal"})  # OperationOutcome.issue.severity: the search did not all succeed
 
 
+def search_results(entries: list[Any]) -> tuple[list[dict[str, Any]], bool]:
+    """A searchset's resources (its OperationOutcome entries are not results), and whether one of those outcomes
+    says the search failed in part."""
+    found, failed_in_part = [], False
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            found.append(resource)
+        failed_in_part = failed_in_part or says_failed_in_part(resource)
+    return found, failed_in_part
+
+
 def says_failed_in_part(resource: Any) -> bool:
     """Whether a Bundle entry is an OperationOutcome (search.mode "outcome": how the search went) with an issue of
     severity error or fatal -- the search failed in part, so what it returned may not be all there is."""

@@ -17,7 +17,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from cds_service.fhir.bundle import next_link, says_failed_in_part
+from cds_service.fhir.bundle import next_link, search_results
 from cds_service.fhir.wire import decode_resource
 from cds_service.urls import BadUrl, Url, parse_url
 
@@ -196,11 +196,9 @@ class FhirClient:
                 entries = body.get("entry", [])
                 if not isinstance(entries, list):
                     raise FetchError("Bundle.entry is not a list")
-                for entry in entries:
-                    resource = entry.get("resource") if isinstance(entry, dict) else None
-                    if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-                        resources.append(resource)
-                    failed_in_part = failed_in_part or says_failed_in_part(resource)
+                found, failed = search_results(entries)
+                resources.extend(found)
+                failed_in_part = failed_in_part or failed
                 link = next_link(body)
                 if link is None:
                     return FetchResult(tuple(resources), partial=failed_in_part)

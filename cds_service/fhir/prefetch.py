@@ -16,7 +16,7 @@ import msgspec
 
 from cds_service.clinical.model import DataKind
 from cds_service.errors import DataUnavailable
-from cds_service.fhir.bundle import next_link, says_failed_in_part
+from cds_service.fhir.bundle import next_link, search_results
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.resources import Received
@@ -69,12 +69,7 @@ def _resources(value: dict[str, Any]) -> tuple[Sequence[dict[str, Any]] | None, 
         return entries, entries.failed_in_part  # as received: decoded while read (fhir/wire.py)
     if not isinstance(entries, list):
         return None, False
-    found, failed_in_part = [], False
-    for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
-            found.append(resource)
-        failed_in_part = failed_in_part or says_failed_in_part(resource)
+    found, failed_in_part = search_results(entries)
     return tuple(found), failed_in_part
 
 
