@@ -29,8 +29,10 @@ from cds_service.settings import Settings
 from tests.builders import NOW
 from tests.contract import assert_cds_response, assert_operation_outcome
 
-# built at import, before any fixture runs: its feedback store goes to a temporary folder
-APP = create_app(Settings(data_dir=Path(tempfile.mkdtemp(prefix="neutropenia-cds-fuzz-"))), clock=lambda: NOW)
+# built at import, before any fixture runs: its feedback store goes to a temporary folder, removed when the test
+# process ends
+DATA = tempfile.TemporaryDirectory(prefix="neutropenia-cds-fuzz-")
+APP = create_app(Settings(data_dir=Path(DATA.name)), clock=lambda: NOW)
 SCHEMA = schemathesis.openapi.from_wsgi("/openapi.json", APP)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
