@@ -41,13 +41,14 @@ def _atc_antineoplastic(codings: Iterable[Coding], context: ContextKnowledge) ->
 
 
 def _live_by_name(names: tuple[str, ...], context: ContextKnowledge) -> bool:
-    """Evidence 4 for vaccines: a name that says "live" (not "non-replicating"), or a live vaccine's brand."""
+    """Evidence 4 for vaccines: a name that says "live" (not "non-replicating"), or a live vaccine's brand or
+    abbreviation ("MMR")."""
     words = context.drug_names
     for name in names:
         if words.not_live_pattern is not None and words.not_live_pattern.search(name):
             continue
         says_live = words.live_pattern is not None and words.live_pattern.search(name) and "vaccin" in name.lower()
-        if says_live or (words.live_brand_pattern is not None and words.live_brand_pattern.search(name)):
+        if says_live or (words.live_name_pattern is not None and words.live_name_pattern.search(name)):
             return True
     return False
 

@@ -130,7 +130,7 @@ class DrugNames:
     """R9 evidence 4: listed ingredient and brand names, and the words that make a vaccine name live or not."""
 
     ingredient_by_name: Mapping[str, str]  # case-folded name -> ingredient key
-    live_vaccine_brands: tuple[str, ...]
+    live_vaccine_names: tuple[str, ...]  # brands and abbreviations of live vaccines whose names do not say "live"
     live_word: str
     not_live_words: tuple[str, ...]
     non_systemic_dose_forms: tuple[str, ...]
@@ -146,8 +146,8 @@ class DrugNames:
         return _words([self.live_word])
 
     @functools.cached_property
-    def live_brand_pattern(self) -> re.Pattern[str] | None:
-        return _words(self.live_vaccine_brands)
+    def live_name_pattern(self) -> re.Pattern[str] | None:
+        return _words(self.live_vaccine_names)
 
     @functools.cached_property
     def not_live_pattern(self) -> re.Pattern[str] | None:
@@ -445,6 +445,8 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
                          {*orders["live_vaccines_cvx"], *orders["not_live_vaccines_cvx"]}, unverified)
     if not orders.get("live_vaccine_brands_verified", False):
         unverified.append("live-vaccine brand names " + ", ".join(orders["live_vaccine_brands"]))
+    if not orders.get("live_vaccine_abbreviations_verified", False):
+        unverified.append("live-vaccine abbreviations " + ", ".join(orders["live_vaccine_abbreviations"]))
     unverified.append("SNOMED CT " + ", ".join(orders["non_systemic_routes_snomed"]) + " non-systemic routes")
     causes = []
     for entry in data["cause"]:
@@ -472,7 +474,7 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
         products=products,
         drug_names=DrugNames(
             ingredient_by_name=names,
-            live_vaccine_brands=tuple(orders["live_vaccine_brands"]),
+            live_vaccine_names=(*orders["live_vaccine_brands"], *orders["live_vaccine_abbreviations"]),
             live_word=orders["live_word"],
             not_live_words=tuple(orders["not_live_words"]),
             non_systemic_dose_forms=tuple(orders["non_systemic_dose_forms"]),

@@ -101,6 +101,11 @@ def test_every_product_of_the_table_names_what_it_maps_to(knowledge: Knowledge) 
     (named_draft("Ebola Zaire vaccine, live, recombinant"), CRITICAL_LIVE),  # "live" wins over "recombinant"
     (named_draft("FluMist Quadrivalent nasal spray"), CRITICAL_LIVE),  # a live brand whose name does not say so
     (named_draft("Rotarix oral suspension"), CRITICAL_LIVE),
+    (named_draft("MMR VACCINE SUBQ", {"system": "urn:oid:1.2.3", "code": "7"}), CRITICAL_LIVE),  # an abbreviation
+    (named_draft("MMRV vaccine"), CRITICAL_LIVE),
+    (named_draft("Influenza vaccine LAIV4 intranasal"), CRITICAL_LIVE),
+    (named_draft("OPV"), CRITICAL_LIVE),
+    (named_draft("hepatitis B vaccine recombinant"), []),
     (named_draft("Smallpox and Monkeypox Vaccine, Live, Non-replicating"), []),  # JYNNEOS is not live
     (named_draft("Zoster Vaccine Recombinant, Adjuvanted"), []),
     (named_draft("influenza virus vaccine, inactivated"), []),
