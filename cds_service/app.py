@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
     app.register_blueprint(blueprint)
     app.register_blueprint(pages)
     app.register_blueprint(smart)
-    app.extensions["cds_smart_http"] = requests.Session()  # SMART discovery (the token exchange: Authlib's own)
+    app.extensions["cds_smart_http"] = requests.Session()  # SMART discovery and the token exchange
     register_error_handlers(app)
     register_metrics(app)
     observe_calls(app)

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from cryptography.fernet import Fernet, InvalidToken
 
 from cds_service.errors import ServiceError
@@ -36,6 +37,7 @@ SCOPES_V1 = " ".join(("launch openid fhirUser",
                       *(f"patient/{t}.read" for t in (*SEARCHED_RESOURCES, *READ_RESOURCES))))
 PENDING_MINUTES = 10  # from the launch to the EHR's answer
 CONFIGURATION_MAX_BYTES = 1024 * 1024  # an EHR's .well-known/smart-configuration
+TOKEN_MAX_BYTES = 1024 * 1024  # an EHR's token response
 DEFAULT_TOKEN_SECONDS = 300  # a token response without expires_in: kept this long at most
 LONGEST_SESSION_SECONDS = 24 * 3600  # a token that lasts longer still gives a session of a day: launch again then
 
@@ -165,15 +167,23 @@ class Authorised:
 
 
 def exchange_code(session: dict[str, Any], code: str, client_id: str, redirect_uri: str, now: datetime,
-                  timeout: float) -> Authorised:
+                  http: requests.Session, timeout: float) -> Authorised:
     """The authorisation code for the access token (PKCE: the session's verifier). The token response must name the
-    patient (SMART launch context); a card's appContext naming another patient is refused (403)."""
-    client = OAuth2Session(client_id, redirect_uri=redirect_uri, code_challenge_method="S256")
+    patient (SMART launch context); a card's appContext naming another patient is refused (403). The answer is read
+    whole within `timeout`, as the SMART configuration is: an EHR trickling it holds no thread past it."""
+    body = prepare_token_request("authorization_code", code=code, redirect_uri=redirect_uri, client_id=client_id,
+                                 code_verifier=session["code_verifier"])
+    until = time.monotonic() + timeout
     try:
-        token = client.fetch_token(session["token_endpoint"], grant_type="authorization_code", code=code,
-                                   code_verifier=session["code_verifier"], timeout=timeout)
-    except Exception as exc:
+        with http.post(session["token_endpoint"], data=body, timeout=timeout, stream=True, allow_redirects=False,
+                       headers={"Accept": "application/json",
+                                "Content-Type": "application/x-www-form-urlencoded"}) as answer:
+            answer.raise_for_status()  # (an OAuth error: invalid_grant...)
+            token = orjson.loads(read_within(answer, TOKEN_MAX_BYTES, until))
+    except (requests.RequestException, ValueError) as exc:  # (TooSlow, TooLarge, not JSON)
         raise LaunchRefused(502, f"the EHR refused the authorisation code: {type(exc).__name__}") from None
+    if not isinstance(token, dict):
+        raise LaunchRefused(502, "the EHR's token response is not a JSON object")
     access_token, patient = token.get("access_token"), token.get("patient")
     if not isinstance(access_token, str) or not access_token:
         raise LaunchRefused(502, "the EHR's token response has no access token")

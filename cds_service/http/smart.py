@@ -119,7 +119,7 @@ def callback() -> BaseResponse:
         raise LaunchRefused(403, f"the EHR did not authorise the app ({request.args.get('error', 'no code')})")
     try:
         authorised = exchange_code(session, request.args["code"], settings.smart_client, _redirect_uri(deps), now,
-                                   settings.fhir_read_timeout)
+                                   current_app.extensions["cds_smart_http"], settings.fhir_read_timeout)
     except LaunchRefused:
         store.close_smart_session(session["id"])
         raise

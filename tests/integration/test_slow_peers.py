@@ -1,8 +1,8 @@
 """Peers that answer five bytes a second (a real socket on 127.0.0.1; `responses` cannot be slow). A FHIR server: the
 call's budget covers the whole read, the answers still being read are cut when it runs out, no search thread outlives
 the call, and the next fallback -- to a healthy server -- is served at once. A terminology service, an EHR's SMART
-configuration: a call spends its budget on them, not the length of the answer. And clients that go silent in the
-middle of a request, against `serve` itself. Bounded: about fifteen seconds in all."""
+configuration and token response: a call spends its budget on them, not the length of the answer. And clients that go
+silent in the middle of a request, against `serve` itself. Bounded: about twenty seconds in all."""
 
 from __future__ import annotations
 
@@ -20,16 +20,17 @@ import requests
 from cds_service.cli import SILENT_CLIENT_SECONDS
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
-from cds_service.smart import LaunchRefused, discover
+from cds_service.smart import LaunchRefused, discover, exchange_code
 from cds_service.terminology import TerminologyService
 from cds_service.urls import parse_url
-from tests.builders import RXNORM, anc, bundle, hook_request, patient
+from tests.builders import NOW, RXNORM, anc, bundle, hook_request, patient
 from tests.integration.conftest import running_service
 
 pytestmark = pytest.mark.integration
 QUERIES = {"patient": "Patient/pat-1", "labs": "Observation?patient=pat-1&code=751-8"}
 SMART = {"authorization_endpoint": "https://ehr.example.org/auth", "token_endpoint": "https://ehr.example.org/token",
          "code_challenge_methods_supported": ["S256"]}
+TOKEN = {"access_token": "t", "token_type": "Bearer", "expires_in": 600, "patient": "pat-1"}
 RELATED = {"relatedGroup": {"conceptGroup": [  # an RxNav related.json answer: the ingredient clozapine
     {"tty": "IN", "conceptProperties": [{"rxcui": "2626", "name": "clozapine"}]}]}}
 
@@ -38,8 +39,14 @@ class _Handler(BaseHTTPRequestHandler):
     slow = True
 
     def do_GET(self) -> None:
-        body = orjson.dumps(RELATED if "/rxcui/" in self.path else SMART if "/.well-known/" in self.path
-                            else patient() if "/Patient/" in self.path else bundle(anc(420)))
+        self._answer(orjson.dumps(RELATED if "/rxcui/" in self.path else SMART if "/.well-known/" in self.path
+                                  else patient() if "/Patient/" in self.path else bundle(anc(420))))
+
+    def do_POST(self) -> None:  # an EHR's token endpoint
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._answer(orjson.dumps(TOKEN))
+
+    def _answer(self, body: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/fhir+json")
         self.send_header("Content-Length", str(len(body)))
@@ -108,6 +115,21 @@ def test_an_ehr_trickling_its_smart_configuration_costs_a_launch_its_timeout(ser
         discover(parse_url(slow), requests.Session(), 1.0)
     assert refused.value.status == 502 and time.monotonic() - started < 2.5
     assert discover(parse_url(fast), requests.Session(), 1.0).token_endpoint == "https://ehr.example.org/token"
+
+
+def test_an_ehr_trickling_its_token_response_costs_a_launch_its_timeout(servers: tuple[str, str]) -> None:
+    """(the token exchange read each byte within the read timeout, however long the whole answer took)"""
+    slow, fast = servers
+    pending = {"token_endpoint": f"{slow}/token", "code_verifier": "v" * 64}
+    started = time.monotonic()
+    with pytest.raises(LaunchRefused) as refused:
+        exchange_code(pending, "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW,
+                      requests.Session(), 1.0)
+    assert refused.value.status == 502 and time.monotonic() - started < 2.5
+    pending["token_endpoint"] = f"{fast}/token"
+    authorised = exchange_code(pending, "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW,
+                               requests.Session(), 1.0)
+    assert (authorised.access_token, authorised.patient) == ("t", "pat-1")
 
 
 

@@ -116,7 +116,7 @@ def test_the_code_is_exchanged_with_the_verifier_and_the_token_names_the_patient
         "access_token": "t", "token_type": "Bearer", "expires_in": 600, "patient": "pat-1",
         "appContext": json.dumps({"patientId": "pat-1"})})
     authorised = exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback",
-                               NOW, 1.0)
+                               NOW, requests.Session(), 1.0)
     assert (authorised.access_token, authorised.patient) == ("t", "pat-1")
     assert authorised.expires_at == NOW + timedelta(seconds=600)  # the session lives as long as the token
     sent = responses.calls[0].request.body
@@ -135,7 +135,7 @@ def test_the_session_lives_as_long_as_the_token_and_a_day_at_most(expires_in: ob
     responses.post("https://ehr.example.org/token", json={
         "access_token": "t", "token_type": "Bearer", "expires_in": expires_in, "patient": "pat-1"})
     authorised = exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback",
-                               NOW, 1.0)
+                               NOW, requests.Session(), 1.0)
     assert authorised.expires_at == NOW + kept
 
 
@@ -150,7 +150,8 @@ def test_the_session_lives_as_long_as_the_token_and_a_day_at_most(expires_in: ob
 def test_a_token_response_the_app_cannot_trust_is_refused(answer: dict[str, object], status: int) -> None:
     responses.post("https://ehr.example.org/token", json=answer, status=200 if "access_token" in answer else 400)
     with pytest.raises(LaunchRefused) as refused:
-        exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW, 1.0)
+        exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW,
+                      requests.Session(), 1.0)
     assert refused.value.status == status
 
 
@@ -160,7 +161,7 @@ def test_an_app_context_nested_past_any_parsers_depth_is_as_none() -> None:
     responses.post("https://ehr.example.org/token", json={
         "access_token": "t", "token_type": "Bearer", "patient": "pat-2", "appContext": "[" * 100_000 + "]" * 100_000})
     authorised = exchange_code(_session(), "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback",
-                               NOW, 1.0)
+                               NOW, requests.Session(), 1.0)
     assert authorised.patient == "pat-2"
 
 
