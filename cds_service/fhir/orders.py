@@ -38,8 +38,9 @@ def _irregularities(resource: dict[str, Any]) -> None:
             _note(kind, f"{element} is not a list")
 
 
-def _bundle_resources(draft: Any) -> list[dict[str, Any]]:
-    """The resources of context.draftOrders: none when it is absent; a 400 only when it is no object at all."""
+def _bundle_resources(draft: Any) -> list[tuple[str | None, dict[str, Any]]]:
+    """The resources of context.draftOrders, each with its entry's fullUrl: none when it is absent; a 400 only when
+    it is no object at all."""
     if draft is None:
         return []
     if not isinstance(draft, dict):
@@ -48,7 +49,8 @@ def _bundle_resources(draft: Any) -> list[dict[str, Any]]:
     for entry in bundle_entries(draft):  # (a Bundle with no entries: nothing to check)
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
-            resources.append(resource)
+            full_url = entry.get("fullUrl")
+            resources.append((full_url if isinstance(full_url, str) and full_url else None, resource))
         else:
             _note("entry", "an entry without a resource")
     return resources
@@ -81,21 +83,37 @@ def _draft_order(resource: dict[str, Any], reference: str,
     return DraftOrder(reference, _name(reference, concept), concept, status if isinstance(status, str) else None)
 
 
+def _selected(selection: str, names: Mapping[str, str]) -> str | None:
+    """The draft a selection names (FHIR "Resolving references in Bundles"): by its Type/id or its entry's fullUrl (a
+    client's unsaved draft: "urn:uuid:..."); an absolute or versioned URL by the Type/id it ends with, as a result's
+    subject is read (R1). None when it names no entry."""
+    path = selection.split("/_history/", 1)[0]
+    for name in (selection, path, "/".join(path.rsplit("/", 2)[-2:])):
+        if name in names:
+            return names[name]
+    return None
+
+
 def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[DraftOrder]:
     """The draft orders to check: the selected ones (order-select) or all (order-sign). No draftOrders, or an empty
     Bundle, is nothing to check. BadRequest only for what makes the call meaningless: draftOrders that is not an
     object, or a selection that names no draft order."""
-    resources = _bundle_resources(context.get("draftOrders"))
-    medications = {r["id"]: r for r in resources
+    entries = _bundle_resources(context.get("draftOrders"))
+    medications = {r["id"]: r for _, r in entries
                    if r["resourceType"] == "Medication" and isinstance(r.get("id"), str)}
     orders: dict[str, dict[str, Any]] = {}
-    for resource in resources:
+    names: dict[str, str] = {}  # how a selection may name an entry -> the entry's reference
+    for full_url, resource in entries:
         reference = _reference(resource)
+        if reference is not None:
+            names.setdefault(reference, reference)
         if resource["resourceType"] in ORDER_KINDS:
             if reference is None:
                 _note(resource["resourceType"], "no id")
                 reference = f"{resource['resourceType']}/#{len(orders) + 1}"  # still checked; no delete suggestion
             orders.setdefault(reference, resource)
+        if full_url is not None and reference is not None:
+            names.setdefault(full_url, reference)
     if not orders:
         return []  # no draftOrders, an empty Bundle, or one with no order in it: nothing to check
     if selected_only:
@@ -104,11 +122,13 @@ def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[D
             selections = []
         if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
             raise BadRequest("context.selections must be a list of references such as MedicationRequest/1")
-        every = {ref for r in resources if (ref := _reference(r)) is not None}
+        chosen_references = []
         for selection in selections:
-            if selection not in every:
+            reference = _selected(selection, names)
+            if reference is None:
                 raise BadRequest(f"context.selections names '{selection}', which is not in context.draftOrders")
-        chosen = [(s, orders[s]) for s in dict.fromkeys(selections) if s in orders]
+            chosen_references.append(reference)
+        chosen = [(r, orders[r]) for r in dict.fromkeys(chosen_references) if r in orders]
     else:
         chosen = list(orders.items())
     drafts = (_draft_order(resource, reference, medications) for reference, resource in chosen)

@@ -89,6 +89,40 @@ def test_order_select_checks_only_the_selection(client: FlaskClient) -> None:
     assert [c["suggestions"][0]["actions"][0]["resourceId"] for c in cards] == ["MedicationRequest/carbo"]
 
 
+UNSAVED = "urn:uuid:5b0e9a4e-8d1c-4c31-9a35-2f4d1c0b7a11"
+
+
+@pytest.mark.parametrize(("selection", "full_url", "with_id"), [
+    (UNSAVED, UNSAVED, True),  # FHIR: a reference to an entry by its fullUrl, as a client's unsaved draft has
+    (UNSAVED, UNSAVED, False),  # ... which may have no id yet
+    ("https://ehr.example.org/fhir/MedicationRequest/mmr", "https://ehr.example.org/fhir/MedicationRequest/mmr", True),
+    ("https://ehr.example.org/fhir/MedicationRequest/mmr", None, True),  # absolute, as a result's subject is read
+    ("MedicationRequest/mmr/_history/2", None, True),
+])
+def test_order_select_reads_a_selection_that_names_its_draft_by_its_entry_or_its_url(
+        client: FlaskClient, selection: str, full_url: str | None, with_id: bool) -> None:
+    """(each was a 400: "names ..., which is not in context.draftOrders") -- R9: live vaccine at ANC 420, critical."""
+    vaccine = draft("03", CVX, id="mmr")
+    if not with_id:
+        del vaccine["id"]
+    body = order_request("order-select", anc(420), drafts=[vaccine, draft("40048", id="carbo")],
+                         selections=[selection])
+    if full_url is not None:
+        body["context"]["draftOrders"]["entry"][0]["fullUrl"] = full_url
+    cards = assert_cds_response(client.post(SELECT, json=body).get_json())
+    assert [(c["indicator"], c["summary"].split(":")[0]) for c in cards] == [("critical", "code 03")]
+
+
+@pytest.mark.parametrize("selection", ["urn:uuid:00000000-0000-4000-8000-000000000000", "mmr",
+                                       "https://ehr.example.org/fhir/MedicationRequest/nope"])
+def test_a_selection_that_names_no_entry_is_still_a_400(client: FlaskClient, selection: str) -> None:
+    body = _select(selections=[selection])
+    body["context"]["draftOrders"]["entry"][0]["fullUrl"] = UNSAVED
+    response = client.post(SELECT, json=body)
+    assert response.status_code == 400
+    assert_operation_outcome(response.get_json(), f"names '{selection}', which is not in")
+
+
 def test_order_sign_gives_one_card_per_risky_order(client: FlaskClient) -> None:
     drafts = [draft("03", CVX, id="mmr"), draft("40048", id="carbo"), draft("198335", id="tmp"),
               draft("26225", id="ondansetron"), draft("187", CVX, id="shingrix")]
