@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
 
+import msgspec
+
 from cds_service.clinical.anc import anc_measurements
 from cds_service.clinical.context import clinical_context, clozapine_action
 from cds_service.clinical.fever import detect_fever, temperature_readings
@@ -107,6 +109,15 @@ def _febrile_finding(current: Classified | None, previous: Classified | None, do
     return None
 
 
+def _window_dose(context: ClinicalContext, count: Classified | None) -> ChemotherapyDose | None:
+    """R7/R8: the dose of the 3-14 day window the count is read against -- of the doses given after the count (it
+    cannot show their nadir), else of all in the window, the most recent. A bolus given days after the last CBC is
+    that dose, even when a daily oral course goes on beside it."""
+    in_window = [d for d in context.doses if d.in_window]
+    after = [d for d in in_window if count is not None and _before(count, d)]
+    return max(after or in_window, key=lambda d: d.last_at or d.at, default=None)
+
+
 def _before(item: Classified, dose: ChemotherapyDose) -> bool:
     """Whether an ANC was taken before a dose (or at its moment): it cannot show what the dose did."""
     return item.anc.collected_at is not None and item.anc.collected_at <= dose.at
@@ -153,8 +164,10 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     readings = temperature_readings(read.results, knowledge)
     fever = detect_fever(readings, now, knowledge)
     context = clinical_context(record, now, knowledge)
-    dose = context.chemotherapy if context.chemotherapy is not None and context.chemotherapy.in_window else None
     previous = latest if current is None else None  # the last ANC, however old (R7)
+    dose = _window_dose(context, current or previous)
+    if dose is not None and dose is not context.chemotherapy:
+        context = msgspec.structs.replace(context, chemotherapy=dose)  # the dose the card speaks of
     stale = previous if previous is not None and previous.anc.collected_at is not None and (
         previous.anc.collected_at >= lookback_since) else None  # ... within the look-back (R6)
 

@@ -55,3 +55,37 @@ def test_fever_on_daily_oral_chemotherapy_taken_for_two_months(client: FlaskClie
     assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
     assert ("- **Chemotherapy**: capecitabine, given since Sep 26 (60 days), ongoing: likely at or near the nadir"
             in card["detail"])
+
+
+def test_fever_after_a_bolus_with_only_the_count_from_before_it_while_a_daily_course_goes_on(
+        client: FlaskClient) -> None:
+    """(found with the CDS Hooks Sandbox: no card.) Capecitabine taken daily since Sep 26, carboplatin given 5 days
+    ago, the CBC the day before the carboplatin normal, a fever now. The count was taken during the course but
+    before the bolus, so it says nothing of the bolus's nadir: possible febrile neutropenia, as without the course.
+    The card names the carboplatin."""
+    body = hook_request(anc(2500, when=ago(days=6)))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    body["prefetch"]["medicationAdministrations"] = bundle(
+        medication("MedicationAdministration", "40048", ago(days=5)))
+    body["prefetch"]["medicationStatements"] = bundle(medication(
+        "MedicationStatement", "194000", None, status="active", effectivePeriod={"start": "2026-09-26T08:00:00Z"}))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["summary"] == ("Possible febrile neutropenia: 38.6 °C (Nov 25), 5 days after chemotherapy, no ANC "
+                               "since -- urgent CBC")
+    assert "- **Chemotherapy**: carboplatin, Nov 20 (5 days ago): likely at or near the nadir" in card["detail"]
+
+
+def test_fever_with_a_count_taken_after_the_bolus_is_read_against_it(client: FlaskClient) -> None:
+    """The same course and bolus, and a count taken 3 days after the carboplatin: it shows the bolus's effect, so
+    R7 reads it -- 800 with a dose 3-14 days ago is febrile neutropenia; 2,500 gives no fever card."""
+    for value, finding in ((800, "febrile-neutropenia"), (2500, None)):
+        body = hook_request(anc(value, when=ago(days=2)))
+        body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+        body["prefetch"]["medicationAdministrations"] = bundle(
+            medication("MedicationAdministration", "40048", ago(days=5)))
+        body["prefetch"]["medicationStatements"] = bundle(medication(
+            "MedicationStatement", "194000", None, status="active",
+            effectivePeriod={"start": "2026-09-26T08:00:00Z"}))
+        cards = assert_cds_response(client.post(URL, json=body).get_json())
+        assert [c["extension"]["neutropenia-cds"]["finding"] for c in cards] == ([finding] if finding else [])
