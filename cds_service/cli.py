@@ -346,7 +346,7 @@ def _feedback_report(args: argparse.Namespace) -> int:
         table.add_column(column, justify="right" if column in ("Shown", "Accepted", "Overridden",
                                                                "Override rate") else "left")
     for row in report["rows"]:
-        rate = "-" if row["overrideRate"] is None else f"{row['overrideRate']:.0%}"
+        rate = "-" if row["overrideRate"] is None else f"{row['overrideRate']:.1%}"  # (2 of 400: 0.5%, not 0%)
         reasons = "; ".join(f"{r['display'] or r['code']} ({r['count']})" for r in row["topOverrideReasons"])
         table.add_row(row["finding"], row["indicator"], str(row["shown"]), str(row["accepted"]),
                       str(row["overridden"]), rate, reasons or "-")

@@ -11,11 +11,12 @@ from flask import Flask
 
 from cds_service.app import create_app
 from cds_service.cli import main
+from cds_service.feedback.model import FeedbackItem
 from cds_service.feedback.store import FeedbackStore
 from cds_service.settings import Settings
 from tests.builders import NOW, anc, hook_request
 from tests.contract import assert_cds_response, assert_operation_outcome
-from tests.feedback_data import EXPECTED_ROWS, load_known_data
+from tests.feedback_data import EXPECTED_ROWS, SHOWN_AT, card, load_known_data
 
 REASON = {"system": "urn:neutropenia-cds:override-reason", "code": "benefit-outweighs-risk",
           "display": "Benefit outweighs risk"}
@@ -120,9 +121,23 @@ def test_feedback_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert report["rows"] == EXPECTED_ROWS
     assert main(["feedback-report", "--since", "2026-11-01"]) == 0
     text = capsys.readouterr().out
-    assert "Benefit outweighs risk (2)" in text and "75%" in text and "order-risk" in text
+    assert "Benefit outweighs risk (2)" in text and "75.0%" in text and "order-risk" in text
     assert main(["feedback-report", "--since", "Tuesday"]) == 2
     assert main(["feedback-report", "--since", "9999-12-31T23:59:59-14:00"]) == 2
+
+
+def test_feedback_report_cli_shows_a_low_override_rate_as_more_than_none(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """(2 overrides of 400 cards printed "0%")"""
+    monkeypatch.setenv("NEUTROPENIA_CDS_DATA_DIR", str(tmp_path))
+    store = FeedbackStore.for_settings("", tmp_path)
+    store.migrate()
+    store.record_cards("neutropenia-order-sign", "h1", [card(f"c-{i}", "order-risk", "severe", "critical")
+                                                        for i in range(400)], SHOWN_AT)
+    store.store_feedback("neutropenia-order-sign", [
+        FeedbackItem(f"c-{i}", "overridden", "2026-11-20T10:00:00Z", ()) for i in range(2)], SHOWN_AT)
+    assert main(["feedback-report"]) == 0
+    assert "0.5%" in capsys.readouterr().out
 
 
 def _many(count: int, repeat_every: int = 0) -> dict[str, Any]:
