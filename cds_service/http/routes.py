@@ -40,6 +40,8 @@ def _services() -> dict[str, CdsService]:
 
 
 def _request_body() -> bytes:
+    # JSON only, never a body without a type or of a form's type: a browser sends those cross-site without asking
+    # (no CORS preflight), so a page the clinician visits could post hook calls or feedback to a service on localhost
     mimetype = request.mimetype or ""
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise BadRequest(f"Content-Type must be application/json, not {mimetype or 'missing'}")
