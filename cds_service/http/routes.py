@@ -39,7 +39,16 @@ def _services() -> dict[str, CdsService]:
     return services
 
 
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
 def _request_body() -> bytes:
+    """The body as sent, less a UTF-8 byte order mark (RFC 8259: a parser may ignore one; some clients write one)."""
+    body = _read_body()
+    return body[len(BYTE_ORDER_MARK):] if body.startswith(BYTE_ORDER_MARK) else body
+
+
+def _read_body() -> bytes:
     # JSON only, never a body without a type or of a form's type: a browser sends those cross-site without asking
     # (no CORS preflight), so a page the clinician visits could post hook calls or feedback to a service on localhost
     mimetype = request.mimetype or ""

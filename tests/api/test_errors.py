@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 import pytest
 from flask.testing import FlaskClient
 
@@ -102,6 +103,19 @@ def test_400_for_invalid_json(client: FlaskClient) -> None:
     response = client.post(URL, data=b'{"hook": "patient-view",', content_type="application/json")
     assert response.status_code == 400
     assert_operation_outcome(response.get_json(), "not valid JSON")
+
+
+@pytest.mark.parametrize("url", [URL, URL + "/feedback"])
+def test_a_body_that_begins_with_a_utf8_byte_order_mark_is_read(client: FlaskClient, url: str) -> None:
+    """RFC 8259: a parser may ignore a byte order mark, and some clients write one (it was a 400)."""
+    body = (hook_request(anc(300)) if url == URL else
+            {"feedback": [{"card": "f0a0d9c2-7c36-4b1e-9a53-0e2a3c1d9b10", "outcome": "accepted",
+                           "acceptedSuggestions": [{"id": "s-1"}], "outcomeTimestamp": "2026-11-25T12:00:00Z"}]})
+    response = client.post(url, data=b"\xef\xbb\xbf" + orjson.dumps(body), content_type="application/json")
+    assert response.status_code == 200
+    if url == URL:
+        (card,) = assert_cds_response(response.get_json())
+        assert card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
 
 
 def test_400_for_a_body_that_is_not_json(client: FlaskClient) -> None:
