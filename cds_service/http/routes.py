@@ -94,7 +94,8 @@ def authenticate() -> None:
         raise Unauthenticated(str(exc)) from None
 
 
-@blueprint.get("/cds-services")
+# (a URL registered with a trailing slash reaches the same endpoints)
+@blueprint.get("/cds-services", strict_slashes=False)
 def discovery() -> Response:
     services = [s.discovery() for s in _services().values()]
     settings: Settings = current_app.extensions["cds_settings"]
@@ -108,7 +109,7 @@ def discovery() -> Response:
     return _json({"services": services})
 
 
-@blueprint.post("/cds-services/<service_id>")
+@blueprint.post("/cds-services/<service_id>", strict_slashes=False)
 def call_service(service_id: str) -> Response:
     service = _services().get(service_id)
     if service is None:
@@ -129,7 +130,7 @@ def call_service(service_id: str) -> Response:
     return _json({"cards": cards})
 
 
-@blueprint.post("/cds-services/<service_id>/feedback")
+@blueprint.post("/cds-services/<service_id>/feedback", strict_slashes=False)
 def feedback(service_id: str) -> Response:
     """CDS Hooks 2.0 feedback: 200 only once every item is committed to the store."""
     if service_id not in _services():

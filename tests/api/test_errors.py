@@ -124,6 +124,16 @@ def test_400_for_a_body_that_is_not_json(client: FlaskClient) -> None:
     assert_operation_outcome(response.get_json(), "Content-Type must be application/json")
 
 
+def test_the_endpoints_answer_at_their_url_with_a_trailing_slash(client: FlaskClient) -> None:
+    """A discovery URL registered as ".../cds-services/" (it was a 404)."""
+    assert client.get("/cds-services/").get_json() == client.get("/cds-services").get_json()
+    (card,) = assert_cds_response(client.post(URL + "/", json=hook_request(anc(300))).get_json())
+    assert card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
+    feedback = {"feedback": [{"card": card["uuid"], "outcome": "overridden",
+                              "outcomeTimestamp": "2026-11-25T12:00:00Z"}]}
+    assert client.post(URL + "/feedback/", json=feedback).status_code == 200
+
+
 def test_404_for_an_unknown_service(client: FlaskClient) -> None:
     response = client.post("/cds-services/no-such-service", json=hook_request(anc(300)))
     assert response.status_code == 404
