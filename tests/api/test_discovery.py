@@ -45,9 +45,11 @@ def test_prefetch_searches_every_r2_lab_code_in_r4_syntax(client: FlaskClient, k
     assert prefetch["labReports"].startswith("DiagnosticReport?patient={{context.patientId}}")
 
 
-def test_discovery_with_a_trailing_slash_is_not_found_and_health_answers(client: FlaskClient) -> None:
-    """/cds-services/ is not the discovery endpoint: Werkzeug's strict slashes answer 404 there, never a service."""
-    assert client.get("/cds-services/").status_code == 404
+def test_discovery_with_a_trailing_slash_is_discovery_and_health_answers(client: FlaskClient) -> None:
+    """/cds-services/ -- a discovery URL registered with a trailing slash -- is discovery, never a service with an
+    empty id (a POST there is no hook call)."""
+    assert client.get("/cds-services/").get_json() == client.get("/cds-services").get_json()
+    assert client.post("/cds-services/", json={}).status_code == 405
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
