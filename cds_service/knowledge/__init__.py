@@ -411,7 +411,8 @@ def _drug_list(entries: list[dict[str, Any]], unverified: list[str], names: dict
             if " / " not in name:  # a combination's own name is matched through its components' names
                 names.setdefault(name.casefold(), key)
         if not entry.get("verified", False):
-            unverified.append(f"RxNorm|{entry['rxnorm']} {entry['name']}")
+            unverified.append(f"RxNorm|{entry['rxnorm']} {entry['name']}" if "rxnorm" in entry
+                              else f"{entry['name']} (by name, no RxNorm code)")
     return found
 
 

@@ -89,3 +89,19 @@ def test_fever_with_a_count_taken_after_the_bolus_is_read_against_it(client: Fla
             effectivePeriod={"start": "2026-09-26T08:00:00Z"}))
         cards = assert_cds_response(client.post(URL, json=body).get_json())
         assert [c["extension"]["neutropenia-cds"]["finding"] for c in cards] == ([finding] if finding else [])
+
+
+def test_fever_on_a_daily_cdk46_inhibitor_with_an_anc_below_1000_is_febrile_neutropenia(client: FlaskClient) -> None:
+    """R7's chemotherapy proxy for a drug an EHR names locally: palbociclib taken daily since Oct 1 ("IBRANCE 125 MG
+    PO CAPS", an active MedicationStatement), ANC 800, a fever -- febrile neutropenia, critical (it was "moderate
+    neutropenia with fever", a warning: palbociclib was on no list)."""
+    statement = medication("MedicationStatement", "77", None, system="urn:oid:1.2.840.114350.1.13.0", status="active",
+                           effectivePeriod={"start": "2026-10-01T08:00:00Z"})
+    statement["medicationCodeableConcept"]["text"] = "IBRANCE 125 MG PO CAPS"
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    body["prefetch"]["medicationStatements"] = bundle(statement)
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+    assert "- **Chemotherapy**: palbociclib (recognised by name), given since Oct 1 (55 days), ongoing" in card["detail"]

@@ -86,6 +86,38 @@ def test_r8_not_chemotherapy(assess_record: AssessFn, resource: dict[str, Any]) 
     assert result.context is not None and result.context.chemotherapy is None
 
 
+def _named(text: str) -> dict[str, Any]:
+    """A MedicationStatement, still taken (active), dated 9 days ago, naming its drug only by text (a local code)."""
+    resource = medication("MedicationStatement", "55", ago(days=9), system="urn:oid:1.2.840.114350.1.13.0",
+                          status="active")
+    resource["medicationCodeableConcept"]["text"] = text
+    return resource
+
+
+@pytest.mark.parametrize(("text", "agent"), [
+    ("IBRANCE 125 MG PO CAPS", "palbociclib"),  # a brand in an EHR's local name
+    ("palbociclib 125 MG Oral Capsule", "palbociclib"),
+    ("hydroxyurea 500 MG Oral Capsule", "hydroxyurea"),
+    ("LONSURF 15-6.14 MG PO TABS", "tipiracil"),
+    ("sacituzumab govitecan-hziy 180 MG Injection", "sacituzumab govitecan"),
+    ("Azacitidine 100 MG Injection", "azacitidine"),
+])
+def test_r8_myelosuppressive_antineoplastics_listed_by_name(assess_record: AssessFn, text: str, agent: str) -> None:
+    """(each was no chemotherapy at all: the list held only CPIC's pharmacogenomic drugs)"""
+    result = assess_record(anc(700), _named(text))
+    assert result.context is not None and result.context.chemotherapy is not None
+    assert result.context.chemotherapy.agent == agent and result.context.chemotherapy.recognised_by == "name"
+
+
+@pytest.mark.parametrize("text", ["trifluridine 10 MG/ML Ophthalmic Solution", "trastuzumab 440 MG Injection",
+                                  "pembrolizumab 100 MG/4ML Injection"])
+def test_r8_not_listed_by_name(assess_record: AssessFn, text: str) -> None:
+    """Trifluridine eye drops (only tipiracil names Lonsurf); trastuzumab alone and checkpoint inhibitors are not
+    myelosuppressive chemotherapy."""
+    result = assess_record(anc(700), _named(text))
+    assert result.context is not None and result.context.chemotherapy is None
+
+
 def _genotype(*components: tuple[str, str], value: str = "LA9633-4") -> dict[str, Any]:
     return {
         "resourceType": "Observation", "id": "g1", "status": "final", "subject": {"reference": "Patient/pat-1"},
