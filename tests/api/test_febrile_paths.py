@@ -104,4 +104,5 @@ def test_fever_on_a_daily_cdk46_inhibitor_with_an_anc_below_1000_is_febrile_neut
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical"
     assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
-    assert "- **Chemotherapy**: palbociclib (recognised by name), given since Oct 1 (55 days), ongoing" in card["detail"]
+    assert ("- **Chemotherapy**: palbociclib (recognised by name), given since Oct 1 (55 days), ongoing"
+            in card["detail"])
