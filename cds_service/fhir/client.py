@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from cds_service.fhir.bundle import next_link, search_results
 from cds_service.fhir.wire import decode_resource
+from cds_service.reading import read_chunks
 from cds_service.urls import BadUrl, Url, parse_url
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ class FhirLimits:
     max_response_bytes: int = 20 * 1024 * 1024  # every answer of one hook call's fallback together
 
 
-CHUNK_BYTES = 16 * 1024
 CUT_GRACE_SECONDS = 0.5  # after a cut, how long the call waits for its search threads to end
 
 
@@ -232,7 +232,7 @@ class FhirClient:
                 if response.status_code != 200:
                     raise FetchError(f"answered HTTP {response.status_code}")
                 chunks = []
-                while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):  # what one read brings
+                for chunk in read_chunks(response):
                     budget.take(len(chunk))  # the call's bytes and deadline, whatever the pace of the server
                     chunks.append(chunk)
             finally:

@@ -17,9 +17,12 @@ import orjson
 import pytest
 import requests
 
+from cds_service.app import create_app
 from cds_service.cli import SILENT_CLIENT_SECONDS
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.client import Allowlist, FhirClient, FhirLimits
+from cds_service.security.jwt_auth import JwksCache, Unauthorized
+from cds_service.settings import Settings
 from cds_service.smart import LaunchRefused, discover, exchange_code
 from cds_service.terminology import TerminologyService
 from cds_service.urls import parse_url
@@ -76,6 +79,72 @@ def servers() -> Iterator[tuple[str, str]]:
     for server in running:
         server.shutdown()
         server.server_close()
+
+
+class _Stalling(BaseHTTPRequestHandler):
+    """A peer that sends the start of its answer, then nothing for longer than any read timeout of these tests."""
+
+    def _stall(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        try:
+            self.wfile.write(b'{"resourceType": ')
+            self.wfile.flush()
+            time.sleep(3)
+        except OSError:
+            pass
+
+    def do_GET(self) -> None:
+        self._stall()
+
+    def do_POST(self) -> None:
+        self._stall()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def stalled() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stalling)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_peer_that_stops_sending_mid_answer_fails_its_read_never_the_call(stalled: str, tmp_path: Path) -> None:
+    """A read that times out mid-answer raised urllib3's own exception, which every reader let through: a hook call
+    with the FHIR fallback, a JWT's key set, a SMART launch or callback answered 500. Now each fails as a failed read:
+    the fallback's data is missing (the card says so), the token is refused (401), the launch is refused (502), the
+    terminology service is not asked again."""
+    app = create_app(Settings(data_dir=tmp_path, fhir_read_timeout=1.0), clock=lambda: NOW)
+    body = hook_request(anc(300))
+    body["prefetch"] = {"patient": body["prefetch"]["patient"], "labs": body["prefetch"]["labs"]}
+    body["fhirServer"] = stalled
+    response = app.test_client().post("/cds-services/neutropenia-patient-view", json=body)
+    assert response.status_code == 200
+    (card,) = response.get_json()["cards"]
+    assert card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
+    assert "Not available to this check: temperatures and birth weight" in card["detail"]
+    with pytest.raises(Unauthorized, match="ReadTimeout"):
+        JwksCache(timeout=1.0).key(f"{stalled}/jwks.json", "k1")
+    with pytest.raises(LaunchRefused, match="ReadTimeout") as refused:
+        discover(parse_url(stalled), requests.Session(), 1.0)
+    assert refused.value.status == 502
+    pending = {"token_endpoint": f"{stalled}/token", "code_verifier": "v" * 64}
+    with pytest.raises(LaunchRefused, match="ReadTimeout") as refused:
+        exchange_code(pending, "code-1", "neutropenia-cds", "https://cds.example.org/smart/callback", NOW,
+                      requests.Session(), 1.0)
+    assert refused.value.status == 502
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    store.migrate()
+    assert TerminologyService(stalled, store, RXNORM, budget_seconds=1.0).ingredients(["999001"]) == {}
+    store.close()
 
 
 def test_a_trickling_server_costs_one_budget_and_no_thread_outlives_the_call(
