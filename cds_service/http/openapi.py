@@ -162,11 +162,12 @@ def openapi_document(services: Mapping[str, CdsService]) -> dict[str, Any]:
     # required in the production profile; checked in dev when sent
     security: list[dict[str, list[str]]] = [{"cdsHooksJwt": []}, {}]
     unauthorized = _error("missing or invalid JWT (no detail is given)")
+    unchecked = _error("the JWT could not be checked against the ids already used (the store is down); send again")
     paths: dict[str, Any] = {
         "/cds-services": {"get": {
             "operationId": "discovery", "summary": "CDS Hooks discovery", "security": security,
             "responses": {"200": {"description": "the services", "content": {
-                "application/json": {"schema": _ref("Discovery")}}}, "401": unauthorized}}},
+                "application/json": {"schema": _ref("Discovery")}}}, "401": unauthorized, "503": unchecked}}},
     }
     for service in services.values():
         paths[f"/cds-services/{service.id}"] = {"post": {
@@ -181,6 +182,7 @@ def openapi_document(services: Mapping[str, CdsService]) -> dict[str, Any]:
                 "401": unauthorized,
                 "412": _error("required data neither in prefetch nor obtainable from fhirServer"),
                 "413": _error("body larger than the service accepts"),
+                "503": unchecked,
             },
         }}
         paths[f"/cds-services/{service.id}/feedback"] = {"post": {
@@ -194,7 +196,7 @@ def openapi_document(services: Mapping[str, CdsService]) -> dict[str, Any]:
                 "400": _error("malformed feedback"),
                 "401": unauthorized,
                 "413": _error("body larger than the service accepts"),
-                "503": _error("the store could not commit; send again"),
+                "503": _error("the store could not commit, or the JWT could not be checked; send again"),
             },
         }}
     paths["/feedback/summary"] = {"get": {
@@ -207,6 +209,7 @@ def openapi_document(services: Mapping[str, CdsService]) -> dict[str, Any]:
             "200": {"description": "the report", "content": {"application/json": {"schema": _ref("FeedbackSummary")}}},
             "400": _error("since is not a date"),
             "401": unauthorized,
+            "503": unchecked,
         },
     }}
     return {

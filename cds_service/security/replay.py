@@ -3,20 +3,32 @@ by every worker and every replica that uses it; or in Redis; or, for one process
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
+from cds_service.errors import StoreUnavailable
 from cds_service.feedback.store import FeedbackStore
+
+log = logging.getLogger(__name__)
 
 
 class ReplayCache(Protocol):
     def first_use(self, key: str, ttl_seconds: int) -> bool:
-        """True the first time `key` is seen within `ttl_seconds`; False for a replay."""
+        """True the first time `key` is seen within `ttl_seconds`; False for a replay. StoreUnavailable (503) when
+        the store cannot say: a token is never let through unchecked, and the client may send the call again."""
         ...
+
+
+def _unavailable(store: str, error: Exception) -> StoreUnavailable:
+    log.error("the JWT ids already seen could not be read from %s (%s): the call is refused with 503", store,
+              type(error).__name__)
+    return StoreUnavailable("the token could not be checked against the ones already used; send the call again")
 
 
 class InProcessReplayCache:
@@ -48,7 +60,10 @@ class RedisReplayCache:
         self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
 
     def first_use(self, key: str, ttl_seconds: int) -> bool:
-        return bool(self._redis.set(self.PREFIX + key, b"1", nx=True, ex=max(1, ttl_seconds)))
+        try:
+            return bool(self._redis.set(self.PREFIX + key, b"1", nx=True, ex=max(1, ttl_seconds)))
+        except redis.RedisError as error:  # (down, unreachable, timed out)
+            raise _unavailable("Redis", error) from None
 
 
 class DatabaseReplayCache:
@@ -64,9 +79,12 @@ class DatabaseReplayCache:
     def first_use(self, key: str, ttl_seconds: int) -> bool:
         now = datetime.now(UTC)
         self._calls += 1
-        if self._calls % self.FORGET_EVERY == 0:
-            self.store.forget_expired_jwt_ids(now)
-        return self.store.first_use_of_jwt_id(key, now + timedelta(seconds=max(1, ttl_seconds)), now)
+        try:
+            if self._calls % self.FORGET_EVERY == 0:
+                self.store.forget_expired_jwt_ids(now)
+            return self.store.first_use_of_jwt_id(key, now + timedelta(seconds=max(1, ttl_seconds)), now)
+        except SQLAlchemyError as error:  # (the database down, locked past its timeout)
+            raise _unavailable("the database", error) from None
 
 
 MEMORY = "memory"

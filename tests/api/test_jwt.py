@@ -54,6 +54,22 @@ def test_valid_token_passes(jwks: JwksServer, key: Any) -> None:
     assert _discover(production(jwks), token(key, DISCOVERY)).status_code == 200
 
 
+def test_a_replay_store_that_cannot_be_reached_is_a_503_never_a_500_nor_a_pass(jwks: JwksServer,
+                                                                                tmp_path: Path) -> None:
+    """(it was a 500) Redis down: the token cannot be checked against the ids already used -- refused with 503 and
+    a FHIR OperationOutcome (transient: send again), never let through unchecked. Port 1 of 127.0.0.1 refuses."""
+    settings = Settings(profile="production", public_base_url=BASE, data_dir=tmp_path,
+                        trusted_issuers=(TrustedIssuer(iss=ISSUER, jwks_url=jwks.url("main")),),
+                        fhir_server_allowlist=("https://fhir.test.example",), replay_cache_url="redis://127.0.0.1:1/0")
+    app = create_app(settings, clock=lambda: NOW)
+    response = app.test_client().post("/cds-services/neutropenia-patient-view", json=hook_request(anc(420)),
+                                      headers={"Authorization": f"Bearer {token(ES, SERVICE)}"})
+    assert response.status_code == 503
+    assert assert_operation_outcome(response.get_json(), "send the call again")
+    assert response.get_json()["issue"][0]["code"] == "transient"
+    assert _discover(app, token(ES, DISCOVERY)).status_code == 503
+
+
 def test_valid_token_on_a_service_call(jwks: JwksServer) -> None:
     response = production(jwks).test_client().post(
         "/cds-services/neutropenia-patient-view", json=hook_request(anc(420)),
