@@ -209,7 +209,7 @@ def openapi_document(services: Mapping[str, CdsService]) -> dict[str, Any]:
             "200": {"description": "the report", "content": {"application/json": {"schema": _ref("FeedbackSummary")}}},
             "400": _error("since is not a date"),
             "401": unauthorized,
-            "503": unchecked,
+            "503": _error("the store could not be read, or the JWT could not be checked; ask again"),
         },
     }}
     return {

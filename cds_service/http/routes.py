@@ -157,7 +157,11 @@ def feedback_summary() -> Response:
     except ValueError:
         raise BadRequest("since must be an ISO 8601 date or date-time") from None
     store: FeedbackStore = current_app.extensions["cds_feedback"]
-    return _json(store.summary(moment))
+    try:
+        return _json(store.summary(moment))
+    except SQLAlchemyError:
+        log.exception("the feedback summary could not be read")
+        raise StoreUnavailable("the feedback store could not be read; ask again") from None
 
 
 @blueprint.get("/openapi.json")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from cds_service.app import create_app
 from cds_service.cli import main
@@ -36,6 +37,22 @@ def _shown_card(app: Flask) -> dict[str, Any]:
 def _override(card: str, when: str = "2026-11-25T12:01:00Z") -> dict[str, Any]:
     return {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": when,
                           "overrideReason": {"reason": REASON, "userComment": "Ada Lovelace said so"}}]}
+
+
+def test_a_store_that_fails_is_a_503_to_send_again(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database failing under the store (here: made to fail): feedback is not acknowledged -- 503, transient,
+    so the EHR sends it again -- and the summary is a 503 too (it was a 500)."""
+    def fail(*args: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("the database is down"))
+
+    store = app.extensions["cds_feedback"]
+    monkeypatch.setattr(store, "store_feedback", fail)
+    monkeypatch.setattr(store, "summary", fail)
+    response = app.test_client().post("/cds-services/neutropenia-patient-view/feedback", json=_override("c-1"))
+    assert response.status_code == 503 and assert_operation_outcome(response.get_json(), "send it again")
+    response = app.test_client().get("/feedback/summary")
+    assert response.status_code == 503 and assert_operation_outcome(response.get_json(), "ask again")
+    assert response.get_json()["issue"][0]["code"] == "transient"
 
 
 def test_feedback_on_a_shown_card_is_stored(app: Flask) -> None:
