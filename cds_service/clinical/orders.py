@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from cds_service.clinical.drugs import identify, rectal
@@ -36,6 +37,28 @@ def _anc_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
     return None
 
 
+def _last_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal, warning_below: Decimal,
+               lookback: timedelta) -> OrderFinding | None:
+    """With no current ANC (R6), the row's finding for the last ANC of the look-back: a warning that asks for a count
+    when it was below the row's limits and nothing newer says otherwise -- the safer reading of the row's "ANC
+    below", which names no window (R7 reads an older ANC below 500 alike, with a fever). Else None."""
+    last = assessment.last_abnormal
+    if assessment.current is not None or last is None or last.anc.collected_at is None or (
+            last.anc.collected_at < assessment.now - lookback):
+        return None
+    for limit in (critical_below, warning_below):
+        if is_below(last.anc.value, last.anc.comparator, limit):
+            return OrderFinding(rule, OrderReason.NO_CURRENT_ANC, WARNING, limit)
+    return None
+
+
+def _band(assessment: Assessment, rule: OrderRule, critical_below: Decimal, warning_below: Decimal,
+          lookback: timedelta) -> OrderFinding | None:
+    """The row's finding: for the current ANC, else for the last one of the look-back."""
+    return (_anc_band(assessment, rule, critical_below, warning_below) if assessment.current is not None
+            else _last_band(assessment, rule, critical_below, warning_below, lookback))
+
+
 def _recent_chemotherapy(context: ClinicalContext, knowledge: Knowledge) -> bool:
     latest = context.latest_chemotherapy
     return latest is not None and latest.last_days_before <= knowledge.thresholds.live_vaccine_chemotherapy_days
@@ -52,12 +75,17 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
     identity = identify(order.concept, codes)
     evidence = dict(identity.ingredients)
     recognised_by: Evidence | None = None
+    lookback = timedelta(days=thresholds.lookback_days)  # R6
+
+    def asks_for_a_count() -> bool:  # (one row asking for a count is enough: the card asks once)
+        return any(f.reason is OrderReason.NO_CURRENT_ANC for f in findings)
 
     if identity.live_vaccine_by is not None:
         drug, recognised_by = "live vaccine", identity.live_vaccine_by
-        if assessment.current is not None:  # R9: a warning from 500 to below the LLN for the age at collection (R5)
-            band = _anc_band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
-                             assessment.current.limit.lln)
+        headline = assessment.current or assessment.last_abnormal
+        if headline is not None:  # R9: a warning from 500 to below the LLN for the age at collection (R5)
+            band = _band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
+                         headline.limit.lln, lookback)
             if band is not None:
                 findings.append(band)
         if _recent_chemotherapy(context, knowledge):
@@ -87,17 +115,18 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
     if associated:
         if drug is None:
             drug, recognised_by = codes.associated_drugs[associated[0]], evidence[associated[0]]
-        band = _anc_band(assessment, OrderRule.ASSOCIATED_DRUG, thresholds.associated_critical_below,
-                         thresholds.associated_warning_below)
-        if band is not None:
+        band = _band(assessment, OrderRule.ASSOCIATED_DRUG, thresholds.associated_critical_below,
+                     thresholds.associated_warning_below, lookback)
+        if band is not None and not (band.reason is OrderReason.NO_CURRENT_ANC and asks_for_a_count()):
             findings.append(band)
 
     if rectal(order.concept, codes):
-        current = assessment.current
-        if current is not None and is_below(current.anc.value, current.anc.comparator,
-                                            thresholds.rectal_warning_below):
-            findings.append(OrderFinding(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, WARNING,
-                                         thresholds.rectal_warning_below))
+        limit, current = thresholds.rectal_warning_below, assessment.current
+        if current is not None and is_below(current.anc.value, current.anc.comparator, limit):
+            findings.append(OrderFinding(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, WARNING, limit))
+        elif (last := _last_band(assessment, OrderRule.RECTAL_ROUTE, limit, limit, lookback)) and not (
+                asks_for_a_count()):
+            findings.append(last)
     return OrderRisk(order, tuple(findings), drug, recognised_by) if findings else None
 
 

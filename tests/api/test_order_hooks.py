@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.builders import CVX, anc, draft, order_request, patient
+from tests.builders import CVX, ago, anc, draft, order_request, patient
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 SELECT = "/cds-services/neutropenia-order-select"
@@ -147,6 +147,19 @@ def test_a_live_vaccine_for_an_infant_is_weighed_against_the_infants_limit(clien
         assert card["indicator"] == "warning"
         assert card["detail"].startswith("**Live vaccine with ANC below 1,000/uL")
         assert "Lower limit used: 1,000/uL (2 weeks to 1 year of age)" in card["detail"]
+
+
+def test_a_live_vaccine_after_a_severe_anc_with_none_since_asks_for_a_count(client: FlaskClient) -> None:
+    # R9 "ANC < 500" with no current ANC (R6: none in 7 days): the last ANC of the look-back, 300 on Nov 5, counts --
+    # a warning that asks for a CBC before the vaccine (the safer reading), never silence
+    body = order_request("order-sign", anc(300, when=ago(days=20)), drafts=[draft("03", CVX, id="mmr", text="MMR")])
+    [card] = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "warning"
+    assert card["summary"] == "MMR: live vaccine with ANC 300/uL (Nov 5)"
+    assert card["detail"].startswith("**No ANC in the last 7 days, and the last one was below 500/uL: get a CBC with "
+                                     "differential before giving a live vaccine.**")
+    assert [s["actions"][0]["type"] for s in card["suggestions"]] == ["delete", "create"]
+    assert card["suggestions"][1]["actions"][0]["resource"]["code"]["coding"][0]["code"] == "57021-8"
 
 
 def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:

@@ -221,3 +221,49 @@ def test_r9_other_routes_are_not_rectal(assess_record: AssessFn, knowledge: Know
 
 def test_r9_oral_route_and_unlisted_drug_pass(assess_record: AssessFn, knowledge: Knowledge) -> None:
     assert _check(assess_record, knowledge, draft("161", route="26643006"), anc(99)) == []
+
+
+# R9 "ANC < 500" / "ANC below 1000" / "below the LLN", with no current ANC (R6: none in the last 7 days): the safer
+# reading is that the last ANC of the look-back (90 days), when it was below the row's limit and nothing newer says
+# otherwise, still counts -- a warning that asks for a count before the order, never silence. (Chemotherapy and
+# clozapine already ask for a count whenever there is no current ANC.)
+STALE = OrderReason.NO_CURRENT_ANC
+CARBAMAZEPINE, SUPPOSITORY = draft("2002"), draft("161", route="37161004")
+
+
+@pytest.mark.parametrize(("order", "value", "days", "expected"), [
+    (draft("03", CVX), 499, 8, [(OrderRule.LIVE_VACCINE, STALE, "warning")]),  # MMR
+    (draft("03", CVX), 1499, 8, [(OrderRule.LIVE_VACCINE, STALE, "warning")]),  # below the adult LLN
+    (draft("03", CVX), 1500, 8, []),
+    (draft("03", CVX), 499, 89, [(OrderRule.LIVE_VACCINE, STALE, "warning")]),
+    (draft("03", CVX), 499, 91, []),  # older than the look-back
+    (CARBAMAZEPINE, 999, 8, [(OrderRule.ASSOCIATED_DRUG, STALE, "warning")]),
+    (CARBAMAZEPINE, 1000, 8, []),
+    (SUPPOSITORY, 499, 8, [(OrderRule.RECTAL_ROUTE, STALE, "warning")]),
+    (SUPPOSITORY, 500, 8, []),
+])
+def test_r9_the_last_anc_of_the_look_back_counts_when_none_is_current(
+        assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any], value: int, days: int,
+        expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    assert _check(assess_record, knowledge, order, anc(value, when=ago(days=days))) == expected
+
+
+def test_r9_a_current_anc_replaces_the_last_low_one(assess_record: AssessFn, knowledge: Knowledge) -> None:
+    record = (anc(300, when=ago(days=20)), anc(2500, when=ago(days=1)))
+    assert _check(assess_record, knowledge, draft("03", CVX), *record) == []
+
+
+def test_r9_a_low_anc_older_than_the_look_back_asks_nothing_with_a_fever(assess_record: AssessFn,
+                                                                         knowledge: Knowledge) -> None:
+    """R7 reads the last ANC however old for a fever; an order row reads the look-back only (R6)."""
+    fever = observation("8310-5", 38.6, "Cel", when=ago(hours=1))
+    assert _check(assess_record, knowledge, draft("03", CVX), anc(300, when=ago(days=100)), fever) == []
+    assert _check(assess_record, knowledge, draft("03", CVX), anc(300, when=ago(days=20)), fever) == [
+        (OrderRule.LIVE_VACCINE, STALE, "warning")]
+
+
+def test_r9_one_request_for_a_count_per_order(assess_record: AssessFn, knowledge: Knowledge) -> None:
+    """Methotrexate is an antineoplastic and on the neutropenia-associated list: the antineoplastic row already asks
+    for a count, so the associated row does not ask again."""
+    found = _check(assess_record, knowledge, draft("6851"), anc(300, when=ago(days=8)))
+    assert found == [(OrderRule.ANTINEOPLASTIC, STALE, "warning")]
