@@ -77,7 +77,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] |
         max_pages=settings.fhir_max_pages,
         max_response_bytes=settings.fhir_max_response_bytes,
     )
-    fhir = FhirClient(Allowlist(settings.fhir_allowlist), limits)
+    # a search thread for every search the worker's calls can make at once (one per prefetch key each): a call
+    # waiting on a slow FHIR server never holds up another call's fallback
+    searches = max(len(service.prefetch) for service in services.values())
+    fhir = FhirClient(Allowlist(settings.fhir_allowlist), limits, workers=settings.threads * searches)
     store = FeedbackStore.for_settings(settings.database_url, settings.data_dir)
     store.migrate()
     store.close()  # no pooled connection may cross gunicorn's fork; each worker opens its own

@@ -164,6 +164,66 @@ def test_a_trickling_server_costs_one_budget_and_no_thread_outlives_the_call(
     assert time.monotonic() - started < 1.0  # served at once: no thread was still held by the slow server
 
 
+class _Gathering(BaseHTTPRequestHandler):
+    """A FHIR server that answers no search until `expected` of them are in flight together (then all at once), or
+    until `patience` seconds have passed (then a 503): whether the service can run them all at the same time."""
+
+    gathered: threading.Barrier
+
+    def do_GET(self) -> None:
+        try:
+            self.gathered.wait()
+        except threading.BrokenBarrierError:
+            self.send_error(503)
+            return
+        body = orjson.dumps(patient() if "/Patient/" in self.path else bundle(anc(420)) if "751-8" in self.path
+                            else bundle())
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_every_search_of_every_call_a_worker_answers_can_be_in_flight_at_once(tmp_path: Path) -> None:
+    """The fallback's searches ran on 16 threads per worker, shared by its `threads` calls of up to one search per
+    prefetch key each: two calls waiting on a slow FHIR server took them all, and every other call's fallback in that
+    worker -- to any server -- waited behind them (2.7 s instead of 0.03 s, measured). Now a worker has a search
+    thread for every search its calls can make at once: here 2 calls x 10 keys, which this server answers only
+    when all are in flight together."""
+    settings = Settings(data_dir=tmp_path, threads=2, fhir_server_allowlist=("http://127.0.0.1:*",),
+                        fhir_budget_seconds=6.0, fhir_read_timeout=5.0)
+    app = create_app(settings, clock=lambda: NOW)
+    service = app.extensions["cds_services"]["neutropenia-patient-view"]
+    handler = type("Gathering", (_Gathering,), {
+        "gathered": threading.Barrier(settings.threads * len(service.prefetch), timeout=3.0)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    body = hook_request()
+    del body["prefetch"]  # nothing sent: every key is searched
+    body["fhirServer"] = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    answers: list[tuple[int, list[str]]] = []
+
+    def call() -> None:
+        response = app.test_client().post("/cds-services/neutropenia-patient-view", json=body)
+        answers.append((response.status_code, [c["summary"] for c in response.get_json().get("cards", [])]))
+
+    calls = [threading.Thread(target=call) for _ in range(settings.threads)]
+    try:
+        for thread in calls:
+            thread.start()
+        for thread in calls:
+            thread.join(timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers == [(200, ["Severe neutropenia: ANC 420/uL (Nov 24)"])] * settings.threads
+
+
 def test_a_trickling_terminology_service_costs_a_call_its_budget(servers: tuple[str, str], tmp_path: Path) -> None:
     slow, fast = servers
     store = FeedbackStore(f"sqlite:///{tmp_path / 'store.sqlite3'}")
