@@ -46,11 +46,12 @@ _REGEX_SYNTAX = re.compile(r"[\\*?+()\[\]{}^$|]")
 
 
 def site_knowledge(settings: Settings) -> Knowledge:
-    """The shipped knowledge with this site's configuration applied (R6 windows, R8 Duffy-null codes)."""
+    """The shipped knowledge with this site's configuration applied (R6 windows, R8 Duffy-null codes, time zone)."""
     return load_knowledge().configured(
         current_window_days=settings.current_window_days,
         lookback_days=settings.lookback_days,
         duffy_null_codes=parse_system_codes(settings.duffy_null_codes),
+        zone=settings.zone,
     )
 
 

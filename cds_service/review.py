@@ -103,6 +103,7 @@ def review_page(title: str, reviewed: list[Reviewed], deps: ServiceDependencies,
             "cards": [_card_view(card) for card in item.cards],
             "chart_id": chart_id,
             "points": len(item.assessment.history) if item.assessment else 0,
-            "chart": Markup(anc_chart(item.assessment, thresholds, chart_id)) if item.assessment else None,
+            "chart": (Markup(anc_chart(item.assessment, thresholds, chart_id, deps.knowledge.zone))
+                      if item.assessment else None),
         })
     return _PAGE.render(title=title, intro=intro, sections=sections)

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
 
@@ -172,6 +173,8 @@ class Settings:
     lookback_days: int = 90
     # R8: the site's Duffy-null value set, as "system|code" entries
     duffy_null_codes: tuple[str, ...] = ()
+    # The site's time zone (an IANA name): dates with no time, calendar days (R7, R8) and the times cards show
+    time_zone: str = "UTC"
     # FHIR fallback: the only origins ever fetched (None: the profile's default), and its bounds
     fhir_server_allowlist: tuple[str, ...] | None = None
     fhir_connect_timeout: float = FhirLimits.connect_timeout
@@ -196,6 +199,10 @@ class Settings:
     # The SMART app (the ANC trend, launched from a card's link): the client id the EHR registered it under; "" off.
     # None: dev "neutropenia-cds", production off.
     smart_client_id: str | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     @property
     def fhir_allowlist(self) -> tuple[str, ...]:
@@ -254,6 +261,11 @@ class Settings:
             system, _, code = entry.rpartition("|")
             if not system or not code:
                 raise SettingsError(f"duffy_null_codes entries must be system|code, not {entry!r}")
+        try:
+            self.zone  # noqa: B018 -- a name the time zone database does not know is refused at start
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"time_zone must be an IANA time zone name such as America/Chicago, not "
+                                f"{self.time_zone!r}") from None
         try:
             Allowlist(self.fhir_allowlist)
         except ValueError as exc:
@@ -338,7 +350,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "replay_cache_url": str, "jwt_leeway_seconds": int,
     "data_dir": Path, "database_url": str,
     "max_body_bytes": int, "current_window_days": int, "lookback_days": int,
-    "duffy_null_codes": _strings,
+    "duffy_null_codes": _strings, "time_zone": str,
     "fhir_server_allowlist": _strings, "fhir_connect_timeout": float, "fhir_read_timeout": float,
     "fhir_budget_seconds": float, "fhir_max_pages": int, "fhir_lookback_days": int, "fhir_max_response_bytes": int,
     "log_level": str, "log_format": str,

@@ -140,7 +140,8 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     problems = list(read.problems)
     dated: list[Classified] = []
     undated: list[Classified] = []
-    ages = age_scale(record.birth_date, record.birth_date_precision, birth_weight, thresholds, record.birth_time)
+    ages = age_scale(record.birth_date, record.birth_date_precision, birth_weight, thresholds, record.birth_time,
+                     knowledge.zone)
     normal = Severity.NONE
     for anc in anc_measurements(read.results, knowledge):
         limit = ages.limit_at(anc.collected_at or now)

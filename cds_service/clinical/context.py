@@ -50,11 +50,13 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
             last, ongoing = _last_given(procedure, now, context)
             doses.append(("chemotherapy procedure", procedure.performed_at, last, ongoing, Evidence.CODE))
     found = []
+    zone = knowledge.zone
+    today = now.astimezone(zone).date()
     for name, at, last, ongoing, how in doses:
-        days = (now.date() - at.date()).days  # calendar days before today, UTC
+        days = (today - at.astimezone(zone).date()).days  # calendar days before today, in the site's time zone
         if days < 0:
             continue  # planned, not yet given
-        last_days = (now.date() - last.date()).days if last is not None else days
+        last_days = (today - last.astimezone(zone).date()).days if last is not None else days
         in_window = days >= context.chemo_window_from_days and last_days <= context.chemo_window_to_days
         found.append(ChemotherapyDose(name, at, days, last_days, in_window, how, last, ongoing))
     return found

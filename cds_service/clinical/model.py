@@ -373,7 +373,7 @@ class ChemotherapyDose(msgspec.Struct, frozen=True):
 
     agent: str
     at: datetime  # given, or the course started
-    days_before: int  # calendar days before the assessment (UTC)
+    days_before: int  # calendar days before the assessment (the site's time zone)
     last_days_before: int  # ... of the last dose given (a course's last day; one dose: days_before)
     in_window: bool  # R7/R8: a dose given 3 to 14 days before
     recognised_by: Evidence = Evidence.CODE

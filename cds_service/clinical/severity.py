@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from operator import le, lt
 
@@ -15,9 +15,9 @@ from cds_service.knowledge.vocabulary import LlnBasis, Severity
 NEVER = datetime.max.replace(tzinfo=UTC)  # an age reached after the last instant a date holds: no collection is later
 
 
-def birth_instant(birth_date: date) -> datetime:
-    """R5: a date-only birthDate counts from midnight."""
-    return datetime.combine(birth_date, time.min, tzinfo=UTC)
+def birth_instant(birth_date: date, zone: tzinfo) -> datetime:
+    """R5: a date-only birthDate counts from midnight -- in the site's time zone, where the date was written."""
+    return datetime.combine(birth_date, time.min, tzinfo=zone)
 
 
 def _add_years(day: date, years: int) -> date:
@@ -44,7 +44,7 @@ class AgeScale:
     otherwise the age is treated as unknown."""
 
     def __init__(self, birth_date: date | None, precision: str, birth_weight_g: Decimal | None,
-                 thresholds: Thresholds, birth_time: datetime | None = None) -> None:
+                 thresholds: Thresholds, birth_time: datetime | None = None, zone: tzinfo = UTC) -> None:
         self.thresholds = thresholds
         self.general = AgeLimit(thresholds.general_lln, LlnBasis.AGE_UNKNOWN, None)
         self.birth: datetime | None = None
@@ -56,13 +56,13 @@ class AgeScale:
         if birth_date is None:
             return
         if precision != "day":
-            youngest = birth_instant(_latest_possible_birth(birth_date, precision))
+            youngest = birth_instant(_latest_possible_birth(birth_date, precision), zone)
             last_band = thresholds.age_bands[-2].below if len(thresholds.age_bands) > 1 else None
             if last_band is None:
                 return
             self.birth, self.known_from = youngest, _instant_after(youngest, last_band)
         else:
-            self.birth = birth_time or birth_instant(birth_date)
+            self.birth = birth_time or birth_instant(birth_date, zone)
         birth = self.birth
         if birth_weight_g is not None and birth_weight_g < thresholds.vlbw_birth_weight_below_g:
             self.vlbw = (_instant_after(birth, thresholds.vlbw_from), _instant_after(birth, thresholds.vlbw_until))
@@ -87,9 +87,10 @@ class AgeScale:
 
 
 def age_scale(birth_date: date | None, precision: str, birth_weight_g: Decimal | None,
-              thresholds: Thresholds, birth_time: datetime | None = None) -> AgeScale:
-    """The AgeScale of a birth: every age-band boundary worked out once per assessment."""
-    return AgeScale(birth_date, precision, birth_weight_g, thresholds, birth_time)
+              thresholds: Thresholds, birth_time: datetime | None = None, zone: tzinfo = UTC) -> AgeScale:
+    """The AgeScale of a birth: every age-band boundary worked out once per assessment (`zone`: the site's time
+    zone, in which a date-only birthDate begins)."""
+    return AgeScale(birth_date, precision, birth_weight_g, thresholds, birth_time, zone)
 
 
 def _instant_after(birth: datetime, duration: Duration) -> datetime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import msgspec
@@ -190,12 +190,14 @@ def _quantity(quantity: fhir.Quantity | None) -> Quantity | None:
     return Quantity(value, quantity.comparator, quantity.unit, quantity.system, quantity.code)
 
 
-def _effective(date_time: str | None, period: fhir.Period | None, moment: str | None = None) -> datetime | None:
-    """R1: effectiveDateTime, else effectivePeriod.end, else .start, else effectiveInstant."""
-    found = instant(date_time)
+def _effective(zone: tzinfo, date_time: str | None, period: fhir.Period | None,
+               moment: str | None = None) -> datetime | None:
+    """R1: effectiveDateTime, else effectivePeriod.end, else .start, else effectiveInstant (a date read in `zone`,
+    the site's time zone)."""
+    found = instant(date_time, zone)
     if found is None and period is not None:
-        found = instant(period.end) or instant(period.start)
-    return found or instant(moment)
+        found = instant(period.end, zone) or instant(period.start, zone)
+    return found or instant(moment, zone)
 
 
 def _reference(reference: fhir.Reference | None) -> str | None:
@@ -209,8 +211,8 @@ def _observation_id(reference: str | None) -> str | None:
 
 
 # -- facts, one kind of resource each ----------------------------------------------------------------------------------
-def observation_facts(obs: fhir.Observation, role: Role, loinc: str,
-                      effective: datetime | None) -> ObservationFacts:
+def observation_facts(obs: fhir.Observation, role: Role, loinc: str, effective: datetime | None,
+                      zone: tzinfo) -> ObservationFacts:
     """A lab or vital result (R1-R4, R7), collected at `effective` (its own effective[x])."""
     reference_low = next((_quantity(r.low) for r in obs.referenceRange if r.low is not None), None)
     return ObservationFacts(
@@ -221,7 +223,7 @@ def observation_facts(obs: fhir.Observation, role: Role, loinc: str,
         subject=_reference(obs.subject),
         quantity=_quantity(obs.valueQuantity),
         effective=effective,
-        issued=instant(obs.issued) if effective is None else None,  # R1: `issued` dates only what nothing else does
+        issued=instant(obs.issued, zone) if effective is None else None,  # R1: `issued` dates what nothing else does
         last_updated=None,  # read only where R1 needs it: date_versions
         specimen=_reference(obs.specimen),
         reference_low=reference_low,
@@ -229,7 +231,7 @@ def observation_facts(obs: fhir.Observation, role: Role, loinc: str,
     )
 
 
-def coded_observation_facts(obs: fhir.Observation) -> CodedObservationFacts:
+def coded_observation_facts(obs: fhir.Observation, zone: tzinfo) -> CodedObservationFacts:
     """An Observation that can document Duffy-null status (R8)."""
     return CodedObservationFacts(
         id=obs.id,
@@ -241,21 +243,21 @@ def coded_observation_facts(obs: fhir.Observation) -> CodedObservationFacts:
         components=tuple(ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
                          for c in elements(obs.component, fhir.Component)),
         specimen=_reference(obs.specimen),
-        effective=instant(obs.effectiveDateTime) or instant(obs.issued),
+        effective=instant(obs.effectiveDateTime, zone) or instant(obs.issued, zone),
     )
 
 
-def panel_facts(obs: fhir.Observation) -> PanelFacts:
+def panel_facts(obs: fhir.Observation, zone: tzinfo) -> PanelFacts:
     """A CBC or differential panel: its time dates its members, which are one collection (R1, R4)."""
     members = (_observation_id(m.reference) for m in elements(obs.hasMember, fhir.Reference))
-    return PanelFacts(obs.id, _effective(obs.effectiveDateTime, obs.effectivePeriod, obs.effectiveInstant),
+    return PanelFacts(obs.id, _effective(zone, obs.effectiveDateTime, obs.effectivePeriod, obs.effectiveInstant),
                       tuple(m for m in members if m))
 
 
-def report_facts(report: fhir.DiagnosticReport) -> ReportFacts:
+def report_facts(report: fhir.DiagnosticReport, zone: tzinfo) -> ReportFacts:
     ids = (_contained_id(report, r.reference[1:]) if r.reference and r.reference.startswith("#")
            else _observation_id(r.reference) for r in report.result)
-    return ReportFacts(report.id, _effective(report.effectiveDateTime, report.effectivePeriod),
+    return ReportFacts(report.id, _effective(zone, report.effectiveDateTime, report.effectivePeriod),
                        tuple(i for i in ids if i))
 
 
@@ -309,7 +311,7 @@ def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict
     return found
 
 
-def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
+def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime | None]:
     """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds or
     duration, a statement's or an administration's effectivePeriod, a statement dated once, taken from then on while
     it is active), with the period's end if it has one."""
@@ -320,11 +322,11 @@ def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
             dosages = []
         repeats = [d.timing.repeat for d in dosages if d.timing and d.timing.repeat]
         bounds = [r.boundsPeriod for r in repeats if r.boundsPeriod]
-        starts = [found for b in bounds if (found := instant(b.start)) is not None]
+        starts = [found for b in bounds if (found := instant(b.start, zone)) is not None]
         if starts:
-            ends = [_course_end(b.end) for b in bounds]
+            ends = [_course_end(b.end, zone) for b in bounds]
             return min(starts), True, (max(e for e in ends if e is not None) if all(ends) else None)  # no end: on
-        authored = instant(resource.authoredOn)
+        authored = instant(resource.authoredOn, zone)
         lengths = [_length(r.boundsDuration) for r in repeats if r.boundsDuration]
         if authored is not None and lengths and all(lengths):  # "for 14 days", from the order's date
             try:
@@ -334,18 +336,18 @@ def _given(resource: Any) -> tuple[datetime | None, bool, datetime | None]:
         return authored, False, None
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:
-        moment = instant(resource.effectiveDateTime)
+        moment = instant(resource.effectiveDateTime, zone)
         # a statement is taken from then on while its status says so ("active": still being taken)
         return moment, isinstance(resource, fhir.MedicationStatement) and moment is not None, None
-    start = instant(period.start)
-    return start, start is not None, _course_end(period.end) if start is not None else None
+    start = instant(period.start, zone)
+    return start, start is not None, _course_end(period.end, zone) if start is not None else None
 
 
-def _course_end(value: str | None) -> datetime | None:
+def _course_end(value: str | None, zone: tzinfo) -> datetime | None:
     """The end of a course; one that is no FHIR time is read as no end -- the start still dates the course, and a
     drug is never dropped for an element only the course's length reads."""
     try:
-        return instant(value)
+        return instant(value, zone)
     except Unreadable:
         log.warning("the end of a course of a drug or procedure is no FHIR time: read as no end")
         return None
@@ -374,14 +376,15 @@ def subject_of(resource: Any) -> str | None:
     return reference if isinstance(reference, str) else None
 
 
-def procedure_facts(procedure: fhir.Procedure) -> ProcedureFacts:
+def procedure_facts(procedure: fhir.Procedure, zone: tzinfo) -> ProcedureFacts:
     period = procedure.performedPeriod
     if procedure.performedDateTime is not None or period is None:
         return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code),
-                              instant(procedure.performedDateTime), subject_of(procedure))
-    start = instant(period.start)
+                              instant(procedure.performedDateTime, zone), subject_of(procedure))
+    start = instant(period.start, zone)
     return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), start, subject_of(procedure),
-                          course=start is not None, ended_at=_course_end(period.end) if start is not None else None)
+                          course=start is not None,
+                          ended_at=_course_end(period.end, zone) if start is not None else None)
 
 
 def _status_code(concept: fhir.CodeableConcept | None) -> str | None:
@@ -397,7 +400,8 @@ def condition_facts(condition: fhir.Condition) -> ConditionFacts:
 BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"  # FHIR R4's extension on Patient.birthDate
 
 
-def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, str, datetime | None]:
+def birth_date(patient: Received | None, patient_id: str,
+               zone: tzinfo) -> tuple[date | None, str, datetime | None]:
     """R5: the birthDate, its precision ("day", "month", "year"), and the time of birth where the patient-birthTime
     extension gives it; unknown (None) when absent or unreadable."""
     if patient is None:
@@ -416,7 +420,7 @@ def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, 
     try:
         if len(parts) == 3:
             born = date.fromisoformat(model.birthDate or "")
-            return born, "day", _birth_time(model, born)
+            return born, "day", _birth_time(model, born, zone)
         if len(parts) in (1, 2) and parts[0]:
             return (date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, 1),
                     "month" if len(parts) > 1 else "year", None)
@@ -425,7 +429,7 @@ def birth_date(patient: Received | None, patient_id: str) -> tuple[date | None, 
     return None, "day", None
 
 
-def _birth_time(patient: fhir.Patient, born: date) -> datetime | None:
+def _birth_time(patient: fhir.Patient, born: date, zone: tzinfo) -> datetime | None:
     """R5 counts a date-only birthDate from midnight; the hour of birth, where the birthTime extension gives it on
     the day birthDate names, makes the age exact -- what the limits of the first 72 hours need."""
     element = patient.birthDate_element
@@ -436,7 +440,7 @@ def _birth_time(patient: fhir.Patient, born: date) -> datetime | None:
         value = extension.get("valueDateTime")
         value = value if isinstance(value, str) else ""
         try:
-            moment = instant(value) if len(value) > len("2026-11-25") else None
+            moment = instant(value, zone) if len(value) > len("2026-11-25") else None
         except Unreadable:
             moment = None
         midnight = datetime.combine(born, time.min, tzinfo=UTC)
@@ -548,7 +552,7 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
     """Step 2: each typed resource a rule reads, as the facts of its kind (a result only when recent enough to
     change an answer; one that cannot be read, a data problem: R10); Medications, and the medication resources that
     may name them, set aside until every Medication is known."""
-    relevant = _Relevance(knowledge)
+    relevant, zone = _Relevance(knowledge), knowledge.zone
     for resource, item in typed:
         if resource is None:  # the elements a rule reads are not of their FHIR type
             _unreadable(item, knowledge, facts.unreadable)
@@ -557,10 +561,10 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
             if isinstance(resource, fhir.Observation):
                 matched = _role(resource, knowledge)
                 if matched is not None:
-                    effective = _effective(resource.effectiveDateTime, resource.effectivePeriod,
+                    effective = _effective(zone, resource.effectiveDateTime, resource.effectivePeriod,
                                            resource.effectiveInstant)
                     if window is None or window.keeps(matched[0], effective):
-                        facts.observations.append(observation_facts(resource, *matched, effective))
+                        facts.observations.append(observation_facts(resource, *matched, effective, zone))
                         if resource.id is not None:
                             stamp = resource.meta.lastUpdated if resource.meta is not None else None
                             facts.versions.setdefault(resource.id, []).append(
@@ -568,12 +572,12 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
                     elif resource.id is not None:
                         facts.set_aside.append((resource.id, len(facts.observations), item))
                 elif relevant.panel(resource):
-                    facts.panels.append(panel_facts(resource))
+                    facts.panels.append(panel_facts(resource, zone))
                 elif relevant.duffy(resource):
-                    facts.coded.append(coded_observation_facts(resource))
+                    facts.coded.append(coded_observation_facts(resource, zone))
             elif isinstance(resource, fhir.DiagnosticReport):
                 if resource.result:
-                    facts.reports.append(report_facts(resource))
+                    facts.reports.append(report_facts(resource, zone))
             elif isinstance(resource, fhir.MedicationRequest | fhir.MedicationAdministration
                             | fhir.MedicationStatement):
                 facts.medication_orders.append((resource, item))
@@ -583,7 +587,7 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
                     facts.medication_resources[medication["id"]] = medication
             elif isinstance(resource, fhir.Procedure):
                 if relevant.procedure(resource):
-                    facts.procedures.append(procedure_facts(resource))
+                    facts.procedures.append(procedure_facts(resource, zone))
             elif isinstance(resource, fhir.Condition) and relevant.condition(resource):
                 facts.conditions.append(condition_facts(resource))
         except Unreadable:  # a time that is no FHIR time
@@ -607,7 +611,7 @@ def date_versions(knowledge: Knowledge, facts: _Facts) -> None:
             continue
         for index, stamp, item in versions:
             try:
-                dated = instant(stamp)
+                dated = instant(stamp, knowledge.zone)
             except Unreadable:
                 _unreadable(item, knowledge, facts.unreadable)
                 dropped.add(index)
@@ -638,7 +642,8 @@ def _read_back(kept: list[tuple[int, str | None, Received]], older: list[tuple[i
             if matched is None:  # (never)
                 continue
             facts.observations.append(observation_facts(resource, *matched, _effective(
-                resource.effectiveDateTime, resource.effectivePeriod, resource.effectiveInstant)))
+                knowledge.zone, resource.effectiveDateTime, resource.effectivePeriod, resource.effectiveInstant),
+                knowledge.zone))
             stamp = resource.meta.lastUpdated if resource.meta is not None else None
         placed.append((len(facts.observations) - 1, stamp, item))
     return placed
@@ -653,7 +658,7 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
             continue
         kind = type(model).__name__
         try:
-            started, course, ended = _given(model)
+            started, course, ended = _given(model, knowledge.zone)
             facts.medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
                                                      identity, started, subject_of(model), course, ended))
         except Unreadable:
@@ -676,7 +681,7 @@ def build_record(
     sort_facts(with_carried_results(decode(resources), knowledge), knowledge, window, facts)
     date_versions(knowledge, facts)
     identify_medications(knowledge, facts)
-    born, precision, born_at = birth_date(patient, patient_id)
+    born, precision, born_at = birth_date(patient, patient_id, knowledge.zone)
     return PatientRecord(
         patient_id=patient_id,
         birth_date=born,

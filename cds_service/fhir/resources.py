@@ -5,7 +5,7 @@ number, a status that is not a string, a time that is no FHIR time make the reso
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -255,9 +255,10 @@ _FHIR_TIME = re.compile(
 _DAY = len("2026-11-25")
 
 
-def instant(value: str | None) -> datetime | None:
-    """A FHIR date, dateTime or instant as an aware time in UTC (a date counts from midnight UTC); a year or a month
-    alone is too imprecise to date a result (R1: never current) and gives None; Unreadable if it is no FHIR time."""
+def instant(value: str | None, zone: tzinfo = UTC) -> datetime | None:
+    """A FHIR date, dateTime or instant as an aware time in UTC -- a date counts from midnight in `zone` (the site's
+    time zone), as does a time sent with no offset; a year or a month alone is too imprecise to date a result (R1:
+    never current) and gives None; Unreadable if it is no FHIR time."""
     if value is None:
         return None
     if _FHIR_TIME.fullmatch(value) is None:
@@ -271,7 +272,9 @@ def instant(value: str | None) -> datetime | None:
     if moment.tzinfo is UTC:
         return moment
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
+        if zone is UTC:
+            return moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=zone)
     try:
         return moment.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:00:00-02:00 is past the last representable instant: undated

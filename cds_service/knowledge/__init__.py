@@ -8,6 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -287,11 +288,16 @@ class Knowledge:
     units: Units
     thresholds: Thresholds
     context: ContextKnowledge
+    # The site's time zone: a FHIR date with no time (or a time with no offset) is read in it, the calendar days of R7
+    # and R8 ("3 to 14 days before") are its days, and cards show its clock. UTC unless the site sets one.
+    zone: tzinfo = UTC
 
     def configured(
-        self, current_window_days: int, lookback_days: int, duffy_null_codes: tuple[tuple[str, str], ...] = ()
+        self, current_window_days: int, lookback_days: int, duffy_null_codes: tuple[tuple[str, str], ...] = (),
+        zone: tzinfo = UTC,
     ) -> Knowledge:
-        """The same knowledge with site configuration: the R6 POLICY windows and the R8 Duffy-null value set."""
+        """The same knowledge with site configuration: the R6 POLICY windows, the R8 Duffy-null value set and the
+        site's time zone."""
         if current_window_days <= 0 or lookback_days <= 0:
             raise KnowledgeError("R6 windows must be positive numbers of days")
         thresholds = dataclasses.replace(
@@ -299,7 +305,8 @@ class Knowledge:
         )
         site_codes = self.context.duffy.site_codes | set(duffy_null_codes)
         duffy = dataclasses.replace(self.context.duffy, site_codes=site_codes)
-        return dataclasses.replace(self, thresholds=thresholds, context=dataclasses.replace(self.context, duffy=duffy))
+        return dataclasses.replace(self, thresholds=thresholds, context=dataclasses.replace(self.context, duffy=duffy),
+                                   zone=zone)
 
     @functools.cached_property
     def duffy_observation_codes(self) -> frozenset[tuple[str, str]]:

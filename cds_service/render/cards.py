@@ -10,7 +10,7 @@ import tomllib
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
@@ -65,18 +65,20 @@ def count_text(value: Decimal, comparator: str | None = None) -> str:
 
 
 def day_text(moment: datetime | None, now: datetime) -> str:
-    """'Nov 24': the day in UTC, as every time on a card is (a result sent with an offset is converted)."""
+    """'Nov 24': the day in the time zone of `now` -- the site's, as every time on a card is (a result sent with
+    another offset is converted)."""
     if moment is None:
         return "date unknown"
-    moment = moment.astimezone(UTC)
+    moment = moment.astimezone(now.tzinfo)
     text = f"{_MONTHS[moment.month - 1]} {moment.day}"
     return text if moment.year == now.year else f"{text}, {moment.year}"
 
 
-def utc_text(moment: datetime, now: datetime) -> str:
-    """'Nov 24 23:30 UTC' (the year too when it is not this year's), whatever offset the time was sent with."""
-    moment = moment.astimezone(UTC)
-    return f"{day_text(moment, now)} {moment.hour:02d}:{moment.minute:02d} UTC"
+def time_text(moment: datetime, now: datetime) -> str:
+    """'Nov 24 23:30 UTC', 'Nov 24 17:30 CST': the day and clock time in the time zone of `now` (the site's), named
+    by its abbreviation, with the year too when it is not this year's."""
+    moment = moment.astimezone(now.tzinfo)
+    return f"{day_text(moment, now)} {moment.hour:02d}:{moment.minute:02d} {moment.tzname()}"
 
 
 def celsius_text(celsius: Decimal, comparator: str | None = None) -> str:
@@ -144,7 +146,7 @@ def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
         "comparator": anc.comparator,
         "date": day_text(anc.collected_at, now),
         "dated": anc.collected_at is not None,
-        "when": utc_text(anc.collected_at, now) if anc.collected_at else "no collection time",
+        "when": time_text(anc.collected_at, now) if anc.collected_at else "no collection time",
         "source": str(anc.source),
         "preliminary": anc.preliminary,
         "notes": [str(n) for n in anc.notes],
@@ -170,9 +172,9 @@ def _fever_view(fever: Fever | None, now: datetime) -> dict[str, Any] | None:
         "highest_c": celsius_text(top.celsius, top.comparator).split(" / ")[0],
         "route": top.route,
         "date": day_text(top.at, now),
-        "when": utc_text(top.at, now),
+        "when": time_text(top.at, now),
         "readings": [{"temperature": celsius_text(r.celsius, r.comparator), "route": r.route,
-                      "when": utc_text(r.at, now)} for r in fever.readings],
+                      "when": time_text(r.at, now)} for r in fever.readings],
     }
 
 
@@ -246,7 +248,7 @@ def knowledge_wording(knowledge: Knowledge) -> dict[str, Any]:
 def template_context(assessment: Assessment, knowledge: Knowledge,
                      wording: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything a card template may use, as plain text and numbers (`wording`: knowledge_wording(knowledge))."""
-    now = assessment.now
+    now = assessment.now.astimezone(knowledge.zone)  # every date and time on a card in the site's time zone
     headline = assessment.headline
     trend = assessment.trend
     return {

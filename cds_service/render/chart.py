@@ -7,7 +7,7 @@ and `{chart_id}-fever`, so a page can be checked in a browser."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from cds_service.clinical.model import Assessment
 from cds_service.knowledge import Thresholds
@@ -24,8 +24,9 @@ SEVERE, MODERATE, MILD = "#d32f2f", "#ef6c00", "#f9a825"
 ANC_COLOUR, LLN_COLOUR, CHEMO_COLOUR, FEVER_COLOUR = "#1565c0", "#424242", "#6a1b9a", "#c62828"
 
 
-def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str) -> str:
-    """The chart of an assessment's dated ANCs (its look-back), as an <svg> element."""
+def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str, zone: tzinfo = UTC) -> str:
+    """The chart of an assessment's dated ANCs (its look-back), as an <svg> element, its days those of `zone` (the
+    site's time zone, as on the cards)."""
     import matplotlib
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
@@ -70,9 +71,9 @@ def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str) -> 
         axes.set_xlim(start, now + 1)
         axes.set_ylim(0, top)
         axes.set_ylabel("ANC (/\u00b5L)")
-        locator = AutoDateLocator(minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
+        locator = AutoDateLocator(tz=zone, minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
         axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=zone))  # type: ignore[no-untyped-call]
         axes.legend(loc="upper left", fontsize=7, ncol=4, frameon=False)
         out = io.StringIO()
         figure.savefig(out, format="svg", metadata={"Date": None})

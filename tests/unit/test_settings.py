@@ -88,6 +88,9 @@ def test_dev_defaults() -> None:
     ("colour = 'blue'", "unknown settings"),
     ("[[trusted_issuers]]\niss = 'x'", "needs jwks_url, jwks_file or jwks"),
     ("replay_cache_url = 'memcached://x'", "replay_cache_url must be"),
+    ("time_zone = 'Mars/Olympus_Mons'", "time_zone must be an IANA time zone name"),
+    ("time_zone = 'EST5EDT/../../etc'", "time_zone must be an IANA time zone name"),
+    ("time_zone = ''", "time_zone must be an IANA time zone name"),
     ("not toml at all [", "config file"),
 ])
 def test_bad_file_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
@@ -118,3 +121,9 @@ def test_the_readme_example_file_is_valid(tmp_path: Path) -> None:
     path.write_text(example)
     settings = Settings.load(path, environ={})
     assert settings.profile == "production" and settings.require_jwt
+
+
+def test_the_site_time_zone_is_read_from_the_environment() -> None:
+    settings = Settings.load(environ={"NEUTROPENIA_CDS_TIME_ZONE": "America/Chicago"})
+    assert settings.zone.key == "America/Chicago"
+    assert Settings().time_zone == "UTC"
