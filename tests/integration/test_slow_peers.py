@@ -195,12 +195,13 @@ def test_every_search_of_every_call_a_worker_answers_can_be_in_flight_at_once(tm
     thread for every search its calls can make at once: here 2 calls x 10 keys, which this server answers only
     when all are in flight together."""
     settings = Settings(data_dir=tmp_path, threads=2, fhir_server_allowlist=("http://127.0.0.1:*",),
-                        fhir_budget_seconds=6.0, fhir_read_timeout=5.0)
+                        fhir_budget_seconds=6.0, fhir_read_timeout=5.0, fhir_connect_timeout=4.0)
     app = create_app(settings, clock=lambda: NOW)
     service = app.extensions["cds_services"]["neutropenia-patient-view"]
     handler = type("Gathering", (_Gathering,), {
         "gathered": threading.Barrier(settings.threads * len(service.prefetch), timeout=3.0)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    # a listen queue for every search at once (socketserver's 5 drops the rest: a second's wait to connect again)
+    server = type("Listening", (ThreadingHTTPServer,), {"request_queue_size": 64})(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     body = hook_request()
