@@ -11,7 +11,7 @@ import sysconfig
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -201,8 +201,9 @@ class Settings:
     smart_client_id: str | None = None
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone)
+    def zone(self) -> tzinfo:
+        """The site's time zone; UTC itself as Python's own (the cheapest to compare times in)."""
+        return UTC if self.time_zone == "UTC" else ZoneInfo(self.time_zone)
 
     @property
     def fhir_allowlist(self) -> tuple[str, ...]:

@@ -20,6 +20,15 @@ def birth_instant(birth_date: date, zone: tzinfo) -> datetime:
     return datetime.combine(birth_date, time.min, tzinfo=zone)
 
 
+def _utc(moment: datetime) -> datetime:
+    """The instant in UTC; the first or last instant a date holds for one past either end in UTC (a birthDate of
+    0001-01-01 east of UTC, or of 9999-12-31 west of it)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return NEVER if moment.year == 9999 else datetime.min.replace(tzinfo=UTC)
+
+
 def _add_years(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year + years)
@@ -60,10 +69,10 @@ class AgeScale:
             last_band = thresholds.age_bands[-2].below if len(thresholds.age_bands) > 1 else None
             if last_band is None:
                 return
-            self.birth, self.known_from = youngest, _instant_after(youngest, last_band)
+            birth, self.known_from = youngest, _instant_after(youngest, last_band)
         else:
-            self.birth = birth_time or birth_instant(birth_date, zone)
-        birth = self.birth
+            birth = birth_time or birth_instant(birth_date, zone)
+        self.birth = _utc(birth)  # (every instant here in UTC: compared with results' times at no cost)
         if birth_weight_g is not None and birth_weight_g < thresholds.vlbw_birth_weight_below_g:
             self.vlbw = (_instant_after(birth, thresholds.vlbw_from), _instant_after(birth, thresholds.vlbw_until))
         self.weight_relevant_until = (
@@ -94,14 +103,15 @@ def age_scale(birth_date: date | None, precision: str, birth_weight_g: Decimal |
 
 
 def _instant_after(birth: datetime, duration: Duration) -> datetime:
-    """The first instant at which the age is `duration` (hours and days exact, years by the calendar); NEVER when
-    that is after the last instant a date holds (a birthDate in year 9999)."""
+    """The first instant (in UTC) at which the age is `duration`: hours and days exact, whatever clock change falls
+    between; years by the calendar of the birth's time zone. NEVER when that is after the last instant a date holds
+    (a birthDate in year 9999)."""
     try:
         if duration.unit == "h":
-            return birth + timedelta(hours=duration.amount)
+            return _utc(birth) + timedelta(hours=duration.amount)
         if duration.unit == "d":
-            return birth + timedelta(days=duration.amount)
-        return datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz())
+            return _utc(birth) + timedelta(days=duration.amount)
+        return _utc(datetime.combine(_add_years(birth.date(), duration.amount), birth.timetz()))
     except (OverflowError, ValueError):  # (ValueError: a year past 9999)
         return NEVER
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -125,5 +127,5 @@ def test_the_readme_example_file_is_valid(tmp_path: Path) -> None:
 
 def test_the_site_time_zone_is_read_from_the_environment() -> None:
     settings = Settings.load(environ={"NEUTROPENIA_CDS_TIME_ZONE": "America/Chicago"})
-    assert settings.zone.key == "America/Chicago"
-    assert Settings().time_zone == "UTC"
+    assert settings.zone == ZoneInfo("America/Chicago")
+    assert Settings().time_zone == "UTC" and Settings().zone is UTC

@@ -21,10 +21,10 @@ from tests.builders import NOW, PATIENT_ID, ago, anc, medication, patient, tempe
 NEW_YORK, LOS_ANGELES, TOKYO = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles"), ZoneInfo("Asia/Tokyo")
 
 
-def _at_site(knowledge: Knowledge, zone: tzinfo, *resources: dict[str, Any],
-             birth_date: str = "1980-05-01") -> Assessment:
+def _at_site(knowledge: Knowledge, zone: tzinfo, *resources: dict[str, Any], birth_date: str = "1980-05-01",
+             now: datetime = NOW) -> Assessment:
     site = knowledge.configured(7, 90, zone=zone)
-    return assess(build_record(PATIENT_ID, patient(birth_date), list(resources), site), NOW, site)
+    return assess(build_record(PATIENT_ID, patient(birth_date), list(resources), site), now, site)
 
 
 @pytest.mark.parametrize(("value", "zone", "expected"), [
@@ -73,3 +73,22 @@ def test_r5_a_date_only_birth_date_counts_from_the_sites_midnight(knowledge: Kno
     result = _at_site(knowledge, zone, anc(1600, when="2026-11-25T07:00:00Z"), birth_date="2026-11-22")
     assert result.current is not None and result.current.limit.lln == Decimal(lln)
     assert result.finding is (Finding.LOW_FOR_AGE if lln == 1800 else None)
+
+
+def test_r5_hours_of_age_are_real_hours_across_a_clock_change(knowledge: Knowledge) -> None:
+    """Born on Nov 1, 2026 in New York, the night the clocks go back an hour: midnight there is 04:00 UTC, and 72
+    hours later is Nov 4 04:00 UTC (Nov 3 23:00 on the clock). A count at 04:30 UTC is taken at 72.5 hours of age:
+    R5's 1500 (72 hours to 2 weeks), not the 1800 of the first 72 hours."""
+    result = _at_site(knowledge, NEW_YORK, anc(1600, when="2026-11-04T04:30:00Z"), birth_date="2026-11-01",
+                      now=datetime(2026, 11, 4, 6, tzinfo=UTC))
+    assert result.current is not None and result.current.limit.lln == Decimal(1500)
+    assert result.finding is None
+
+
+@pytest.mark.parametrize(("birth_date", "zone"), [("0001-01-01", TOKYO), ("9999-12-31", LOS_ANGELES)])
+def test_r5_a_birth_date_at_the_ends_of_the_calendar_is_read_in_any_zone(knowledge: Knowledge, birth_date: str,
+                                                                        zone: tzinfo) -> None:
+    """Midnight of 0001-01-01 in Tokyo, or of 9999-12-31 in Los Angeles, is no instant in UTC: never an error. The
+    first is as old as a patient can be (adult limits); the second is after the count (age unknown: adult limits)."""
+    result = _at_site(knowledge, zone, anc(1200), birth_date=birth_date)
+    assert result.current is not None and result.current.limit.lln == Decimal(1500)
