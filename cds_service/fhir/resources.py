@@ -269,12 +269,10 @@ def instant(value: str | None, zone: tzinfo = UTC) -> datetime | None:
         moment = datetime.fromisoformat(value)  # (Python 3.11 reads a date, a time with Z or an offset)
     except ValueError:
         raise Unreadable(f"not a FHIR date-time: {value[:40]!r}") from None
+    if moment.tzinfo is None:  # a date, or a time sent with no offset: the site's
+        moment = moment.replace(tzinfo=zone)
     if moment.tzinfo is UTC:
         return moment
-    if moment.tzinfo is None:
-        if zone is UTC:
-            return moment.replace(tzinfo=UTC)
-        moment = moment.replace(tzinfo=zone)
     try:
         return moment.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:00:00-02:00 is past the last representable instant: undated
