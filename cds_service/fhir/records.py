@@ -54,18 +54,7 @@ class _Named(msgspec.Struct):
     code: Any = None
 
 
-_NAMED = msgspec.json.Decoder(_Named)
-_ANY = msgspec.json.Decoder()
-
-
-def _as_dict(item: Received) -> Any:
-    """The resource as a dict ({} when its JSON holds what no dict can: a number past a double)."""
-    if isinstance(item, dict):
-        return item
-    try:
-        return _ANY.decode(item)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return {}
+_NAMED = msgspec.json.Decoder(_Named, float_hook=float)  # (a number past a double read as infinite, as in resources.py)
 
 
 def _named(item: Received) -> dict[str, Any]:
@@ -281,7 +270,7 @@ def with_carried_results(typed: Iterable[tuple[Any, Received]], knowledge: Knowl
                        if isinstance(inner, dict) and inner.get("resourceType") == "Observation"]
         elif isinstance(resource, fhir.Observation) and isinstance(resource.component, list) and (
                 _role(resource, knowledge) is None):
-            carried = _component_results(_as_dict(item), knowledge)
+            carried = _component_results(msgspec.to_builtins(resource), knowledge)
         else:
             continue
         for inner in carried:
@@ -526,7 +515,7 @@ class _Facts:
     unreadable: list[DataProblem] = field(default_factory=list)
     medications: list[MedicationFacts] = field(default_factory=list)
     medication_resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # Medication by id (R9)
-    medication_orders: list[tuple[Any, Received]] = field(default_factory=list)  # read once every Medication is known
+    medication_orders: list[Any] = field(default_factory=list)  # read once every Medication is known
     # each Observation id kept -> its results' places in `observations`, their meta.lastUpdated as sent, and what
     # each was decoded from (R1 versions)
     versions: dict[str, list[tuple[int, str | None, Received]]] = field(default_factory=dict)
@@ -580,11 +569,10 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
                     facts.reports.append(report_facts(resource, zone))
             elif isinstance(resource, fhir.MedicationRequest | fhir.MedicationAdministration
                             | fhir.MedicationStatement):
-                facts.medication_orders.append((resource, item))
+                facts.medication_orders.append(resource)
             elif isinstance(resource, fhir.Medication):
-                medication = _as_dict(item)  # read whole: what an order names (R9 drug identity)
-                if isinstance(medication.get("id"), str):
-                    facts.medication_resources[medication["id"]] = medication
+                if resource.id is not None:  # what an order names (R9 drug identity)
+                    facts.medication_resources[resource.id] = {"code": resource.code, "ingredient": resource.ingredient}
             elif isinstance(resource, fhir.Procedure):
                 if relevant.procedure(resource):
                     facts.procedures.append(procedure_facts(resource, zone))
@@ -649,10 +637,22 @@ def _read_back(kept: list[tuple[int, str | None, Received]], older: list[tuple[i
     return placed
 
 
+def _names(model: fhir.MedicationRequest | fhir.MedicationAdministration | fhir.MedicationStatement
+           ) -> dict[str, Any]:
+    """The elements of a typed medication resource that `medication_concept` reads, as the JSON they were sent as."""
+    named = {"medicationCodeableConcept": model.medicationCodeableConcept,
+             "medicationReference": model.medicationReference, "contained": model.contained}
+    if isinstance(model, fhir.MedicationRequest):
+        named["dosageInstruction"] = model.dosageInstruction
+    else:
+        named["dosage"] = model.dosage
+    return named
+
+
 def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
     """Step 4: each medication resource by what it names (R9 drug identity); kept only when a rule reads it."""
-    for model, item in facts.medication_orders:
-        concept = medication_concept(_as_dict(item), facts.medication_resources)
+    for model in facts.medication_orders:
+        concept = medication_concept(_names(model), facts.medication_resources)
         identity = identify(concept, knowledge.context)
         if not identity.recognised:
             continue

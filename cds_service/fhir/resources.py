@@ -122,28 +122,40 @@ class Dosage(msgspec.Struct, frozen=True):
     timing: Timing | None = None
 
 
-class MedicationRequest(msgspec.Struct, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
+class Named(msgspec.Struct, frozen=True, kw_only=True):
+    """What a medication resource names (R9 drug identity), read leniently (`medication_concept`): a malformed name
+    never makes a dose unreadable."""
+
+    medicationCodeableConcept: Any = None  # noqa: N815
+    medicationReference: Any = None  # noqa: N815
+    contained: Any = None  # the Medication a reference "#id" names
+
+
+class MedicationRequest(Named, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
     status: str
     id: str | None = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
-    dosageInstruction: Any = None  # noqa: N815 -- its bounds are read leniently (`element`): a draft-like dosage
+    # its bounds are read leniently (`element`): a draft-like dosage; its routes by `medication_concept`
+    dosageInstruction: Any = None  # noqa: N815
     authoredOn: str | None = None  # noqa: N815
 
 
-class MedicationAdministration(msgspec.Struct, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):
+class MedicationAdministration(Named, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):
     status: str
     id: str | None = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
+    dosage: Any = None  # its route, read by `medication_concept`
 
 
-class MedicationStatement(msgspec.Struct, frozen=True, tag="MedicationStatement", tag_field="resourceType"):
+class MedicationStatement(Named, frozen=True, tag="MedicationStatement", tag_field="resourceType"):
     status: str
     id: str | None = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
+    dosage: Any = None  # its routes, read by `medication_concept`
 
 
 class Procedure(msgspec.Struct, frozen=True, tag="Procedure", tag_field="resourceType"):
@@ -164,9 +176,11 @@ class Condition(msgspec.Struct, frozen=True, tag="Condition", tag_field="resourc
 
 
 class Medication(msgspec.Struct, frozen=True, tag="Medication", tag_field="resourceType"):
-    """What a medication order names (R9 drug identity): read whole, from what it was decoded from."""
+    """What a medication order names (R9 drug identity), read leniently (`medication_concept`)."""
 
     id: str | None = None
+    code: Any = None
+    ingredient: Any = None
 
 
 Received = dict[str, Any] | bytes | msgspec.Raw  # a resource decoded, or its bytes as received
@@ -178,7 +192,9 @@ TYPES: dict[str, type[msgspec.Struct]] = {
 }
 Resource = (Observation | DiagnosticReport | Patient | MedicationRequest | MedicationAdministration
             | MedicationStatement | Procedure | Condition | Medication)
-_RESOURCE = msgspec.json.Decoder(Resource)
+# An element decoded loosely (Any) may hold a number past a double's range, which JSON allows: read as infinite, so
+# that it makes unreadable only what a rule reads of it (a Number refuses it), never the resource around it.
+_RESOURCE = msgspec.json.Decoder(Resource, float_hook=float)
 
 
 class OtherType(Exception):
@@ -207,7 +223,7 @@ class _Kind(msgspec.Struct):
     resourceType: Any = None  # noqa: N815
 
 
-_KIND = msgspec.json.Decoder(_Kind)
+_KIND = msgspec.json.Decoder(_Kind, float_hook=float)
 
 
 def _kind_of(data: bytes | msgspec.Raw) -> Any:

@@ -76,8 +76,10 @@ class _Body(_Members, total=False):
 
 
 _BODY = msgspec.json.Decoder(_Body)
-_RESOURCE = msgspec.json.Decoder(_Resource)
-_RESOURCES = msgspec.json.Decoder(list[_Resource])
+# A FHIR answer's elements are decoded loosely (Any): a number past a double's range, which JSON allows, is read as
+# infinite, so that it makes unreadable only the resource whose rule reads it (R10), never the whole page.
+_RESOURCE = msgspec.json.Decoder(_Resource, float_hook=float)
+_RESOURCES = msgspec.json.Decoder(list[_Resource], float_hook=float)
 BATCH = 256  # resources decoded together when a Bundle is iterated: few calls, and a batch stays in the CPU caches
 
 
@@ -135,7 +137,7 @@ def _decoded_batch(raws: list[msgspec.Raw]) -> Iterator[dict[str, Any]]:
 
 def decode_entry(data: bytes) -> Any:
     """One resource of a prefetch Bundle, slimmed to ELEMENTS_READ (anything else as JSON decodes it: the caller
-    skips what is no object); BadRequest when it is not JSON (a number past double in an element read)."""
+    skips what is no object); BadRequest when it is not JSON."""
     try:
         return decode_resource(data)
     except orjson.JSONDecodeError as exc:

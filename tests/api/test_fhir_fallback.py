@@ -424,3 +424,19 @@ def test_a_search_that_says_it_failed_in_part_is_read_as_partial(client: FlaskCl
         (card,) = assert_cds_response(client.post(URL, json=body).get_json())
         assert card["summary"] == "Severe neutropenia: ANC 420/uL (Nov 24)"
         assert ("**Read only in part**" in card["detail"] and "laboratory results" in card["detail"]) is partial
+
+
+def test_a_count_past_a_double_in_a_fhir_answer_is_a_data_problem_of_its_own(client: FlaskClient,
+                                                                              mocked: responses.RequestsMock) -> None:
+    """R10: one ANC of the search's answer has a value past a double's range (JSON allows it; a FHIR decimal's
+    exponent may have 9 digits). That result is a data problem; the rest of the page is read -- the severe ANC
+    of Nov 24 is the card (the whole answer had been "malformed JSON": no labs, 412)."""
+    page = orjson.dumps(bundle(anc(300), anc(420, id="odd", when=ago(days=3)))).replace(
+        b'"value":420', b'"value":1e999')
+    assert b"1e999" in page
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {
+        "labs": lambda request: (200, {"Content-Type": "application/fhir+json"}, page)}))
+    response = client.post(URL, json=_fallback_request())
+    assert response.status_code == 200
+    (card,) = assert_cds_response(response.get_json())
+    assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"

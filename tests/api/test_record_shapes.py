@@ -1,12 +1,16 @@
 """Shapes real records come in, through the whole service (the wire keeps what the rules read): the hour of
 birth on a Patient, results a laboratory's report carries inside it, a CBC sent as one Observation with components,
-a temperature above the thermometer's range."""
+a temperature above the thermometer's range; numbers past a double's range in elements no rule reads."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+import pytest
 from flask.testing import FlaskClient
 
-from tests.builders import PATIENT_ID, anc, bundle, hook_request, temperature
+from tests.builders import PATIENT_ID, RXNORM, ago, anc, bundle, hook_request, medication, temperature
 from tests.contract import assert_cds_response
 
 URL = "/cds-services/neutropenia-patient-view"
@@ -55,3 +59,100 @@ def test_a_temperature_above_the_thermometers_range_reaches_the_card(client: Fla
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["summary"] == "Febrile neutropenia: ANC 300/uL (Nov 24), >42.0 °C (Nov 25) -- antibiotics within 60 min"
     assert "**Fever** >42.0 °C / >107.6 °F" in card["detail"]
+
+
+# An element no rule reads, holding a number past a double's range ("1e999" in the bytes sent): a dispensed
+# quantity, a Medication's strength, a CBC's note. JSON allows it; nothing a rule reads is changed by it.
+_PAST_DOUBLE = {"value": "PAST-DOUBLE"}
+
+
+def _with_past_double(body: dict[str, Any]) -> bytes:
+    sent = orjson.dumps(body).replace(b'"PAST-DOUBLE"', b"1e999")
+    assert b"1e999" in sent
+    return sent
+
+
+def _chemotherapy(kind: str) -> tuple[str, list[dict[str, Any]]]:
+    """Carboplatin (RxNorm 40048) given 5 days ago, as `kind` -- or named by a Medication -- with the number past a
+    double in an element of it no rule reads; the prefetch key it is sent under."""
+    if kind in ("Medication", "contained Medication"):
+        named = {"resourceType": "Medication", "id": "carbo",
+                 "code": {"coding": [{"system": RXNORM, "code": "40048"}]},
+                 "amount": {"numerator": _PAST_DOUBLE, "denominator": {"value": 1}}}
+        order = medication("MedicationAdministration", "40048", ago(days=5))
+        del order["medicationCodeableConcept"]
+        if kind == "Medication":
+            order["medicationReference"] = {"reference": "Medication/carbo"}
+            return "medicationAdministrations", [order, named]
+        order["medicationReference"] = {"reference": "#carbo"}
+        order["contained"] = [named]
+        return "medicationAdministrations", [order]
+    dose = medication(kind, "40048", ago(days=5), dispenseRequest={"quantity": _PAST_DOUBLE},
+                      note=[{"text": "cycle 1", "extension": [{"url": "http://example.org/x", "valueDecimal": 0}]}])
+    dose["extension"] = [{"url": "http://example.org/volume", "valueQuantity": _PAST_DOUBLE}]
+    key = {"MedicationRequest": "medicationRequests", "MedicationAdministration": "medicationAdministrations",
+           "MedicationStatement": "medicationStatements"}[kind]
+    return key, [dose]
+
+
+@pytest.mark.parametrize("kind", ["MedicationRequest", "MedicationAdministration", "MedicationStatement",
+                                  "Medication", "contained Medication"])
+def test_a_number_past_a_double_where_no_rule_reads_leaves_the_chemotherapy_known(client: FlaskClient,
+                                                                                kind: str) -> None:
+    """R7/R8: ANC 800, 38.5 °C, carboplatin given 5 days ago: febrile neutropenia, critical. The drug was read
+    from the resource decoded whole a second time, which failed on the number: carboplatin unrecognised, and the
+    card a warning ("moderate neutropenia with fever")."""
+    key, resources = _chemotherapy(kind)
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.5"))
+    body["prefetch"][key] = bundle(*resources)
+    response = client.post(URL, data=_with_past_double(body), content_type="application/json")
+    (card,) = assert_cds_response(response.get_json())
+    assert card["indicator"] == "critical"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+    assert "- **Chemotherapy**: carboplatin" in card["detail"]
+
+
+def test_a_number_past_a_double_where_no_rule_reads_leaves_a_cbcs_components_read(client: FlaskClient) -> None:
+    """R1/R2: a CBC sent as one Observation with components, the ANC 300 among them, and a note no rule reads
+    holding the number: severe, critical (its components had been read from a second decode, which failed: no
+    card at all)."""
+    cbc = {"resourceType": "Observation", "id": "cbc-9", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+           "subject": {"reference": f"Patient/{PATIENT_ID}"}, "effectiveDateTime": "2026-11-24T06:00:00Z",
+           "extension": [{"url": "http://example.org/volume", "valueQuantity": _PAST_DOUBLE}],
+           "component": [{"code": anc(300)["code"], "valueQuantity": anc(300)["valueQuantity"]}]}
+    response = client.post(URL, data=_with_past_double(hook_request(cbc)), content_type="application/json")
+    (card,) = assert_cds_response(response.get_json())
+    assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
+
+
+def _report_carrying(result: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "DiagnosticReport", "id": "cbc-7", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "57021-8"}]},
+            "subject": {"reference": f"Patient/{PATIENT_ID}"}, "effectiveDateTime": "2026-11-24T05:00:00Z",
+            "contained": [result], "result": [{"reference": "#anc"}]}
+
+
+def test_a_number_past_a_double_where_no_rule_reads_leaves_a_reports_results_read(client: FlaskClient) -> None:
+    """R1: a report carrying its ANC 300 inside it, the ANC with an extension no rule reads holding the number:
+    severe, critical (the whole report had been unreadable: no card at all)."""
+    inner = {k: v for k, v in anc(300, id="anc").items() if k != "effectiveDateTime"}
+    inner["extension"] = [{"url": "http://example.org/volume", "valueQuantity": _PAST_DOUBLE}]
+    body = hook_request()
+    body["prefetch"]["labReports"] = bundle(_report_carrying(inner))
+    response = client.post(URL, data=_with_past_double(body), content_type="application/json")
+    (card,) = assert_cds_response(response.get_json())
+    assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
+
+
+def test_a_count_past_a_double_in_a_report_is_a_data_problem(client: FlaskClient) -> None:
+    """R10: the ANC a report carries, its value past a double's range: never classified, an info card says it
+    could not be read (the whole report had been unreadable, and nothing said)."""
+    inner = {k: v for k, v in anc(300, id="anc").items() if k != "effectiveDateTime"}
+    inner["valueQuantity"] = {**inner["valueQuantity"], **_PAST_DOUBLE}
+    body = hook_request()
+    body["prefetch"]["labReports"] = bundle(_report_carrying(inner))
+    response = client.post(URL, data=_with_past_double(body), content_type="application/json")
+    (card,) = assert_cds_response(response.get_json())
+    assert card["indicator"] == "info" and card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
