@@ -199,11 +199,19 @@ def _observation_id(reference: str | None) -> str | None:
     return reference.split("Observation/", 1)[1].split("/", 1)[0] or None
 
 
+def _reference_low(ranges: Any) -> Quantity | None:
+    """The lab's lower limit, `referenceRange.low` (R5's CTCAE grade 1); unknown (None) when it cannot be read."""
+    try:
+        return next((_quantity(r.low) for r in elements(ranges, fhir.ReferenceRange) if r.low is not None), None)
+    except Unreadable:
+        return None
+
+
 # -- facts, one kind of resource each ----------------------------------------------------------------------------------
 def observation_facts(obs: fhir.Observation, role: Role, loinc: str, effective: datetime | None,
                       zone: tzinfo) -> ObservationFacts:
     """A lab or vital result (R1-R4, R7), collected at `effective` (its own effective[x])."""
-    reference_low = next((_quantity(r.low) for r in obs.referenceRange if r.low is not None), None)
+    reference_low = _reference_low(obs.referenceRange)
     return ObservationFacts(
         id=obs.id,
         role=role,
@@ -212,7 +220,7 @@ def observation_facts(obs: fhir.Observation, role: Role, loinc: str, effective: 
         subject=_reference(obs.subject),
         quantity=_quantity(obs.valueQuantity),
         effective=effective,
-        issued=instant(obs.issued, zone) if effective is None else None,  # R1: `issued` dates what nothing else does
+        issued=instant(element(obs.issued, str), zone) if effective is None else None,  # R1: what nothing else dates
         last_updated=None,  # read only where R1 needs it: date_versions
         specimen=_reference(obs.specimen),
         reference_low=reference_low,
@@ -232,7 +240,7 @@ def coded_observation_facts(obs: fhir.Observation, zone: tzinfo) -> CodedObserva
         components=tuple(ComponentFacts(codings_of(c.code), codings_of(c.valueCodeableConcept), c.valueString)
                          for c in elements(obs.component, fhir.Component)),
         specimen=_reference(obs.specimen),
-        effective=instant(obs.effectiveDateTime, zone) or instant(obs.issued, zone),
+        effective=instant(obs.effectiveDateTime, zone) or instant(element(obs.issued, str), zone),
     )
 
 
@@ -516,9 +524,9 @@ class _Facts:
     medications: list[MedicationFacts] = field(default_factory=list)
     medication_resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # Medication by id (R9)
     medication_orders: list[Any] = field(default_factory=list)  # read once every Medication is known
-    # each Observation id kept -> its results' places in `observations`, their meta.lastUpdated as sent, and what
-    # each was decoded from (R1 versions)
-    versions: dict[str, list[tuple[int, str | None, Received]]] = field(default_factory=dict)
+    # each Observation id kept -> its results' places in `observations`, their meta as sent, and what each was
+    # decoded from (R1 versions)
+    versions: dict[str, list[tuple[int, Any, Received]]] = field(default_factory=dict)
     # results older than the window, with an id: (id, how many results were kept before it, what it was decoded
     # from) -- one may yet be the later version of a result kept (R1)
     set_aside: list[tuple[str, int, Received]] = field(default_factory=list)
@@ -555,9 +563,8 @@ def sort_facts(typed: Iterable[tuple[Any, Received]], knowledge: Knowledge, wind
                     if window is None or window.keeps(matched[0], effective):
                         facts.observations.append(observation_facts(resource, *matched, effective, zone))
                         if resource.id is not None:
-                            stamp = resource.meta.lastUpdated if resource.meta is not None else None
                             facts.versions.setdefault(resource.id, []).append(
-                                (len(facts.observations) - 1, stamp, item))
+                                (len(facts.observations) - 1, resource.meta, item))
                     elif resource.id is not None:
                         facts.set_aside.append((resource.id, len(facts.observations), item))
                 elif relevant.panel(resource):
@@ -599,7 +606,8 @@ def date_versions(knowledge: Knowledge, facts: _Facts) -> None:
             continue
         for index, stamp, item in versions:
             try:
-                dated = instant(stamp, knowledge.zone)
+                meta = element(stamp, fhir.Meta)
+                dated = instant(meta.lastUpdated if meta is not None else None, knowledge.zone)
             except Unreadable:
                 _unreadable(item, knowledge, facts.unreadable)
                 dropped.add(index)
@@ -609,8 +617,8 @@ def date_versions(knowledge: Knowledge, facts: _Facts) -> None:
         facts.observations = [o for i, o in enumerate(facts.observations) if i not in dropped]
 
 
-def _read_back(kept: list[tuple[int, str | None, Received]], older: list[tuple[int, Received]], knowledge: Knowledge,
-               facts: _Facts, moved: set[int]) -> list[tuple[int, str | None, Received]]:
+def _read_back(kept: list[tuple[int, Any, Received]], older: list[tuple[int, Received]], knowledge: Knowledge,
+               facts: _Facts, moved: set[int]) -> list[tuple[int, Any, Received]]:
     """A result kept, and versions of it set aside as older than the window: one of those may be the later version (a
     correction that dates the result earlier), so R1 must choose among them all -- the window changes no answer.
     They are read back, and all of this id's versions go to the end of `observations` in the order they were sent
@@ -618,7 +626,7 @@ def _read_back(kept: list[tuple[int, str | None, Received]], older: list[tuple[i
     # (one set aside after k results were kept was sent before the result kept at place k)
     sent = sorted([(index, True, stamp, item) for index, stamp, item in kept]
                   + [(before, False, None, item) for before, item in older], key=lambda version: version[:2])
-    placed: list[tuple[int, str | None, Received]] = []
+    placed: list[tuple[int, Any, Received]] = []
     for index, was_kept, kept_stamp, item in sent:
         stamp = kept_stamp
         if was_kept:
@@ -632,7 +640,7 @@ def _read_back(kept: list[tuple[int, str | None, Received]], older: list[tuple[i
             facts.observations.append(observation_facts(resource, *matched, _effective(
                 knowledge.zone, resource.effectiveDateTime, resource.effectivePeriod, resource.effectiveInstant),
                 knowledge.zone))
-            stamp = resource.meta.lastUpdated if resource.meta is not None else None
+            stamp = resource.meta
         placed.append((len(facts.observations) - 1, stamp, item))
     return placed
 

@@ -12,20 +12,19 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 
 
+# (A coding's display, a concept's text and a reference's display are matched by no rule on these resources: not
+# decoded, so never a reason to find a resource unreadable. Medications are named by their JSON: medication_concept.)
 class Coding(msgspec.Struct, frozen=True):
     system: str | None = None
     code: str | None = None
-    display: str | None = None
 
 
 class CodeableConcept(msgspec.Struct, frozen=True):
     coding: list[Coding] = []
-    text: str | None = None
 
 
 class Reference(msgspec.Struct, frozen=True):
     reference: str | None = None
-    display: str | None = None
 
 
 _LARGEST = 1e300  # past a double's range is no laboratory value
@@ -76,15 +75,17 @@ class Observation(msgspec.Struct, frozen=True, tag="Observation", tag_field="res
     status: str
     code: CodeableConcept
     id: str | None = None
-    meta: Meta | None = None
+    meta: Any = None  # read only where R1 orders versions of one id (`element`, fhir/records.py: date_versions)
     subject: Reference | None = None
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
     effectiveInstant: str | None = None  # noqa: N815
-    issued: str | None = None
+    issued: Any = None  # read only where nothing else dates the result (R1)
     valueQuantity: Quantity | None = None  # noqa: N815
     specimen: Reference | None = None
-    referenceRange: list[ReferenceRange] = []  # noqa: N815
+    # read leniently (`reference_low`, fhir/records.py): a range no rule can read leaves the lab's lower limit unknown
+    # (the CTCAE grade 1 indeterminate, R5), never the result unreadable
+    referenceRange: Any = None  # noqa: N815
     dataAbsentReason: Any = None  # noqa: N815 -- only whether there is one is read
     # Read only of some Observations (Duffy results, panels): typed where they are read (`element`), so a malformed
     # one never makes a lab result unreadable.

@@ -156,3 +156,23 @@ def test_a_count_past_a_double_in_a_report_is_a_data_problem(client: FlaskClient
     response = client.post(URL, data=_with_past_double(body), content_type="application/json")
     (card,) = assert_cds_response(response.get_json())
     assert card["indicator"] == "info" and card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
+
+
+@pytest.mark.parametrize("change", [
+    {"code": {"coding": [{"system": "http://loinc.org", "code": "751-8", "display": 751}]}},  # no rule reads it
+    {"code": {"coding": [{"system": "http://loinc.org", "code": "751-8"}], "text": ["ANC"]}},
+    {"subject": {"reference": f"Patient/{PATIENT_ID}", "display": {"family": "Doe"}}},
+    {"meta": {"lastUpdated": 20261124}},  # read only to order versions of one id (R1); this one is sent once
+    {"meta": [{"versionId": "2"}]},
+    {"issued": 1764000000},  # read only where nothing else dates the result (R1)
+    {"referenceRange": [{"low": {"value": "1.5", "unit": "10*3/uL"}}]},  # a lab's limit as a string
+    {"referenceRange": {"low": {"value": 1.5, "unit": "10*3/uL"}}},  # one range, not a list
+], ids=["coding-display", "code-text", "subject-display", "meta-lastUpdated", "meta-list", "issued",
+        "range-limit-string", "range-not-list"])
+def test_a_malformed_element_no_rule_needs_here_leaves_a_severe_anc_read(client: FlaskClient,
+                                                                        change: dict[str, Any]) -> None:
+    """R10 is for what a rule reads. ANC 300 with a number for a display, a timestamp or an issued time it does
+    not need, or a reference range it cannot read (the CTCAE grade 1 then indeterminate): severe, critical -- each
+    had made the result unreadable, an info card ("could not be interpreted") in place of the severe one."""
+    (card,) = assert_cds_response(client.post(URL, json=hook_request(anc(300) | change)).get_json())
+    assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
