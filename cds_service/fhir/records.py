@@ -200,11 +200,16 @@ def _observation_id(reference: str | None) -> str | None:
 
 
 def _reference_low(ranges: Any) -> Quantity | None:
-    """The lab's lower limit, `referenceRange.low` (R5's CTCAE grade 1); unknown (None) when it cannot be read."""
-    try:
-        return next((_quantity(r.low) for r in elements(ranges, fhir.ReferenceRange) if r.low is not None), None)
-    except Unreadable:
-        return None
+    """The lab's lower limit, the first `referenceRange.low` (R5's CTCAE grade 1); unknown (None) when it cannot be
+    read."""
+    for item in ranges if isinstance(ranges, list) else ():
+        low = item.get("low") if isinstance(item, dict) else None
+        if low is not None:
+            try:
+                return _quantity(msgspec.convert(low, fhir.Quantity))
+            except (msgspec.ValidationError, Unreadable):
+                return None
+    return None
 
 
 # -- facts, one kind of resource each ----------------------------------------------------------------------------------

@@ -61,10 +61,6 @@ class Meta(msgspec.Struct, frozen=True):
     lastUpdated: str | None = None  # noqa: N815 -- FHIR's names, here and below
 
 
-class ReferenceRange(msgspec.Struct, frozen=True):
-    low: Quantity | None = None
-
-
 class Component(msgspec.Struct, frozen=True):
     code: CodeableConcept | None = None
     valueCodeableConcept: CodeableConcept | None = None  # noqa: N815
