@@ -30,14 +30,16 @@ class ReadResults(msgspec.Struct, frozen=True):
 
 
 def is_patient_reference(reference: str | None, patient_id: str) -> bool:
-    """R1: True when `reference` names the hook's patient (relative, or absolute with a base URL).
+    """R1: True when `reference` names the hook's patient (relative, or absolute with a base URL, or as the
+    `urn:uuid:` of a record built as a Bundle, Synthea's, whose patient's id is that UUID).
 
     A missing reference is accepted: the data came from a search scoped to the patient.
     """
     if reference is None:
         return True
     path = reference.split("/_history/", 1)[0]
-    return path == f"Patient/{patient_id}" or path.endswith(f"/Patient/{patient_id}")
+    return (path == f"Patient/{patient_id}" or path.endswith(f"/Patient/{patient_id}")
+            or path == f"urn:uuid:{patient_id}")
 
 
 def latest_versions(observations: tuple[ObservationFacts, ...]) -> list[ObservationFacts]:

@@ -176,3 +176,24 @@ def test_a_malformed_element_no_rule_needs_here_leaves_a_severe_anc_read(client:
     had made the result unreadable, an info card ("could not be interpreted") in place of the severe one."""
     (card,) = assert_cds_response(client.post(URL, json=hook_request(anc(300) | change)).get_json())
     assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
+
+
+def test_a_record_built_as_a_bundle_names_its_patient_by_urn_uuid(client: FlaskClient) -> None:
+    """R1: a record made of a Bundle (Synthea's), the patient's id a UUID and each resource's subject the
+    `urn:uuid:` of that UUID: the patient's own -- ANC 800, 38.5 °C, carboplatin 5 days ago: febrile neutropenia.
+    (Each was ignored as another patient's: no card at all.) Another UUID stays another patient's."""
+    uuid = "5c0e8a3b-7f1d-4e8a-9a53-2f6f0c1d9e47"
+    own = {"reference": f"urn:uuid:{uuid}"}
+    body = hook_request(anc(800, subject=own["reference"]), patient_resource={"resourceType": "Patient", "id": uuid,
+                                                                             "birthDate": "1980-05-01"})
+    body["context"]["patientId"] = uuid
+    body["prefetch"]["vitals"] = bundle(temperature("38.5", subject=own["reference"]))
+    body["prefetch"]["medicationAdministrations"] = bundle(
+        medication("MedicationAdministration", "40048", ago(days=5), subject=own))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+    other = hook_request(anc(300, subject="urn:uuid:0b8b6f36-8f5c-4b2e-9a53-0e8f8a8a3b11"),
+                         patient_resource={"resourceType": "Patient", "id": uuid, "birthDate": "1980-05-01"})
+    other["context"]["patientId"] = uuid
+    assert assert_cds_response(client.post(URL, json=other).get_json()) == []

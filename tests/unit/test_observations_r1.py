@@ -39,7 +39,8 @@ def test_r1_data_absent_reason_without_value_is_ignored(assess_record: AssessFn)
 
 
 @pytest.mark.parametrize("subject", ["Patient/someone-else", "Group/ward-3",
-                                     "https://ehr.example.org/fhir/Patient/someone-else"])
+                                     "https://ehr.example.org/fhir/Patient/someone-else",
+                                     "urn:uuid:0b8b6f36-8f5c-4b2e-9a53-0e8f8a8a3b11"])
 def test_r1_other_patients_observation_is_ignored_and_counted(assess_record: AssessFn, subject: str) -> None:
     result = assess_record(anc(300, subject=subject))
     assert result.current is None and result.finding is None
