@@ -119,7 +119,7 @@ class Dosage(msgspec.Struct, frozen=True):
     timing: Timing | None = None
 
 
-class Named(msgspec.Struct, frozen=True, kw_only=True):
+class DrugNaming(msgspec.Struct, frozen=True, kw_only=True):
     """What a medication resource names (R9 drug identity), read leniently (`medication_concept`): a malformed name
     never makes a dose unreadable."""
 
@@ -128,7 +128,7 @@ class Named(msgspec.Struct, frozen=True, kw_only=True):
     contained: Any = None  # the Medication a reference "#id" names
 
 
-class MedicationRequest(Named, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
+class MedicationRequest(DrugNaming, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
     status: str
     id: str | None = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
@@ -137,7 +137,7 @@ class MedicationRequest(Named, frozen=True, tag="MedicationRequest", tag_field="
     authoredOn: str | None = None  # noqa: N815
 
 
-class MedicationAdministration(Named, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):
+class MedicationAdministration(DrugNaming, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):
     status: str
     id: str | None = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
@@ -146,7 +146,7 @@ class MedicationAdministration(Named, frozen=True, tag="MedicationAdministration
     dosage: Any = None  # its route, read by `medication_concept`
 
 
-class MedicationStatement(Named, frozen=True, tag="MedicationStatement", tag_field="resourceType"):
+class MedicationStatement(DrugNaming, frozen=True, tag="MedicationStatement", tag_field="resourceType"):
     status: str
     id: str | None = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
