@@ -446,7 +446,8 @@ def _birth_time(patient: fhir.Patient, born: date, zone: tzinfo) -> datetime | N
         except Unreadable:
             moment = None
         midnight = datetime.combine(born, time.min, tzinfo=UTC)
-        if moment is not None and midnight - _EARLIEST_ZONE <= moment < midnight + timedelta(days=1) + _LATEST_ZONE:
+        # (as a difference of times: a bound worked out past either end of the calendar would overflow)
+        if moment is not None and -_EARLIEST_ZONE <= moment - midnight < timedelta(days=1) + _LATEST_ZONE:
             return moment  # on that day in some time zone (birthDate is the local date)
         log.warning("patient birthTime is no time on the day of its birthDate; the birth counts from midnight")
     return None

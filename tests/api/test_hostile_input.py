@@ -149,6 +149,16 @@ def test_times_at_the_ends_of_the_calendar_do_not_break_anything(client: FlaskCl
     assert client.post(URL, json=body).status_code == 200
 
 
+@pytest.mark.parametrize("born", ["0001-01-01", "9999-12-31"])
+def test_an_hour_of_birth_at_the_ends_of_the_calendar_does_not_break_anything(client: FlaskClient, born: str) -> None:
+    # (the bounds of "on the day of birthDate" were worked out past the calendar's ends: a 500)
+    extension = {"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                 "valueDateTime": f"{born}T05:00:00Z"}
+    body = hook_request(anc(420), patient_resource={**patient(born), "_birthDate": {"extension": [extension]}})
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["summary"].startswith("Severe neutropenia: ANC 420/uL")
+
+
 def test_cors_preflight_needs_no_token_and_allows_the_headers() -> None:
     app = create_app(Settings(profile="production", public_base_url="https://cds.example",
                               cors_origins=("https://ehr.example",), fhir_server_allowlist=("https://f.example",),
