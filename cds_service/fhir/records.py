@@ -378,13 +378,17 @@ def subject_of(resource: Any) -> str | None:
     return reference if isinstance(reference, str) else None
 
 
+def _carried(resource_id: fhir.CarriedId) -> str | None:
+    return resource_id if isinstance(resource_id, str) else None
+
+
 def procedure_facts(procedure: fhir.Procedure, zone: tzinfo) -> ProcedureFacts:
-    period = procedure.performedPeriod
+    period, procedure_id = procedure.performedPeriod, _carried(procedure.id)
     if procedure.performedDateTime is not None or period is None:
-        return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code),
+        return ProcedureFacts(procedure_id, procedure.status, codings_of(procedure.code),
                               instant(procedure.performedDateTime, zone), subject_of(procedure))
     start = instant(period.start, zone)
-    return ProcedureFacts(procedure.id, procedure.status, codings_of(procedure.code), start, subject_of(procedure),
+    return ProcedureFacts(procedure_id, procedure.status, codings_of(procedure.code), start, subject_of(procedure),
                           course=start is not None,
                           ended_at=_course_end(period.end, zone) if start is not None else None)
 
@@ -395,7 +399,7 @@ def _status_code(concept: fhir.CodeableConcept | None) -> str | None:
 
 
 def condition_facts(condition: fhir.Condition) -> ConditionFacts:
-    return ConditionFacts(condition.id, _status_code(condition.clinicalStatus),
+    return ConditionFacts(_carried(condition.id), _status_code(condition.clinicalStatus),
                           _status_code(condition.verificationStatus), codings_of(condition.code), subject_of(condition))
 
 
@@ -673,8 +677,8 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
         kind = type(model).__name__
         try:
             started, course, ended = _given(model, knowledge.zone)
-            facts.medications.append(MedicationFacts(model.id, _MEDICATION_KINDS[kind], model.status, concept,
-                                                     identity, started, subject_of(model), course, ended))
+            facts.medications.append(MedicationFacts(_carried(model.id), _MEDICATION_KINDS[kind], model.status,
+                                                     concept, identity, started, subject_of(model), course, ended))
         except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
 

@@ -119,6 +119,11 @@ class Dosage(msgspec.Struct, frozen=True):
     timing: Timing | None = None
 
 
+# The id of a resource whose id no rule reads (medications, procedures, conditions): carried to its facts when it is
+# a string, and never a reason to find the resource unreadable.
+CarriedId = Any
+
+
 class DrugNaming(msgspec.Struct, frozen=True, kw_only=True):
     """What a medication resource names (R9 drug identity), read leniently (`medication_concept`): a malformed name
     never makes a dose unreadable."""
@@ -130,7 +135,7 @@ class DrugNaming(msgspec.Struct, frozen=True, kw_only=True):
 
 class MedicationRequest(DrugNaming, frozen=True, tag="MedicationRequest", tag_field="resourceType"):
     status: str
-    id: str | None = None
+    id: CarriedId = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     # its bounds are read leniently (`element`): a draft-like dosage; its routes by `medication_concept`
     dosageInstruction: Any = None  # noqa: N815
@@ -139,7 +144,7 @@ class MedicationRequest(DrugNaming, frozen=True, tag="MedicationRequest", tag_fi
 
 class MedicationAdministration(DrugNaming, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):
     status: str
-    id: str | None = None
+    id: CarriedId = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
@@ -148,7 +153,7 @@ class MedicationAdministration(DrugNaming, frozen=True, tag="MedicationAdministr
 
 class MedicationStatement(DrugNaming, frozen=True, tag="MedicationStatement", tag_field="resourceType"):
     status: str
-    id: str | None = None
+    id: CarriedId = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
@@ -157,7 +162,7 @@ class MedicationStatement(DrugNaming, frozen=True, tag="MedicationStatement", ta
 
 class Procedure(msgspec.Struct, frozen=True, tag="Procedure", tag_field="resourceType"):
     status: str
-    id: str | None = None
+    id: CarriedId = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     code: CodeableConcept | None = None
     performedDateTime: str | None = None  # noqa: N815
@@ -165,7 +170,7 @@ class Procedure(msgspec.Struct, frozen=True, tag="Procedure", tag_field="resourc
 
 
 class Condition(msgspec.Struct, frozen=True, tag="Condition", tag_field="resourceType"):
-    id: str | None = None
+    id: CarriedId = None
     subject: Any = None  # read leniently (`subject_of`)
     clinicalStatus: CodeableConcept | None = None  # noqa: N815
     verificationStatus: CodeableConcept | None = None  # noqa: N815

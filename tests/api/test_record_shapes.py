@@ -197,3 +197,26 @@ def test_a_record_built_as_a_bundle_names_its_patient_by_urn_uuid(client: FlaskC
                          patient_resource={"resourceType": "Patient", "id": uuid, "birthDate": "1980-05-01"})
     other["context"]["patientId"] = uuid
     assert assert_cds_response(client.post(URL, json=other).get_json()) == []
+
+
+@pytest.mark.parametrize("kind", ["MedicationRequest", "MedicationAdministration", "MedicationStatement",
+                                  "Procedure"])
+def test_an_id_that_is_no_string_leaves_the_chemotherapy_read(client: FlaskClient, kind: str) -> None:
+    """No rule reads the id of a medication resource or a procedure: ANC 800, 38.5 °C and chemotherapy 5 days ago
+    (carboplatin, or a chemotherapy procedure) with `"id": 7` is febrile neutropenia, critical. (The resource was
+    unreadable and dropped with a log line: "moderate neutropenia with fever", a warning.)"""
+    if kind == "Procedure":
+        key = "procedures"
+        dose = {"resourceType": "Procedure", "status": "completed", "subject": {"reference": f"Patient/{PATIENT_ID}"},
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "367336001"}]},
+                "performedDateTime": ago(days=5)}
+    else:
+        key = {"MedicationRequest": "medicationRequests", "MedicationAdministration": "medicationAdministrations",
+               "MedicationStatement": "medicationStatements"}[kind]
+        dose = medication(kind, "40048", ago(days=5))
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.5"))
+    body["prefetch"][key] = bundle(dose | {"id": 7})
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
