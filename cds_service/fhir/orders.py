@@ -1,9 +1,9 @@
 """context.draftOrders (and selections) of order-select / order-sign, read liberally into DraftOrders (R9).
 
-A draft is a draft: only what a rule needs is read (resourceType, id, status, medication[x] and the Medication it
-names, the dosage route; a ServiceRequest's code); nothing else is checked, so a draft without `intent`, with
-`category` as an object, or with a dosage the R4 model would refuse, is still checked (the CDS Hooks Sandbox sends
-all three). What was off is logged, without PHI, and counted."""
+A draft is a draft: only what a rule needs is read (resourceType, id, status, doNotPerform, medication[x] and the
+Medication it names, the dosage route; a ServiceRequest's code); nothing else is checked, so a draft without
+`intent`, with `category` as an object, or with a dosage the R4 model would refuse, is still checked (the CDS Hooks
+Sandbox sends all three). What was off is logged, without PHI, and counted."""
 
 from __future__ import annotations
 
@@ -70,8 +70,11 @@ def _name(reference: str, concept: MedicationConcept) -> str:
 
 def _draft_order(resource: dict[str, Any], reference: str,
                  medications: dict[str, dict[str, Any]]) -> DraftOrder | None:
-    """The order as R9 reads it, or None when there is nothing to check (no medication or service yet)."""
+    """The order as R9 reads it, or None when there is nothing to check: no medication or service yet, or an order
+    that it NOT be given (FHIR's modifier doNotPerform: "no MMR vaccine")."""
     _irregularities(resource)
+    if resource.get("doNotPerform") is True:
+        return None
     if resource["resourceType"] == "MedicationRequest":
         concept = medication_concept(resource, medications)
     else:

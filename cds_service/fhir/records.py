@@ -670,6 +670,8 @@ def _names(model: fhir.MedicationRequest | fhir.MedicationAdministration | fhir.
 def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
     """Step 4: each medication resource by what it names (R9 drug identity); kept only when a rule reads it."""
     for model in facts.medication_orders:
+        if isinstance(model, fhir.MedicationRequest) and model.doNotPerform is True:
+            continue  # an order that the drug NOT be given: no dose, no drug taken (FHIR's modifier doNotPerform)
         concept = medication_concept(_names(model), facts.medication_resources)
         identity = identify(concept, knowledge.context)
         if not identity.recognised:

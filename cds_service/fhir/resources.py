@@ -140,6 +140,7 @@ class MedicationRequest(DrugNaming, frozen=True, tag="MedicationRequest", tag_fi
     # its bounds are read leniently (`element`): a draft-like dosage; its routes by `medication_concept`
     dosageInstruction: Any = None  # noqa: N815
     authoredOn: str | None = None  # noqa: N815
+    doNotPerform: Any = None  # noqa: N815 -- FHIR's modifier: true orders that the drug NOT be given (no dose)
 
 
 class MedicationAdministration(DrugNaming, frozen=True, tag="MedicationAdministration", tag_field="resourceType"):

@@ -440,3 +440,18 @@ def test_a_count_past_a_double_in_a_fhir_answer_is_a_data_problem_of_its_own(cli
     assert response.status_code == 200
     (card,) = assert_cds_response(response.get_json())
     assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
+
+
+def test_a_fetched_request_not_to_give_chemotherapy_is_no_dose(client: FlaskClient,
+                                                              mocked: responses.RequestsMock) -> None:
+    """R7/R8 through the fallback (the answer slimmed to the elements read keeps the modifier): ANC 800, 38.5 °C,
+    and carboplatin ordered 5 days ago with `doNotPerform: true` -- not given, so moderate neutropenia with fever
+    (a warning), not febrile neutropenia."""
+    order = medication("MedicationRequest", "40048", ago(days=5), status="active") | {"doNotPerform": True}
+    data = {**DATA, "labs": bundle(anc(800)), "vitals": bundle(temperature("38.5")),
+            "MedicationRequest": bundle(order)}
+    mocked.add_callback(responses.GET, ANY, callback=_server(data))
+    (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert card["indicator"] == "warning"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
+    assert any("MedicationRequest" in call.request.url for call in mocked.calls)

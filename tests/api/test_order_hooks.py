@@ -196,3 +196,21 @@ def test_service_request_vaccine_and_medication_reference(client: FlaskClient, r
     cards = assert_cds_response(client.post(SIGN, json=body).get_json())
     assert [c["suggestions"][0]["actions"][0]["resourceId"] for c in cards] == [
         "ServiceRequest/varicella", "MedicationRequest/carbo"]
+
+
+@pytest.mark.parametrize("order", [
+    draft("03", CVX, id="mmr"),  # a live vaccine (MMR)
+    draft("03", CVX, id="mmr", kind="ServiceRequest"),
+    draft("2626", id="clozapine"),
+    draft("40048", id="carboplatin"),
+    draft("161", id="acetaminophen-pr", route="37161004"),  # by the rectal route
+], ids=["live-vaccine", "live-vaccine-service-request", "clozapine", "antineoplastic", "rectal"])
+@pytest.mark.parametrize("do_not_perform", [True, False])
+def test_an_order_not_to_give_it_is_not_checked(client: FlaskClient, order: dict[str, Any],
+                                                do_not_perform: bool) -> None:
+    """R9 checks orders to give a drug, a vaccine or a route. A draft with FHIR's modifier `doNotPerform: true`
+    orders that it NOT be given ("no MMR vaccine"): no card at ANC 300 -- it had been a critical card suggesting
+    to delete that very order. The same draft without it is checked."""
+    body = order_request("order-sign", anc(300), drafts=[{**order, "doNotPerform": do_not_perform}])
+    cards = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert len(cards) == (0 if do_not_perform else 1)

@@ -220,3 +220,40 @@ def test_an_id_that_is_no_string_leaves_the_chemotherapy_read(client: FlaskClien
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical"
     assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+
+
+# FHIR R4's modifier `doNotPerform` on a MedicationRequest: true is a request that the drug NOT be given.
+@pytest.mark.parametrize(("do_not_perform", "indicator", "finding"), [
+    (True, "warning", "fever-with-neutropenia"),  # no dose: R7's "ANC 500-999 and no chemotherapy window"
+    (False, "critical", "febrile-neutropenia"),
+    (None, "critical", "febrile-neutropenia"),
+])
+def test_a_request_not_to_give_chemotherapy_is_no_dose(client: FlaskClient, do_not_perform: bool | None,
+                                                       indicator: str, finding: str) -> None:
+    """R7/R8: ANC 800 and 38.5 °C, with a MedicationRequest for carboplatin 5 days ago. `doNotPerform: true` makes
+    it an order that carboplatin not be given: no antineoplastic was given, so no chemotherapy window -- moderate
+    neutropenia with fever, a warning. (It was read as a dose: febrile neutropenia, an emergency, for a drug the
+    order forbade.)"""
+    order = medication("MedicationRequest", "40048", ago(days=5), status="active")
+    if do_not_perform is not None:
+        order["doNotPerform"] = do_not_perform
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.5"))
+    body["prefetch"]["medicationRequests"] = bundle(order)
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert (card["indicator"], card["extension"]["neutropenia-cds"]["finding"]) == (indicator, finding)
+    assert ("**Chemotherapy**" in card["detail"]) is (do_not_perform is not True)
+
+
+@pytest.mark.parametrize("do_not_perform", [True, False])
+def test_a_request_not_to_give_clozapine_is_no_active_clozapine(client: FlaskClient, do_not_perform: bool) -> None:
+    """R8: ANC 800 and an active MedicationRequest for clozapine (RxNorm 2626) that says `doNotPerform: true` -- the
+    patient is not to take it: the card gives no clozapine action and lists no clozapine among the causes."""
+    order = medication("MedicationRequest", "2626", ago(days=5), status="active")
+    order["doNotPerform"] = do_not_perform
+    body = hook_request(anc(800))
+    body["prefetch"]["medicationRequests"] = bundle(order)
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["summary"] == "Moderate neutropenia: ANC 800/uL (Nov 24)"
+    assert ("**Clozapine**" in card["detail"]) is not do_not_perform
+    assert ("not a diagnosis): clozapine." in card["detail"]) is not do_not_perform

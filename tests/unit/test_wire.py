@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from fhir.resources.R4B.condition import Condition
@@ -17,6 +18,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 
 from cds_service.errors import BadRequest
+from cds_service.fhir import resources
 from cds_service.fhir.wire import (
     BATCH,
     ELEMENTS_READ,
@@ -41,6 +43,15 @@ def test_every_element_fhir_requires_of_a_validated_type_is_kept(model: Any) -> 
             required.add(field.alias or name)
     assert required <= set(ELEMENTS_READ), f"{model.__name__}: {sorted(required - set(ELEMENTS_READ))}"
 
+
+
+@pytest.mark.parametrize("name", sorted(resources.TYPES))
+def test_every_element_a_rule_reads_is_kept(name: str) -> None:
+    """What the typed decode reads of a resource (fhir/resources.py) survives the slimming of a FHIR answer: an
+    element left out would be read as absent from the fallback's answers only (a modifier such as doNotPerform
+    among them)."""
+    read = {field.encode_name for field in msgspec.structs.fields(resources.TYPES[name])}
+    assert read <= set(ELEMENTS_READ), sorted(read - set(ELEMENTS_READ))
 
 def _resources(value: dict[str, Any]) -> list[dict[str, Any]]:
     entries = value["entry"]
