@@ -273,13 +273,13 @@ def with_carried_results(typed: Iterable[tuple[Any, Received]], knowledge: Knowl
     """Each typed resource, and after it the results it carries inside it: the Observations a DiagnosticReport
     contains (listed in `result` as "#id"), and the components of an Observation with no R2 role of its own (a CBC
     sent as one Observation with a component per count). Results like any other (R1, R2): their ids made the
-    record's own; a report's dated by the report, components sharing their Observation's time, status, subject,
-    specimen and versions."""
+    record's own; a report's dated by the report and sharing its status where the report's says less (a report
+    withdrawn takes them with it), components sharing their Observation's time, status, subject, specimen and
+    versions."""
     for resource, item in typed:
         yield resource, item
         if isinstance(resource, fhir.DiagnosticReport) and isinstance(resource.contained, list):
-            carried = [{**inner, "id": _contained_id(resource, inner["id"])} if isinstance(inner.get("id"), str)
-                       else inner for inner in resource.contained
+            carried = [_carried_by(resource, inner) for inner in resource.contained
                        if isinstance(inner, dict) and inner.get("resourceType") == "Observation"]
         elif isinstance(resource, fhir.Observation) and isinstance(resource.component, list) and (
                 _role(resource, knowledge) is None):
@@ -291,6 +291,27 @@ def with_carried_results(typed: Iterable[tuple[Any, Received]], knowledge: Knowl
                 yield read_resource(inner), inner
             except Unreadable:
                 yield None, inner
+
+
+# A result carried inside a report (`contained`) has no life of its own (FHIR R4): a report withdrawn or cancelled
+# takes it with it (R1: never used), and one not yet final makes it preliminary at most (R1: the card says so).
+_REPORT_VOIDS = frozenset({"entered-in-error", "cancelled"})
+_REPORT_UNFINISHED = frozenset({"registered", "partial", "preliminary"})
+_FINAL = frozenset({"final", "amended", "corrected"})
+
+
+def _carried_by(report: fhir.DiagnosticReport, inner: dict[str, Any]) -> dict[str, Any]:
+    """An Observation a report carries inside it, as a result of the record: its id made the record's own, its status
+    the report's where the report's says less."""
+    result = dict(inner)
+    if isinstance(inner.get("id"), str):
+        result["id"] = _contained_id(report, inner["id"])
+    status = report.status if isinstance(report.status, str) else None  # (one that is no string says nothing)
+    if status in _REPORT_VOIDS:
+        result["status"] = status
+    elif status in _REPORT_UNFINISHED and inner.get("status") in _FINAL:
+        result["status"] = "preliminary"
+    return result
 
 
 _SHARED = ("status", "meta", "subject", "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued",

@@ -257,3 +257,24 @@ def test_a_request_not_to_give_clozapine_is_no_active_clozapine(client: FlaskCli
     assert card["summary"] == "Moderate neutropenia: ANC 800/uL (Nov 24)"
     assert ("**Clozapine**" in card["detail"]) is not do_not_perform
     assert ("not a diagnosis): clozapine." in card["detail"]) is not do_not_perform
+
+
+@pytest.mark.parametrize(("report_status", "summary"), [
+    ("final", "Severe neutropenia: ANC 300/uL (Nov 24)"),
+    ("amended", "Severe neutropenia: ANC 300/uL (Nov 24)"),
+    ("preliminary", "Severe neutropenia: ANC 300/uL (Nov 24, preliminary)"),
+    ("partial", "Severe neutropenia: ANC 300/uL (Nov 24, preliminary)"),
+    ("entered-in-error", None),
+    ("cancelled", None),
+    ({"code": "entered-in-error"}, "Severe neutropenia: ANC 300/uL (Nov 24)"),  # no status: the result's own
+])
+def test_a_result_carried_inside_a_report_shares_the_reports_status(client: FlaskClient, report_status: Any,
+                                                                     summary: str | None) -> None:
+    """R1: an ANC of 300 (status final) that a DiagnosticReport carries inside it (`contained`) has no life of its
+    own: a report withdrawn (entered-in-error) or cancelled takes it with it -- never used, no card (it was a
+    critical card) -- and a report still preliminary or partial makes it a preliminary result."""
+    inner = {k: v for k, v in anc(300, id="anc").items() if k != "effectiveDateTime"}
+    body = hook_request()
+    body["prefetch"]["labReports"] = bundle(_report_carrying(inner) | {"status": report_status})
+    cards = assert_cds_response(client.post(URL, json=body).get_json())
+    assert [card["summary"] for card in cards] == ([summary] if summary else [])
