@@ -80,8 +80,11 @@ def _draft_order(resource: dict[str, Any], reference: str,
     else:
         code = resource.get("code")
         concept = MedicationConcept(tuple(raw_codings(code)), (), tuple(concept_names(code)))
-    if not (concept.codings or concept.ingredient_codings or concept.names):
+    if not (concept.codings or concept.ingredient_codings or concept.names or concept.routes or concept.route_names
+            or resource.get("medicationReference") is not None):
         return None  # e.g. the Sandbox's Rx View before a drug is chosen: nothing to check
+    # (a drug named only by a Medication not sent is still an order: its route is checked, and it is counted as an
+    # unrecognised medication)
     status = resource.get("status")
     return DraftOrder(reference, _name(reference, concept), concept, status if isinstance(status, str) else None)
 

@@ -51,6 +51,21 @@ def test_calls_cards_and_refusals_are_counted(client: FlaskClient) -> None:
     assert _delta(before, after, "cds_noticed_total", event="draft MedicationRequest read despite: no intent") == 1
 
 
+def test_a_draft_whose_drug_cannot_be_named_is_counted_as_unrecognised(client: FlaskClient) -> None:
+    """R9: a draft naming its drug only by a Medication the draftOrders Bundle does not carry (no display) is an
+    unrecognised medication -- counted, never flagged -- not a draft with no medication yet, which is not counted."""
+    not_sent = {k: v for k, v in draft("0").items() if k != "medicationCodeableConcept"}
+    not_sent["medicationReference"] = {"reference": "Medication/not-sent"}
+    no_drug_yet = {k: v for k, v in draft("0").items() if k != "medicationCodeableConcept"}
+    before = _series(client)
+    for order in (not_sent, no_drug_yet):
+        response = client.post("/cds-services/neutropenia-order-sign",
+                                json=order_request("order-sign", anc(420), drafts=[order]))
+        assert response.status_code == 200 and response.get_json() == {"cards": []}
+    after = _series(client)
+    assert _delta(before, after, "cds_noticed_total", event="unrecognised medication in a draft order") == 1
+
+
 def test_feedback_and_fhir_fallback_are_counted(client: FlaskClient) -> None:
     before = _series(client)
     feedback = {"feedback": [{"card": "never-shown", "outcome": "overridden",

@@ -214,3 +214,19 @@ def test_an_order_not_to_give_it_is_not_checked(client: FlaskClient, order: dict
     body = order_request("order-sign", anc(300), drafts=[{**order, "doNotPerform": do_not_perform}])
     cards = assert_cds_response(client.post(SIGN, json=body).get_json())
     assert len(cards) == (0 if do_not_perform else 1)
+
+
+def _naming_a_medication_not_sent(**changes: Any) -> dict[str, Any]:
+    """A draft naming its drug only by a Medication the draftOrders Bundle does not carry, with no display."""
+    order = {k: v for k, v in draft("0", id="unknown").items() if k != "medicationCodeableConcept"}
+    return order | {"medicationReference": {"reference": "Medication/not-sent"}} | changes
+
+
+def test_a_draft_by_the_rectal_route_is_checked_when_its_drug_cannot_be_named(client: FlaskClient) -> None:
+    """R9 "any order by the rectal route": its drug named only by a Medication not sent, given rectally (SNOMED
+    37161004), at ANC 300 -- a warning (the draft had been taken for one with no medication yet: no card)."""
+    order = _naming_a_medication_not_sent(dosageInstruction=[{"route": {"coding": [
+        {"system": "http://snomed.info/sct", "code": "37161004"}]}}])
+    (card,) = assert_cds_response(client.post(SIGN, json=order_request("order-sign", anc(300),
+                                                                        drafts=[order])).get_json())
+    assert card["indicator"] == "warning" and "rectal route" in card["summary"]
