@@ -279,7 +279,7 @@ def with_carried_results(typed: Iterable[tuple[Any, Received]], knowledge: Knowl
     for resource, item in typed:
         yield resource, item
         if isinstance(resource, fhir.DiagnosticReport) and isinstance(resource.contained, list):
-            carried = [_carried_by(resource, inner) for inner in resource.contained
+            carried = [_carried_by(resource, inner, knowledge) for inner in resource.contained
                        if isinstance(inner, dict) and inner.get("resourceType") == "Observation"]
         elif isinstance(resource, fhir.Observation) and isinstance(resource.component, list) and (
                 _role(resource, knowledge) is None):
@@ -297,10 +297,9 @@ def with_carried_results(typed: Iterable[tuple[Any, Received]], knowledge: Knowl
 # takes it with it (R1: never used), and one not yet final makes it preliminary at most (R1: the card says so).
 _REPORT_VOIDS = frozenset({"entered-in-error", "cancelled"})
 _REPORT_UNFINISHED = frozenset({"registered", "partial", "preliminary"})
-_FINAL = frozenset({"final", "amended", "corrected"})
 
 
-def _carried_by(report: fhir.DiagnosticReport, inner: dict[str, Any]) -> dict[str, Any]:
+def _carried_by(report: fhir.DiagnosticReport, inner: dict[str, Any], knowledge: Knowledge) -> dict[str, Any]:
     """An Observation a report carries inside it, as a result of the record: its id made the record's own, its status
     the report's where the report's says less."""
     result = dict(inner)
@@ -309,7 +308,8 @@ def _carried_by(report: fhir.DiagnosticReport, inner: dict[str, Any]) -> dict[st
     status = report.status if isinstance(report.status, str) else None  # (one that is no string says nothing)
     if status in _REPORT_VOIDS:
         result["status"] = status
-    elif status in _REPORT_UNFINISHED and inner.get("status") in _FINAL:
+    elif status in _REPORT_UNFINISHED and isinstance(own := inner.get("status"), str) and (
+            own in knowledge.thresholds.usable_statuses):
         result["status"] = "preliminary"
     return result
 

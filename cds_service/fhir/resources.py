@@ -93,7 +93,7 @@ class Observation(msgspec.Struct, frozen=True, tag="Observation", tag_field="res
 
 class DiagnosticReport(msgspec.Struct, frozen=True, tag="DiagnosticReport", tag_field="resourceType"):
     id: str | None = None
-    status: Any = None  # read leniently, only for the results it carries inside it (`carried_status`, records.py)
+    status: Any = None  # read leniently, only for the results it carries inside it (`_carried_by`, fhir/records.py)
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
     result: list[Reference] = []

@@ -268,13 +268,16 @@ def test_a_request_not_to_give_clozapine_is_no_active_clozapine(client: FlaskCli
     ("cancelled", None),
     ({"code": "entered-in-error"}, "Severe neutropenia: ANC 300/uL (Nov 24)"),  # no status: the result's own
 ])
+@pytest.mark.parametrize("own_status", ["final", {"code": "final"}])  # the result's own, as sent
 def test_a_result_carried_inside_a_report_shares_the_reports_status(client: FlaskClient, report_status: Any,
-                                                                     summary: str | None) -> None:
+                                                                     summary: str | None, own_status: Any) -> None:
     """R1: an ANC of 300 (status final) that a DiagnosticReport carries inside it (`contained`) has no life of its
     own: a report withdrawn (entered-in-error) or cancelled takes it with it -- never used, no card (it was a
     critical card) -- and a report still preliminary or partial makes it a preliminary result."""
-    inner = {k: v for k, v in anc(300, id="anc").items() if k != "effectiveDateTime"}
+    inner = {k: v for k, v in anc(300, id="anc").items() if k != "effectiveDateTime"} | {"status": own_status}
     body = hook_request()
     body["prefetch"]["labReports"] = bundle(_report_carrying(inner) | {"status": report_status})
     cards = assert_cds_response(client.post(URL, json=body).get_json())
-    assert [card["summary"] for card in cards] == ([summary] if summary else [])
+    # (a status of its own that is no string: a result that cannot be read, R10 -- unless the report withdrew it)
+    read = summary if isinstance(own_status, str) else "ANC result could not be interpreted"
+    assert [card["summary"] for card in cards] == ([read] if summary else [])
