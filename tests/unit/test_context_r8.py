@@ -316,3 +316,21 @@ def test_r1_medications_procedures_and_conditions_of_another_patient_are_ignored
         else:
             assert result.context.chemotherapy is not None and result.context.clozapine_active
             assert "leukemia" in result.context.causes and result.finding is Finding.FEBRILE_NEUTROPENIA
+
+
+def _chemotherapy_procedure(status: str) -> dict[str, Any]:
+    return {"resourceType": "Procedure", "id": "p1", "status": status, "subject": {"reference": "Patient/pat-1"},
+            "code": {"coding": [{"system": SNOMED, "code": "367336001"}]}, "performedDateTime": ago(days=9)}
+
+
+@pytest.mark.parametrize(("status", "given"), [
+    ("completed", True), ("in-progress", True),
+    # stopped after some of it was begun, or paused to resume (FHIR's definitions): some was given -- the safer
+    # reading the knowledge file takes for a dose stopped or on hold, here for a chemotherapy procedure too
+    ("stopped", True), ("on-hold", True),
+    ("preparation", False), ("not-done", False), ("entered-in-error", False), ("unknown", False),
+])
+def test_r8_a_chemotherapy_procedure_counts_by_its_status(assess_record: AssessFn, status: str, given: bool) -> None:
+    result = assess_record(anc(700), _chemotherapy_procedure(status))
+    assert result.context is not None
+    assert (result.context.chemotherapy is not None and result.context.chemotherapy.in_window) is given
