@@ -78,8 +78,8 @@ def _lowest(result: LabResult) -> tuple[Decimal, bool, bool, str]:
 
 
 def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabResult | None:
-    """The result whose code comes first in the knowledge file's order (R2: 33256-9 first for WBC); of several with
-    that code, the lowest."""
+    """The result of a code R2 prefers (33256-9 for WBC), if any; of the others -- several of one code, or of codes
+    R2 ranks no higher than each other -- the lowest."""
     if not results:
         return None
     if len(results) == 1:

@@ -57,11 +57,14 @@ class Codes:
     temperature_route: Mapping[str, str]  # R7: reported, never corrected
     unverified: tuple[str, ...]
     panels: frozenset[str] = frozenset()  # R1: CBC and differential panels (hasMember)
+    preferred_by_role: Mapping[Role, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # R2, in order
 
     @functools.cached_property
     def rank_by_role(self) -> Mapping[Role, Mapping[str, int]]:
-        """R2: each code's place in its role's list, the first preferred (computed once, not per request)."""
-        return {role: {code: i for i, code in enumerate(codes)} for role, codes in self.codes_by_role.items()}
+        """R2: the place of each preferred code of a role, the first most preferred (computed once, not per request);
+        a role's other codes have none (R4 then takes the lowest value)."""
+        return {role: {code: i for i, code in enumerate(self.preferred_by_role.get(role, ()))}
+                for role in self.codes_by_role}
 
 
 @dataclass(frozen=True)
@@ -354,8 +357,12 @@ def _codes(data: dict[str, Any]) -> Codes:
     panels = frozenset(data["panels"]["codes"])
     if panels & set(role_by_code):
         raise KnowledgeError(f"loinc.toml: panel codes also listed under a role: {sorted(panels & set(role_by_code))}")
+    preferred = {Role(r): tuple(codes) for r, codes in data.get("preferred", {}).items()}
+    for role, codes in preferred.items():
+        if not set(codes) <= set(codes_by_role.get(role, ())):
+            raise KnowledgeError(f"loinc.toml: preferred {role} codes not listed under the role: {sorted(codes)}")
     return Codes(data["system"], role_by_code, codes_by_role, measure_by_role, dict(data["temperature_route"]),
-                 tuple(data["unverified"]["codes"]), panels)
+                 tuple(data["unverified"]["codes"]), panels, preferred)
 
 
 def _factor(value: Any, where: str) -> Any:

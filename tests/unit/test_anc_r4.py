@@ -170,6 +170,28 @@ def test_r4_several_results_of_one_code_in_a_collection_give_the_lowest_anc(
         assert (result.current.anc.value, result.current.anc.comparator) == (value, comparator)
 
 
+@pytest.mark.parametrize(("resources", "value"), [
+    ([wbc(2.0), pct("770-8", 40), pct("23761-0", 20)], 400),  # automated 40 %, manual 20 % (a flagged smear)
+    ([wbc(2.0), pct("770-8", 20), pct("23761-0", 40)], 400),
+    ([wbc(2.0), pct("770-8", 40), pct("26511-6", 20)], 400),
+    ([wbc(1.8), pct("769-0", 30), pct("26505-8", 20), pct("764-1", 5)], 450),  # two segmented % codes
+    ([wbc(1.8), pct("769-0", 20), pct("764-1", 10), pct("26508-2", 5)], 450),  # two band % codes
+    ([count("30451-9", 900), count("768-2", 400)], 400),  # two segmented count codes
+    ([count("768-2", 400), count("26507-4", 300), count("763-3", 50)], 450),  # two band count codes
+    ([wbc(3.0, "6690-2"), wbc(2.0, "804-5"), pct("770-8", 40)], 800),  # automated and manual WBC
+    ([wbc(2.0, "6690-2"), wbc(3.0, "33256-9"), pct("770-8", 40)], 1200),  # R2: nRBC-corrected WBC preferred
+])
+def test_r4_several_codes_of_one_role_give_the_lowest_anc_unless_r2_prefers_one(
+        assess_record: AssessFn, resources: list[dict[str, object]], value: int) -> None:
+    """R2 states a preference among the codes of one role only for WBC (33256-9, nRBC-corrected). Among any other
+    codes of one role in one collection -- an automated and a manual differential -- the lowest value is used, as
+    for several reported ANCs (alerts err on the safe side); the automated % had been used whatever the manual
+    one said."""
+    for sent in (resources, resources[::-1]):
+        result = assess_record(*sent)
+        assert result.current is not None and result.current.anc.value == value
+
+
 def test_r4_latest_collection_is_current(assess_record: AssessFn) -> None:
     result = assess_record(anc(300, when=ago(days=3)), wbc(4.0, when=ago(hours=5)), pct("770-8", 50, ago(hours=5)))
     assert result.current is not None
