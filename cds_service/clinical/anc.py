@@ -78,8 +78,8 @@ def _lowest(result: LabResult) -> tuple[Decimal, bool, bool, str]:
 
 
 def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabResult | None:
-    """The result of a code R2 prefers (33256-9 for WBC), if any; of the others -- several of one code, or of codes
-    R2 ranks no higher than each other -- the lowest."""
+    """The result of the code R2 prefers (33256-9 for WBC) when there is one; else the lowest of them all, whatever
+    their codes: R2 ranks no other code of a role above another (R4's safer reading)."""
     if not results:
         return None
     if len(results) == 1:
