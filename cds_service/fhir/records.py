@@ -206,8 +206,8 @@ def _reference_low(ranges: Any) -> Quantity | None:
         low = item.get("low") if isinstance(item, dict) else None
         if low is not None:
             try:
-                return _quantity(msgspec.convert(low, fhir.Quantity))
-            except (msgspec.ValidationError, Unreadable):
+                return _quantity(element(low, fhir.Quantity))
+            except Unreadable:
                 return None
     return None
 

@@ -79,7 +79,7 @@ class Observation(msgspec.Struct, frozen=True, tag="Observation", tag_field="res
     issued: Any = None  # read only where nothing else dates the result (R1)
     valueQuantity: Quantity | None = None  # noqa: N815
     specimen: Reference | None = None
-    # read leniently (`reference_low`, fhir/records.py): a range no rule can read leaves the lab's lower limit unknown
+    # read leniently (`_reference_low`, fhir/records.py): a range no rule can read leaves the lab's lower limit unknown
     # (the CTCAE grade 1 indeterminate, R5), never the result unreadable
     referenceRange: Any = None  # noqa: N815
     dataAbsentReason: Any = None  # noqa: N815 -- only whether there is one is read
