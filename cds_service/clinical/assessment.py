@@ -14,6 +14,7 @@ from cds_service.clinical.fever import detect_fever, temperature_readings
 from cds_service.clinical.labs import read_results
 from cds_service.clinical.model import (
     MEDICATION_KINDS,
+    AncMeasurement,
     AncSource,
     Assessment,
     ChemotherapyDose,
@@ -42,25 +43,35 @@ def _birth_weight(results: tuple[LabResult, ...]) -> Decimal | None:
 
 
 def trend(dated: list[Classified], now: datetime, thresholds: Thresholds) -> TrendSummary | None:
-    """R6: with 2+ ANCs in the trend window, the last few and their direction."""
+    """R6: with 2+ ANCs in the trend window, the last few and their direction -- a direction only where it is certain:
+    an ANC sent as an upper bound (R4: "<300", at most the WBC) is somewhere below its value."""
     since = now - timedelta(days=thresholds.trend_window_days)
     window = [c for c in dated if c.anc.collected_at is not None and c.anc.collected_at >= since]
     if len(window) < 2:
         return None
-    latest, previous = window[-1], window[-2]
+    latest, previous = window[-1].anc, window[-2].anc
     normal = Severity.NONE
-    if latest.severity is normal and any(c.severity is not normal for c in window[:-1]):
+    exact = latest.comparator is None  # (a bound is never "normal" for certain: its least severe band is)
+    if exact and window[-1].severity is normal and any(c.severity is not normal for c in window[:-1]):
         direction = Trend.RECOVERED  # a nadir followed by recovery above the LLN
-    elif (
-        latest.anc.value > thresholds.recovering_above_fraction * previous.anc.value
-        and previous.severity is not Severity.NONE
-    ):
+    elif exact and window[-2].severity is not normal and _certainly_above(
+            latest.value, thresholds.recovering_above_fraction, previous):
         direction = Trend.RECOVERING
-    elif latest.anc.value < thresholds.falling_below_fraction * previous.anc.value:
+    elif previous.comparator is None and is_below(
+            latest.value, latest.comparator, thresholds.falling_below_fraction * previous.value):
         direction = Trend.FALLING
-    else:
+    elif exact and previous.comparator is None:
         direction = Trend.STABLE
+    else:
+        direction = Trend.UNKNOWN  # e.g. ANC 300, then "at most 1,200": recovering, or still 300
     return TrendSummary(tuple(window[-thresholds.trend_values :]), direction)
+
+
+def _certainly_above(value: Decimal, fraction: Decimal, earlier: AncMeasurement) -> bool:
+    """True when `value` is certainly more than `fraction` of the earlier ANC: of its value when it was measured, of
+    the count below it when it is an upper bound ("<300": any count under 300; "<=300": up to 300 itself)."""
+    limit = fraction * earlier.value
+    return value >= limit if earlier.comparator == "<" else value > limit
 
 
 def _in_duffy_range(item: Classified, thresholds: Thresholds) -> bool:

@@ -41,6 +41,7 @@ class Trend(enum.StrEnum):
     RECOVERING = "recovering"
     RECOVERED = "recovered"
     STABLE = "stable"
+    UNKNOWN = "unknown"  # an upper bound ("<300", a WBC bound) leaves it open which way the count went
 
 
 

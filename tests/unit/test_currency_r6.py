@@ -75,3 +75,43 @@ def test_r6_trend_shows_at_most_three_values_within_30_days(assess_record: Asses
 
 def test_r6_no_trend_with_a_single_value(assess_record: AssessFn) -> None:
     assert assess_record(anc(420, when=ago(days=1)), anc(300, when=ago(days=31))).trend is None
+
+
+# An ANC sent as an upper bound ("<300", or a WBC with no differential: the ANC is at most the WBC, R4) has a true
+# count somewhere below it: a direction is given only when the bound makes it certain, else it is unknown. (A bound
+# at or above the LLN is no ANC at all -- a data problem -- so never a point of the trend.)
+@pytest.mark.parametrize(("points", "direction"), [
+    # the latest a bound: falling only when the bound is certainly below 75 % of the previous
+    (((2000, None), (1499, "<")), Trend.FALLING),
+    (((2000, None), (1500, "<")), Trend.FALLING),  # below 1500: below 75 % for certain
+    (((1800, None), (1350, "<")), Trend.FALLING),  # below 1350: below 75 % for certain
+    (((1800, None), (1350, "<=")), Trend.UNKNOWN),  # may be 1350, exactly 75 %
+    (((1600, None), (1400, "<")), Trend.UNKNOWN),  # may be 1399 (stable) or 100 (falling)
+    (((300, None), (1200, "<=")), Trend.UNKNOWN),  # may be 1200 (recovering) or 100
+    (((1200, None), (1400, "<")), Trend.UNKNOWN),
+    # the previous a bound: recovering only when the latest is certainly above 133 % of it
+    (((300, "<"), (400, None)), Trend.RECOVERING),
+    (((300, "<"), (399, None)), Trend.RECOVERING),  # the previous below 300: 399 is above 133 % of it
+    (((300, "<="), (399, None)), Trend.UNKNOWN),  # the previous may be 300: 399 is exactly 133 %
+    (((300, "<"), (350, None)), Trend.UNKNOWN),  # may be stable (from 299) or recovering (from 100)
+    (((1400, "<"), (1000, None)), Trend.UNKNOWN),  # "below 1400" then 1000: falling only if it was above 1333
+    (((900, "<"), (850, "<")), Trend.UNKNOWN),
+])
+def test_r6_trend_of_upper_bounds(assess_record: AssessFn, points: tuple[tuple[int, str | None], ...],
+                                  direction: Trend) -> None:
+    resources = [anc(v, comparator=c, when=ago(days=2 * (len(points) - i))) for i, (v, c) in enumerate(points)]
+    result = assess_record(*resources)
+    assert result.trend is not None
+    assert result.trend.direction is direction
+
+
+def test_r6_a_wbc_bound_after_a_severe_anc_is_no_recovery(assess_record: AssessFn) -> None:
+    """ANC 300, then two days later a WBC of 1,200 with no differential: the ANC is at most 1,200 and may still be
+    300 -- the trend says nothing of its direction (it said "recovering")."""
+    wbc = {**anc(1.2, unit="10*3/uL", when=ago(hours=2)), "code": {"coding": [{"system": "http://loinc.org",
+                                                                                "code": "6690-2"}]}}
+    result = assess_record(anc(300, when=ago(days=2)), wbc)
+    assert result.current is not None and result.current.anc.comparator == "<="
+    assert result.trend is not None
+    assert [(p.anc.value, p.anc.comparator) for p in result.trend.points] == [(300, None), (1200, "<=")]
+    assert result.trend.direction is Trend.UNKNOWN
