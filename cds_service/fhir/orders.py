@@ -105,8 +105,12 @@ def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[D
     Bundle, is nothing to check. BadRequest only for what makes the call meaningless: draftOrders that is not an
     object, or a selection that names no draft order."""
     entries = _bundle_resources(context.get("draftOrders"))
-    medications = {r["id"]: r for _, r in entries
-                   if r["resourceType"] == "Medication" and isinstance(r.get("id"), str)}
+    medications: dict[str, dict[str, Any]] = {}  # a draft Medication by its id, and by its entry's fullUrl: an
+    for full_url, resource in entries:  # unsaved one may have no id, named by its urn:uuid alone (FHIR R4 Bundle)
+        if resource["resourceType"] == "Medication":
+            for name in (resource.get("id"), full_url):
+                if isinstance(name, str) and name:
+                    medications.setdefault(name, resource)
     orders: dict[str, dict[str, Any]] = {}
     names: dict[str, str] = {}  # how a selection may name an entry -> the entry's reference
     for full_url, resource in entries:

@@ -108,7 +108,8 @@ def _routes(resource: dict[str, Any]) -> list[Any]:
 
 
 def _medication_named(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The Medication a medicationReference names: contained ("#id"), or by id among the resources sent."""
+    """The Medication a medicationReference names: contained ("#id"), or among the resources sent by the reference as
+    it is (a draft's urn:uuid), else by the id it ends with."""
     reference = resource.get("medicationReference")
     target = reference.get("reference") if isinstance(reference, dict) else None
     if not isinstance(target, str):
@@ -119,7 +120,8 @@ def _medication_named(resource: dict[str, Any], medications: dict[str, dict[str,
             if isinstance(item, dict) and item.get("id") == target[1:]:
                 return item
         return None
-    return medications.get(target.rsplit("Medication/", 1)[-1].split("/", 1)[0])  # (less any /_history/version)
+    return medications.get(target) or medications.get(
+        target.rsplit("Medication/", 1)[-1].split("/", 1)[0])  # (less any /_history/version)
 
 
 def medication_concept(resource: dict[str, Any], medications: dict[str, dict[str, Any]]) -> MedicationConcept:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.builders import CVX, ago, anc, draft, order_request, patient
+from tests.builders import CVX, PATIENT_ID, ago, anc, draft, order_request, patient
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 SELECT = "/cds-services/neutropenia-order-select"
@@ -180,6 +180,26 @@ def test_a_draft_naming_an_unsaved_medication_by_urn_uuid_is_checked(client: Fla
     # R9: an antineoplastic (carboplatin, RxNorm 40048 on the Medication) with ANC < 500 is critical
     assert card["indicator"] == "critical" and card["summary"].endswith("chemotherapy with ANC 420/uL (Nov 24)")
     assert card["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/carbo"
+
+
+@pytest.mark.parametrize("order_id", ["carbo", None])
+def test_a_draft_naming_an_unsaved_medication_with_no_id_is_checked(client: FlaskClient, order_id: str | None) -> None:
+    """FHIR R4 Bundle: an unsaved resource may have no id at all, only its entry's fullUrl (urn:uuid) -- a draft order
+    naming its Medication so was read as naming none: carboplatin at ANC 420 got no card."""
+    order = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
+             "subject": {"reference": f"Patient/{PATIENT_ID}"},
+             "medicationReference": {"reference": "urn:uuid:6f1d2c9e-3b7a-4f0e-9c55-0d8e2a7b4c31"}}
+    if order_id is not None:
+        order["id"] = order_id
+    medication = {"resourceType": "Medication",
+                  "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "40048"}]}}
+    body = order_request("order-sign", anc(420), drafts=[])
+    body["context"]["draftOrders"]["entry"] = [
+        {"fullUrl": "urn:uuid:6f1d2c9e-3b7a-4f0e-9c55-0d8e2a7b4c31", "resource": medication},
+        {"fullUrl": "urn:uuid:0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d", "resource": order}]
+    (card,) = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "critical" and card["summary"].endswith("chemotherapy with ANC 420/uL (Nov 24)")
+    assert "- Recognised as carboplatin." in card["detail"].splitlines()
 
 
 @pytest.mark.parametrize("reference", ["Medication/carboplatin", "Medication/carboplatin/_history/2"])
