@@ -1,8 +1,9 @@
 """The ANC trend chart: the patient's counts over time against the lower limit for age, the severity bands, the
 chemotherapy doses and the fever readings -- drawn with matplotlib as an inline SVG (no script, works offline).
 
-Each drawn series has an SVG id, `{chart_id}-anc` (one marker a count), `{chart_id}-lln`, `{chart_id}-chemotherapy`
-and `{chart_id}-fever`, so a page can be checked in a browser."""
+Each drawn series has an SVG id, `{chart_id}-anc` (one marker a count measured), `{chart_id}-anc-at-most` (one marker
+an upper bound: "<300", a WBC with no differential), `{chart_id}-lln`, `{chart_id}-chemotherapy` and
+`{chart_id}-fever`, so a page can be checked in a browser."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str, zon
     moments: list[datetime] = [at for at, _ in points]
     values = [float(p.anc.value) for _, p in points]
     limits = [float(p.limit.lln) for _, p in points]
+    # a count measured is a point on the line; an upper bound ("<300", a WBC with no differential: R4) is no count,
+    # only a ceiling -- a line through it would draw a rise or a fall the record does not show
+    measured = [(_day(at), float(p.anc.value)) for at, p in points if p.anc.comparator is None]
+    ceilings = [(_day(at), float(p.anc.value)) for at, p in points if p.anc.comparator is not None]
     dosed = [d.at for d in (assessment.context.doses if assessment.context else ())]
     febrile = [r.at for r in assessment.temperatures if r.celsius >= thresholds.sustained_fever_from_c]
     times, doses, fevers = [_day(m) for m in moments], [_day(m) for m in dosed], [_day(m) for m in febrile]
@@ -54,8 +59,14 @@ def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str, zon
         if times:
             axes.step([*times, now], [*limits, limits[-1]], where="post", color=LLN_COLOUR, lw=1, ls="--",
                       label="lower limit for age", gid=f"{chart_id}-lln")
-            axes.plot(times, values, marker="o", ms=4, color=ANC_COLOUR, lw=1.2, label="ANC",
-                      gid=f"{chart_id}-anc")
+            if measured:
+                axes.plot(*zip(*measured, strict=True), marker="o", ms=4, color=ANC_COLOUR, lw=1.2, label="ANC",
+                          gid=f"{chart_id}-anc")
+            if ceilings:
+                days, tops = zip(*ceilings, strict=True)
+                axes.vlines(days, 0, tops, colors=ANC_COLOUR, lw=1, ls=":")
+                axes.plot(days, tops, ls="none", marker="v", ms=5, color=ANC_COLOUR, label="ANC at most",
+                          gid=f"{chart_id}-anc-at-most")
         else:
             axes.axhline(float(assessment.general_lln), color=LLN_COLOUR, lw=1, ls="--", label="lower limit",
                          gid=f"{chart_id}-lln")

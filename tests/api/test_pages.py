@@ -154,3 +154,22 @@ def test_evaluate_writes_the_review_page_for_an_order_hook(tmp_path: Path) -> No
     assert main(["evaluate", str(request), "--at", "2026-11-25T12:00:00Z", "--html", str(out)]) == 0
     page = out.read_text()
     assert page.count('<article class="card') == 4  # MMR, carboplatin, TMP-SMX, the suppository (its scenario)
+
+
+def test_the_chart_draws_an_upper_bound_as_a_ceiling_not_a_count(tmp_path: Path) -> None:
+    """R4: a WBC of 1,200 with no differential says the ANC is at most 1,200. After a measured 999 it is drawn as a
+    ceiling of its own (a marker "at most"), never joined to the 999 by a line that would show a rise."""
+    bundle = json.loads((FIXTURES / "bundles" / "moderate-adult-999.bundle.json").read_text())
+    wbc = {"resourceType": "Observation", "id": "wbc-later", "status": "final",
+           "subject": {"reference": "Patient/pat-1"}, "effectiveDateTime": "2026-11-25T08:00:00Z",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
+           "valueQuantity": {"value": 1.2, "unit": "10*3/uL", "system": "http://unitsofmeasure.org", "code": "10*3/uL"}}
+    bundle["entry"].append({"resource": wbc})
+    (tmp_path / "bundle.json").write_text(json.dumps(bundle))
+    out = tmp_path / "review.html"
+    assert main(["evaluate", str(tmp_path / "bundle.json"), "--at", "2026-11-25T12:00:00Z", "--html", str(out)]) == 0
+    page = out.read_text()
+    assert 'data-points="2"' in page
+    measured = page.split('<g id="chart-1-anc">', 1)[1].split("</g>\n   </g>", 1)[0]
+    ceiling = page.split('<g id="chart-1-anc-at-most">', 1)[1].split("</g>\n   </g>", 1)[0]
+    assert measured.count("<use ") == 1 and ceiling.count("<use ") == 1
