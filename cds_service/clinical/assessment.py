@@ -97,9 +97,16 @@ def _febrile_finding(current: Classified | None, previous: Classified | None, do
                      thresholds: Thresholds) -> Finding | None:
     """R7 with fever now: FN, possible FN, or moderate neutropenia with fever; None to fall back to R5/R6. `previous`:
     with no current ANC, the last one, however old (R7: "older than 7 days", no newer result); `dose`: one given or
-    started 3-14 days ago (the chemotherapy proxy)."""
+    started 3-14 days ago (the chemotherapy proxy).
+
+    An ANC known only as an upper bound ("at most the WBC", R4; "<1200") rules FN in when it is below the limit, and
+    never rules it out: a count under 500 stays possible whatever the bound -- as with no count at all (the safer
+    reading), get an urgent CBC with differential."""
     def below(item: Classified, limit: Decimal) -> bool:
         return is_below(item.anc.value, item.anc.comparator, limit)
+
+    def may_be_below(item: Classified, limit: Decimal) -> bool:
+        return item.anc.comparator is not None or below(item, limit)  # (an upper bound: any count under it)
 
     if current is not None:
         if below(current, thresholds.fn_anc_below) or (
@@ -110,12 +117,14 @@ def _febrile_finding(current: Classified | None, previous: Classified | None, do
             # the safer reading of the proxy: a count taken before the dose (normal, or it would not have been given)
             # says nothing of the nadir that follows it -- as with no count at all, get an urgent CBC
             return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
+        if may_be_below(current, thresholds.fn_anc_below):
+            return Finding.POSSIBLE_FEBRILE_NEUTROPENIA  # an upper bound that leaves FN open
         if below(current, thresholds.fn_chemotherapy_anc_below):
             return Finding.FEVER_WITH_NEUTROPENIA
         return None
-    # No current ANC: an older one below 500 (R7), or -- the safer reading of the chemotherapy proxy -- 3-14 days
-    # after chemotherapy, whatever the last count was: get an urgent CBC.
-    if dose is not None or (previous is not None and below(previous, thresholds.fn_anc_below)):
+    # No current ANC: an older one below 500 (R7) -- or that may be, an upper bound -- or, the safer reading of the
+    # chemotherapy proxy, 3-14 days after chemotherapy whatever the last count was: get an urgent CBC.
+    if dose is not None or (previous is not None and may_be_below(previous, thresholds.fn_anc_below)):
         return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
     return None
 

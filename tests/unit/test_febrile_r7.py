@@ -12,7 +12,7 @@ from cds_service.clinical.fever import detect_fever
 from cds_service.clinical.model import FeverRule, Finding, TemperatureReading
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
-from tests.builders import NOW, ago, anc, medication, temperature
+from tests.builders import NOW, ago, anc, medication, observation, temperature
 from tests.conftest import AssessFn
 
 
@@ -166,6 +166,38 @@ def test_r7_fever_after_chemotherapy_with_no_count_since_the_dose(assess_record:
                                                                  dose_days: int, finding: Finding | None) -> None:
     dose = medication("MedicationAdministration", "40048", ago(days=dose_days))
     result = assess_record(anc(value, when=ago(days=anc_days)), temperature("38.6"), dose)
+    assert result.finding is finding
+
+
+def _wbc(per_ul: int, **when: float) -> dict[str, Any]:
+    """A WBC with no differential: the ANC is at most it (R4 bound)."""
+    return observation("6690-2", per_ul / 1000, "10*3/uL", when=ago(**(when or {"hours": 3})))
+
+
+# An ANC known only as an upper bound (a WBC with no differential: at most the WBC, R4; a laboratory's "<1200") can
+# rule FN in -- a bound below 500, or below 1000 after chemotherapy -- but never out: a count under 500 stays
+# possible whatever the bound. With fever, as with no count at all (the safer reading of R7): possible FN, an urgent
+# CBC with differential. (A WBC at or above the LLN says nothing of the ANC, R4: no bound at all.)
+@pytest.mark.parametrize(("bound", "chemotherapy", "finding"), [
+    (_wbc(499), False, Finding.FEBRILE_NEUTROPENIA),
+    (_wbc(500), False, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # was "moderate neutropenia with fever", a warning
+    (_wbc(999), False, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    (_wbc(1000), False, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # was "mild neutropenia", info
+    (_wbc(1499), False, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    (_wbc(1500), False, None),
+    (_wbc(999), True, Finding.FEBRILE_NEUTROPENIA),  # below 1000 3-14 days after chemotherapy
+    (_wbc(1000), True, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # was "mild neutropenia", info
+    (_wbc(1499), True, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    (anc(500, comparator="<"), False, Finding.FEBRILE_NEUTROPENIA),  # below 500 for certain
+    (anc(500, comparator="<="), False, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    (anc(1200, comparator="<"), False, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    (anc(1000, comparator="<"), True, Finding.FEBRILE_NEUTROPENIA),
+    (_wbc(900, days=10), False, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # no current ANC: the last "may be below 500"
+])
+def test_r7_an_upper_bound_never_rules_febrile_neutropenia_out(assess_record: AssessFn, bound: dict[str, Any],
+                                                               chemotherapy: bool, finding: Finding | None) -> None:
+    dose = [medication("MedicationAdministration", "40048", ago(days=7))] if chemotherapy else []
+    result = assess_record(bound, temperature("38.6"), *dose)
     assert result.finding is finding
 
 
