@@ -202,7 +202,17 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
 
 def clozapine_action(value: Decimal, comparator: str | None, duffy: DuffyStatus,
                      knowledge: Knowledge) -> ClozapineAction:
-    """R8: the clozapine label's action for this ANC, from the general or the Duffy-null (BEN) table."""
+    """R8: the clozapine label's action for this ANC, from the general or the Duffy-null (BEN) table. An upper bound
+    (`comparator`: a WBC with no differential, R4) chooses a row only when it is below the last row's limit; else
+    the count, and so the row, may be lower: the ANC is to be measured first (the safer reading)."""
+    action = _clozapine_row(value, comparator, duffy, knowledge)
+    if comparator is not None and action not in (ClozapineAction.INTERRUPT, ClozapineAction.INTERRUPT_NO_RECHALLENGE):
+        return ClozapineAction.MEASURE_ANC
+    return action
+
+
+def _clozapine_row(value: Decimal, comparator: str | None, duffy: DuffyStatus,
+                   knowledge: Knowledge) -> ClozapineAction:
     bands = knowledge.thresholds
     if duffy is not DuffyStatus.UNKNOWN:
         if not is_below(value, comparator, bands.clozapine_duffy_null_normal_from):

@@ -391,6 +391,7 @@ class ClozapineAction(enum.StrEnum):
     CONSULT_CONTINUE_THREE_TIMES_WEEKLY = "consult-continue-three-times-weekly"
     INTERRUPT = "interrupt"
     INTERRUPT_NO_RECHALLENGE = "interrupt-no-rechallenge"
+    MEASURE_ANC = "measure-anc"  # an upper bound (a WBC with no differential): the row cannot be chosen yet
 
 
 class ClinicalContext(msgspec.Struct, frozen=True):

@@ -219,6 +219,29 @@ def test_r8_clozapine_tables(knowledge: Knowledge, value: int, duffy: DuffyStatu
     assert clozapine_action(Decimal(value), None, duffy, knowledge) is action
 
 
+# An ANC known only as an upper bound (a WBC with no differential: at most the WBC, R4) chooses a row of the label's
+# table only when it is below the last row's limit; else the count, and so the row, may be lower: measure it first.
+@pytest.mark.parametrize(("value", "comparator", "duffy", "action"), [
+    (1200, "<=", DuffyStatus.UNKNOWN, ClozapineAction.MEASURE_ANC),  # was "continue, three times weekly"
+    (999, "<=", DuffyStatus.UNKNOWN, ClozapineAction.MEASURE_ANC),
+    (500, "<=", DuffyStatus.UNKNOWN, ClozapineAction.MEASURE_ANC),  # may be 500: the 500-999 row
+    (500, "<", DuffyStatus.UNKNOWN, ClozapineAction.INTERRUPT_NO_RECHALLENGE),  # below 500 for certain
+    (499, "<=", DuffyStatus.UNKNOWN, ClozapineAction.INTERRUPT_NO_RECHALLENGE),
+    (1200, "<=", DuffyStatus.GENOTYPE, ClozapineAction.MEASURE_ANC),  # was "continue"
+    (499, "<=", DuffyStatus.GENOTYPE, ClozapineAction.INTERRUPT),
+])
+def test_r8_clozapine_table_of_an_upper_bound(knowledge: Knowledge, value: int, comparator: str, duffy: DuffyStatus,
+                                              action: ClozapineAction) -> None:
+    assert clozapine_action(Decimal(value), comparator, duffy, knowledge) is action
+
+
+def test_r8_clozapine_with_a_wbc_and_no_differential(assess_record: AssessFn) -> None:
+    wbc = observation("6690-2", 1.2, "10*3/uL", when=ago(hours=3))
+    result = assess_record(wbc, medication("MedicationRequest", "2626", "2026-01-01"))
+    assert result.current is not None and result.current.anc.comparator == "<="
+    assert result.clozapine_action is ClozapineAction.MEASURE_ANC
+
+
 @pytest.mark.parametrize(("value", "action", "finding"), [
     (999, ClozapineAction.INTERRUPT_CONSULT_DAILY, Finding.NEUTROPENIA),
     (2000, ClozapineAction.CONTINUE, None),  # normal: no card at all
