@@ -75,9 +75,11 @@ def _certainly_above(value: Decimal, fraction: Decimal, earlier: AncMeasurement)
 
 
 def _in_duffy_range(item: Classified, thresholds: Thresholds) -> bool:
-    """R8: ANC 1000 to below 1500 in a child over 1 year or an adult (the reference interval is not neonatal)."""
+    """R8: ANC 1000 to below 1500 in a child over 1 year or an adult (the reference interval is not neonatal) -- a
+    count measured: an upper bound (at most the WBC, R4) is never 1000 or more for certain."""
     return (
         item.limit.basis in (LlnBasis.STANDARD, LlnBasis.AGE_UNKNOWN)
+        and item.anc.comparator is None
         and not is_below(item.anc.value, item.anc.comparator, thresholds.duffy_range_from)
         and is_below(item.anc.value, item.anc.comparator, thresholds.duffy_range_below)
     )

@@ -193,6 +193,21 @@ def test_r8_duffy_range_edges(assess_record: AssessFn, value: int, finding: Find
     assert result.finding is finding
 
 
+# The Duffy-null range is 1000 to below 1500: an upper bound (a WBC with no differential: at most the WBC, R4; a
+# laboratory's "<1200") is never in it for certain -- the count may be 300. Nor does it ask for Duffy phenotyping: it
+# asks for a differential.
+@pytest.mark.parametrize("bound", [
+    observation("6690-2", 1.2, "10*3/uL", when=ago(hours=3)),  # was "consistent with documented Duffy-null status"
+    anc(1200, comparator="<"),
+    anc(1499, comparator="<="),
+])
+def test_r8_an_upper_bound_is_never_in_the_duffy_null_range(assess_record: AssessFn, bound: dict[str, Any]) -> None:
+    documented = assess_record(bound, _genotype(GENE, HOMOZYGOUS))
+    assert documented.context is not None and documented.context.duffy is DuffyStatus.GENOTYPE
+    assert documented.finding is Finding.NEUTROPENIA
+    assert not assess_record(bound).suggest_duffy_phenotyping
+
+
 @pytest.mark.parametrize(("extra", "suggest"), [
     ([], True),
     ([medication("MedicationAdministration", "3002", ago(days=40))], False),  # chemotherapy in the record
