@@ -465,6 +465,7 @@ class OrderReason(enum.StrEnum):
     ANC_BELOW_WARNING = "anc-below-warning"  # the row's warning limit
     RECENT_CHEMOTHERAPY = "antineoplastic-within-90-days"
     NO_CURRENT_ANC = "no-current-anc"
+    ANC_MAY_BE_BELOW = "anc-may-be-below"  # an upper bound (a WBC with no differential) above the row's limit
 
 
 class OrderFinding(msgspec.Struct, frozen=True):
@@ -488,5 +489,5 @@ class OrderRisk(msgspec.Struct, frozen=True):
 
     @property
     def suggest_cbc(self) -> bool:
-        return any(f.reason is OrderReason.NO_CURRENT_ANC or f.rule in (OrderRule.CLOZAPINE, OrderRule.ANTINEOPLASTIC)
-                   for f in self.findings)
+        return any(f.reason in (OrderReason.NO_CURRENT_ANC, OrderReason.ANC_MAY_BE_BELOW)
+                   or f.rule in (OrderRule.CLOZAPINE, OrderRule.ANTINEOPLASTIC) for f in self.findings)

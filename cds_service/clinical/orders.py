@@ -25,7 +25,8 @@ CRITICAL, WARNING = "critical", "warning"
 
 def _anc_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
               warning_below: Decimal) -> OrderFinding | None:
-    """The row's finding for the current ANC: critical below one limit, warning below the other, else None."""
+    """The row's finding for the current ANC: critical below one limit, warning below the other, else None -- but for
+    an upper bound, which leaves it open whether the count is below the row's limit: a warning that it may be."""
     current = assessment.current
     if current is None:
         return None
@@ -34,7 +35,17 @@ def _anc_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
         return OrderFinding(rule, OrderReason.ANC_BELOW_CRITICAL, CRITICAL, critical_below)
     if is_below(value, comparator, warning_below):
         return OrderFinding(rule, OrderReason.ANC_BELOW_WARNING, WARNING, warning_below)
-    return None
+    return _may_be_below(assessment, rule, warning_below)
+
+
+def _may_be_below(assessment: Assessment, rule: OrderRule, limit: Decimal) -> OrderFinding | None:
+    """A current ANC known only as an upper bound (a WBC with no differential: at most the WBC, R4) that is not below
+    the row's limit may still be a count below it: the safer reading of "ANC below" is a warning that asks for a CBC
+    with differential, never silence."""
+    current = assessment.current
+    if current is None or current.anc.comparator is None:
+        return None
+    return OrderFinding(rule, OrderReason.ANC_MAY_BE_BELOW, WARNING, limit)
 
 
 def _last_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal, warning_below: Decimal,
@@ -124,6 +135,8 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
         limit, current = thresholds.rectal_warning_below, assessment.current
         if current is not None and is_below(current.anc.value, current.anc.comparator, limit):
             findings.append(OrderFinding(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, WARNING, limit))
+        elif (open_bound := _may_be_below(assessment, OrderRule.RECTAL_ROUTE, limit)) is not None:
+            findings.append(open_bound)
         elif (last := _last_band(assessment, OrderRule.RECTAL_ROUTE, limit, limit, lookback)) and not (
                 asks_for_a_count()):
             findings.append(last)

@@ -250,3 +250,16 @@ def test_a_draft_by_the_rectal_route_is_checked_when_its_drug_cannot_be_named(cl
     (card,) = assert_cds_response(client.post(SIGN, json=order_request("order-sign", anc(300),
                                                                         drafts=[order])).get_json())
     assert card["indicator"] == "warning" and "rectal route" in card["summary"]
+
+
+def test_a_drug_linked_to_neutropenia_with_a_wbc_and_no_differential_asks_for_the_count(client: FlaskClient) -> None:
+    """R4/R9: a WBC of 1,200 with no differential -- the ANC at most 1,200, perhaps under the row's 1,000 -- and a
+    TMP-SMX order: a warning that says so and suggests the CBC with differential (there was no card)."""
+    wbc = {**anc(1.2, unit="10*3/uL", when=ago(hours=3)),
+           "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]}}
+    body = order_request("order-sign", wbc, drafts=[draft("10831", id="tmp-smx", text="TMP-SMX 800-160 mg tablet")])
+    (card,) = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "warning"
+    assert card["summary"] == "TMP-SMX 800-160 mg tablet: drug linked to neutropenia with ANC ≤1,200/uL (Nov 25)"
+    assert card["detail"].startswith("**The ANC, known only as an upper bound (≤1,200/uL), may be below 1,000/uL:")
+    assert [s["label"] for s in card["suggestions"]] == ["Remove the draft order", "Order a CBC with differential"]

@@ -148,6 +148,34 @@ def test_r9_clozapine_start_duffy_null(assess_record: AssessFn, knowledge: Knowl
     assert _check(assess_record, knowledge, draft("2626"), anc(value), *_duffy_null()) == expected
 
 
+def _wbc(per_ul: int) -> dict[str, Any]:
+    """A WBC with no differential: the ANC is at most it (R4 bound)."""
+    return observation("6690-2", per_ul / 1000, "10*3/uL", when=ago(hours=3))
+
+
+ASSOCIATED, RECTAL, MAY_BE_BELOW = OrderRule.ASSOCIATED_DRUG, OrderRule.RECTAL_ROUTE, OrderReason.ANC_MAY_BE_BELOW
+
+
+# An ANC known only as an upper bound leaves open whether the count is below a row's limit: the row warns that it may
+# be, and asks for a CBC with differential (the safer reading; these rows were silent). A bound below the limit fires
+# the row as a count would; a WBC at or above the LLN is no bound at all (R4: it says nothing).
+@pytest.mark.parametrize(("order", "record", "expected"), [
+    (draft("10831"), [_wbc(1200)], [(ASSOCIATED, MAY_BE_BELOW, "warning")]),  # TMP-SMX: the count may be under 1000
+    (draft("10831"), [_wbc(999)], [(ASSOCIATED, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    (draft("10831"), [_wbc(1500)], []),
+    (draft("161", route="37161004"), [_wbc(1200)], [(RECTAL, MAY_BE_BELOW, "warning")]),  # may be under 500
+    (draft("161", route="37161004"), [_wbc(499)], [(RECTAL, OrderReason.ANC_BELOW_CRITICAL, "warning")]),
+    (draft("2626"), [_wbc(1200), *_duffy_null()],  # clozapine, documented Duffy-null: may be under its start 1000
+     [(OrderRule.CLOZAPINE, MAY_BE_BELOW, "warning"), (ASSOCIATED, MAY_BE_BELOW, "warning")]),
+    (draft("2626"), [_wbc(1200)],  # under the general start of 1500 for certain
+     [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_WARNING, "warning"), (ASSOCIATED, MAY_BE_BELOW, "warning")]),
+])
+def test_r9_an_upper_bound_leaves_a_rows_limit_open(assess_record: AssessFn, knowledge: Knowledge,
+                                                     order: dict[str, Any], record: list[dict[str, Any]],
+                                                     expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    assert _check(assess_record, knowledge, order, *record) == expected
+
+
 @pytest.mark.parametrize("rxnorm", ["2002", "2020", "6835", "8794", "9524", "3108", "10831", "198335", "121191",
                                     "1256", "103", "10485", "7145", "6851", "105585", "2348", "11118"])
 @pytest.mark.parametrize(("value", "reason", "indicator"), [
