@@ -90,7 +90,8 @@ def _finding_for(current: Classified, context: ClinicalContext, thresholds: Thre
         return None
     if context.duffy is not DuffyStatus.UNKNOWN and _in_duffy_range(current, thresholds):
         return Finding.DUFFY_NULL_RANGE  # R8: documented Duffy-null, 1000-1499
-    if current.severity is Severity.MILD and current.anc.value >= thresholds.general_lln:
+    measured = current.anc.comparator is None  # (an upper bound, at most the WBC (R4), may be below any limit)
+    if current.severity is Severity.MILD and measured and current.anc.value >= thresholds.general_lln:
         return Finding.LOW_FOR_AGE  # below the limit for this age, not below the general one (neonates, R5)
     return Finding.NEUTROPENIA
 

@@ -132,6 +132,20 @@ def test_r5_pediatric_severity(assess_record: AssessFn, birth_date: str, collect
     assert result.current is not None and result.current.severity is severity
 
 
+@pytest.mark.parametrize(("bound", "finding"), [
+    # a neonate under 72 h (LLN 1800): a WBC of 1,700 with no differential -- the ANC at most 1,700 (R4), perhaps 300:
+    # never "not below the general limit of 1,500" (it said so, low-for-age); the mild neutropenia card
+    (observation("6690-2", 1.7, "10*3/uL", when="2026-11-24T12:00:00Z"), Finding.NEUTROPENIA),
+    (anc(1700, comparator="<", when="2026-11-24T12:00:00Z"), Finding.NEUTROPENIA),
+    (anc(1700, when="2026-11-24T12:00:00Z"), Finding.LOW_FOR_AGE),
+])
+def test_r5_an_upper_bound_is_never_low_for_age_only(assess_record: AssessFn, bound: dict[str, object],
+                                                     finding: Finding) -> None:
+    result = assess_record(bound, birth_date="2026-11-23")
+    assert result.current is not None and result.current.limit.lln == 1800
+    assert result.finding is finding
+
+
 def birth_weight(grams: int) -> dict[str, object]:
     return observation("8339-4", grams, "g", when="2026-11-01T00:00:00Z")
 
