@@ -85,6 +85,7 @@ class DataKind(enum.StrEnum):
 MEDICATION_KINDS = frozenset(
     {DataKind.MEDICATION_ORDERS, DataKind.MEDICATION_ADMINISTRATIONS, DataKind.MEDICATION_STATEMENTS}
 )
+CHEMOTHERAPY_KINDS = MEDICATION_KINDS | {DataKind.PROCEDURES}  # where R8 finds a dose
 
 
 class Quantity(msgspec.Struct, frozen=True):
@@ -406,6 +407,11 @@ class ClinicalContext(msgspec.Struct, frozen=True):
     unavailable: tuple[DataKind, ...] = ()
     partial: tuple[DataKind, ...] = ()
     ignored_other_patient: int = 0  # medications, procedures and conditions filed for another patient (R1)
+
+    @property
+    def chemotherapy_unchecked(self) -> bool:
+        """R7/R8: a dose may be missing from what was read -- medication or procedure data not all available."""
+        return not CHEMOTHERAPY_KINDS.isdisjoint((*self.unavailable, *self.partial))
 
 
 class Assessment(msgspec.Struct, frozen=True):

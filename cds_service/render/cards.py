@@ -209,6 +209,7 @@ def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, A
         "causes": list(context.causes),
         "unavailable": [str(kind) for kind in context.unavailable],
         "partial": [str(kind) for kind in context.partial],
+        "chemo_unchecked": context.chemotherapy_unchecked,
     }
 
 

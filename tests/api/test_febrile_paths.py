@@ -106,3 +106,32 @@ def test_fever_on_a_daily_cdk46_inhibitor_with_an_anc_below_1000_is_febrile_neut
     assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
     assert ("- **Chemotherapy**: palbociclib (recognised by name), given since Oct 1 (55 days), ongoing"
             in card["detail"])
+
+
+NOT_CHECKED = ("- **Chemotherapy not checked**: the medication or procedure data were not all available; after an "
+               "antineoplastic 3-14 days ago this is **febrile neutropenia: empiric broad-spectrum antibiotics within "
+               "60 minutes**.")
+
+
+def test_fever_with_moderate_neutropenia_when_chemotherapy_could_not_be_checked(client: FlaskClient) -> None:
+    """R7: fever and an ANC of 800 are febrile neutropenia after chemotherapy 3-14 days ago, moderate neutropenia
+    with fever without. When the EHR sends no medication or procedure data (and no FHIR server to read them from),
+    the card cannot tell which -- it says so in the words of R7, not only in the list of data not available."""
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.5", when=ago(hours=1)))
+    assert not {"medicationRequests", "medicationAdministrations", "medicationStatements", "procedures"} & set(
+        body["prefetch"])
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "warning"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
+    assert NOT_CHECKED in card["detail"].splitlines()
+
+
+def test_the_same_card_says_nothing_of_chemotherapy_when_it_was_checked(client: FlaskClient) -> None:
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.5", when=ago(hours=1)))
+    for key in ("medicationRequests", "medicationAdministrations", "medicationStatements", "procedures"):
+        body["prefetch"][key] = bundle()  # searched, and nothing found
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
+    assert "Chemotherapy not checked" not in card["detail"]
