@@ -149,6 +149,24 @@ def _before(item: Classified, dose: ChemotherapyDose) -> bool:
 _COLLECTED_AT = attrgetter("anc.collected_at")
 
 
+def _current(dated: list[Classified], since: datetime) -> Classified | None:
+    """R6: the latest ANC collected since `since` (oldest first in `dated`). When it is an upper bound (a WBC with no
+    differential: at most the WBC, R4) and the last count measured in the window lies under it in a more severe band,
+    nothing shows the count has risen: that count stays current (the safer reading; the trend shows both)."""
+    window = [c for c in dated if c.anc.collected_at is not None and c.anc.collected_at >= since]
+    if not window:
+        return None
+    latest = window[-1]
+    bound = latest.anc
+    if bound.comparator is None:
+        return latest
+    measured = next((c for c in reversed(window) if c.anc.comparator is None), None)
+    if measured is None or (measured.severity, measured.profound) == (latest.severity, latest.profound):
+        return latest
+    under = measured.anc.value <= bound.value if bound.comparator == "<=" else measured.anc.value < bound.value
+    return measured if under else latest
+
+
 def _problem_order(problem: DataProblem) -> tuple[object, ...]:
     """Data problems oldest first (undated last), never in the order the record was sent in."""
     return (problem.collected_at is None, problem.collected_at or datetime.min.replace(tzinfo=UTC), problem.role,
@@ -183,7 +201,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     latest = dated[-1] if dated else None
     current_since = now - timedelta(days=thresholds.current_window_days)
     lookback_since = now - timedelta(days=thresholds.lookback_days)
-    current = latest if latest and latest.anc.collected_at and latest.anc.collected_at >= current_since else None
+    current = _current(dated, current_since)
 
     readings = temperature_readings(read.results, knowledge)
     fever = detect_fever(readings, now, knowledge)

@@ -284,10 +284,11 @@ def test_a_result_carried_inside_a_report_shares_the_reports_status(client: Flas
 
 
 def test_a_wbc_bound_after_a_severe_anc_is_shown_with_no_direction(client: FlaskClient) -> None:
-    """R4/R6: ANC 300, then a WBC of 1,200 with no differential: the card gives both values and no direction (the ANC
-    is at most 1,200 and may still be 300; it said "recovering")."""
+    """R4/R6: ANC 300, then a WBC of 1,200 with no differential: the ANC is at most 1,200 and may still be 300. The
+    card stays severe (it said "Mild neutropenia: ANC <=1,200", info) and gives both values with no direction (it said
+    "recovering")."""
     wbc = {**anc(1.2, unit="10*3/uL", when=ago(hours=2)),
            "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]}}
     (card,) = assert_cds_response(client.post(URL, json=hook_request(anc(300, when=ago(days=2)), wbc)).get_json())
-    assert card["summary"] == "Mild neutropenia: ANC ≤1,200/uL (Nov 25)"
+    assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 23)"
     assert "- **Trend** (direction unknown): 300/uL (Nov 23), ≤1,200/uL (Nov 25)." in card["detail"].splitlines()

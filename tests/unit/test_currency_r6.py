@@ -105,13 +105,36 @@ def test_r6_trend_of_upper_bounds(assess_record: AssessFn, points: tuple[tuple[i
     assert result.trend.direction is direction
 
 
+def _wbc(per_ul: int, **when: float) -> dict[str, object]:
+    """A WBC with no differential: the ANC is at most it (R4 bound)."""
+    return {**anc(per_ul / 1000, unit="10*3/uL", when=ago(**when)),
+            "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]}}
+
+
 def test_r6_a_wbc_bound_after_a_severe_anc_is_no_recovery(assess_record: AssessFn) -> None:
     """ANC 300, then two days later a WBC of 1,200 with no differential: the ANC is at most 1,200 and may still be
     300 -- the trend says nothing of its direction (it said "recovering")."""
-    wbc = {**anc(1.2, unit="10*3/uL", when=ago(hours=2)), "code": {"coding": [{"system": "http://loinc.org",
-                                                                                "code": "6690-2"}]}}
-    result = assess_record(anc(300, when=ago(days=2)), wbc)
-    assert result.current is not None and result.current.anc.comparator == "<="
+    result = assess_record(anc(300, when=ago(days=2)), _wbc(1200, hours=2))
     assert result.trend is not None
     assert [(p.anc.value, p.anc.comparator) for p in result.trend.points] == [(300, None), (1200, "<=")]
     assert result.trend.direction is Trend.UNKNOWN
+
+
+# R6 "the latest usable ANC of the last 7 days" and R4's bound: a WBC with no differential says the ANC is at most the
+# WBC -- when the last count measured in the window lies under that bound, nothing shows the count has risen, and that
+# count, more severe than the bound's band, stays current (the safer reading; the bound's band was current). A bound
+# under the count measured shows it fell: the bound is current, as is one in the count's own band.
+@pytest.mark.parametrize(("measured", "bound", "current"), [
+    ((300, {"days": 2}), (1200, {"hours": 2}), (300, None)),  # was "mild neutropenia: ANC <=1,200", info
+    ((900, {"days": 2}), (1200, {"hours": 2}), (900, None)),  # moderate, not mild
+    ((1100, {"days": 2}), (1400, {"hours": 2}), (1400, "<=")),  # both mild: the latest
+    ((1600, {"days": 2}), (800, {"hours": 2}), (800, "<=")),  # the count fell below the measured one
+    ((300, {"days": 8}), (1200, {"hours": 2}), (1200, "<=")),  # the count measured is no longer current
+    ((300, {"hours": 2}), (1200, {"days": 2}), (300, None)),  # the count measured is the latest
+])
+def test_r6_a_count_measured_stands_under_a_later_bound(assess_record: AssessFn, measured: tuple[int, dict[str, float]],
+                                                          bound: tuple[int, dict[str, float]],
+                                                          current: tuple[int, str | None]) -> None:
+    result = assess_record(anc(measured[0], when=ago(**measured[1])), _wbc(bound[0], **bound[1]))
+    assert result.current is not None
+    assert (result.current.anc.value, result.current.anc.comparator) == current

@@ -295,3 +295,11 @@ def test_r9_one_request_for_a_count_per_order(assess_record: AssessFn, knowledge
     for a count, so the associated row does not ask again."""
     found = _check(assess_record, knowledge, draft("6851"), anc(300, when=ago(days=8)))
     assert found == [(OrderRule.ANTINEOPLASTIC, STALE, "warning")]
+
+
+def test_r9_a_count_measured_under_a_later_bound_decides_the_row(assess_record: AssessFn,
+                                                                  knowledge: Knowledge) -> None:
+    """R6/R9: ANC 300 two days ago, a WBC of 1,200 with no differential today -- nothing shows the count has risen:
+    an MMR order is critical, as with the 300 alone (it was a warning, the bound's band)."""
+    found = _check(assess_record, knowledge, draft("03", CVX), anc(300, when=ago(days=2)), _wbc(1200))
+    assert found == [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_CRITICAL, "critical")]
