@@ -149,11 +149,11 @@ def _before(item: Classified, dose: ChemotherapyDose) -> bool:
 _COLLECTED_AT = attrgetter("anc.collected_at")
 
 
-def _current(dated: list[Classified], since: datetime) -> Classified | None:
-    """R6: the latest ANC collected since `since` (oldest first in `dated`). When it is an upper bound (a WBC with no
-    differential: at most the WBC, R4) and the last count measured in the window lies under it in a more severe band,
-    nothing shows the count has risen: that count stays current (the safer reading; the trend shows both)."""
-    window = [c for c in dated if c.anc.collected_at is not None and c.anc.collected_at >= since]
+def _standing(dated: list[Classified], since: datetime | None = None) -> Classified | None:
+    """R6: the latest ANC (collected since `since`; `dated` oldest first). When it is an upper bound (a WBC with no
+    differential: at most the WBC, R4) and the last count measured since then lies under it in a more severe band,
+    nothing shows the count has risen: that count stands (the safer reading; the trend shows both)."""
+    window = [c for c in dated if since is None or (c.anc.collected_at is not None and c.anc.collected_at >= since)]
     if not window:
         return None
     latest = window[-1]
@@ -201,17 +201,16 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     latest = dated[-1] if dated else None
     current_since = now - timedelta(days=thresholds.current_window_days)
     lookback_since = now - timedelta(days=thresholds.lookback_days)
-    current = _current(dated, current_since)
+    current = _standing(dated, current_since)
 
     readings = temperature_readings(read.results, knowledge)
     fever = detect_fever(readings, now, knowledge)
     context = clinical_context(record, now, knowledge)
-    previous = latest if current is None else None  # the last ANC, however old (R7)
+    previous = _standing(dated) if current is None else None  # the last ANC, however old (R7)
     dose = _window_dose(context, current or previous)
     if dose is not None and dose is not context.chemotherapy:
         context = msgspec.structs.replace(context, chemotherapy=dose)  # the dose the card speaks of
-    stale = previous if previous is not None and previous.anc.collected_at is not None and (
-        previous.anc.collected_at >= lookback_since) else None  # ... within the look-back (R6)
+    stale = _standing(dated, lookback_since) if current is None else None  # ... within the look-back (R6)
 
     finding: Finding | None = None
     last_abnormal: Classified | None = None

@@ -138,3 +138,20 @@ def test_r6_a_count_measured_stands_under_a_later_bound(assess_record: AssessFn,
     result = assess_record(anc(measured[0], when=ago(**measured[1])), _wbc(bound[0], **bound[1]))
     assert result.current is not None
     assert (result.current.anc.value, result.current.anc.comparator) == current
+
+
+def test_r6_a_count_measured_stands_under_a_later_bound_in_the_look_back_too(assess_record: AssessFn) -> None:
+    """No current ANC: ANC 300 ten days ago, a WBC of 1,200 with no differential nine days ago -- the last one "was
+    severe: 300" (it said "mild: <=1,200")."""
+    result = assess_record(anc(300, when=ago(days=10)), _wbc(1200, days=9))
+    assert result.current is None and result.finding is Finding.NO_CURRENT_ANC
+    assert result.last_abnormal is not None and result.last_abnormal.anc.value == 300
+    assert result.last_abnormal.severity is Severity.SEVERE
+
+
+def test_r6_the_look_back_card_reads_only_the_look_back(assess_record: AssessFn) -> None:
+    """ANC 300 a hundred days ago (past the 90-day look-back), a WBC of 1,200 with no differential eighty days ago:
+    the card of R6 speaks of the bound, the last ANC of the look-back."""
+    result = assess_record(anc(300, when=ago(days=100)), _wbc(1200, days=80))
+    assert result.finding is Finding.NO_CURRENT_ANC
+    assert result.last_abnormal is not None and result.last_abnormal.anc.comparator == "<="
