@@ -51,7 +51,7 @@ def trend(dated: list[Classified], now: datetime, thresholds: Thresholds) -> Tre
         return None
     latest, previous = window[-1].anc, window[-2].anc
     normal = Severity.NONE
-    exact = latest.comparator is None  # (a bound is never "normal" for certain: its least severe band is)
+    exact = latest.comparator is None  # (an upper bound shows no rise: its count may be any below it)
     if exact and window[-1].severity is normal and any(c.severity is not normal for c in window[:-1]):
         direction = Trend.RECOVERED  # a nadir followed by recovery above the LLN
     elif exact and window[-2].severity is not normal and _certainly_above(
