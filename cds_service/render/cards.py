@@ -123,6 +123,14 @@ def sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _order_name(risk: OrderRisk) -> str:
+    """What a card calls a draft order: the name it was sent with; for one sent with a code alone, the drug it was
+    recognised as, then that code ("Carboplatin (code 40048)", "Live vaccine (code 03)")."""
+    if risk.order.concept.names or not risk.drug:
+        return risk.order.name
+    return f"{sentence_case(risk.drug)} ({risk.order.name})"
+
+
 def trend_app_link(base_url: str, patient_id: str) -> dict[str, str]:
     """The ANC trend app (cds_service/smart.py), launched by the EHR with SMART: the card's patient in appContext, so
     the app refuses a launch the EHR authorised for another patient."""
@@ -377,9 +385,10 @@ class CardRenderer:
         return cards
 
     def _order_view(self, risk: OrderRisk) -> dict[str, Any]:
+        name = _order_name(risk)
         return {
-            "name": " ".join(risk.order.name.split())[:48].translate(_ANGLE),
-            "name_md": markdown_text(risk.order.name, 80),
+            "name": " ".join(name.split())[:48].translate(_ANGLE),
+            "name_md": markdown_text(name, 80),
             "reference": markdown_text(risk.order.reference, 80),
             "drug": markdown_text(risk.drug) if risk.drug else None,
             "drug_title": markdown_text(sentence_case(risk.drug)) if risk.drug else None,

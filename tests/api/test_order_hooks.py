@@ -110,7 +110,7 @@ def test_order_select_reads_a_selection_that_names_its_draft_by_its_entry_or_its
     if full_url is not None:
         body["context"]["draftOrders"]["entry"][0]["fullUrl"] = full_url
     cards = assert_cds_response(client.post(SELECT, json=body).get_json())
-    assert [(c["indicator"], c["summary"].split(":")[0]) for c in cards] == [("critical", "code 03")]
+    assert [(c["indicator"], c["summary"].split(":")[0]) for c in cards] == [("critical", "Live vaccine (code 03)")]
 
 
 @pytest.mark.parametrize("selection", ["urn:uuid:00000000-0000-4000-8000-000000000000", "mmr",
@@ -198,7 +198,9 @@ def test_a_draft_naming_an_unsaved_medication_with_no_id_is_checked(client: Flas
         {"fullUrl": "urn:uuid:6f1d2c9e-3b7a-4f0e-9c55-0d8e2a7b4c31", "resource": medication},
         {"fullUrl": "urn:uuid:0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d", "resource": order}]
     (card,) = assert_cds_response(client.post(SIGN, json=body).get_json())
-    assert card["indicator"] == "critical" and card["summary"].endswith("chemotherapy with ANC 420/uL (Nov 24)")
+    # (named by the drug it was recognised as, and its code: it was "code 40048")
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "Carboplatin (code 40048): chemotherapy with ANC 420/uL (Nov 24)"
     assert "- Recognised as carboplatin." in card["detail"].splitlines()
 
 
