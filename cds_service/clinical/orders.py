@@ -52,7 +52,8 @@ def _last_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
                lookback: timedelta) -> OrderFinding | None:
     """With no current ANC (R6), the row's finding for the last ANC of the look-back: a warning that asks for a count
     when it was below the row's limits and nothing newer says otherwise -- the safer reading of the row's "ANC
-    below", which names no window (R7 reads an older ANC below 500 alike, with a fever). Else None."""
+    below", which names no window (R7 reads an older ANC below 500 alike, with a fever) -- or, for an upper bound that
+    is not below them, a warning that it may have been. Else None."""
     last = assessment.last_abnormal
     if assessment.current is not None or last is None or last.anc.collected_at is None or (
             last.anc.collected_at < assessment.now - lookback):
@@ -60,6 +61,8 @@ def _last_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
     for limit in (critical_below, warning_below):
         if is_below(last.anc.value, last.anc.comparator, limit):
             return OrderFinding(rule, OrderReason.NO_CURRENT_ANC, WARNING, limit)
+    if last.anc.comparator is not None:  # an upper bound (at most the WBC, R4): it may have been below the limit
+        return OrderFinding(rule, OrderReason.ANC_MAY_BE_BELOW, WARNING, warning_below)
     return None
 
 

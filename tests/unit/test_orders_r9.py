@@ -297,6 +297,19 @@ def test_r9_one_request_for_a_count_per_order(assess_record: AssessFn, knowledge
     assert found == [(OrderRule.ANTINEOPLASTIC, STALE, "warning")]
 
 
+@pytest.mark.parametrize(("order", "expected"), [
+    (draft("10831"), [(ASSOCIATED, MAY_BE_BELOW, "warning")]),  # TMP-SMX
+    (draft("161", route="37161004"), [(RECTAL, MAY_BE_BELOW, "warning")]),  # a suppository
+])
+def test_r9_the_last_anc_of_the_look_back_as_an_upper_bound_leaves_a_rows_limit_open(
+        assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any],
+        expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    """No current ANC; the last, ten days ago, a WBC of 1,200 with no differential: it may have been below the row's
+    limit -- a warning asking for a count, as for a count below it (there was no card)."""
+    bound = observation("6690-2", 1.2, "10*3/uL", when=ago(days=10))
+    assert _check(assess_record, knowledge, order, bound) == expected
+
+
 def test_r9_a_count_measured_under_a_later_bound_decides_the_row(assess_record: AssessFn,
                                                                   knowledge: Knowledge) -> None:
     """R6/R9: ANC 300 two days ago, a WBC of 1,200 with no differential today -- nothing shows the count has risen:
