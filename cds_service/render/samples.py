@@ -71,6 +71,10 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
                 samples.append((f"neutropenia {severity} {source} {basis}", Assessment(
                     now=_NOW, finding=Finding.NEUTROPENIA, current=current,
                     trend=TrendSummary(trend_points, Trend.RECOVERING), ignored_other_patient=2)))
+    for direction in Trend:  # every direction's wording ("direction unknown": an upper bound leaves it open)
+        samples.append((f"trend {direction}", Assessment(
+            now=_NOW, finding=Finding.NEUTROPENIA, current=trend_points[-1],
+            trend=TrendSummary(trend_points, direction))))
     fevers = [Fever(FeverRule.SINGLE, (TemperatureReading(Decimal("41.95"), _NOW, "urinary bladder"),)),
               Fever(FeverRule.SUSTAINED, tuple(TemperatureReading(Decimal("38.05"), _NOW - timedelta(minutes=m),
                                                                   "temporal artery") for m in (90, 60, 30, 0)))]
