@@ -135,3 +135,16 @@ def test_the_same_card_says_nothing_of_chemotherapy_when_it_was_checked(client: 
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
     assert "Chemotherapy not checked" not in card["detail"]
+
+
+def test_fever_with_no_current_anc_when_chemotherapy_could_not_be_checked(client: FlaskClient) -> None:
+    """R7: fever now, no current ANC (the last, 800, ten days ago): after chemotherapy 3-14 days ago this is possible
+    febrile neutropenia (critical, urgent CBC); without, the info card of R6. With no medication or procedure data the
+    card cannot tell which -- it says so."""
+    body = hook_request(anc(800, when=ago(days=10)))
+    body["prefetch"]["vitals"] = bundle(temperature("38.5", when=ago(hours=1)))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "no-current-anc"
+    assert ("- **Chemotherapy not checked**: the medication or procedure data were not all available; after an "
+            "antineoplastic 3-14 days ago, fever now is **possible febrile neutropenia: get an urgent CBC with "
+            "differential**.") in card["detail"].splitlines()
