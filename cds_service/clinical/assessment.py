@@ -51,16 +51,16 @@ def trend(dated: list[Classified], now: datetime, thresholds: Thresholds) -> Tre
         return None
     latest, previous = window[-1].anc, window[-2].anc
     normal = Severity.NONE
-    exact = latest.comparator is None  # (an upper bound shows no rise: its count may be any below it)
+    exact = latest.measured  # (an upper bound shows no rise: its count may be any below it)
     if exact and window[-1].severity is normal and any(c.severity is not normal for c in window[:-1]):
         direction = Trend.RECOVERED  # a nadir followed by recovery above the LLN
     elif exact and window[-2].severity is not normal and _certainly_above(
             latest.value, thresholds.recovering_above_fraction, previous):
         direction = Trend.RECOVERING
-    elif previous.comparator is None and is_below(
+    elif previous.measured and is_below(
             latest.value, latest.comparator, thresholds.falling_below_fraction * previous.value):
         direction = Trend.FALLING
-    elif exact and previous.comparator is None:
+    elif exact and previous.measured:
         direction = Trend.STABLE
     else:
         direction = Trend.UNKNOWN  # e.g. ANC 300, then "at most 1,200": recovering, or still 300
@@ -79,7 +79,7 @@ def _in_duffy_range(item: Classified, thresholds: Thresholds) -> bool:
     count measured: an upper bound (at most the WBC, R4) is never 1000 or more for certain."""
     return (
         item.limit.basis in (LlnBasis.STANDARD, LlnBasis.AGE_UNKNOWN)
-        and item.anc.comparator is None
+        and item.anc.measured
         and not is_below(item.anc.value, item.anc.comparator, thresholds.duffy_range_from)
         and is_below(item.anc.value, item.anc.comparator, thresholds.duffy_range_below)
     )
@@ -90,8 +90,7 @@ def _finding_for(current: Classified, context: ClinicalContext, thresholds: Thre
         return None
     if context.duffy is not DuffyStatus.UNKNOWN and _in_duffy_range(current, thresholds):
         return Finding.DUFFY_NULL_RANGE  # R8: documented Duffy-null, 1000-1499
-    measured = current.anc.comparator is None  # (an upper bound, at most the WBC (R4), may be below any limit)
-    if current.severity is Severity.MILD and measured and current.anc.value >= thresholds.general_lln:
+    if current.severity is Severity.MILD and current.anc.measured and current.anc.value >= thresholds.general_lln:
         return Finding.LOW_FOR_AGE  # below the limit for this age, not below the general one (neonates, R5)
     return Finding.NEUTROPENIA
 
@@ -109,7 +108,7 @@ def _febrile_finding(current: Classified | None, previous: Classified | None, do
         return is_below(item.anc.value, item.anc.comparator, limit)
 
     def may_be_below(item: Classified, limit: Decimal) -> bool:
-        return item.anc.comparator is not None or below(item, limit)  # (an upper bound: any count under it)
+        return not item.anc.measured or below(item, limit)  # (an upper bound: any count under it)
 
     if current is not None:
         if below(current, thresholds.fn_anc_below) or (
@@ -158,9 +157,9 @@ def _standing(dated: list[Classified], since: datetime | None = None) -> Classif
         return None
     latest = window[-1]
     bound = latest.anc
-    if bound.comparator is None:
+    if bound.measured:
         return latest
-    measured = next((c for c in reversed(window) if c.anc.comparator is None), None)
+    measured = next((c for c in reversed(window) if c.anc.measured), None)
     if measured is None or (measured.severity, measured.profound) == (latest.severity, latest.profound):
         return latest
     under = measured.anc.value <= bound.value if bound.comparator == "<=" else measured.anc.value < bound.value

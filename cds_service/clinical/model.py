@@ -308,6 +308,12 @@ class AncMeasurement(msgspec.Struct, frozen=True):
     reference_low: Decimal | None = None  # the lab's lower limit (referenceRange.low), for the CTCAE grade
     computed_value: Decimal | None = None  # the computed ANC when a reported one disagreed with it
 
+    @property
+    def measured(self) -> bool:
+        """A count measured; else an upper bound ("<300", at most the WBC: R4), its count any below its value -- which
+        rules out no danger below it (R6 trend, R7, R8, R9: the safer reading)."""
+        return self.comparator is None
+
 
 class AgeLimit(msgspec.Struct, frozen=True):
     """The lower limit of normal that applies at a collection time (R5)."""

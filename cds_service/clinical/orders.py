@@ -43,7 +43,7 @@ def _may_be_below(assessment: Assessment, rule: OrderRule, limit: Decimal) -> Or
     the row's limit may still be a count below it: the safer reading of "ANC below" is a warning that asks for a CBC
     with differential, never silence."""
     current = assessment.current
-    if current is None or current.anc.comparator is None:
+    if current is None or current.anc.measured:
         return None
     return OrderFinding(rule, OrderReason.ANC_MAY_BE_BELOW, WARNING, limit)
 
@@ -61,7 +61,7 @@ def _last_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
     for limit in (critical_below, warning_below):
         if is_below(last.anc.value, last.anc.comparator, limit):
             return OrderFinding(rule, OrderReason.NO_CURRENT_ANC, WARNING, limit)
-    if last.anc.comparator is not None:  # an upper bound (at most the WBC, R4): it may have been below the limit
+    if not last.anc.measured:  # an upper bound (at most the WBC, R4): it may have been below the limit
         return OrderFinding(rule, OrderReason.ANC_MAY_BE_BELOW, WARNING, warning_below)
     return None
 

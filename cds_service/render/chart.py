@@ -38,8 +38,8 @@ def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str, zon
     limits = [float(p.limit.lln) for _, p in points]
     # a count measured is a point on the line; an upper bound ("<300", a WBC with no differential: R4) is no count,
     # only a ceiling -- a line through it would draw a rise or a fall the record does not show
-    measured = [(_day(at), float(p.anc.value)) for at, p in points if p.anc.comparator is None]
-    ceilings = [(_day(at), float(p.anc.value)) for at, p in points if p.anc.comparator is not None]
+    measured = [(_day(at), float(p.anc.value)) for at, p in points if p.anc.measured]
+    ceilings = [(_day(at), float(p.anc.value)) for at, p in points if not p.anc.measured]
     dosed = [d.at for d in (assessment.context.doses if assessment.context else ())]
     febrile = [r.at for r in assessment.temperatures if r.celsius >= thresholds.sustained_fever_from_c]
     times, doses, fevers = [_day(m) for m in moments], [_day(m) for m in dosed], [_day(m) for m in febrile]
