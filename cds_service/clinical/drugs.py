@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from cds_service.clinical.model import Coding, DrugIdentity, Evidence, MedicationConcept
@@ -45,25 +44,17 @@ def _live_by_name(names: tuple[str, ...], context: ContextKnowledge) -> bool:
     abbreviation ("MMR")."""
     words = context.drug_names
     for name in names:
-        if words.not_live_pattern is not None and words.not_live_pattern.search(name):
+        if words.not_live.found_in(name):
             continue
-        says_live = words.live_pattern is not None and words.live_pattern.search(name) and "vaccin" in name.lower()
-        if says_live or (words.live_name_pattern is not None and words.live_name_pattern.search(name)):
+        if (words.live.found_in(name) and "vaccin" in name.lower()) or words.live_names.found_in(name):
             return True
     return False
 
 
 def _by_names(names: tuple[str, ...], context: ContextKnowledge, found: dict[str, Evidence]) -> None:
-    pattern = context.drug_names.ingredient_pattern
-    if pattern is None:
-        return
     for name in names:
-        for match in pattern.finditer(name):
-            found.setdefault(context.drug_names.ingredient_by_name[match.group(1).casefold()], Evidence.NAME)
-
-
-def _found(pattern: re.Pattern[str] | None, texts: tuple[str, ...]) -> bool:
-    return pattern is not None and any(pattern.search(text) for text in texts)
+        for found_name in context.drug_names.ingredients.find(name):
+            found.setdefault(context.drug_names.ingredient_by_name[found_name], Evidence.NAME)
 
 
 def _by_route(concept: MedicationConcept, codes: frozenset[str], context: ContextKnowledge) -> bool:
@@ -73,8 +64,8 @@ def _by_route(concept: MedicationConcept, codes: frozenset[str], context: Contex
 def _non_systemic(concept: MedicationConcept, context: ContextKnowledge) -> bool:
     """R9: a topical, ophthalmic or otic product -- by route (coded, or named by its text or display), or by the
     dose form in its name."""
-    return _by_route(concept, context.non_systemic_routes, context) or _found(
-        context.drug_names.non_systemic_pattern, (*concept.route_names, *concept.names))
+    return _by_route(concept, context.non_systemic_routes, context) or context.drug_names.non_systemic.found_in(
+        *concept.route_names, *concept.names)
 
 
 def rectal(concept: MedicationConcept, context: ContextKnowledge) -> bool:
@@ -82,7 +73,7 @@ def rectal(concept: MedicationConcept, context: ContextKnowledge) -> bool:
     route or the product's dose form named so, unless the product or route says vaginal or urethral."""
     said = (*concept.route_names, *concept.names)
     return _by_route(concept, context.rectal_route, context) or (
-        _found(context.drug_names.rectal_pattern, said) and not _found(context.drug_names.not_rectal_pattern, said))
+        context.drug_names.rectal.found_in(*said) and not context.drug_names.not_rectal.found_in(*said))
 
 
 def identify(concept: MedicationConcept, context: ContextKnowledge) -> DrugIdentity:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cds_service.knowledge import Knowledge
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cds_service.knowledge import Knowledge, Words
 from cds_service.knowledge.vocabulary import Role
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -35,3 +39,54 @@ def test_r9_drug_list_codes_from_the_rules(knowledge: Knowledge) -> None:
                  "7145", "6851", "2348", "11118"):
         assert code in knowledge.context.associated_drugs
     assert knowledge.context.clozapine == "2626"
+
+
+# -- R9 evidence 4: names found as whole words, in any case ----------------------------------------------------------
+NAMES = ["clozapine", "mycophenolic acid", "mycophenolate", "M-M-R II", "MMR", "interferon", "interferon alfa"]
+
+
+def _whole_words(names: list[str], text: str) -> list[str]:
+    """The definition: at each place a name begins and ends at no word character, the longest name there."""
+    found, at = [], 0
+    folded = text.casefold()
+    while at <= len(folded):
+        here = [n.casefold() for n in names if folded.startswith(n.casefold(), at)
+                and (at == 0 or not re.match(r"\w", folded[at - 1]))
+                and not re.match(r"\w", folded[at + len(n):at + len(n) + 1])]
+        if here:
+            longest = max(here, key=len)
+            found.append(longest)
+            at += len(longest)
+        else:
+            at += 1
+    return found
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Clozapine 100 MG Oral Tablet", ["clozapine"]),
+    ("CLOZAPINE/clozapine", ["clozapine", "clozapine"]),
+    ("clozapinex 5 MG", []),  # not the whole word
+    ("xclozapine", []),
+    ("mycophenolic acid 360 MG", ["mycophenolic acid"]),
+    ("mycophenolic acidic", []),
+    ("interferon alfa-2b", ["interferon alfa"]),  # the longest name beginning there
+    ("interferon alfalfa", ["interferon"]),
+    ("M-M-R II vaccine", ["m-m-r ii"]),
+    ("mmr-ii", ["mmr"]),
+    ("", []),
+])
+def test_r9_words_finds_whole_words(text: str, expected: list[str]) -> None:
+    assert Words(NAMES).find(text) == expected
+    assert Words(NAMES).found_in("no name here", text) is bool(expected)
+
+
+@given(st.lists(st.sampled_from([*NAMES, *(n.upper() for n in NAMES), "clozapinex", "acid", "alfa", "x", "2b",
+                                 " ", "-", "/", "_", "é", "ß"]), max_size=12))
+def test_r9_words_agrees_with_the_definition(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert Words(NAMES).find(text) == _whole_words(NAMES, text)
+
+
+def test_r9_words_of_no_names_finds_nothing() -> None:
+    assert Words([]).find("clozapine") == []
+    assert not Words([]).found_in("clozapine")
