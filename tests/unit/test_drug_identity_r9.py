@@ -68,6 +68,13 @@ CLOZAPINE_WARNING_ONLY = [(OrderRule.CLOZAPINE, OrderReason.ANC_BELOW_WARNING, "
     ("1099936", 499, CRITICAL_LIVE),  # Adenovirus Type 4 Vaccine Live ... -> CVX 143
     ("198335", 999, [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_WARNING, "warning")]),  # TMP-SMX DS
     ("389242", 999, [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_WARNING, "warning")]),  # deferiprone 500 MG
+    # the chemotherapy products Synthea's cancer modules write into generated records, code alone
+    ("1736854", 499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),  # cisplatin 50 MG
+    ("1734340", 1499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),  # etoposide 100 MG
+    ("1736776", 1500, []),  # oxaliplatin 5 MG/ML
+    ("1736776", 500, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),
+    ("1601380", 499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),  # palbociclib
+    ("1873983", 1000, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),  # ribociclib
 ])
 def test_r9_products_by_code_alone(assess_record: AssessFn, knowledge: Knowledge, code: str, value: int,
                                    expected: Found) -> None:
@@ -187,19 +194,21 @@ def test_r9_a_draft_with_no_medication_is_nothing_to_check(assess_record: Assess
 
 
 # -- R8 uses the same identity: chemotherapy products and names in the record ----------------------------------------
-@pytest.mark.parametrize("concept", [
-    {"coding": [rx("597195")]},  # carboplatin 10 MG/ML Injectable Solution, code alone
-    {"text": "CARBOPLATIN 450 MG IN NS 250 ML IVPB"},  # a local order name
+@pytest.mark.parametrize(("concept", "agent"), [
+    ({"coding": [rx("597195")]}, "carboplatin"),  # carboplatin 10 MG/ML Injectable Solution, code alone
+    ({"text": "CARBOPLATIN 450 MG IN NS 250 ML IVPB"}, "carboplatin"),  # a local order name
+    ({"coding": [rx("1736854")]}, "cisplatin"),  # Cisplatin 50 MG Injection, as a Synthea record carries it
 ])
-def test_r7_r8_febrile_after_a_chemotherapy_product(assess_record: AssessFn, concept: dict[str, Any]) -> None:
-    """Fever 8 days after carboplatin with an ANC of 800: febrile neutropenia (R7 chemotherapy proxy, ANC < 1000)."""
+def test_r7_r8_febrile_after_a_chemotherapy_product(assess_record: AssessFn, concept: dict[str, Any],
+                                                     agent: str) -> None:
+    """Fever 8 days after a platinum with an ANC of 800: febrile neutropenia (R7 chemotherapy proxy, ANC < 1000)."""
     given = medication("MedicationAdministration", "x", ago(days=8))
     given["medicationCodeableConcept"] = concept
     fever = observation("8310-5", 38.4, "Cel", when=ago(hours=1))
     assessment = assess_record(anc(800), fever, given)
     assert assessment.finding is Finding.FEBRILE_NEUTROPENIA
     assert assessment.context is not None and assessment.context.chemotherapy is not None
-    assert assessment.context.chemotherapy.agent == "carboplatin"
+    assert assessment.context.chemotherapy.agent == agent
     assert assessment.context.chemotherapy.recognised_by is (Evidence.NAME if "text" in concept else Evidence.PRODUCT)
 
 
