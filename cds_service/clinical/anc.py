@@ -10,8 +10,10 @@ from decimal import Decimal
 from cds_service.clinical.model import (
     AncMeasurement,
     AncSource,
+    DataProblem,
     LabResult,
     Note,
+    Problem,
 )
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
@@ -87,8 +89,18 @@ def _preferred(results: list[LabResult] | None, rank: Mapping[str, int]) -> LabR
     return min(results, key=lambda r: (rank.get(r.loinc, len(rank)), *_lowest(r)))
 
 
-def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | None:
-    """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None."""
+def _above_wbc(count: LabResult, value: Decimal, wbc: LabResult | None, tolerance: Decimal) -> DataProblem | None:
+    """R4.4 and R10: a neutrophil count measured above the WBC of its own collection (beyond R4's tolerance for
+    results that disagree) cannot be right -- the ANC is at most the WBC -- and which of the two is wrong cannot be
+    told: a data problem, never classified."""
+    if wbc is None or count.comparator is not None or value <= wbc.value * (1 + tolerance):
+        return None
+    return DataProblem(Problem.ANC_ABOVE_WBC, Role.ANC, count.loinc, count.observation_id, count.collected_at)
+
+
+def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | DataProblem | None:
+    """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None. A count
+    above the collection's WBC is a data problem (R10)."""
     by_role: dict[Role, list[LabResult]] = defaultdict(list)
     for result in results:
         by_role[result.role].append(result)
@@ -118,6 +130,9 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
     if reported:
         # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
         chosen = reported[0] if len(reported) == 1 else min(reported, key=_lowest)
+        impossible = _above_wbc(chosen, chosen.value, wbc, mismatch)
+        if impossible is not None:
+            return impossible
         if len(reported) > 1 and (
             max(r.value for r in reported) - chosen.value > mismatch * chosen.value
         ):
@@ -135,6 +150,9 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
         if bands is None:
             notes.append(Note.BANDS_NOT_REPORTED)  # R4.2: can only under-count
         value = segs.value + (bands.value if bands is not None else 0)
+        impossible = _above_wbc(segs, value, wbc, mismatch) if bands is None or bands.comparator is None else None
+        if impossible is not None:
+            return impossible
         return _measurement(value, AncSource.SEGS_BANDS, [segs, bands], notes, _bound(segs, bands))
 
     if computed is not None:
@@ -181,7 +199,14 @@ def _measurement(
     )
 
 
-def anc_measurements(results: Iterable[LabResult], knowledge: Knowledge) -> list[AncMeasurement]:
-    """One ANC per collection that yields one (R4)."""
-    measurements = (anc_of_collection(group, knowledge) for group in collections(results))
-    return [m for m in measurements if m is not None]
+def anc_measurements(results: Iterable[LabResult], knowledge: Knowledge
+                     ) -> tuple[list[AncMeasurement], list[DataProblem]]:
+    """One ANC per collection that yields one (R4), and the collections whose counts contradict each other (R10)."""
+    measurements, problems = [], []
+    for group in collections(results):
+        found = anc_of_collection(group, knowledge)
+        if isinstance(found, DataProblem):
+            problems.append(found)
+        elif found is not None:
+            measurements.append(found)
+    return measurements, problems

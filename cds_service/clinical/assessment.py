@@ -183,7 +183,9 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     ages = age_scale(record.birth_date, record.birth_date_precision, birth_weight, thresholds, record.birth_time,
                      knowledge.zone)
     normal = Severity.NONE
-    for anc in anc_measurements(read.results, knowledge):
+    measurements, contradictions = anc_measurements(read.results, knowledge)
+    problems.extend(contradictions)
+    for anc in measurements:
         limit = ages.limit_at(anc.collected_at or now)
         item = classify(anc, limit, thresholds)
         if anc.source is AncSource.WBC_BOUND and item.severity is normal:

@@ -58,6 +58,7 @@ class Problem(enum.StrEnum):
     UNREADABLE = "unreadable-resource"
     NOT_A_QUANTITY = "not-a-quantity"
     UPPER_BOUND_ABOVE_LIMIT = "upper-bound-above-limit"
+    ANC_ABOVE_WBC = "anc-above-wbc"  # R4.4: the ANC cannot exceed the WBC of its collection
 
 
 class Note(enum.StrEnum):

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from cds_service.clinical.anc import anc_measurements
-from cds_service.clinical.model import AncSource, LabResult, Note
+from cds_service.clinical.model import AncSource, LabResult, Note, Problem
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role, Severity
 from tests.builders import ago, anc, observation
@@ -206,7 +206,39 @@ def test_r4_1_a_reported_anc_alone(knowledge: Knowledge, comparator: str | None,
     result = LabResult(observation_id=observation_id, role=Role.ANC, loinc="751-8", value=Decimal(420),
                        comparator=comparator, collected_at=datetime(2026, 11, 24, tzinfo=UTC), preliminary=False,
                        specimen=None, report=None, reference_low=reference_low)
-    [measured] = anc_measurements([result], knowledge)
+    [measured], [] = anc_measurements([result], knowledge)
     assert (measured.value, measured.comparator, measured.source) == (Decimal(420), comparator, AncSource.REPORTED)
     assert measured.observation_ids == ((observation_id,) if observation_id else ())
     assert measured.reference_low == reference_low
+
+
+# -- R4.4 and R10: a count above the WBC of its own collection cannot be right --------------------------------------
+@pytest.mark.parametrize(("resources", "contradiction"), [
+    ([anc(3000, when=T), wbc(0.4)], True),  # a normal ANC above a WBC of 400: neither is read
+    ([anc(440, when=T), wbc(0.4)], False),  # within R4's 10 % of the WBC (results rounded apart)
+    ([anc(441, when=T), wbc(0.4)], True),
+    ([anc(400, when=T), wbc(0.4)], False),  # every white cell a neutrophil
+    ([anc(3000, when=T), wbc(1.0), pct("770-8", 30)], True),  # above the WBC its own differential was taken from
+    ([anc(1000, when=T, comparator="<"), wbc(0.4)], False),  # "<1000": the WBC does not contradict a bound
+    ([anc(3000, when=T), wbc(0.4), anc(300, when=T)], False),  # the lowest reported ANC, 300, is below the WBC
+    ([count("768-2", 3000), wbc(0.4)], True),  # a segmented count
+    ([count("768-2", 300), count("763-3", 200), wbc(0.4)], True),  # segs + bands, 500 > 440
+    ([count("768-2", 300), count("763-3", 100), wbc(0.4)], False),
+])
+def test_r4_a_count_above_the_wbc_of_its_collection_is_a_data_problem(
+        assess_record: AssessFn, resources: list[dict[str, object]], contradiction: bool) -> None:
+    result = assess_record(*resources)
+    problems = [p.problem for p in result.data_problems]
+    assert (problems == [Problem.ANC_ABOVE_WBC]) is contradiction
+    assert (result.current is None) is contradiction  # never classified, neither by the count nor by the WBC
+    if contradiction:
+        assert result.finding is None and result.data_problems[0].role is Role.ANC
+
+
+def test_r4_a_contradictory_collection_hides_no_older_count(assess_record: AssessFn) -> None:
+    """ANC 300 three days ago; today an ANC of 3,000 with a WBC of 400: the severe count stays current, and the card
+    for the contradiction comes with it."""
+    result = assess_record(anc(300, when=ago(days=3)), anc(3000, when=T), wbc(0.4))
+    assert result.current is not None and result.current.anc.value == 300
+    assert result.current.severity is Severity.SEVERE
+    assert [p.problem for p in result.data_problems] == [Problem.ANC_ABOVE_WBC]
