@@ -105,64 +105,80 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
     for result in results:
         by_role[result.role].append(result)
     codes = knowledge.codes.rank_by_role
-    thresholds = knowledge.thresholds
-    mismatch = thresholds.reported_computed_mismatch_fraction  # R4
-    notes: list[Note] = []
-
+    mismatch = knowledge.thresholds.reported_computed_mismatch_fraction  # R4
     wbc = _preferred(by_role.get(Role.WBC), codes[Role.WBC])
-    computed: Decimal | None = None
-    computed_parts: tuple[LabResult | None, ...] = ()
-    computed_notes: list[Note] = []
-    if wbc is not None:
-        neut_pct = _preferred(by_role.get(Role.NEUT_PCT), codes[Role.NEUT_PCT])
-        segs_pct = _preferred(by_role.get(Role.SEGS_PCT), codes[Role.SEGS_PCT])
-        if neut_pct is not None:
-            # R4.3: total neutrophil % already includes bands -- never add a band % to it.
-            computed, computed_parts = wbc.value * neut_pct.value / 100, (wbc, neut_pct)
-        elif segs_pct is not None:
-            bands_pct = _preferred(by_role.get(Role.BANDS_PCT), codes[Role.BANDS_PCT])
-            band_value = bands_pct.value if bands_pct is not None else Decimal(0)
-            computed, computed_parts = wbc.value * (segs_pct.value + band_value) / 100, (wbc, segs_pct, bands_pct)
-            if bands_pct is None:
-                computed_notes.append(Note.BANDS_NOT_REPORTED)
-
+    computed = _computed(by_role, wbc, knowledge)
+    unreported = _unreported(by_role, wbc, computed, knowledge)
     reported = by_role.get(Role.ANC)
-    if reported:
-        # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
-        chosen = reported[0] if len(reported) == 1 else min(reported, key=_lowest)
-        impossible = _above_wbc(chosen, chosen.value, wbc, mismatch)
-        if impossible is not None:
-            return impossible
-        if len(reported) > 1 and (
-            max(r.value for r in reported) - chosen.value > mismatch * chosen.value
-        ):
-            notes.append(Note.CONFLICTING_REPORTED)
-        differing = None
-        if computed is not None and abs(computed - chosen.value) > mismatch * chosen.value:
-            notes.append(Note.REPORTED_COMPUTED_MISMATCH)  # R4: use the reported one, note the mismatch
-            differing = computed
-        return _measurement(chosen.value, AncSource.REPORTED, [chosen], notes, _bound(chosen),
-                            reference_low=chosen.reference_low, computed_value=differing)
+    if not reported:
+        return unreported
 
+    # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
+    chosen = reported[0] if len(reported) == 1 else min(reported, key=_lowest)
+    impossible = _above_wbc(chosen, chosen.value, wbc, mismatch)
+    if impossible is not None:
+        return impossible
+    notes: list[Note] = []
+    value, comparator = chosen.value, _bound(chosen)
+    if comparator is not None and isinstance(unreported, AncMeasurement) and unreported.value < value:
+        # A reported upper bound ("<1000") and, of the same collection, a lower count or WBC: never read by the
+        # looser bound. A count measured within it is the ANC; a WBC below it bounds the ANC lower (R4.4).
+        if unreported.measured:
+            return unreported
+        if unreported.source is AncSource.WBC_BOUND:
+            value, comparator = unreported.value, unreported.comparator
+            notes.append(Note.BOUNDED_BY_WBC)
+    if len(reported) > 1 and max(r.value for r in reported) - chosen.value > mismatch * chosen.value:
+        notes.append(Note.CONFLICTING_REPORTED)
+    differing = None
+    if computed is not None and abs(computed.value - chosen.value) > mismatch * chosen.value:
+        notes.append(Note.REPORTED_COMPUTED_MISMATCH)  # R4: use the reported one, note the mismatch
+        differing = computed.value
+    parts: list[LabResult | None] = [chosen, wbc] if Note.BOUNDED_BY_WBC in notes else [chosen]
+    return _measurement(value, AncSource.REPORTED, parts, notes, comparator,
+                        reference_low=chosen.reference_low, computed_value=differing)
+
+
+def _computed(by_role: Mapping[Role, list[LabResult]], wbc: LabResult | None,
+              knowledge: Knowledge) -> AncMeasurement | None:
+    """R4.3: WBC x total neutrophil %, or WBC x (segmented % + band %), of one collection."""
+    if wbc is None:
+        return None
+    codes = knowledge.codes.rank_by_role
+    neut_pct = _preferred(by_role.get(Role.NEUT_PCT), codes[Role.NEUT_PCT])
+    if neut_pct is not None:  # total neutrophil % already includes bands -- never add a band % to it
+        return _measurement(wbc.value * neut_pct.value / 100, AncSource.COMPUTED, [wbc, neut_pct], [],
+                            _bound(wbc, neut_pct))
+    segs_pct = _preferred(by_role.get(Role.SEGS_PCT), codes[Role.SEGS_PCT])
+    if segs_pct is None:
+        return None
+    bands_pct = _preferred(by_role.get(Role.BANDS_PCT), codes[Role.BANDS_PCT])
+    band_value = bands_pct.value if bands_pct is not None else Decimal(0)
+    return _measurement(wbc.value * (segs_pct.value + band_value) / 100, AncSource.COMPUTED,
+                        [wbc, segs_pct, bands_pct], [] if bands_pct is not None else [Note.BANDS_NOT_REPORTED],
+                        _bound(wbc, segs_pct, bands_pct))
+
+
+def _unreported(by_role: Mapping[Role, list[LabResult]], wbc: LabResult | None, computed: AncMeasurement | None,
+                knowledge: Knowledge) -> AncMeasurement | DataProblem | None:
+    """R4.2-R4.4, the ANC of a collection without a reported one: segs + bands counts; WBC x %; the WBC bound."""
+    codes = knowledge.codes.rank_by_role
     segs = _preferred(by_role.get(Role.SEGS), codes[Role.SEGS])
     if segs is not None:
         bands = _preferred(by_role.get(Role.BANDS), codes[Role.BANDS])
-        if bands is None:
-            notes.append(Note.BANDS_NOT_REPORTED)  # R4.2: can only under-count
         value = segs.value + (bands.value if bands is not None else 0)
-        impossible = _above_wbc(segs, value, wbc, mismatch) if bands is None or bands.comparator is None else None
-        if impossible is not None:
-            return impossible
+        if bands is None or bands.comparator is None:
+            impossible = _above_wbc(segs, value, wbc, knowledge.thresholds.reported_computed_mismatch_fraction)
+            if impossible is not None:
+                return impossible
+        notes = [] if bands is not None else [Note.BANDS_NOT_REPORTED]  # R4.2: can only under-count
         return _measurement(value, AncSource.SEGS_BANDS, [segs, bands], notes, _bound(segs, bands))
-
     if computed is not None:
-        return _measurement(computed, AncSource.COMPUTED, list(computed_parts), computed_notes,
-                            _bound(*computed_parts))
-
+        return computed
     if wbc is not None:
         # R4.4: the ANC cannot exceed the WBC (ANC <= WBC). Whether that says anything depends on the LLN for the
         # age at collection, which R5 knows: a bound at or above it is dropped there (assessment.assess).
-        return _measurement(wbc.value, AncSource.WBC_BOUND, [wbc], notes, _bound(wbc) or "<=")
+        return _measurement(wbc.value, AncSource.WBC_BOUND, [wbc], [], _bound(wbc) or "<=")
     return None
 
 

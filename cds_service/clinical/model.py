@@ -67,6 +67,7 @@ class Note(enum.StrEnum):
     BANDS_NOT_REPORTED = "bands-not-reported"
     REPORTED_COMPUTED_MISMATCH = "reported-computed-mismatch"
     CONFLICTING_REPORTED = "conflicting-reported-values"
+    BOUNDED_BY_WBC = "bounded-by-wbc"  # a reported upper bound above the collection's WBC: at most the WBC (R4.4)
 
 
 class DataKind(enum.StrEnum):

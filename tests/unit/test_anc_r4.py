@@ -242,3 +242,36 @@ def test_r4_a_contradictory_collection_hides_no_older_count(assess_record: Asses
     assert result.current is not None and result.current.anc.value == 300
     assert result.current.severity is Severity.SEVERE
     assert [p.problem for p in result.data_problems] == [Problem.ANC_ABOVE_WBC]
+
+
+# -- a reported upper bound is never read looser than the rest of its collection allows ------------------------------
+@pytest.mark.parametrize(("resources", "value", "comparator", "source", "severity"), [
+    # "<1000" (moderate at least) with a WBC of 400: the ANC is at most 400 (R4.4), severe for certain
+    ([anc(1000, when=T, comparator="<"), wbc(0.4)], 400, "<=", AncSource.REPORTED, Severity.SEVERE),
+    ([anc(500, when=T, comparator="<"), wbc(0.08)], 80, "<=", AncSource.REPORTED, Severity.SEVERE),  # profound
+    ([anc(300, when=T, comparator="<"), wbc(0.4)], 300, "<", AncSource.REPORTED, Severity.SEVERE),  # the tighter
+    ([anc(1000, when=T, comparator="<"), wbc(1.2)], 1000, "<", AncSource.REPORTED, Severity.MODERATE),
+    # a count measured within the bound is the ANC of the collection
+    ([anc(1000, when=T, comparator="<"), wbc(1.0), pct("770-8", 30)], 300, None, AncSource.COMPUTED,
+     Severity.SEVERE),
+    ([anc(1000, when=T, comparator="<"), count("768-2", 450), count("763-3", 40)], 490, None, AncSource.SEGS_BANDS,
+     Severity.SEVERE),
+    ([anc(2000, when=T, comparator="<"), wbc(3.0), pct("770-8", 60)], 1800, None, AncSource.COMPUTED, Severity.NONE),
+])
+def test_r4_a_reported_bound_is_read_with_what_its_collection_adds(
+        assess_record: AssessFn, resources: list[dict[str, object]], value: int, comparator: str | None,
+        source: AncSource, severity: Severity) -> None:
+    measured = assess_record(*resources).history
+    assert len(measured) == 1
+    [item] = measured
+    assert (item.anc.value, item.anc.comparator, item.anc.source) == (value, comparator, source)
+    assert item.severity is severity
+    assert (Note.BOUNDED_BY_WBC in item.anc.notes) is (source is AncSource.REPORTED and comparator == "<=")
+
+
+def test_r4_a_reported_bound_above_the_lln_with_a_wbc_above_it_stays_a_data_problem(assess_record: AssessFn) -> None:
+    """'<2000' with a WBC of 1,800 and no differential: the ANC is at most 1,800 -- still nothing about whether it is
+    below 1,500: the data problem of the bound, as without the WBC."""
+    result = assess_record(anc(2000, when=T, comparator="<"), wbc(1.8))
+    assert result.current is None and result.finding is None
+    assert [p.problem for p in result.data_problems] == [Problem.UPPER_BOUND_ABOVE_LIMIT]
