@@ -49,6 +49,13 @@ def next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
+def withheld(bundle: dict[str, Any], answered: int) -> bool:
+    """Whether a searchset page with no next link answered fewer resources than the search matched (`total`): a
+    server that caps its answer without paging holds back the rest, so what was read is not all there is."""
+    total = bundle.get("total")
+    return type(total) is int and total > answered and next_link(bundle) is None
+
+
 FAILED_IN_PART = frozenset({"error", "fatal"})  # OperationOutcome.issue.severity: the search did not all succeed
 
 

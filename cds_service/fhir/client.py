@@ -17,7 +17,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from cds_service.fhir.bundle import next_link, search_results
+from cds_service.fhir.bundle import next_link, search_results, withheld
 from cds_service.fhir.wire import decode_resource
 from cds_service.reading import read_chunks
 from cds_service.urls import BadUrl, Url, parse_url
@@ -200,8 +200,9 @@ class FhirClient:
                 resources.extend(found)
                 failed_in_part = failed_in_part or failed
                 link = next_link(body)
-                if link is None:
-                    return FetchResult(tuple(resources), partial=failed_in_part)
+                if link is None:  # (a search continued from a client's page has its first page elsewhere)
+                    held_back = not is_link and withheld(body, len(resources))
+                    return FetchResult(tuple(resources), partial=failed_in_part or held_back)
                 url = _on_origin(link, base)
                 if url in seen:
                     return FetchResult(tuple(resources), partial=True)  # a paging loop: stop there

@@ -16,7 +16,7 @@ import msgspec
 
 from cds_service.clinical.model import DataKind
 from cds_service.errors import DataUnavailable
-from cds_service.fhir.bundle import next_link, search_results
+from cds_service.fhir.bundle import next_link, search_results, withheld
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.resources import Received
@@ -102,7 +102,9 @@ def read_prefetch(sent: Any, templates: tuple[PrefetchTemplate, ...]) -> dict[st
         else:
             resources, failed_in_part = _resources(value)
             if resources is not None:
-                values[template.key] = PrefetchValue(present, resources, template.describes, partial=failed_in_part,
+                answered = len(resources.raws) if type(resources) is BundleResources else len(resources)
+                values[template.key] = PrefetchValue(present, resources, template.describes,
+                                                     partial=failed_in_part or withheld(value, answered),
                                                      next_page=next_link(value))
             else:
                 values |= _unreadable((template,), f"prefetch '{template.key}' is a Bundle whose entry is not a list")

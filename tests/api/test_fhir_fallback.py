@@ -455,3 +455,43 @@ def test_a_fetched_request_not_to_give_chemotherapy_is_no_dose(client: FlaskClie
     assert card["indicator"] == "warning"
     assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
     assert any("MedicationRequest" in call.request.url for call in mocked.calls)
+
+
+# FHIR R4 search: Bundle.total is the number of matches. A page with no next link that answers fewer resources than
+# that was cut short by the server (some cap their answers without paging): what was read is not all there is.
+@pytest.mark.parametrize(("total", "partial"), [(2, False), (3, True), (1101, True), (None, False)])
+def test_a_search_answering_fewer_than_its_total_with_no_next_page_is_read_as_partial(
+        client: FlaskClient, mocked: responses.RequestsMock, total: int | None, partial: bool) -> None:
+    given = bundle(medication("MedicationAdministration", "161", ago(days=400)),
+                   medication("MedicationAdministration", "161", ago(days=300)))  # acetaminophen, long ago
+    if total is not None:
+        given["total"] = total
+    sent = hook_request(prefetch={key: bundle() for key in (
+        "labReports", "medicationRequests", "medicationStatements", "procedures", "conditions", "duffy")} | {
+        "patient": patient(), "labs": bundle(anc(800)), "vitals": bundle(temperature(38.6)),
+        "medicationAdministrations": given})
+    mocked.add_callback(responses.GET, ANY, callback=_server({
+        "patient": patient(), "labs": bundle(anc(800)), "vitals": bundle(temperature(38.6)),
+        "MedicationAdministration": given}))
+    for body in (sent, _fallback_request()):  # as a prefetch Bundle, and as a page the fallback reads
+        (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+        # fever and ANC 800: with administrations missing, a dose 3-14 days ago cannot be ruled out (R7)
+        assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
+        assert ("**Read only in part**" in card["detail"] and "medication administrations" in card["detail"]
+                ) is partial
+        assert ("**Chemotherapy not checked**" in card["detail"]) is partial
+
+
+def test_a_total_counts_only_when_the_last_page_is_read(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    """Bundle.total on a page with a next link is not a cut: the rest is read from the next page."""
+    first = bundle(medication("MedicationAdministration", "161", ago(days=400)))
+    first["total"] = 2
+    first["link"] = [{"relation": "next", "url": MORE}]
+    last = bundle(medication("MedicationAdministration", "40048", ago(days=9)))  # carboplatin 9 days ago
+    last["total"] = 2
+    mocked.add_callback(responses.GET, ANY, callback=_server(
+        {"patient": patient(), "labs": bundle(anc(800)), "vitals": bundle(temperature(38.6))},
+        {"MedicationAdministration": _paged([first, last])}))
+    (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+    assert "Read only in part" not in card["detail"]
