@@ -105,17 +105,19 @@ def patient_prefetch(knowledge: Knowledge) -> tuple[PrefetchTemplate, ...]:
         ),
         PrefetchTemplate(
             "medicationRequests",
-            f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_count=200",
+            f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_sort=-authoredon&_count=200",
             required=False, describes=DataKind.MEDICATION_ORDERS,
         ),
         PrefetchTemplate(
             "medicationAdministrations",
-            f"MedicationAdministration?patient={patient}&_include=MedicationAdministration:medication&_count=200",
+            f"MedicationAdministration?patient={patient}&_include=MedicationAdministration:medication"
+            "&_sort=-effective-time&_count=200",
             required=False, describes=DataKind.MEDICATION_ADMINISTRATIONS,
         ),
         PrefetchTemplate(
             "medicationStatements",
-            f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication&_count=200",
+            f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication&_sort=-effective"
+            "&_count=200",
             required=False, describes=DataKind.MEDICATION_STATEMENTS,
         ),
         PrefetchTemplate(

@@ -75,3 +75,33 @@ def test_the_test_server_searches_by_post_as_fhir_servers_do(fhir_server: str) -
     assert by_get.status_code == by_post.status_code == 200
     found = [e["resource"]["id"] for e in by_post.json()["entry"]]
     assert found and found == [e["resource"]["id"] for e in by_get.json()["entry"]]
+
+
+def test_a_long_medication_history_is_searched_newest_first_and_its_cut_is_said(fhir_server: str) -> None:
+    """A patient with more medication orders than one page holds (210 old ones, then carboplatin 7 days ago), as an
+    oncology patient has: the search asks for the newest first, so the dose is read and fever with ANC 800 is
+    febrile neutropenia (R7 proxy); the server answers one page with no next link, which its `total` shows to be
+    cut short, and the card says the orders were read only in part."""
+    when = next(now for _, name, now in SCENARIOS if name == "severe-adult-499")
+    old = [{"resourceType": "MedicationRequest", "id": f"old-{i}", "status": "completed", "intent": "order",
+            "subject": {"reference": "Patient/pat-1"}, "authoredOn": f"{2012 + i % 10}-0{1 + i % 9}-1{i % 10}",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "161"}]}}  # acetaminophen, years ago
+           for i in range(210)]
+    chemo = {**old[0], "id": "chemo", "status": "active", "authoredOn": "2026-11-18",
+             "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                       "code": "40048"}]}}  # carboplatin
+    request = fixture_request("patient-view", "severe-adult-499")
+    labs = [{**r, "valueQuantity": {**r["valueQuantity"], "value": 800}} for r in resources_of(request)
+            if r["resourceType"] == "Observation"]
+    fever = {"resourceType": "Observation", "id": "t1", "status": "final",
+             "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+             "subject": {"reference": "Patient/pat-1"}, "effectiveDateTime": "2026-11-25T11:00:00Z",
+             "valueQuantity": {"value": 38.6, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}}
+    patient = [r for r in resources_of(request) if r["resourceType"] == "Patient"]
+    load(fhir_server, [*patient, *labs, fever, *old, chemo])  # the dose stored last: the last a server would page to
+    body = {k: v for k, v in request.items() if k != "prefetch"} | {"fhirServer": f"{fhir_server}/fhir/R4"}
+    response = _app(when).test_client().post("/cds-services/neutropenia-patient-view", json=body)
+    (card,) = assert_cds_response(response.get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia", card["summary"]
+    assert "**Read only in part**" in card["detail"] and "medication orders" in card["detail"]
