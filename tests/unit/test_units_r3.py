@@ -24,6 +24,8 @@ from tests.builders import UCUM
 UCUM_COUNTS = [
     ("10*3/uL", 1000), ("10^3/uL", 1000), ("10*9/L", 1000), ("10*3/mm3", 1000), ("10*6/mL", 1000), ("/nL", 1000),
     ("/uL", 1), ("1/uL", 1), ("{cells}/uL", 1), ("/mm3", 1), ("{cells}/mm3", 1),
+    # UCUM's litre is "l" as well as "L": the same units
+    ("10*3/ul", 1000), ("10*9/l", 1000), ("10*6/ml", 1000), ("/nl", 1000), ("/ul", 1), ("1/ul", 1), ("{cells}/ul", 1),
 ]
 # R3.2 -- display strings, case-insensitive
 DISPLAY_COUNTS = [
