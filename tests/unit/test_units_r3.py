@@ -32,6 +32,7 @@ DISPLAY_COUNTS = [
     ("K/uL", 1000), ("K/mcL", 1000), ("x10E3/uL", 1000), ("x10^3/uL", 1000), ("10e3/uL", 1000),
     ("thou/uL", 1000), ("G/L", 1000), ("x10*9/L", 1000), ("cells/uL", 1), ("cells/mm3", 1), ("cells/mcL", 1),
     ("k/ul", 1000), ("THOU/UL", 1000), ("K/\u00b5L", 1000), ("K/\u03bcL", 1000), ("cells/\u00b5L", 1),
+    ("x10^3/mcL", 1000), ("x10E3/mcL", 1000), ("10e3/mcL", 1000), ("thou/mcL", 1000),  # mcL, as in K/mcL
 ]
 
 
