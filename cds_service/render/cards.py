@@ -49,10 +49,20 @@ class CardTemplateError(ValueError):
     """A card template is missing, malformed, or renders badly; the message names the file."""
 
 
+def plain_text(value: object, limit: int = 60) -> str:
+    """Text from the record on one line, no longer than `limit`: a longer one cut at a word where it can be, with an
+    ellipsis, so that a card never shows half a word as though it were the whole name; angle brackets made inert."""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        cut = text[:limit - 1]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:-") + "\u2026"
+    return text.translate(_ANGLE)
+
+
 def markdown_text(value: object, limit: int = 60) -> str:
-    """Text from the record, made inert in Markdown (no raw HTML, no links) and kept short."""
-    text = " ".join(str(value).split())[:limit].translate(_ANGLE)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Text from the record, made inert in Markdown (no raw HTML, no links) and kept short (plain_text)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain_text(value, limit))
 
 
 _BOUND_SIGN = {"<": "<", "<=": "\u2264", ">": ">", ">=": "\u2265"}  # a value sent as a bound keeps its sign
@@ -279,7 +289,7 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
                 "problem": str(p.problem),
                 "role": str(p.role),
                 "loinc": p.loinc,
-                "unit": " ".join(p.unit.split())[:24].translate(_ANGLE) if p.unit else None,  # plain-text summary
+                "unit": plain_text(p.unit, 24) if p.unit else None,  # plain-text summary
                 "unit_md": markdown_text(p.unit, 24) if p.unit else None,
                 "date": day_text(p.collected_at, now),
             }
@@ -387,7 +397,7 @@ class CardRenderer:
     def _order_view(self, risk: OrderRisk) -> dict[str, Any]:
         name = _order_name(risk)
         return {
-            "name": " ".join(name.split())[:48].translate(_ANGLE),
+            "name": plain_text(name, 48),
             "name_md": markdown_text(name, 80),
             "reference": markdown_text(risk.order.reference, 80),
             "drug": markdown_text(risk.drug) if risk.drug else None,

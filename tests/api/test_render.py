@@ -21,6 +21,7 @@ from cds_service.render.cards import (
     count_text,
     load_templates,
     markdown_text,
+    plain_text,
 )
 from cds_service.render.samples import FINDINGS_RENDERED
 from cds_service.settings import Settings, default_cards_dir
@@ -38,6 +39,20 @@ from tests.contract import assert_cds_response
 ])
 def test_count_text(value: str, comparator: str | None, text: str) -> None:
     assert count_text(Decimal(value), comparator) == text
+
+
+@pytest.mark.parametrize(("value", "limit", "text"), [
+    ("Clozapine 25 MG Oral Tablet [Clozaril]", 48, "Clozapine 25 MG Oral Tablet [Clozaril]"),  # fits: as sent
+    ("Typhoid Vaccine Live Ty21a 6800000000 UNT Delayed Release Oral Capsule [Vivotif]", 48,
+     "Typhoid Vaccine Live Ty21a 6800000000 UNT\u2026"),  # cut at a word, never inside one, and said to be cut
+    ("a  b\n\tc", 48, "a b c"),  # one line
+    ("x" * 60, 24, "x" * 23 + "\u2026"),  # one long word: cut where it must be
+    ("carboplatin, 450 MG IV", 14, "carboplatin\u2026"),  # no separator left dangling before the ellipsis
+    ("<script>", 48, "\u2039script\u203a"),
+])
+def test_plain_text_is_short_and_says_when_it_was_cut(value: str, limit: int, text: str) -> None:
+    assert plain_text(value, limit) == text
+    assert len(plain_text(value, limit)) <= limit
 
 
 @pytest.mark.parametrize("hostile", ["<img src=x onerror=alert(1)>", "[click](https://evil.example)", "**bold**"])
