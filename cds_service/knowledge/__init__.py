@@ -346,8 +346,10 @@ class Knowledge:
 
 
 def fold_unit(text: str) -> str:
-    """R3.2: display units match case-insensitively, with both micro signs read as 'u'."""
-    return text.strip().replace("\u00b5", "u").replace("\u03bc", "u").casefold()
+    """R3.2: display units match case-insensitively and whatever their spaces ("deg F" is degF), with both micro
+    signs read as 'u' and the degree sign's look-alikes (the ordinal indicator of "\u00baF", the ring above) as it."""
+    text = "".join(text.split()).replace("\u00b5", "u").replace("\u03bc", "u")
+    return text.replace("\u00ba", "\u00b0").replace("\u02da", "\u00b0").casefold()
 
 
 def _read(name: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ UCUM_COUNTS = [
 DISPLAY_COUNTS = [
     ("K/uL", 1000), ("K/mcL", 1000), ("x10E3/uL", 1000), ("x10^3/uL", 1000), ("10e3/uL", 1000),
     ("thou/uL", 1000), ("G/L", 1000), ("x10*9/L", 1000), ("cells/uL", 1), ("cells/mm3", 1), ("cells/mcL", 1),
+    ("K / uL", 1000), ("x10 E3/uL", 1000), ("cells /mm3", 1),  # spaces are not part of a unit
     ("k/ul", 1000), ("THOU/UL", 1000), ("K/\u00b5L", 1000), ("K/\u03bcL", 1000), ("cells/\u00b5L", 1),
     ("x10^3/mcL", 1000), ("x10E3/mcL", 1000), ("10e3/mcL", 1000), ("thou/mcL", 1000),  # mcL, as in K/mcL
 ]
@@ -87,6 +88,16 @@ def test_r2_trap_count_unit_on_percent_code(knowledge: Knowledge, unit: str, sys
     ("38.0", "\u00b0C", None, Decimal("38.0")),
     ("38.0", "C", None, Decimal("38.0")),
     ("100.9", "F", None, (Decimal("100.9") - 32) * 5 / 9),
+    # display spellings: spaces, the ordinal indicator and the ring above typed for the degree sign, the names
+    ("38.0", "deg C", None, Decimal("38.0")),
+    ("101.0", "Deg F", None, (Decimal("101.0") - 32) * 5 / 9),
+    ("38.0", "\u00baC", None, Decimal("38.0")),
+    ("101.0", "\u00ba F", None, (Decimal("101.0") - 32) * 5 / 9),
+    ("38.0", "\u02daC", None, Decimal("38.0")),
+    ("38.0", "Celsius", None, Decimal("38.0")),
+    ("38.0", "degrees C", None, Decimal("38.0")),
+    ("101.0", "FAHRENHEIT", None, (Decimal("101.0") - 32) * 5 / 9),
+    ("101.0", "degrees F", None, (Decimal("101.0") - 32) * 5 / 9),
 ])
 def test_r3_5_temperature_to_celsius_unrounded(knowledge: Knowledge, value: str, unit: str, system: str | None,
                                                celsius: Decimal) -> None:
