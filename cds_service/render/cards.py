@@ -116,7 +116,8 @@ class CardTemplate:
     links: tuple[Mapping[str, str], ...]
     suggestions: Mapping[str, str] = dataclasses.field(default_factory=dict)  # label by suggestion kind
     override_reasons: tuple[Mapping[str, str], ...] = ()  # code and display
-    sources: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)  # by R9 rule: what it cites
+    # what the card cites by R9 rule (order-risk) or by data problem (data-problem), where not `source`
+    sources: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
 
 HANDOUT_PATH = "/handouts/neutropenia"
@@ -434,7 +435,9 @@ class CardRenderer:
             cards.append(self.card(assessment.finding, assessment.headline, context, base_url, assessment.febrile,
                                    patient_id=patient_id))
         if assessment.data_problems:
-            cards.append(self.card(Finding.DATA_PROBLEM, None, context, base_url))
+            template = self.templates[str(Finding.DATA_PROBLEM)]  # cites what the first problem is about
+            source = template.sources.get(str(assessment.data_problems[0].problem), template.source)
+            cards.append(self.card(Finding.DATA_PROBLEM, None, context, base_url, source=source))
         return cards
 
 

@@ -31,6 +31,8 @@ SOURCES = {
     "https://doi.org/10.1016/S0022-3476(79)80096-7": ("Manroe 1979",),
     "https://doi.org/10.1182/blood.2025029359": ("Hibbs 2025", "Blood", "Duffy-null"),
     "https://ucum.org/ucum": ("UCUM",),
+    "https://hl7.org/fhir/R4/observation.html": ("HL7 FHIR Observation",),
+    "https://www.cancer.gov/dictionary?CdrID=729976": ("NCI Dictionary of Cancer Terms", "absolute neutrophil count"),
     "https://www.cdc.gov/vaccines/hcp/imz-best-practices/altered-immunocompetence.html": ("CDC/ACIP",
                                                                                           "live vaccines"),
     "https://www.cdc.gov/cancer/features/preventing-infections.html": ("CDC", "preventing infections"),

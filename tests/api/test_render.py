@@ -163,3 +163,19 @@ def test_a_regimen_given_together_is_named_whole_in_whichever_order_it_was_sent(
     assert details[0] == details[1]
     assert "- **Chemotherapy**: carboplatin + cyclophosphamide, Nov 20 (5 days ago)" in details[0]
 
+
+
+@pytest.mark.parametrize(("labs", "cited"), [
+    ([anc(0.4, "K/whatever")], "UCUM"),  # a unit problem cites the units' code system
+    ([anc(3000), observation("6690-2", 0.4, "10*3/uL")], "NCI Dictionary of Cancer Terms"),  # an ANC above the WBC
+    ([anc(400, comparator=">")], "HL7 FHIR Observation"),  # a value sent only as a lower bound
+])
+def test_the_data_problem_card_cites_what_its_problem_is_about(client: FlaskClient, labs: list[dict[str, object]],
+                                                                cited: str) -> None:
+    when = ago(days=1)
+    for lab in labs:
+        lab["effectiveDateTime"] = when  # one collection
+    (card,) = assert_cds_response(client.post("/cds-services/neutropenia-patient-view",
+                                              json=hook_request(*labs)).get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
+    assert card["source"]["label"].startswith(cited)
