@@ -200,8 +200,18 @@ def _outcome(raw: msgspec.Raw) -> Any:
         return None
 
 
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def unmarked(data: bytes) -> bytes:
+    """JSON bytes less a UTF-8 byte order mark (RFC 8259: a parser may ignore one; some clients and servers write
+    one)."""
+    return data[len(BYTE_ORDER_MARK):] if data.startswith(BYTE_ORDER_MARK) else data
+
+
 def decode_resource(data: bytes) -> Any:
     """A FHIR answer (a Bundle or a resource), slimmed like the prefetch; orjson.JSONDecodeError if not JSON."""
+    data = unmarked(data)
     try:
         return _RESOURCE.decode(data)
     except (msgspec.DecodeError, ValueError, RecursionError):

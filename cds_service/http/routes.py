@@ -17,7 +17,7 @@ from cds_service.feedback.model import parse_feedback, since_moment
 from cds_service.feedback.recorder import CardRecorder
 from cds_service.feedback.store import FeedbackStore
 from cds_service.fhir.hook_request import parse_hook_request
-from cds_service.fhir.wire import decode_hook_body, loads
+from cds_service.fhir.wire import decode_hook_body, loads, unmarked
 from cds_service.http.errors import remember_hook_instance
 from cds_service.http.reached import base_url, call_dependencies
 from cds_service.metrics import CARDS, FEEDBACK
@@ -39,13 +39,9 @@ def _services() -> dict[str, CdsService]:
     return services
 
 
-BYTE_ORDER_MARK = b"\xef\xbb\xbf"
-
-
 def _request_body() -> bytes:
-    """The body as sent, less a UTF-8 byte order mark (RFC 8259: a parser may ignore one; some clients write one)."""
-    body = _read_body()
-    return body[len(BYTE_ORDER_MARK):] if body.startswith(BYTE_ORDER_MARK) else body
+    """The body as sent, less a UTF-8 byte order mark."""
+    return unmarked(_read_body())
 
 
 def _read_body() -> bytes:

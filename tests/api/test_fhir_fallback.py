@@ -126,6 +126,15 @@ def test_faults_on_required_data_give_412(client: FlaskClient, mocked: responses
     assert all("169.254" not in str(c.request.url) for c in mocked.calls)  # redirects are never followed
 
 
+def test_a_fhir_answer_with_a_byte_order_mark_is_read(client: FlaskClient, mocked: responses.RequestsMock) -> None:
+    """RFC 8259 lets a parser ignore a UTF-8 byte order mark, and some servers write one: it is not malformed."""
+    def with_mark(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "application/fhir+json"}, b"\xef\xbb\xbf" + orjson.dumps(bundle(anc(420)))
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"labs": with_mark}))
+    (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert card["summary"] == "Severe neutropenia: ANC 420/uL (Nov 24)"
+
+
 def _timeout(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
     raise requests.exceptions.ReadTimeout("read timed out")
 
