@@ -99,8 +99,9 @@ def _above_wbc(count: LabResult, value: Decimal, wbc: LabResult | None, toleranc
 
 
 def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeasurement | DataProblem | None:
-    """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None. A count
-    above the collection's WBC is a data problem (R10)."""
+    """R4, in order of preference: reported ANC; segs + bands counts; WBC x %; the WBC bound; else None. A reported
+    upper bound is read with what the rest of the collection adds; a count above the collection's WBC is a data
+    problem (R10)."""
     by_role: dict[Role, list[LabResult]] = defaultdict(list)
     for result in results:
         by_role[result.role].append(result)
