@@ -338,8 +338,9 @@ def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict
 
 def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime | None]:
     """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds or
-    duration, a statement's or an administration's effectivePeriod, a statement dated once, taken from then on while
-    it is active), with the period's end if it has one."""
+    duration, or its dose repeating with no bounds, from the order's date while it is active; a statement's or an
+    administration's effectivePeriod; a statement dated once, taken from then on while it is active), with the
+    period's end if it has one."""
     if isinstance(resource, fhir.MedicationRequest):
         try:  # (a dosage no rule can read gives no start: authoredOn then)
             dosages = elements(resource.dosageInstruction, fhir.Dosage)
@@ -358,7 +359,10 @@ def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime
                 return authored, True, authored + max(length for length in lengths if length is not None)
             except OverflowError:  # past the last day a date can name: no end
                 return authored, True, None
-        return authored, False, None
+        # a dose that repeats ("twice a day") with no bounds: taken from the order's date on while the order is active,
+        # as a statement is -- a daily oral antineoplastic ordered weeks ago is being given now
+        repeating = any((r.frequency is not None or r.period is not None) and r.count != 1 for r in repeats)
+        return authored, repeating and authored is not None, None
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:
         moment = instant(resource.effectiveDateTime, zone)

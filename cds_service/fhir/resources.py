@@ -109,6 +109,11 @@ class Patient(msgspec.Struct, frozen=True, tag="Patient", tag_field="resourceTyp
 class Repeat(msgspec.Struct, frozen=True):
     boundsPeriod: Period | None = None  # noqa: N815
     boundsDuration: Quantity | None = None  # noqa: N815 -- "for 14 days"
+    # whether the dose repeats ("twice a day") -- read for their presence only, so never a reason to find the
+    # resource unreadable -- and how many times in all ("count": 1 is one dose)
+    frequency: Any = None
+    period: Any = None
+    count: Any = None
 
 
 class Timing(msgspec.Struct, frozen=True):

@@ -283,7 +283,9 @@ def test_r8_the_clozapine_action_never_reads_a_count_older_than_the_look_back(as
     (20, {"value": 2, "unit": "wk", "system": "http://unitsofmeasure.org", "code": "wk"}, Finding.FEBRILE_NEUTROPENIA),
     (40, {"value": 14, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"},
      Finding.FEVER_WITH_NEUTROPENIA),  # the last dose 26 days ago
-    (20, {"value": 14, "unit": "doses"}, Finding.FEVER_WITH_NEUTROPENIA),  # no time: only the order date is known
+    # a length in no unit of time: the end cannot be read, so the dose, repeating twice a day, goes on while the
+    # order is active (an end never guessed is never one that rules the window out)
+    (20, {"value": 14, "unit": "doses"}, Finding.FEBRILE_NEUTROPENIA),
     (20, {"value": 99999, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"},
      Finding.FEBRILE_NEUTROPENIA),  # past the last day a date can name: no end, and the order is active
 ])
@@ -293,6 +295,27 @@ def test_r7_an_order_for_a_number_of_days_counts_to_its_last_day(assess_record: 
     order = medication("MedicationRequest", "194000", ago(days=authored),
                        dosageInstruction=[{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d",
                                                                  "boundsDuration": duration}}}])
+    assert assess_record(anc(800), temperature("38.6"), order).finding is finding
+
+
+@pytest.mark.parametrize(("status", "repeat", "authored", "finding"), [
+    ("active", {"frequency": 2, "period": 1, "periodUnit": "d"}, 60, Finding.FEBRILE_NEUTROPENIA),  # twice a day
+    ("active", {"period": 1, "periodUnit": "wk"}, 60, Finding.FEBRILE_NEUTROPENIA),  # weekly: a period alone repeats
+    ("on-hold", {"frequency": 2, "period": 1, "periodUnit": "d"}, 60, Finding.FEBRILE_NEUTROPENIA),
+    ("completed", {"frequency": 2, "period": 1, "periodUnit": "d"}, 60, Finding.FEVER_WITH_NEUTROPENIA),  # ended then
+    ("stopped", {"frequency": 2, "period": 1, "periodUnit": "d"}, 60, Finding.FEVER_WITH_NEUTROPENIA),
+    ("active", {"frequency": 1, "period": 1, "periodUnit": "d", "count": 1}, 60, Finding.FEVER_WITH_NEUTROPENIA),
+    ("active", {}, 60, Finding.FEVER_WITH_NEUTROPENIA),  # no repeat: one dose, on the order's date
+    ("active", {"frequency": 2, "period": 1, "periodUnit": "d"}, 2, Finding.FEVER_WITH_NEUTROPENIA),  # day 2 of it
+    ("active", {"frequency": 2, "period": 1, "periodUnit": "d"}, 3, Finding.FEBRILE_NEUTROPENIA),  # day 3
+])
+def test_r7_an_active_order_of_a_repeating_dose_is_given_to_now(assess_record: AssessFn, status: str,
+                                                                 repeat: dict[str, Any], authored: int,
+                                                                 finding: Finding) -> None:
+    """Capecitabine ordered twice a day, with no bounds, 60 days ago: while the order is active (or on hold) the drug
+    is being given -- a dose 3-14 days ago (R7) -- as a statement that it is still taken is read."""
+    order = medication("MedicationRequest", "194000", ago(days=authored), status=status,
+                       dosageInstruction=[{"timing": {"repeat": repeat}}])
     assert assess_record(anc(800), temperature("38.6"), order).finding is finding
 
 
