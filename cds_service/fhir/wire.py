@@ -75,9 +75,10 @@ class _Body(_Members, total=False):
     prefetch: dict[str, _Shell | None]
 
 
-_BODY = msgspec.json.Decoder(_Body)
-# A FHIR answer's elements are decoded loosely (Any): a number past a double's range, which JSON allows, is read as
-# infinite, so that it makes unreadable only the resource whose rule reads it (R10), never the whole page.
+# Elements are decoded loosely (Any): a number past a double's range, which JSON allows, is read as infinite, so that
+# it makes unreadable only the resource whose rule reads it (R10) -- never a whole page, nor a whole hook call for a
+# number in an element no rule reads (a draft order's dose, an extra context field).
+_BODY = msgspec.json.Decoder(_Body, float_hook=float)
 _RESOURCE = msgspec.json.Decoder(_Resource, float_hook=float)
 _RESOURCES = msgspec.json.Decoder(list[_Resource], float_hook=float)
 BATCH = 256  # resources decoded together when a Bundle is iterated: few calls, and a batch stays in the CPU caches

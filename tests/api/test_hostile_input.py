@@ -19,7 +19,6 @@ URL = "/cds-services/neutropenia-patient-view"
 
 @pytest.mark.parametrize(("body", "content_type", "text"), [
     (b"[" * 5000 + b"]" * 5000, "application/json", "not valid JSON"),  # deeply nested
-    (b'{"hook": "patient-view", "hookInstance": 1e999}', "application/json", "not valid JSON"),  # past double
     (b'{"hook": NaN}', "application/json", "not valid JSON"),
     (b'{"hook": "patient-view", "prefetch": {"labs": {"resourceType": "Bundle", "entry": [{"resource": {"code": '
      + b"[" * 5000 + b"]" * 5000 + b"}}]}}}", "application/json", "not valid JSON"),  # deeply nested in a resource

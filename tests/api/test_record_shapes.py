@@ -127,6 +127,29 @@ def test_a_number_past_a_double_where_no_rule_reads_leaves_a_cbcs_components_rea
     assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 24)"
 
 
+@pytest.mark.parametrize("where", ["a draft's dose", "a field of the context", "the hookInstance"])
+def test_a_number_past_a_double_where_no_rule_reads_in_the_call_itself_refuses_nothing(client: FlaskClient,
+                                                                                      where: str) -> None:
+    """The hook call's own members, not only its prefetch: an MMR draft whose dose no rule reads holds the number, or
+    an extra context field, or the hookInstance: the order is checked, never a 400 (it had been 'not valid JSON')."""
+    vaccine = {"resourceType": "MedicationRequest", "id": "mmr", "status": "draft", "intent": "order",
+               "subject": {"reference": f"Patient/{PATIENT_ID}"},
+               "medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "03"}]}}
+    if where == "a draft's dose":
+        vaccine["dosageInstruction"] = [{"doseAndRate": [{"doseQuantity": {**_PAST_DOUBLE, "unit": "mL"}}]}]
+    body = hook_request(anc(300), hook="order-sign")
+    body["context"]["draftOrders"] = bundle(vaccine)
+    if where == "a field of the context":
+        body["context"]["weight"] = _PAST_DOUBLE
+    if where == "the hookInstance":
+        body["hookInstance"] = "PAST-DOUBLE"
+    sent = orjson.dumps(body).replace(b'"PAST-DOUBLE"', b"1e999")
+    assert b"1e999" in sent
+    response = client.post("/cds-services/neutropenia-order-sign", data=sent, content_type="application/json")
+    (card,) = assert_cds_response(response.get_json())
+    assert card["indicator"] == "critical" and card["summary"].endswith("live vaccine with ANC 300/uL (Nov 24)")
+
+
 def _report_carrying(result: dict[str, Any]) -> dict[str, Any]:
     return {"resourceType": "DiagnosticReport", "id": "cbc-7", "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": "57021-8"}]},
