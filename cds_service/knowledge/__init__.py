@@ -125,8 +125,8 @@ class Words:
     """A fixed set of names found in a text as whole words, case-insensitively (R9: whole-word names).
 
     The names are compiled as a trie (names sharing a beginning share one branch) and matched against the
-    case-folded text, so a search costs a few steps per character of the text whatever the number of names: a
-    name list tried in turn at every word start made a draft order's text of a few megabytes cost minutes."""
+    case-folded text, so a search costs a few steps per character of the text, whatever the number of names and
+    however long the text a client sends."""
 
     def __init__(self, names: Iterable[str]) -> None:
         trie: dict[str, Any] = {}
