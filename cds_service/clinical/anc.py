@@ -109,10 +109,9 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
     mismatch = knowledge.thresholds.reported_computed_mismatch_fraction  # R4
     wbc = _preferred(by_role.get(Role.WBC), codes[Role.WBC])
     computed = _computed(by_role, wbc, knowledge)
-    unreported = _unreported(by_role, wbc, computed, knowledge)
     reported = by_role.get(Role.ANC)
     if not reported:
-        return unreported
+        return _unreported(by_role, wbc, computed, knowledge)
 
     # Several reported ANCs of one collection: the lowest (alerts err on the safe side), noted if they conflict.
     chosen = reported[0] if len(reported) == 1 else min(reported, key=_lowest)
@@ -121,7 +120,8 @@ def anc_of_collection(results: list[LabResult], knowledge: Knowledge) -> AncMeas
         return impossible
     notes: list[Note] = []
     value, comparator = chosen.value, _bound(chosen)
-    if comparator is not None and isinstance(unreported, AncMeasurement) and unreported.value < value:
+    unreported = _unreported(by_role, wbc, computed, knowledge) if comparator is not None else None
+    if isinstance(unreported, AncMeasurement) and unreported.value < value:
         # A reported upper bound ("<1000") and, of the same collection, a lower count or WBC: never read by the
         # looser bound. A count measured within it is the ANC; a WBC below it bounds the ANC lower (R4.4).
         if unreported.measured:

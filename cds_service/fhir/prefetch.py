@@ -102,9 +102,8 @@ def read_prefetch(sent: Any, templates: tuple[PrefetchTemplate, ...]) -> dict[st
         else:
             resources, failed_in_part = _resources(value)
             if resources is not None:
-                answered = len(resources.raws) if type(resources) is BundleResources else len(resources)
-                values[template.key] = PrefetchValue(present, resources, template.describes,
-                                                     partial=failed_in_part or withheld(value, answered),
+                partial = failed_in_part or withheld(value, len(as_received(resources)))
+                values[template.key] = PrefetchValue(present, resources, template.describes, partial=partial,
                                                      next_page=next_link(value))
             else:
                 values |= _unreadable((template,), f"prefetch '{template.key}' is a Bundle whose entry is not a list")
