@@ -35,14 +35,21 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
     a period was given on every day of it: it is in the 3-14 day window if it ran at any time then (R7)."""
     context = knowledge.context
     doses: list[tuple[str, datetime, datetime | None, bool, Evidence]] = []  # (agent, start, last day, ongoing, how)
+    undated: list[ChemotherapyDose] = []
     for medication in record.medications:
-        if medication.status not in context.statuses.given[medication.kind] or medication.started_at is None:
-            continue
         identity = medication.identity  # R8 by the drug-identity rules of R9
-        if identity.antineoplastic is not None:
-            last, ongoing = _last_given(medication, now, context)
-            doses.append((identity.antineoplastic, medication.started_at, last, ongoing,
-                          identity.antineoplastic_by or Evidence.CODE))
+        if medication.status not in context.statuses.given[medication.kind] or identity.antineoplastic is None:
+            continue
+        how = identity.antineoplastic_by or Evidence.CODE
+        if medication.started_at is None:
+            if medication.course and medication.status in context.statuses.active.get(str(medication.kind), ()):
+                # taken now (an active order or statement), since a day no record gives: never guessed into the
+                # 3-14 day window (R7), within any number of days before now (R9)
+                undated.append(ChemotherapyDose(identity.antineoplastic, now, 0, 0, False, how, now, True,
+                                                start_recorded=False))
+            continue
+        last, ongoing = _last_given(medication, now, context)
+        doses.append((identity.antineoplastic, medication.started_at, last, ongoing, how))
     for procedure in record.procedures:
         if procedure.status in context.statuses.procedure_done and procedure.performed_at is not None and any(
             c.system == context.snomed and c.code in context.chemo_procedure_codes for c in procedure.codings
@@ -59,7 +66,7 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
         last_days = (today - last.astimezone(zone).date()).days if last is not None else days
         in_window = days >= context.chemo_window_from_days and last_days <= context.chemo_window_to_days
         found.append(ChemotherapyDose(name, at, days, last_days, in_window, how, last, ongoing))
-    return found
+    return found + undated
 
 
 def _last_given(given: MedicationFacts | ProcedureFacts, now: datetime,

@@ -389,6 +389,9 @@ class ChemotherapyDose(msgspec.Struct, frozen=True):
     recognised_by: Evidence = Evidence.CODE
     last_at: datetime | None = None  # a course: its last day given (now while it goes on); None: one dose, at `at`
     ongoing: bool = False  # a course still given (active, with no end before now)
+    # False: an active order or statement that no date places -- given now, since a day no record gives (`at` is
+    # then now, the one day it is known to be given; never in the 3-14 day window, which the card says it may be)
+    start_recorded: bool = True
 
 
 class ClozapineAction(enum.StrEnum):

@@ -339,8 +339,9 @@ def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict
 def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime | None]:
     """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds or
     duration, or its dose repeating with no bounds, from the order's date while it is active; a statement's or an
-    administration's effectivePeriod; a statement dated once, taken from then on while it is active), with the
-    period's end if it has one."""
+    administration's effectivePeriod; a statement dated once -- by effectiveDateTime, else by dateAsserted -- taken
+    from then on while it is active), with the period's end if it has one. An order or a statement that no date
+    places is a course from a start not recorded (None): given now while it is active."""
     if isinstance(resource, fhir.MedicationRequest):
         try:  # (a dosage no rule can read gives no start: authoredOn then)
             dosages = elements(resource.dosageInstruction, fhir.Dosage)
@@ -362,12 +363,16 @@ def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime
         # a dose that repeats ("twice a day") with no bounds: taken from the order's date on while the order is active,
         # as a statement is -- a daily oral antineoplastic ordered weeks ago is being given now
         repeating = any((r.frequency is not None or r.period is not None) and r.count != 1 for r in repeats)
-        return authored, repeating and authored is not None, None
+        return authored, repeating or authored is None, None
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:
-        moment = instant(resource.effectiveDateTime, zone)
-        # a statement is taken from then on while its status says so ("active": still being taken)
-        return moment, isinstance(resource, fhir.MedicationStatement) and moment is not None, None
+        if isinstance(resource, fhir.MedicationStatement):
+            # taken then -- the patient's or a clinician's word of that day -- and from then on while its status
+            # says so ("active": still being taken)
+            if resource.effectiveDateTime is not None:
+                return instant(resource.effectiveDateTime, zone), True, None
+            return _asserted(resource.dateAsserted, zone), True, None
+        return instant(resource.effectiveDateTime, zone), False, None
     start = instant(period.start, zone)
     return start, start is not None, _course_end(period.end, zone) if start is not None else None
 
@@ -379,6 +384,16 @@ def _course_end(value: str | None, zone: tzinfo) -> datetime | None:
         return instant(value, zone)
     except Unreadable:
         log.warning("the end of a course of a drug or procedure is no FHIR time: read as no end")
+        return None
+
+
+def _asserted(value: Any, zone: tzinfo) -> datetime | None:
+    """A statement's dateAsserted; one that is no FHIR time is read as none -- the statement is then dated by
+    nothing, and a drug is never dropped for an element only its date reads."""
+    try:
+        return instant(value, zone) if isinstance(value, str) else None
+    except Unreadable:
+        log.warning("the dateAsserted of a MedicationStatement is no FHIR time: read as none")
         return None
 
 

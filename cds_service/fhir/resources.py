@@ -164,6 +164,7 @@ class MedicationStatement(DrugNaming, frozen=True, tag="MedicationStatement", ta
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     effectiveDateTime: str | None = None  # noqa: N815
     effectivePeriod: Period | None = None  # noqa: N815
+    dateAsserted: Any = None  # noqa: N815 -- dates a statement with no effective[x], read leniently (`_given`)
     dosage: Any = None  # its routes, read by `medication_concept`
 
 

@@ -40,7 +40,7 @@ ELEMENTS_READ = (
     "birthDate", "_birthDate",
     # MedicationRequest / -Administration / -Statement and Medication (R8, R9)
     "intent", "medicationCodeableConcept", "medicationReference", "dosageInstruction", "dosage", "authoredOn",
-    "ingredient", "doNotPerform",
+    "ingredient", "doNotPerform", "dateAsserted",
     # Procedure and Condition (R8)
     "performedDateTime", "performedPeriod", "clinicalStatus", "verificationStatus",
 )

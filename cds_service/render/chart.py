@@ -40,7 +40,8 @@ def anc_chart(assessment: Assessment, thresholds: Thresholds, chart_id: str, zon
     # only a ceiling -- a line through it would draw a rise or a fall the record does not show
     measured = [(_day(at), float(p.anc.value)) for at, p in points if p.anc.measured]
     ceilings = [(_day(at), float(p.anc.value)) for at, p in points if not p.anc.measured]
-    dosed = [d.at for d in (assessment.context.doses if assessment.context else ())]
+    # (a course that no date places is drawn nowhere: it is known to be given now only)
+    dosed = [d.at for d in (assessment.context.doses if assessment.context else ()) if d.start_recorded]
     febrile = [r.at for r in assessment.temperatures if r.celsius >= thresholds.sustained_fever_from_c]
     times, doses, fevers = [_day(m) for m in moments], [_day(m) for m in dosed], [_day(m) for m in febrile]
     now = _day(assessment.now)

@@ -88,6 +88,9 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
         ClinicalContext(  # a course given over a period, ongoing and ended
             chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, 0, True, Evidence.NAME,
                                           _NOW, True)),
+        ClinicalContext(  # a course given now, since a day no record gives
+            chemotherapy=ChemotherapyDose("capecitabine", _NOW, 0, 0, False, Evidence.NAME, _NOW, True,
+                                          start_recorded=False)),
         ClinicalContext(
             chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, 10, True, Evidence.NAME,
                                           _NOW - timedelta(days=10), False),

@@ -148,3 +148,34 @@ def test_fever_with_no_current_anc_when_chemotherapy_could_not_be_checked(client
     assert ("- **Chemotherapy not checked**: the medication or procedure data were not all available; after an "
             "antineoplastic 3-14 days ago, fever now is **possible febrile neutropenia: get an urgent CBC with "
             "differential**.") in card["detail"].splitlines()
+
+
+def test_fever_on_oral_chemotherapy_still_taken_from_a_start_no_record_gives(client: FlaskClient) -> None:
+    """A MedicationStatement "capecitabine, active" with no effective[x] and no dateAsserted -- a patient-reported home
+    medicine: it is being taken now, from a day nothing records. R7's 3-14 day window is never guessed (the finding
+    stays moderate neutropenia with fever, a warning); the card says what a start 3 or more days ago would make it."""
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    for key in ("medicationRequests", "medicationAdministrations", "procedures"):
+        body["prefetch"][key] = bundle()  # searched, and nothing found
+    body["prefetch"]["medicationStatements"] = bundle(medication("MedicationStatement", "194000", None,
+                                                                 status="active"))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "warning"
+    assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
+    lines = card["detail"].splitlines()
+    assert ("- **Chemotherapy start not recorded**: if the course began 3 or more days ago this is **febrile "
+            "neutropenia: empiric broad-spectrum antibiotics within 60 minutes**.") in lines
+    assert "- **Chemotherapy**: capecitabine, ongoing, since a date the record does not give." in lines
+
+
+def test_fever_with_no_current_anc_on_oral_chemotherapy_from_a_start_no_record_gives(client: FlaskClient) -> None:
+    body = hook_request(anc(800, when=ago(days=10)))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    for key in ("medicationAdministrations", "medicationStatements", "procedures"):
+        body["prefetch"][key] = bundle()
+    body["prefetch"]["medicationRequests"] = bundle(medication("MedicationRequest", "194000", None))  # active
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "no-current-anc"
+    assert ("- **Chemotherapy start not recorded**: if the course began 3 or more days ago, fever now is **possible "
+            "febrile neutropenia: get an urgent CBC with differential**.") in card["detail"].splitlines()

@@ -327,3 +327,21 @@ def test_r7_a_statement_that_a_drug_is_still_taken_counts_to_now(assess_record: 
                                                                  finding: Finding) -> None:
     statement = medication("MedicationStatement", "194000", ago(days=60), status=status)  # capecitabine, dated once
     assert assess_record(anc(800), temperature("38.6"), statement).finding is finding
+
+
+@pytest.mark.parametrize(("fields", "finding", "start_recorded"), [
+    ({"dateAsserted": ago(days=5)}, Finding.FEBRILE_NEUTROPENIA, True),  # taken 5 days ago, and still
+    ({"dateAsserted": ago(days=2)}, Finding.FEVER_WITH_NEUTROPENIA, True),  # taken 2 days ago: since when?
+    ({}, Finding.FEVER_WITH_NEUTROPENIA, False),  # taken now, since a day nothing records
+])
+def test_r7_a_statement_that_a_drug_is_still_taken_dated_by_its_assertion_or_by_nothing(
+        assess_record: AssessFn, fields: dict[str, Any], finding: Finding, start_recorded: bool) -> None:
+    """An active MedicationStatement with no effective[x]: dateAsserted dates it as effectiveDateTime would (taken
+    then, and from then on while it is active); with no date at all the drug is taken now, from a start no record
+    gives -- never guessed into the 3-14 day window, and said so on the card (the finding stays a warning)."""
+    statement = medication("MedicationStatement", "194000", None, status="active", **fields)
+    result = assess_record(anc(800), temperature("38.6"), statement)
+    assert result.finding is finding
+    assert result.context is not None and result.context.chemotherapy is not None
+    dose = result.context.chemotherapy
+    assert dose.ongoing and dose.start_recorded is start_recorded and dose.last_days_before == 0

@@ -99,6 +99,29 @@ def test_r9_live_vaccine_within_90_days_of_a_course_of_chemotherapy(assess_recor
     assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")] if flagged else [])
 
 
+# An active order or statement of an antineoplastic that no date places: the drug is being taken now (FHIR: an
+# "active" statement is still taken), so it is within 90 days. A statement with no effective[x] is dated by
+# dateAsserted -- taken then -- as it would be by an effectiveDateTime; one that is over and dated by nothing says
+# nothing of when.
+@pytest.mark.parametrize(("kind", "status", "fields", "flagged"), [
+    ("MedicationStatement", "active", {}, True),
+    ("MedicationStatement", "on-hold", {}, True),
+    ("MedicationStatement", "completed", {}, False),
+    ("MedicationRequest", "active", {}, True),
+    ("MedicationRequest", "on-hold", {}, True),
+    ("MedicationRequest", "completed", {}, False),
+    ("MedicationStatement", "active", {"dateAsserted": ago(days=400)}, True),  # taken then, and still
+    ("MedicationStatement", "completed", {"dateAsserted": ago(days=90)}, True),
+    ("MedicationStatement", "completed", {"dateAsserted": ago(days=91)}, False),
+    ("MedicationStatement", "active", {"dateAsserted": "last spring"}, True),  # no FHIR time: read as undated
+])
+def test_r9_live_vaccine_with_chemotherapy_no_date_places(assess_record: AssessFn, knowledge: Knowledge, kind: str,
+                                                          status: str, fields: dict[str, Any], flagged: bool) -> None:
+    chemo = medication(kind, "194000", None, status=status, **fields)  # capecitabine
+    found = _check(assess_record, knowledge, draft("03", CVX), anc(2500), chemo)
+    assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")] if flagged else [])
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     (499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
     (500, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),
