@@ -91,6 +91,14 @@ def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKn
     )
 
 
+def _active_antineoplastic(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> str | None:
+    """R9: an antineoplastic ordered or taken, still active (the first by name, for a card that never depends on the
+    order of the record)."""
+    return min((m.identity.antineoplastic for m in medications
+                if m.identity.antineoplastic is not None
+                and m.status in context.statuses.active.get(m.kind, frozenset())), default=None)
+
+
 def _has(codings: Iterable[Coding], code: str) -> bool:
     return any(c.code == code for c in codings)
 
@@ -198,6 +206,7 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
         chemotherapy=max(doses, key=lambda d: (d.in_window, d.last_at or d.at)) if doses else None,
         latest_chemotherapy=max(doses, key=lambda d: d.last_at or d.at) if doses else None,
         clozapine_active=_clozapine_active(record.medications, knowledge.context),
+        active_antineoplastic=_active_antineoplastic(record.medications, knowledge.context),
         duffy=duffy_status(record, knowledge),
         causes=causes_in_record(record, knowledge.context),
         doses=tuple(doses),

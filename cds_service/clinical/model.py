@@ -412,6 +412,8 @@ class ClinicalContext(msgspec.Struct, frozen=True):
     chemotherapy: ChemotherapyDose | None = None  # the most recent dose (in the window, if any is)
     latest_chemotherapy: ChemotherapyDose | None = None  # the most recent dose, whatever the window
     clozapine_active: bool = False
+    # R9: an antineoplastic whose order or statement is still active -- chemotherapy now, whatever its date
+    active_antineoplastic: str | None = None
     duffy: DuffyStatus = DuffyStatus.UNKNOWN
     causes: tuple[str, ...] = ()  # names from knowledge, "found in the record", never a diagnosis
     doses: tuple[ChemotherapyDose, ...] = ()  # every dose found, oldest first (the trend chart marks them)
@@ -481,6 +483,7 @@ class OrderReason(enum.StrEnum):
     ANC_BELOW_CRITICAL = "anc-below-critical"  # the row's critical limit (500)
     ANC_BELOW_WARNING = "anc-below-warning"  # the row's warning limit
     RECENT_CHEMOTHERAPY = "antineoplastic-within-90-days"
+    ACTIVE_CHEMOTHERAPY = "antineoplastic-active"  # an antineoplastic order or statement still active, of any date
     NO_CURRENT_ANC = "no-current-anc"
     ANC_MAY_BE_BELOW = "anc-may-be-below"  # an upper bound (a WBC with no differential) above the row's limit
 

@@ -104,6 +104,8 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
                 findings.append(band)
         if _recent_chemotherapy(context, knowledge):
             findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, CRITICAL))
+        elif context.active_antineoplastic is not None:  # the safer reading: chemotherapy now, whatever its date
+            findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.ACTIVE_CHEMOTHERAPY, CRITICAL))
 
     if identity.antineoplastic is not None:
         drug, recognised_by = identity.antineoplastic, identity.antineoplastic_by

@@ -225,6 +225,8 @@ def _context_view(context: ClinicalContext | None, now: datetime) -> dict[str, A
             "recognised_by": str(dose.recognised_by),
         } if dose else None,
         "clozapine_active": context.clozapine_active,
+        "active_antineoplastic": (markdown_text(context.active_antineoplastic) if context.active_antineoplastic
+                                  else None),
         "duffy": str(context.duffy),
         "causes": list(context.causes),
         "unavailable": [str(kind) for kind in context.unavailable],

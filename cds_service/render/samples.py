@@ -145,6 +145,7 @@ def sample_order_risks() -> list[tuple[str, list[OrderRisk], Assessment]]:
     context = ClinicalContext(
         chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, 30, False, Evidence.NAME),
         latest_chemotherapy=ChemotherapyDose("cyclophosphamide", _NOW - timedelta(days=30), 30, 30, False),
+        active_antineoplastic="An antineoplastic name far longer than any line can carry " * 2,
         duffy=DuffyStatus.GENOTYPE)
     samples = []
     for current in (_classified("99", Severity.SEVERE, LlnBasis.STANDARD, comparator="<="), None):

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.builders import CVX, PATIENT_ID, ago, anc, draft, order_request, patient
+from tests.builders import CVX, PATIENT_ID, ago, anc, draft, medication, order_request, patient
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 SELECT = "/cds-services/neutropenia-order-select"
@@ -265,3 +265,21 @@ def test_a_drug_linked_to_neutropenia_with_a_wbc_and_no_differential_asks_for_th
     assert card["summary"] == "TMP-SMX 800-160 mg tablet: drug linked to neutropenia with ANC ≤1,200/uL (Nov 25)"
     assert card["detail"].startswith("**The ANC, known only as an upper bound (≤1,200/uL), may be below 1,000/uL:")
     assert [s["label"] for s in card["suggestions"]] == ["Remove the draft order", "Order a CBC with differential"]
+
+
+def test_a_live_vaccine_while_an_antineoplastic_order_is_still_active(client: FlaskClient) -> None:
+    """Capecitabine prescribed 120 days ago with a sig in words only, still active: the patient is on chemotherapy,
+    so an MMR is contraindicated whatever the order's date -- critical, the order named, its removal recommended."""
+    chemo = medication("MedicationRequest", "194000", ago(days=120),
+                       dosageInstruction=[{"text": "3 tablets twice daily on days 1-14 of each 21-day cycle"}])
+    body = order_request("order-sign", anc(2500), drafts=[draft("03", CVX, id="mmr", text="MMR")],
+                         context_resources={"medicationRequests": [chemo]})
+    (card,) = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "MMR: live vaccine during chemotherapy"
+    assert card["detail"].splitlines()[0] == ("**Live vaccine during chemotherapy (capecitabine, an order or statement "
+                                              "still active): live vaccines are contraindicated -- remove the draft "
+                                              "order.**")
+    assert card["suggestions"][0]["isRecommended"] is True
+    assert card["suggestions"][0]["actions"] == [{"type": "delete", "description": "Remove MedicationRequest/mmr",
+                                                  "resourceId": "MedicationRequest/mmr"}]

@@ -122,6 +122,33 @@ def test_r9_live_vaccine_with_chemotherapy_no_date_places(assess_record: AssessF
     assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")] if flagged else [])
 
 
+# R9 "antineoplastic within 90 days", the safer reading: an antineoplastic order or statement still active is
+# chemotherapy now, whatever its date -- capecitabine prescribed four months ago with a sig in words only ("twice
+# daily on days 1-14 of each 21-day cycle"), still active, is being taken. One that is over counts from its date.
+@pytest.mark.parametrize(("kind", "status", "days", "expected"), [
+    ("MedicationRequest", "active", 120, OrderReason.ACTIVE_CHEMOTHERAPY),
+    ("MedicationRequest", "on-hold", 120, OrderReason.ACTIVE_CHEMOTHERAPY),
+    ("MedicationRequest", "completed", 120, None),
+    ("MedicationRequest", "stopped", 120, None),
+    ("MedicationStatement", "active", 120, OrderReason.RECENT_CHEMOTHERAPY),  # still taken: its last day is today
+    ("MedicationStatement", "completed", 120, None),
+    ("MedicationRequest", "active", 90, OrderReason.RECENT_CHEMOTHERAPY),  # within 90 days by its date
+])
+def test_r9_live_vaccine_with_an_antineoplastic_order_still_active(assess_record: AssessFn, knowledge: Knowledge,
+                                                                   kind: str, status: str, days: int,
+                                                                   expected: OrderReason | None) -> None:
+    chemo = medication(kind, "194000", ago(days=days), status=status,
+                       dosageInstruction=[{"text": "3 tablets twice daily on days 1-14 of each 21-day cycle"}])
+    found = _check(assess_record, knowledge, draft("03", CVX), anc(2500), chemo)
+    assert found == ([(OrderRule.LIVE_VACCINE, expected, "critical")] if expected else [])
+
+
+def test_r9_an_active_antineoplastic_order_of_another_patient_is_not_chemotherapy(assess_record: AssessFn,
+                                                                                  knowledge: Knowledge) -> None:
+    chemo = medication("MedicationRequest", "194000", ago(days=120), subject={"reference": "Patient/other"})
+    assert _check(assess_record, knowledge, draft("03", CVX), anc(2500), chemo) == []
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     (499, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
     (500, [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_WARNING, "warning")]),
