@@ -274,10 +274,10 @@ def elements(value: Any, kind: type[T]) -> list[T]:
         raise Unreadable(str(exc)) from None
 
 
-# FHIR R4 dateTime/instant: a year, a month, a day, or a time with seconds and a zone; nothing else (ASCII digits,
-# as FHIR's own pattern: \d would take any script's digits).
-_FHIR_TIME = re.compile(
-    r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?")
+# FHIR R4 dateTime/instant: a time of a day (with its zone), or a year, a month or a day; nothing else (ASCII
+# digits, as FHIR's own pattern: without re.ASCII, \d would take any script's digits).
+_FHIR_TIME = re.compile(r"\d\d\d\d-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?"
+                        r"|\d\d\d\d(?:-\d\d(?:-\d\d)?)?", re.ASCII)
 _DAY = len("2026-11-25")
 
 

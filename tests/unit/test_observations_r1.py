@@ -151,7 +151,8 @@ def test_r1_undated_result_is_shown_but_never_current(assess_record: AssessFn, f
     assert [c.anc.value for c in result.undated_abnormal] == [420]
 
 
-@pytest.mark.parametrize("when", ["2026-11-24 08:00:00Z", "20261124", "2026-W48-2", "24/11/2026",
+@pytest.mark.parametrize("when", ["2026-11-24 08:00:00Z", "20261124", "2026-W48-2", "24/11/2026", "2026-11-24T08",
+                                  "2026-11-24T08:00:00+0530", "2026-1-24", "2026-11-24T08:00:00.Z", "2026-11-24Z",
                                   "\u0662\u0660\u0662\u0666"])  # (the last: a year in Arabic-Indic digits)
 def test_r10_a_collection_time_that_is_no_fhir_time_makes_the_result_unreadable(assess_record: AssessFn,
                                                                                 when: str) -> None:
