@@ -29,6 +29,10 @@ class FetchError(Exception):
     """One FHIR call failed; the message says how, without PHI or the token."""
 
 
+class Refused(FetchError):
+    """The server answered 400: it refused the request as it was asked."""
+
+
 class BadNextLink(FetchError):
     """A paging link that is malformed or leaves the fhirServer's origin: the search fails (412 if required)."""
 
@@ -94,6 +98,16 @@ class _CallBudget:
             if sock is not None:
                 with contextlib.suppress(OSError):  # already closed
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+CONVENIENCES = frozenset({"_sort", "_include"})  # search parameters that order an answer or add to it, never filter it
+
+
+def without_conveniences(query: str) -> str:
+    """A search of the service's own, less the parameters that only order its answer or add resources to it."""
+    path, _, parameters = query.partition("?")
+    kept = [p for p in parameters.split("&") if p.partition("=")[0] not in CONVENIENCES]
+    return f"{path}?{'&'.join(kept)}" if kept else path
 
 
 def _socket_of(response: Any) -> socket.socket | None:
@@ -183,12 +197,11 @@ class FhirClient:
         resources: list[dict[str, Any]] = []
         failed_in_part = False  # an OperationOutcome of a page says the search failed in part
         try:
-            # the service's own query is joined to the base; a link from anywhere else is parsed and checked
-            url: Url | None = _on_origin(query, base) if is_link else base.join(query)
-            for _ in range(self.limits.max_pages):
-                assert url is not None
+            url, body = self._first_page(base, token, query, budget, is_link)
+            for page in range(self.limits.max_pages):
                 seen.add(url)
-                body = self._get(url, base, token, budget)
+                if page:
+                    body = self._get(url, base, token, budget)
                 if body.get("resourceType") != "Bundle":
                     if is_link or "?" in query or body.get("resourceType") == "OperationOutcome":
                         raise FetchError(f"answered a {body.get('resourceType')!r}, not a Bundle")
@@ -216,6 +229,21 @@ class FhirClient:
             return FetchResult(tuple(resources), error=reason) if not resources else FetchResult(
                 tuple(resources), partial=True)
 
+    def _first_page(self, base: Url, token: str | None, query: str, budget: _CallBudget,
+                    is_link: bool) -> tuple[Url, dict[str, Any]]:
+        """Where a search starts, and its first page. The service's own query is joined to the base, and asked once
+        more without the parameters that only order the answer or add to it when the server refuses it (HAPI's
+        default for a _sort it does not support); a link from anywhere else is parsed and checked."""
+        url = _on_origin(query, base) if is_link else base.join(query)
+        try:
+            return url, self._get(url, base, token, budget)
+        except Refused:
+            plain = without_conveniences(query)
+            if is_link or plain == query:
+                raise
+            url = base.join(plain)
+            return url, self._get(url, base, token, budget)
+
     def _get(self, url: Url, base: Url, token: str | None, budget: _CallBudget) -> dict[str, Any]:
         remaining = budget.deadline - time.monotonic()
         if remaining <= 0:
@@ -231,7 +259,8 @@ class FhirClient:
             budget.reading(response)
             try:
                 if response.status_code != 200:
-                    raise FetchError(f"answered HTTP {response.status_code}")
+                    raise (Refused if response.status_code == 400 else FetchError)(
+                        f"answered HTTP {response.status_code}")
                 chunks = []
                 for chunk in read_chunks(response):
                     budget.take(len(chunk))  # the call's bytes and deadline, whatever the pace of the server

@@ -504,3 +504,50 @@ def test_a_total_counts_only_when_the_last_page_is_read(client: FlaskClient, moc
     (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
     assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
     assert "Read only in part" not in card["detail"]
+
+
+def _strict(data: dict[str, Any]) -> Handler:
+    """A server that refuses (400) a search parameter it does not support -- here _sort and _include, as HAPI does by
+    default for one it does not know -- and answers the rest."""
+    plain = _server(data)
+
+    def handle(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        if {"_sort", "_include"} & set(parse_qs(urlsplit(str(request.url)).query)):
+            return 400, {"Content-Type": "application/fhir+json"}, orjson.dumps({
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "not-supported", "diagnostics": "Unknown _sort parameter"}]})
+        return plain(request)
+    return handle
+
+
+def test_a_server_that_refuses_sorting_is_asked_once_more_plainly(client: FlaskClient,
+                                                                   mocked: responses.RequestsMock) -> None:
+    """Carboplatin given 5 days ago, ANC 800 and a fever: febrile neutropenia -- read from a server that refuses the
+    _sort and _include of the service's searches. Each is asked once more without them (what orders the answer or
+    adds the Medications it names, never what filters it), and the chemotherapy is found."""
+    data = {**DATA, "labs": bundle(anc(800)), "vitals": bundle(temperature("38.6", when=ago(hours=1))),
+            "MedicationAdministration": bundle(medication("MedicationAdministration", "40048", ago(days=5)))}
+    mocked.add_callback(responses.GET, ANY, callback=_strict(data))
+    (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "febrile-neutropenia"
+    assert "Not available to this check" not in card["detail"]
+    asked: dict[str, list[set[str]]] = {}
+    for call in mocked.calls:
+        query = parse_qs(urlsplit(str(call.request.url)).query)
+        asked.setdefault(_kind(str(call.request.url)), []).append(set(query))
+    refused = [kind for kind, queries in asked.items() if len(queries) == 2]
+    assert set(refused) == {"labs", "vitals", "DiagnosticReport", "MedicationRequest", "MedicationAdministration",
+                            "MedicationStatement"}  # (those the service sorts): each asked twice, no more
+    for kind in refused:
+        first, second = asked[kind]
+        assert "_sort" in first and first - second <= {"_sort", "_include"} and not second & {"_sort", "_include"}
+        assert {"patient", "_count"} <= second
+    assert all(len(queries) == 1 for kind, queries in asked.items() if kind not in refused)
+
+
+def test_a_search_refused_without_sorting_too_is_not_asked_a_third_time(client: FlaskClient,
+                                                                          mocked: responses.RequestsMock) -> None:
+    mocked.add_callback(responses.GET, ANY, callback=_server(DATA, {"vitals": lambda r: (400, {}, b"")}))
+    (card,) = assert_cds_response(client.post(URL, json=_fallback_request()).get_json())
+    assert "Not available to this check: temperatures and birth weight." in card["detail"]
+    assert sum(1 for c in mocked.calls if _kind(str(c.request.url)) == "vitals") == 2
