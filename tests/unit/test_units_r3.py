@@ -34,6 +34,10 @@ DISPLAY_COUNTS = [
     ("K / uL", 1000), ("x10 E3/uL", 1000), ("cells /mm3", 1),  # spaces are not part of a unit
     ("k/ul", 1000), ("THOU/UL", 1000), ("K/\u00b5L", 1000), ("K/\u03bcL", 1000), ("cells/\u00b5L", 1),
     ("x10^3/mcL", 1000), ("x10E3/mcL", 1000), ("10e3/mcL", 1000), ("thou/mcL", 1000),  # mcL, as in K/mcL
+    # the same powers of ten in the laboratories' other notations
+    ("x10^9/L", 1000), ("10^9/L", 1000), ("x10E9/L", 1000), ("10e9/L", 1000), ("x10(9)/L", 1000), ("10(9)/L", 1000),
+    ("x10 ^9/L", 1000), ("x10*3/uL", 1000), ("x10(3)/uL", 1000), ("10(3)/uL", 1000), ("x10*3/mcL", 1000),
+    ("x10(3)/mcL", 1000), ("10(3)/mcL", 1000), ("x10(3)/\u00b5L", 1000),
 ]
 
 
@@ -58,6 +62,7 @@ def test_r3_4_display_strings_are_not_ucum_codes(knowledge: Knowledge, unit: str
 
 @pytest.mark.parametrize(("unit", "system", "code"), [
     ("kcells", None, None), ("10*3/uL", None, None), ("mmol/L", UCUM, "mmol/L"), ("K", None, None),
+    ("10^6/L", None, None), ("x10(6)/uL", None, None), ("10(12)/L", None, None),  # other powers: never read as these
 ])
 def test_r3_3_unknown_unit_is_never_guessed(knowledge: Knowledge, unit: str, system: str | None,
                                             code: str | None) -> None:
