@@ -103,6 +103,10 @@ def test_r2_trap_count_unit_on_percent_code(knowledge: Knowledge, unit: str, sys
     ("38.0", "degrees C", None, Decimal("38.0")),
     ("101.0", "FAHRENHEIT", None, (Decimal("101.0") - 32) * 5 / 9),
     ("101.0", "degrees F", None, (Decimal("101.0") - 32) * 5 / 9),
+    ("38.0", "degrees Celsius", None, Decimal("38.0")),
+    ("38.0", "degree C", None, Decimal("38.0")),
+    ("101.0", "degrees Fahrenheit", None, (Decimal("101.0") - 32) * 5 / 9),
+    ("101.0", "degree F", None, (Decimal("101.0") - 32) * 5 / 9),
 ])
 def test_r3_5_temperature_to_celsius_unrounded(knowledge: Knowledge, value: str, unit: str, system: str | None,
                                                celsius: Decimal) -> None:
