@@ -245,7 +245,6 @@ def knowledge_wording(knowledge: Knowledge) -> dict[str, Any]:
         "fn_anc_below": count_text(thresholds.fn_anc_below),
         "fn_chemotherapy_anc_below": count_text(thresholds.fn_chemotherapy_anc_below),
         "chemo_window": f"{context.chemo_window_from_days}-{context.chemo_window_to_days} days",
-        "chemo_window_from_days": context.chemo_window_from_days,
         "fever_single": f"{thresholds.single_fever_from_c} \u00b0C",
         "fever_sustained": f"{thresholds.sustained_fever_from_c} \u00b0C",
         "fever_minutes": thresholds.sustained_minutes,

@@ -90,7 +90,8 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
                                           _NOW, True)),
         ClinicalContext(  # a course given now, since a day no record gives
             chemotherapy=ChemotherapyDose("capecitabine", _NOW, 0, 0, False, Evidence.NAME, _NOW, True,
-                                          start_recorded=False)),
+                                          start_recorded=False),
+            active_antineoplastic="An antineoplastic name far longer than any line can carry " * 2),
         ClinicalContext(
             chemotherapy=ChemotherapyDose("capecitabine", _NOW - timedelta(days=60), 60, 10, True, Evidence.NAME,
                                           _NOW - timedelta(days=10), False),

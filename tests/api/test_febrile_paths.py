@@ -153,7 +153,7 @@ def test_fever_with_no_current_anc_when_chemotherapy_could_not_be_checked(client
 def test_fever_on_oral_chemotherapy_still_taken_from_a_start_no_record_gives(client: FlaskClient) -> None:
     """A MedicationStatement "capecitabine, active" with no effective[x] and no dateAsserted -- a patient-reported home
     medicine: it is being taken now, from a day nothing records. R7's 3-14 day window is never guessed (the finding
-    stays moderate neutropenia with fever, a warning); the card says what a start 3 or more days ago would make it."""
+    stays moderate neutropenia with fever, a warning); the card says what a dose 3-14 days ago would make it."""
     body = hook_request(anc(800))
     body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
     for key in ("medicationRequests", "medicationAdministrations", "procedures"):
@@ -164,8 +164,8 @@ def test_fever_on_oral_chemotherapy_still_taken_from_a_start_no_record_gives(cli
     assert card["indicator"] == "warning"
     assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
     lines = card["detail"].splitlines()
-    assert ("- **Chemotherapy start not recorded**: if the course began 3 or more days ago this is **febrile "
-            "neutropenia: empiric broad-spectrum antibiotics within 60 minutes**.") in lines
+    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): if a dose was given 3-14 days ago "
+            "this is **febrile neutropenia: empiric broad-spectrum antibiotics within 60 minutes**.") in lines
     assert "- **Chemotherapy**: capecitabine, ongoing, since a date the record does not give." in lines
 
 
@@ -177,5 +177,24 @@ def test_fever_with_no_current_anc_on_oral_chemotherapy_from_a_start_no_record_g
     body["prefetch"]["medicationRequests"] = bundle(medication("MedicationRequest", "194000", None))  # active
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["extension"]["neutropenia-cds"]["finding"] == "no-current-anc"
-    assert ("- **Chemotherapy start not recorded**: if the course began 3 or more days ago, fever now is **possible "
-            "febrile neutropenia: get an urgent CBC with differential**.") in card["detail"].splitlines()
+    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): if a dose was given 3-14 days ago, "
+            "fever now is **possible febrile neutropenia: get an urgent CBC with differential**.") in (
+        card["detail"].splitlines())
+
+
+def test_fever_with_an_antineoplastic_order_still_active_from_months_ago(client: FlaskClient) -> None:
+    """Capecitabine prescribed 120 days ago with a sig in words only, still active; ANC 800 and a fever. Nothing dates
+    a dose in the 3-14 day window (moderate neutropenia with fever, a warning), and the card says what one would
+    make it."""
+    body = hook_request(anc(800))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
+    for key in ("medicationAdministrations", "medicationStatements", "procedures"):
+        body["prefetch"][key] = bundle()
+    body["prefetch"]["medicationRequests"] = bundle(medication(
+        "MedicationRequest", "194000", ago(days=120),
+        dosageInstruction=[{"text": "3 tablets twice daily on days 1-14 of each 21-day cycle"}]))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["extension"]["neutropenia-cds"]["finding"] == "fever-with-neutropenia"
+    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): if a dose was given 3-14 days ago "
+            "this is **febrile neutropenia: empiric broad-spectrum antibiotics within 60 minutes**.") in (
+        card["detail"].splitlines())
