@@ -286,8 +286,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             dose = context.chemotherapy
             course = ", ongoing" if dose.ongoing else (
                 f", last given {dose.last_days_before} days ago" if dose.last_at is not None else "")
-            print(f"  chemotherapy: {dose.agent}, {dose.days_before} days ago{course}"
-                  f"{' (3-14 day window)' if dose.in_window else ''}")
+            since = f"{dose.days_before} days ago" if dose.start_recorded else "from a start no record gives"
+            print(f"  chemotherapy: {dose.agent}, {since}{course}{' (3-14 day window)' if dose.in_window else ''}")
+        if context.active_antineoplastic:
+            print(f"  antineoplastic still active: {context.active_antineoplastic}")
         if context.clozapine_active:
             print(f"  clozapine active: {assessment.clozapine_action}")
         print(f"  Duffy-null status: {context.duffy}")

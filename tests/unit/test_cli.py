@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cds_service.cli import main, tune_malloc
-from tests.builders import NOW, anc, bundle, iso, patient
+from tests.builders import NOW, anc, bundle, iso, medication, patient
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "patient-view"
 
@@ -32,6 +32,16 @@ def test_evaluate_bundle_readable(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "finding neutropenia" in out and "severity moderate" in out
     assert "[warning] Moderate neutropenia: ANC 900/uL (Nov 24)" in out
+
+
+def test_evaluate_says_when_a_course_has_no_recorded_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bundle.json"
+    statement = medication("MedicationStatement", "194000", None, status="active")  # capecitabine, still taken
+    path.write_text(json.dumps(bundle(patient("1980-01-01"), anc(900, when="2026-11-24T08:00:00Z"), statement)))
+    assert main(["evaluate", str(path), "--at", iso(NOW)]) == 0
+    out = capsys.readouterr().out
+    assert "  chemotherapy: capecitabine, from a start no record gives, ongoing\n" in out
+    assert "  antineoplastic still active: capecitabine\n" in out
 
 
 def test_evaluate_reads_a_transaction_bundle_that_refers_by_urn_uuid(tmp_path: Path,
