@@ -32,7 +32,8 @@ _Entry = TypeVar("_Entry", MedicationFacts, ProcedureFacts, ConditionFacts)
 
 def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledge) -> list[ChemotherapyDose]:
     """R8: every antineoplastic given or started, and every chemotherapy procedure, up to today. A course given over
-    a period was given on every day of it: it is in the 3-14 day window if it ran at any time then (R7)."""
+    a period was given on every day of it: it is in the 3-14 day window if it ran at any time then (R7). An active
+    order or statement that no date places is given today, from a start not recorded (last of all)."""
     context = knowledge.context
     doses: list[tuple[str, datetime, datetime | None, bool, Evidence]] = []  # (agent, start, last day, ongoing, how)
     undated: list[ChemotherapyDose] = []
@@ -42,7 +43,7 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
             continue
         how = identity.antineoplastic_by or Evidence.CODE
         if medication.started_at is None:
-            if medication.course and medication.status in context.statuses.active.get(str(medication.kind), ()):
+            if medication.course and medication.status in context.statuses.active.get(medication.kind, frozenset()):
                 # taken now (an active order or statement), since a day no record gives: never guessed into the
                 # 3-14 day window (R7), within any number of days before now (R9)
                 undated.append(ChemotherapyDose(identity.antineoplastic, now, 0, 0, False, how, now, True,
