@@ -173,3 +173,17 @@ def test_the_chart_draws_an_upper_bound_as_a_ceiling_not_a_count(tmp_path: Path)
     measured = page.split('<g id="chart-1-anc">', 1)[1].split("</g>\n   </g>", 1)[0]
     ceiling = page.split('<g id="chart-1-anc-at-most">', 1)[1].split("</g>\n   </g>", 1)[0]
     assert measured.count("<use ") == 1 and ceiling.count("<use ") == 1
+
+
+@pytest.mark.parametrize(("name", "marked"), [
+    ("sign-live-vaccine-after-chemotherapy", True),  # cyclophosphamide on Oct 26: a line that day
+    ("sign-live-vaccine-home-chemotherapy-undated", False),  # temozolomide taken since a day no record gives
+])
+def test_the_chart_marks_chemotherapy_only_on_a_day_the_record_gives(tmp_path: Path, name: str,
+                                                                      marked: bool) -> None:
+    out = tmp_path / "review.html"
+    request = FIXTURES / "order-sign" / f"{name}.request.json"
+    assert main(["evaluate", str(request), "--at", "2026-11-25T12:00:00Z", "--html", str(out)]) == 0
+    page = out.read_text()
+    assert 'id="chart-1-anc"' in page
+    assert ('id="chart-1-chemotherapy"' in page) is marked
