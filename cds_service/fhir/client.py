@@ -106,7 +106,7 @@ CONVENIENCES = frozenset({"_sort", "_include"})  # search parameters that order 
 def without_conveniences(query: str) -> str:
     """A search of the service's own, less the parameters that only order its answer or add resources to it."""
     path, _, parameters = query.partition("?")
-    kept = [p for p in parameters.split("&") if p.partition("=")[0] not in CONVENIENCES]
+    kept = [p for p in parameters.split("&") if p and p.partition("=")[0] not in CONVENIENCES]
     return f"{path}?{'&'.join(kept)}" if kept else path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cds_service.clinical.model import DataKind
+from cds_service.fhir.client import without_conveniences
 from cds_service.fhir.prefetch import PrefetchState, PrefetchValue, as_patient_data, data_gaps
 
 
@@ -46,3 +47,18 @@ def test_patient_data_without_a_patient_resource() -> None:
     data = as_patient_data({"patient": PrefetchValue(PrefetchState.NULL)})
     assert data.patient is None
     assert list(data.resources) == []
+
+
+@pytest.mark.parametrize(("query", "plain"), [
+    ("MedicationRequest?patient=p&_include=MedicationRequest:medication&_sort=-authoredon&_count=200",
+     "MedicationRequest?patient=p&_count=200"),
+    ("Observation?patient=p&code=http://loinc.org|751-8&_sort=-date&_count=500",
+     "Observation?patient=p&code=http://loinc.org|751-8&_count=500"),
+    ("Condition?patient=p&_count=200", "Condition?patient=p&_count=200"),  # nothing to leave out: not asked again
+    ("Patient/p", "Patient/p"),  # a read
+    ("Procedure?_sort=-date", "Procedure"),
+])
+def test_a_refused_search_is_asked_again_without_what_only_orders_or_adds(query: str, plain: str) -> None:
+    """What filters a search (patient, code, date, _count) stays; _sort and _include, which only order the answer or
+    add the Medications it names, go."""
+    assert without_conveniences(query) == plain
