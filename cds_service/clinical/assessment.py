@@ -96,10 +96,11 @@ def _finding_for(current: Classified, context: ClinicalContext, thresholds: Thre
 
 
 def _febrile_finding(current: Classified | None, previous: Classified | None, dose: ChemotherapyDose | None,
-                     thresholds: Thresholds) -> Finding | None:
+                     thresholds: Thresholds, chemotherapy_active: bool = False) -> Finding | None:
     """R7 with fever now: FN, possible FN, or moderate neutropenia with fever; None to fall back to R5/R6. `previous`:
     with no current ANC, the last one, however old (R7: "older than 7 days", no newer result); `dose`: one given or
-    started 3-14 days ago (the chemotherapy proxy).
+    started 3-14 days ago (the chemotherapy proxy); `chemotherapy_active`: an antineoplastic order or statement still
+    active, whose doses may have been given in that window though none is dated there.
 
     An ANC known only as an upper bound ("at most the WBC", R4; "<1200") rules FN in when it is below the limit, and
     never rules it out: a count under 500 stays possible whatever the bound -- as with no count at all (the safer
@@ -125,8 +126,10 @@ def _febrile_finding(current: Classified | None, previous: Classified | None, do
             return Finding.FEVER_WITH_NEUTROPENIA
         return None
     # No current ANC: an older one below 500 (R7) -- or that may be, an upper bound -- or, the safer reading of the
-    # chemotherapy proxy, 3-14 days after chemotherapy whatever the last count was: get an urgent CBC.
-    if dose is not None or (previous is not None and may_be_below(previous, thresholds.fn_anc_below)):
+    # chemotherapy proxy, 3-14 days after chemotherapy, or while an antineoplastic is still ordered or taken, whatever
+    # the last count was: get an urgent CBC.
+    if dose is not None or chemotherapy_active or (
+            previous is not None and may_be_below(previous, thresholds.fn_anc_below)):
         return Finding.POSSIBLE_FEBRILE_NEUTROPENIA
     return None
 
@@ -215,7 +218,8 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
 
     finding: Finding | None = None
     last_abnormal: Classified | None = None
-    febrile_finding = _febrile_finding(current, previous, dose, thresholds) if fever else None
+    febrile_finding = (_febrile_finding(current, previous, dose, thresholds, context.active_antineoplastic is not None)
+                       if fever else None)
     if febrile_finding is not None:
         finding, last_abnormal = febrile_finding, previous
     elif current is not None:

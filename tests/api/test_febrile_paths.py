@@ -169,17 +169,20 @@ def test_fever_on_oral_chemotherapy_still_taken_from_a_start_no_record_gives(cli
     assert "- **Chemotherapy**: capecitabine, ongoing, since a date the record does not give." in lines
 
 
-def test_fever_with_no_current_anc_on_oral_chemotherapy_from_a_start_no_record_gives(client: FlaskClient) -> None:
-    body = hook_request(anc(800, when=ago(days=10)))
+def test_fever_with_no_current_anc_while_oral_chemotherapy_is_still_ordered(client: FlaskClient) -> None:
+    """Capecitabine ordered with no date, still active; fever now, and the last ANC, 2,500, twenty days old. No dose
+    is dated in the 3-14 day window, but one may have been given then: as after a dose in the window, the safer
+    reading is an urgent CBC whatever the last count was -- critical, never silence."""
+    body = hook_request(anc(2500, when=ago(days=20)))
     body["prefetch"]["vitals"] = bundle(temperature("38.6", when=ago(hours=1)))
     for key in ("medicationAdministrations", "medicationStatements", "procedures"):
         body["prefetch"][key] = bundle()
     body["prefetch"]["medicationRequests"] = bundle(medication("MedicationRequest", "194000", None))  # active
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
-    assert card["extension"]["neutropenia-cds"]["finding"] == "no-current-anc"
-    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): if a dose was given 3-14 days ago, "
-            "fever now is **possible febrile neutropenia: get an urgent CBC with differential**.") in (
-        card["detail"].splitlines())
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "Possible febrile neutropenia: 38.6 °C (Nov 25), last ANC 2,500/uL (Nov 5) -- urgent CBC"
+    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): a dose given 3-14 days ago may "
+            "have lowered the count since.") in card["detail"].splitlines()
 
 
 def test_fever_with_an_antineoplastic_order_still_active_from_months_ago(client: FlaskClient) -> None:

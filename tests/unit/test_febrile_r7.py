@@ -345,3 +345,21 @@ def test_r7_a_statement_that_a_drug_is_still_taken_dated_by_its_assertion_or_by_
     assert result.context is not None and result.context.chemotherapy is not None
     dose = result.context.chemotherapy
     assert dose.ongoing and dose.start_recorded is start_recorded and dose.last_days_before == 0
+
+
+_STILL_ACTIVE = {"dosageInstruction": [{"text": "3 tablets twice daily on days 1-14 of each 21-day cycle"}]}
+
+
+@pytest.mark.parametrize(("status", "labs", "finding"), [
+    # no ANC in the current window: with an antineoplastic still ordered (its doses not dated), the safer reading of
+    # the chemotherapy proxy -- as 3-14 days after a dose -- is an urgent CBC, whatever the last count was
+    ("active", [anc(2500, when=ago(days=20))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ("on-hold", [anc(2500, when=ago(days=20))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ("active", [], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # no ANC at all
+    ("completed", [anc(2500, when=ago(days=20))], None),  # over: fever with a normal old count is no finding
+    ("active", [anc(2500, when=ago(days=2))], None),  # a current normal count: not neutropenic
+])
+def test_r7_fever_with_no_current_anc_while_an_antineoplastic_is_still_ordered(
+        assess_record: AssessFn, status: str, labs: list[dict[str, Any]], finding: Finding | None) -> None:
+    order = medication("MedicationRequest", "194000", ago(days=120), status=status, **_STILL_ACTIVE)  # capecitabine
+    assert assess_record(*labs, temperature("38.6"), order).finding is finding
