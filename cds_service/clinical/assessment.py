@@ -100,7 +100,7 @@ def _febrile_finding(current: Classified | None, previous: Classified | None, do
     """R7 with fever now: FN, possible FN, or moderate neutropenia with fever; None to fall back to R5/R6. `previous`:
     with no current ANC, the last one, however old (R7: "older than 7 days", no newer result); `dose`: one given or
     started 3-14 days ago (the chemotherapy proxy); `chemotherapy_active`: an antineoplastic order or statement still
-    active, whose doses may have been given in that window though none is dated there.
+    active whose doses no record dates -- one may have been given in that window.
 
     An ANC known only as an upper bound ("at most the WBC", R4; "<1200") rules FN in when it is below the limit, and
     never rules it out: a count under 500 stays possible whatever the bound -- as with no count at all (the safer
@@ -123,7 +123,9 @@ def _febrile_finding(current: Classified | None, previous: Classified | None, do
         if may_be_below(current, thresholds.fn_anc_below):
             return Finding.POSSIBLE_FEBRILE_NEUTROPENIA  # an upper bound that leaves FN open
         if below(current, thresholds.fn_chemotherapy_anc_below):
-            return Finding.FEVER_WITH_NEUTROPENIA
+            # below 1000 while an antineoplastic goes on at undated times: a dose may fall 3-14 days ago (the safer
+            # reading: possible FN, as with no current count), else moderate neutropenia with fever
+            return Finding.POSSIBLE_FEBRILE_NEUTROPENIA if chemotherapy_active else Finding.FEVER_WITH_NEUTROPENIA
         return None
     # No current ANC: an older one below 500 (R7) -- or that may be, an upper bound -- or, the safer reading of the
     # chemotherapy proxy, 3-14 days after chemotherapy, or while an antineoplastic is still ordered or taken, whatever

@@ -92,12 +92,17 @@ def _clozapine_active(medications: Iterable[MedicationFacts], context: ContextKn
     )
 
 
-def _active_antineoplastic(medications: Iterable[MedicationFacts], context: ContextKnowledge) -> str | None:
-    """R9: an antineoplastic ordered or taken, still active (the first by name, for a card that never depends on the
-    order of the record)."""
+def _active_antineoplastic(medications: Iterable[MedicationFacts], now: datetime,
+                           context: ContextKnowledge) -> str | None:
+    """R7/R9: an antineoplastic ordered or taken, still active, whose doses up to now the record does not date -- no
+    date at all, an order that says nothing of its doses after its date (more may have followed while it is active),
+    or one to start later: chemotherapy now or soon, on days no record gives (the first by name, for a card that
+    never depends on the order of the record). A course dated to now is not one, nor an order of one dose: the R7
+    window reads them, and R9 their last day."""
     return min((m.identity.antineoplastic for m in medications
                 if m.identity.antineoplastic is not None
-                and m.status in context.statuses.active.get(m.kind, frozenset())), default=None)
+                and m.status in context.statuses.active.get(m.kind, frozenset())
+                and (m.started_at is None or m.later_doses_unknown or m.started_at > now)), default=None)
 
 
 def _has(codings: Iterable[Coding], code: str) -> bool:
@@ -207,7 +212,7 @@ def clinical_context(record: PatientRecord, now: datetime, knowledge: Knowledge)
         chemotherapy=max(doses, key=lambda d: (d.in_window, d.last_at or d.at)) if doses else None,
         latest_chemotherapy=max(doses, key=lambda d: d.last_at or d.at) if doses else None,
         clozapine_active=_clozapine_active(record.medications, knowledge.context),
-        active_antineoplastic=_active_antineoplastic(record.medications, knowledge.context),
+        active_antineoplastic=_active_antineoplastic(record.medications, now, knowledge.context),
         duffy=duffy_status(record, knowledge),
         causes=causes_in_record(record, knowledge.context),
         doses=tuple(doses),

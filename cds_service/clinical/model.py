@@ -207,6 +207,9 @@ class MedicationFacts(msgspec.Struct, frozen=True):
     # at one moment (R7/R8 "given": on every day of it), and the period's end, if it has one
     course: bool = False
     ended_at: datetime | None = None
+    # an order that says nothing of its doses after its date (no repeat, bounds or count: a sig in words only) -- read
+    # as one dose then, though more may follow while it is active
+    later_doses_unknown: bool = False
 
 
 class ProcedureFacts(msgspec.Struct, frozen=True):
@@ -412,7 +415,8 @@ class ClinicalContext(msgspec.Struct, frozen=True):
     chemotherapy: ChemotherapyDose | None = None  # the most recent dose (in the window, if any is)
     latest_chemotherapy: ChemotherapyDose | None = None  # the most recent dose, whatever the window
     clozapine_active: bool = False
-    # R9: an antineoplastic whose order or statement is still active -- chemotherapy now, whatever its date
+    # R7/R9: an antineoplastic whose order or statement is still active and whose doses up to now no record dates --
+    # chemotherapy now or soon, on days no record gives
     active_antineoplastic: str | None = None
     duffy: DuffyStatus = DuffyStatus.UNKNOWN
     causes: tuple[str, ...] = ()  # names from knowledge, "found in the record", never a diagnosis
@@ -483,7 +487,7 @@ class OrderReason(enum.StrEnum):
     ANC_BELOW_CRITICAL = "anc-below-critical"  # the row's critical limit (500)
     ANC_BELOW_WARNING = "anc-below-warning"  # the row's warning limit
     RECENT_CHEMOTHERAPY = "antineoplastic-within-90-days"
-    ACTIVE_CHEMOTHERAPY = "antineoplastic-active"  # an antineoplastic order or statement still active, of any date
+    ACTIVE_CHEMOTHERAPY = "antineoplastic-active"  # an antineoplastic order or statement still active, doses undated
     NO_CURRENT_ANC = "no-current-anc"
     ANC_MAY_BE_BELOW = "anc-may-be-below"  # an upper bound (a WBC with no differential) above the row's limit
 

@@ -336,11 +336,12 @@ def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict
     return found
 
 
-def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime | None]:
+def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime | None, bool]:
     """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds or
     duration, or its dose repeating with no bounds, from the order's date while it is active; a statement's or an
     administration's effectivePeriod; a statement dated once -- by effectiveDateTime, else by dateAsserted -- taken
-    from then on while it is active), with the period's end if it has one. An order or a statement that no date
+    from then on while it is active), with the period's end if it has one; and whether an order says nothing of its
+    doses after its date (no repeat, bounds or count: a sig in words only). An order or a statement that no date
     places is a course from a start not recorded (None): given now while it is active."""
     if isinstance(resource, fhir.MedicationRequest):
         try:  # (a dosage no rule can read gives no start: authoredOn then)
@@ -352,29 +353,31 @@ def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime
         starts = [found for b in bounds if (found := instant(b.start, zone)) is not None]
         if starts:
             ends = [_course_end(b.end, zone) for b in bounds]
-            return min(starts), True, (max(e for e in ends if e is not None) if all(ends) else None)  # no end: on
+            last = max(e for e in ends if e is not None) if all(ends) else None  # one with no end: on
+            return min(starts), True, last, False
         authored = instant(resource.authoredOn, zone)
         lengths = [_length(r.boundsDuration) for r in repeats if r.boundsDuration]
         if authored is not None and lengths and all(lengths):  # "for 14 days", from the order's date
             try:
-                return authored, True, authored + max(length for length in lengths if length is not None)
+                return authored, True, authored + max(length for length in lengths if length is not None), False
             except OverflowError:  # past the last day a date can name: no end
-                return authored, True, None
+                return authored, True, None, False
         # a dose that repeats ("twice a day") with no bounds: taken from the order's date on while the order is active,
         # as a statement is -- a daily oral antineoplastic ordered weeks ago is being given now
         repeating = any((r.frequency is not None or r.period is not None) and r.count != 1 for r in repeats)
-        return authored, repeating or authored is None, None
+        silent = not any(r.frequency is not None or r.period is not None or r.count is not None for r in repeats)
+        return authored, repeating or authored is None, None, silent
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:
         if isinstance(resource, fhir.MedicationStatement):
             # taken then -- the patient's or a clinician's word of that day -- and from then on while its status
             # says so ("active": still being taken)
             if resource.effectiveDateTime is not None:
-                return instant(resource.effectiveDateTime, zone), True, None
-            return _asserted(resource.dateAsserted, zone), True, None
-        return instant(resource.effectiveDateTime, zone), False, None
+                return instant(resource.effectiveDateTime, zone), True, None, False
+            return _asserted(resource.dateAsserted, zone), True, None, False
+        return instant(resource.effectiveDateTime, zone), False, None, False
     start = instant(period.start, zone)
-    return start, start is not None, _course_end(period.end, zone) if start is not None else None
+    return start, start is not None, _course_end(period.end, zone) if start is not None else None, False
 
 
 def _course_end(value: str | None, zone: tzinfo) -> datetime | None:
@@ -720,9 +723,10 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
             continue
         kind = type(model).__name__
         try:
-            started, course, ended = _given(model, knowledge.zone)
+            started, course, ended, silent = _given(model, knowledge.zone)
             facts.medications.append(MedicationFacts(_carried(model.id), _MEDICATION_KINDS[kind], model.status,
-                                                     concept, identity, started, subject_of(model), course, ended))
+                                                     concept, identity, started, subject_of(model), course, ended,
+                                                     later_doses_unknown=silent))
         except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
 

@@ -305,7 +305,10 @@ def test_r7_an_order_for_a_number_of_days_counts_to_its_last_day(assess_record: 
     ("completed", {"frequency": 2, "period": 1, "periodUnit": "d"}, 60, Finding.FEVER_WITH_NEUTROPENIA),  # ended then
     ("stopped", {"frequency": 2, "period": 1, "periodUnit": "d"}, 60, Finding.FEVER_WITH_NEUTROPENIA),
     ("active", {"frequency": 1, "period": 1, "periodUnit": "d", "count": 1}, 60, Finding.FEVER_WITH_NEUTROPENIA),
-    ("active", {}, 60, Finding.FEVER_WITH_NEUTROPENIA),  # no repeat: one dose, on the order's date
+    # no repeat: a dose on the order's date, and nothing said of the doses after it while it is active -- one may
+    # fall 3-14 days ago (the safer reading: possible febrile neutropenia, an urgent CBC)
+    ("active", {}, 60, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ("completed", {}, 60, Finding.FEVER_WITH_NEUTROPENIA),
     ("active", {"frequency": 2, "period": 1, "periodUnit": "d"}, 2, Finding.FEVER_WITH_NEUTROPENIA),  # day 2 of it
     ("active", {"frequency": 2, "period": 1, "periodUnit": "d"}, 3, Finding.FEBRILE_NEUTROPENIA),  # day 3
 ])
@@ -331,14 +334,14 @@ def test_r7_a_statement_that_a_drug_is_still_taken_counts_to_now(assess_record: 
 
 @pytest.mark.parametrize(("fields", "finding", "start_recorded"), [
     ({"dateAsserted": ago(days=5)}, Finding.FEBRILE_NEUTROPENIA, True),  # taken 5 days ago, and still
-    ({"dateAsserted": ago(days=2)}, Finding.FEVER_WITH_NEUTROPENIA, True),  # taken 2 days ago: since when?
-    ({}, Finding.FEVER_WITH_NEUTROPENIA, False),  # taken now, since a day nothing records
+    ({"dateAsserted": ago(days=2)}, Finding.FEVER_WITH_NEUTROPENIA, True),  # taken since 2 days ago: too early
+    ({}, Finding.POSSIBLE_FEBRILE_NEUTROPENIA, False),  # taken now, since a day nothing records: may be in the window
 ])
 def test_r7_a_statement_that_a_drug_is_still_taken_dated_by_its_assertion_or_by_nothing(
         assess_record: AssessFn, fields: dict[str, Any], finding: Finding, start_recorded: bool) -> None:
     """An active MedicationStatement with no effective[x]: dateAsserted dates it as effectiveDateTime would (taken
     then, and from then on while it is active); with no date at all the drug is taken now, from a start no record
-    gives -- never guessed into the 3-14 day window, and said so on the card (the finding stays a warning)."""
+    gives -- never guessed into the 3-14 day window, but a dose may fall there: possible febrile neutropenia."""
     statement = medication("MedicationStatement", "194000", None, status="active", **fields)
     result = assess_record(anc(800), temperature("38.6"), statement)
     assert result.finding is finding
@@ -363,3 +366,23 @@ def test_r7_fever_with_no_current_anc_while_an_antineoplastic_is_still_ordered(
         assess_record: AssessFn, status: str, labs: list[dict[str, Any]], finding: Finding | None) -> None:
     order = medication("MedicationRequest", "194000", ago(days=120), status=status, **_STILL_ACTIVE)  # capecitabine
     assert assess_record(*labs, temperature("38.6"), order).finding is finding
+
+
+@pytest.mark.parametrize(("value", "order", "finding"), [
+    # ANC 800 and fever, capecitabine prescribed 120 days ago with a sig in words only: still active, its doses since
+    # are nowhere dated -- one may fall 3-14 days ago, so febrile neutropenia is possible (critical, urgent CBC), as
+    # with no current count; over ("completed"), it is moderate neutropenia with fever
+    (800, {"status": "active", **_STILL_ACTIVE}, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    (800, {"status": "completed", **_STILL_ACTIVE}, Finding.FEVER_WITH_NEUTROPENIA),
+    (999, {"status": "active", **_STILL_ACTIVE}, Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    (1000, {"status": "active", **_STILL_ACTIVE}, Finding.NEUTROPENIA),  # R7's proxy reads below 1000: R5, mild
+    (499, {"status": "active", **_STILL_ACTIVE}, Finding.FEBRILE_NEUTROPENIA),  # below 500: febrile neutropenia
+    # a repeating dose is dated (twice a day since its order 120 days ago): in the window, febrile neutropenia
+    (800, {"status": "active", "dosageInstruction": [{"timing": {"repeat": {"frequency": 2, "period": 1,
+                                                                            "periodUnit": "d"}}}]},
+     Finding.FEBRILE_NEUTROPENIA),
+])
+def test_r7_fever_with_a_count_below_1000_while_an_antineoplastic_order_of_undated_doses_is_active(
+        assess_record: AssessFn, value: int, order: dict[str, Any], finding: Finding) -> None:
+    prescription = medication("MedicationRequest", "194000", ago(days=120), **order)
+    assert assess_record(anc(value), temperature("38.6"), prescription).finding is finding
