@@ -143,6 +143,18 @@ def test_r9_live_vaccine_with_an_antineoplastic_order_still_active(assess_record
     assert found == ([(OrderRule.LIVE_VACCINE, expected, "critical")] if expected else [])
 
 
+@pytest.mark.parametrize(("repeat", "expected"), [
+    ({"boundsPeriod": {"start": ago(days=-7)}}, OrderReason.ACTIVE_CHEMOTHERAPY),  # the next cycle, a week from now
+    ({"count": 1}, None),  # one dose, on the order's date 120 days ago: nothing since
+    ({"frequency": 2, "period": 1, "periodUnit": "d"}, OrderReason.RECENT_CHEMOTHERAPY),  # twice a day, to today
+])
+def test_r9_live_vaccine_with_an_active_antineoplastic_order_by_its_timing(
+        assess_record: AssessFn, knowledge: Knowledge, repeat: dict[str, Any], expected: OrderReason | None) -> None:
+    chemo = medication("MedicationRequest", "194000", ago(days=120), dosageInstruction=[{"timing": {"repeat": repeat}}])
+    found = _check(assess_record, knowledge, draft("03", CVX), anc(2500), chemo)
+    assert found == ([(OrderRule.LIVE_VACCINE, expected, "critical")] if expected else [])
+
+
 def test_r9_an_active_antineoplastic_order_of_another_patient_is_not_chemotherapy(assess_record: AssessFn,
                                                                                   knowledge: Knowledge) -> None:
     chemo = medication("MedicationRequest", "194000", ago(days=120), subject={"reference": "Patient/other"})
