@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -336,7 +336,16 @@ def _component_results(whole: dict[str, Any], knowledge: Knowledge) -> list[dict
     return found
 
 
-def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime | None, bool]:
+class _Given(NamedTuple):
+    """When a medication resource says its drug was given (R7/R8)."""
+
+    start: datetime | None  # given, or the course started; None: no date places it
+    course: bool  # over a period, on every day of it
+    end: datetime | None = None  # the course's end, if it has one
+    later_doses_unknown: bool = False  # an order that says nothing of its doses after its date
+
+
+def _given(resource: Any, zone: tzinfo) -> _Given:
     """R7/R8: when a dose was given or started -- and whether over a period (a course: an order's dosage bounds or
     duration, or its dose repeating with no bounds, from the order's date while it is active; a statement's or an
     administration's effectivePeriod; a statement dated once -- by effectiveDateTime, else by dateAsserted -- taken
@@ -354,30 +363,30 @@ def _given(resource: Any, zone: tzinfo) -> tuple[datetime | None, bool, datetime
         if starts:
             ends = [_course_end(b.end, zone) for b in bounds]
             last = max(e for e in ends if e is not None) if all(ends) else None  # one with no end: on
-            return min(starts), True, last, False
+            return _Given(min(starts), True, last)
         authored = instant(resource.authoredOn, zone)
         lengths = [_length(r.boundsDuration) for r in repeats if r.boundsDuration]
         if authored is not None and lengths and all(lengths):  # "for 14 days", from the order's date
             try:
-                return authored, True, authored + max(length for length in lengths if length is not None), False
+                return _Given(authored, True, authored + max(length for length in lengths if length is not None))
             except OverflowError:  # past the last day a date can name: no end
-                return authored, True, None, False
+                return _Given(authored, True)
         # a dose that repeats ("twice a day") with no bounds: taken from the order's date on while the order is active,
         # as a statement is -- a daily oral antineoplastic ordered weeks ago is being given now
         repeating = any((r.frequency is not None or r.period is not None) and r.count != 1 for r in repeats)
         silent = not any(r.frequency is not None or r.period is not None or r.count is not None for r in repeats)
-        return authored, repeating or authored is None, None, silent
+        return _Given(authored, repeating or authored is None, None, silent)
     period = resource.effectivePeriod
     if resource.effectiveDateTime is not None or period is None:
         if isinstance(resource, fhir.MedicationStatement):
             # taken then -- the patient's or a clinician's word of that day -- and from then on while its status
             # says so ("active": still being taken)
             if resource.effectiveDateTime is not None:
-                return instant(resource.effectiveDateTime, zone), True, None, False
-            return _asserted(resource.dateAsserted, zone), True, None, False
-        return instant(resource.effectiveDateTime, zone), False, None, False
+                return _Given(instant(resource.effectiveDateTime, zone), True)
+            return _Given(_asserted(resource.dateAsserted, zone), True)
+        return _Given(instant(resource.effectiveDateTime, zone), False)
     start = instant(period.start, zone)
-    return start, start is not None, _course_end(period.end, zone) if start is not None else None, False
+    return _Given(start, start is not None, _course_end(period.end, zone) if start is not None else None)
 
 
 def _course_end(value: str | None, zone: tzinfo) -> datetime | None:
@@ -723,10 +732,10 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
             continue
         kind = type(model).__name__
         try:
-            started, course, ended, silent = _given(model, knowledge.zone)
+            given = _given(model, knowledge.zone)
             facts.medications.append(MedicationFacts(_carried(model.id), _MEDICATION_KINDS[kind], model.status,
-                                                     concept, identity, started, subject_of(model), course, ended,
-                                                     later_doses_unknown=silent))
+                                                     concept, identity, given.start, subject_of(model), given.course,
+                                                     given.end, given.later_doses_unknown))
         except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
 
