@@ -38,8 +38,7 @@ def test_fever_days_after_chemotherapy_with_only_the_count_from_before_the_dose(
     assert card["indicator"] == "critical"
     assert card["summary"] == ("Possible febrile neutropenia: 38.6 °C (Nov 25), 5 days after chemotherapy, no ANC "
                                "since -- urgent CBC")
-    assert ("- Fever now, 5 days after chemotherapy, and no ANC since that dose: the last, 2,500/uL from Nov 19 "
-            "12:00 UTC, was taken before it and says nothing of the nadir.") in card["detail"]
+    assert "- The last ANC came before that dose: it says nothing of the nadir." in card["detail"].splitlines()
 
 
 def test_fever_on_daily_oral_chemotherapy_taken_for_two_months(client: FlaskClient) -> None:
@@ -166,8 +165,6 @@ def test_fever_on_oral_chemotherapy_still_taken_from_a_start_no_record_gives(cli
     assert card["extension"]["neutropenia-cds"]["finding"] == "possible-febrile-neutropenia"
     assert card["summary"] == "Possible febrile neutropenia: 38.6 °C (Nov 25), last ANC 800/uL (Nov 24) -- urgent CBC"
     lines = card["detail"].splitlines()
-    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): a dose given 3-14 days ago may "
-            "have lowered the count since.") in lines
     assert "- **Chemotherapy**: capecitabine, ongoing, since a date the record does not give." in lines
 
 
@@ -183,8 +180,8 @@ def test_fever_with_no_current_anc_while_oral_chemotherapy_is_still_ordered(clie
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical"
     assert card["summary"] == "Possible febrile neutropenia: 38.6 °C (Nov 25), last ANC 2,500/uL (Nov 5) -- urgent CBC"
-    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): a dose given 3-14 days ago may "
-            "have lowered the count since.") in card["detail"].splitlines()
+    assert "- **Chemotherapy**: capecitabine, ongoing, since a date the record does not give." in (
+        card["detail"].splitlines())
 
 
 def test_fever_with_an_antineoplastic_order_still_active_from_months_ago(client: FlaskClient) -> None:
@@ -201,6 +198,4 @@ def test_fever_with_an_antineoplastic_order_still_active_from_months_ago(client:
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical"
     assert card["extension"]["neutropenia-cds"]["finding"] == "possible-febrile-neutropenia"
-    assert ("- **Chemotherapy still active** (capecitabine, an order or statement): a dose given 3-14 days ago may "
-            "have lowered the count since.") in card["detail"].splitlines()
-    assert "- **Chemotherapy**: capecitabine, Jul 28 (120 days ago)." in card["detail"].splitlines()
+    assert "- **Chemotherapy**: capecitabine, Jul 28 (120 days ago), still active." in card["detail"].splitlines()
