@@ -43,7 +43,7 @@ def chemotherapy_doses(record: PatientRecord, now: datetime, knowledge: Knowledg
             continue
         how = identity.antineoplastic_by or Evidence.CODE
         if medication.started_at is None:
-            if medication.course and medication.status in context.statuses.active.get(medication.kind, frozenset()):
+            if medication.status in context.statuses.active.get(medication.kind, frozenset()):
                 # taken now (an active order or statement), since a day no record gives: never guessed into the
                 # 3-14 day window (R7), within any number of days before now (R9)
                 undated.append(ChemotherapyDose(identity.antineoplastic, now, 0, 0, False, how, now, True,

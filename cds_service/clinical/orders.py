@@ -104,7 +104,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
                 findings.append(band)
         if _recent_chemotherapy(context, knowledge):
             findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, CRITICAL))
-        elif context.active_antineoplastic is not None:  # the safer reading: chemotherapy now, whatever its date
+        elif context.active_antineoplastic is not None:  # the safer reading: chemotherapy on days no record dates
             findings.append(OrderFinding(OrderRule.LIVE_VACCINE, OrderReason.ACTIVE_CHEMOTHERAPY, CRITICAL))
 
     if identity.antineoplastic is not None:

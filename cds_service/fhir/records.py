@@ -389,24 +389,25 @@ def _given(resource: Any, zone: tzinfo) -> _Given:
     return _Given(start, start is not None, _course_end(period.end, zone) if start is not None else None)
 
 
-def _course_end(value: str | None, zone: tzinfo) -> datetime | None:
-    """The end of a course; one that is no FHIR time is read as no end -- the start still dates the course, and a
-    drug is never dropped for an element only the course's length reads."""
+def _lenient_time(value: Any, zone: tzinfo, warning: str) -> datetime | None:
+    """A time only a course's length or a statement's date reads; one that is no FHIR time is read as none (with the
+    `warning` logged) -- the rest still dates the dose, and a drug is never dropped for such an element."""
     try:
-        return instant(value, zone)
+        return instant(value, zone) if isinstance(value, str) else None
     except Unreadable:
-        log.warning("the end of a course of a drug or procedure is no FHIR time: read as no end")
+        log.warning(warning)
         return None
+
+
+def _course_end(value: str | None, zone: tzinfo) -> datetime | None:
+    """The end of a course; one that is no FHIR time is read as no end -- the start still dates the course."""
+    return _lenient_time(value, zone, "the end of a course of a drug or procedure is no FHIR time: read as no end")
 
 
 def _asserted(value: Any, zone: tzinfo) -> datetime | None:
     """A statement's dateAsserted; one that is no FHIR time is read as none -- the statement is then dated by
-    nothing, and a drug is never dropped for an element only its date reads."""
-    try:
-        return instant(value, zone) if isinstance(value, str) else None
-    except Unreadable:
-        log.warning("the dateAsserted of a MedicationStatement is no FHIR time: read as none")
-        return None
+    nothing."""
+    return _lenient_time(value, zone, "the dateAsserted of a MedicationStatement is no FHIR time: read as none")
 
 
 _DURATION_UNITS = {"min": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
