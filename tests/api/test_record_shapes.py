@@ -315,3 +315,18 @@ def test_a_wbc_bound_after_a_severe_anc_is_shown_with_no_direction(client: Flask
     (card,) = assert_cds_response(client.post(URL, json=hook_request(anc(300, when=ago(days=2)), wbc)).get_json())
     assert card["indicator"] == "critical" and card["summary"] == "Severe neutropenia: ANC 300/uL (Nov 23)"
     assert "- **Trend** (direction unknown): 300/uL (Nov 23), ≤1,200/uL (Nov 25)." in card["detail"].splitlines()
+
+
+@pytest.mark.parametrize(("count_unit", "temperature_unit"), [
+    ("\u00d710\u2079/L", "\u2103"),  # a European report as printed: x10^9/L in superscript, the degree Celsius sign
+    ("10^3/\u00b5L", "\u00b0C"),  # the x of x10^3/uL left out
+])
+def test_units_as_laboratories_print_them_reach_the_card(client: FlaskClient, count_unit: str,
+                                                         temperature_unit: str) -> None:
+    """R3.2, R7: ANC 0.4 in a printed unit (display only, no UCUM code) with 38.6 in a printed Celsius sign: 400/uL
+    with fever, febrile neutropenia -- not "unrecognised unit", which would leave both unread."""
+    body = hook_request(anc(0.4, count_unit, ucum=False))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6", temperature_unit, ucum=False))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "Febrile neutropenia: ANC 400/uL (Nov 24), 38.6 °C (Nov 25) -- antibiotics within 60 min"

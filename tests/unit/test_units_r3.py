@@ -38,6 +38,11 @@ DISPLAY_COUNTS = [
     ("x10^9/L", 1000), ("10^9/L", 1000), ("x10E9/L", 1000), ("10e9/L", 1000), ("x10(9)/L", 1000), ("10(9)/L", 1000),
     ("x10 ^9/L", 1000), ("x10*3/uL", 1000), ("x10(3)/uL", 1000), ("10(3)/uL", 1000), ("x10*3/mcL", 1000),
     ("x10(3)/mcL", 1000), ("10(3)/mcL", 1000), ("x10(3)/\u00b5L", 1000),
+    ("10^3/uL", 1000), ("10^3/mcL", 1000), ("10 ^3/\u00b5L", 1000),  # x10^3/uL without its "x", as 10^9/L
+    # as printed: the multiplication sign and superscript powers ("\u00d710\u2079/L" is x10^9/L)
+    ("\u00d710\u2079/L", 1000), ("\u00d7 10\u2079/L", 1000), ("10\u2079/L", 1000), ("\u00d710\u00b3/\u00b5L", 1000),
+    ("x10\u00b3/uL", 1000), ("10\u00b3/\u03bcL", 1000), ("\u00d710E3/uL", 1000),
+    ("cells/cu mm", 1), ("cells/cumm", 1),  # a cubic millimetre, as older reports write mm3
 ]
 
 
@@ -63,6 +68,8 @@ def test_r3_4_display_strings_are_not_ucum_codes(knowledge: Knowledge, unit: str
 @pytest.mark.parametrize(("unit", "system", "code"), [
     ("kcells", None, None), ("10*3/uL", None, None), ("mmol/L", UCUM, "mmol/L"), ("K", None, None),
     ("10^6/L", None, None), ("x10(6)/uL", None, None), ("10(12)/L", None, None),  # other powers: never read as these
+    ("\u00d710\u00b9\u00b2/L", None, None), ("10\u2076/L", None, None), ("\u00d710\u2079", None, None),
+    ("x103/uL", None, None), ("109/L", None, None),  # a power whose superscript was lost: 103 is not 10^3
 ])
 def test_r3_3_unknown_unit_is_never_guessed(knowledge: Knowledge, unit: str, system: str | None,
                                             code: str | None) -> None:
@@ -107,6 +114,8 @@ def test_r2_trap_count_unit_on_percent_code(knowledge: Knowledge, unit: str, sys
     ("38.0", "degree C", None, Decimal("38.0")),
     ("101.0", "degrees Fahrenheit", None, (Decimal("101.0") - 32) * 5 / 9),
     ("101.0", "degree F", None, (Decimal("101.0") - 32) * 5 / 9),
+    ("38.0", "\u2103", None, Decimal("38.0")),  # the one-character degree Celsius and degree Fahrenheit signs
+    ("101.0", "\u2109", None, (Decimal("101.0") - 32) * 5 / 9),
 ])
 def test_r3_5_temperature_to_celsius_unrounded(knowledge: Knowledge, value: str, unit: str, system: str | None,
                                                celsius: Decimal) -> None:
