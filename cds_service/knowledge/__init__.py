@@ -347,10 +347,11 @@ class Knowledge:
 
 # R3.2, units as printed: the micro signs as "u"; the degree sign's look-alikes (the ordinal indicator of "\u00baF",
 # the ring above) as it, and the one-character degree Celsius and Fahrenheit signs as two; the multiplication sign
-# as "x"; a power written in superscript digits as a caret ("\u00d710\u2079/L" is x10^9/L)
+# as "x"; a power of ten written in superscript digits as a caret ("\u00d710\u2079/L" is x10^9/L), any other
+# superscript digits as digits ("mm\u00b3" is mm3)
 _PRINTED = str.maketrans({"\u00b5": "u", "\u03bc": "u", "\u00ba": "\u00b0", "\u02da": "\u00b0", "\u2103": "\u00b0C",
                           "\u2109": "\u00b0F", "\u00d7": "x"})
-_SUPERSCRIPT_POWER = re.compile("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+")
+_POWER_OF_TEN = re.compile("10(?=[\u2070\u00b9\u00b2\u00b3\u2074-\u2079])")
 _SUPERSCRIPT_DIGITS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789")
 
 
@@ -359,8 +360,7 @@ def fold_unit(text: str) -> str:
     printed units read as typed (_PRINTED)."""
     text = "".join(text.split())
     if not text.isascii():
-        text = _SUPERSCRIPT_POWER.sub(lambda power: "^" + power.group().translate(_SUPERSCRIPT_DIGITS),
-                                      text.translate(_PRINTED))
+        text = _POWER_OF_TEN.sub("10^", text.translate(_PRINTED)).translate(_SUPERSCRIPT_DIGITS)
     return text.casefold()
 
 

@@ -42,7 +42,7 @@ DISPLAY_COUNTS = [
     # as printed: the multiplication sign and superscript powers ("\u00d710\u2079/L" is x10^9/L)
     ("\u00d710\u2079/L", 1000), ("\u00d7 10\u2079/L", 1000), ("10\u2079/L", 1000), ("\u00d710\u00b3/\u00b5L", 1000),
     ("x10\u00b3/uL", 1000), ("10\u00b3/\u03bcL", 1000), ("\u00d710E3/uL", 1000),
-    ("cells/cu mm", 1), ("cells/cumm", 1),  # a cubic millimetre, as older reports write mm3
+    ("cells/cu mm", 1), ("cells/cumm", 1), ("cells/mm\u00b3", 1),  # a cubic millimetre, as reports write mm3
 ]
 
 
