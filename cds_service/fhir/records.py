@@ -36,6 +36,7 @@ from cds_service.fhir.resources import (
     OtherType,
     Received,
     Unreadable,
+    canonical_system,
     element,
     elements,
     instant,
@@ -85,7 +86,8 @@ def _raw_pairs(concept: Any) -> list[tuple[Any, str]]:
     codings = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(codings, list):
         return []
-    return [(c.get("system"), code) for c in codings if isinstance(c, dict) and isinstance(code := c.get("code"), str)]
+    return [(canonical_system(c.get("system")), code) for c in codings
+            if isinstance(c, dict) and isinstance(code := c.get("code"), str)]
 
 
 def concept_names(concept: Any) -> list[str]:

@@ -10,7 +10,19 @@ import orjson
 import pytest
 from flask.testing import FlaskClient
 
-from tests.builders import PATIENT_ID, RXNORM, ago, anc, bundle, hook_request, medication, temperature
+from tests.builders import (
+    PATIENT_ID,
+    RXNORM,
+    ago,
+    anc,
+    bundle,
+    condition,
+    draft,
+    hook_request,
+    medication,
+    order_request,
+    temperature,
+)
 from tests.contract import assert_cds_response
 
 URL = "/cds-services/neutropenia-patient-view"
@@ -330,3 +342,54 @@ def test_units_as_laboratories_print_them_reach_the_card(client: FlaskClient, co
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical"
     assert card["summary"] == "Febrile neutropenia: ANC 400/uL (Nov 24), 38.6 °C (Nov 25) -- antibiotics within 60 min"
+
+
+# HL7 Terminology's OIDs of the code systems the rules read: what records converted from C-CDA or HL7 v2 carry
+_OIDS = {
+    "http://loinc.org": "urn:oid:2.16.840.1.113883.6.1",
+    "http://unitsofmeasure.org": "urn:oid:2.16.840.1.113883.6.8",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "urn:oid:2.16.840.1.113883.6.88",
+    "http://snomed.info/sct": "urn:oid:2.16.840.1.113883.6.96",
+    "http://hl7.org/fhir/sid/icd-10-cm": "urn:oid:2.16.840.1.113883.6.90",
+    "http://hl7.org/fhir/sid/cvx": "urn:oid:2.16.840.1.113883.12.292",
+    "http://www.whocc.no/atc": "urn:oid:2.16.840.1.113883.6.73",
+}
+
+
+def _as_oids(value: Any) -> Any:
+    """Every code system of a request named by its OID, as a converted record names them."""
+    if isinstance(value, dict):
+        return {k: (_OIDS.get(v, v) if k == "system" else _as_oids(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_oids(v) for v in value]
+    return value
+
+
+def test_a_record_whose_code_systems_are_named_by_their_oids_reaches_the_card(client: FlaskClient) -> None:
+    """R2, R3.1, R7, R8: ANC 0.3 10*3/uL, 38.6 Cel, carboplatin (RxNorm 40048) given 5 days ago, acute myeloid
+    leukaemia (ICD-10-CM C92.00) -- every system an OID, LOINC's, UCUM's, RxNorm's, ICD-10-CM's: febrile neutropenia
+    after chemotherapy, the leukaemia found in the record; not "no ANC", which is what unread codes would leave."""
+    body = hook_request(anc(0.3, "10*3/uL"))
+    body["prefetch"]["vitals"] = bundle(temperature("38.6"))
+    body["prefetch"]["medicationAdministrations"] = bundle(medication("MedicationAdministration", "40048", ago(days=5)))
+    body["prefetch"]["conditions"] = bundle(condition("C92.00"))
+    (card,) = assert_cds_response(client.post(URL, json=_as_oids(body)).get_json())
+    assert card["summary"] == "Febrile neutropenia: ANC 300/uL (Nov 24), 38.6 °C (Nov 25) -- antibiotics within 60 min"
+    assessment = card["extension"]["neutropenia-cds"]
+    assert assessment["finding"] == "febrile-neutropenia"
+    assert "- **Chemotherapy**: carboplatin, Nov 20 (5 days ago)" in card["detail"]
+    assert "- **Found in the record** (possible contributors, not a diagnosis): leukemia." in card["detail"]
+
+
+@pytest.mark.parametrize(("code", "system", "resource_id"), [
+    ("03", "http://hl7.org/fhir/sid/cvx", "MedicationRequest/mmr"),  # MMR, live (R9)
+    ("40048", "http://www.nlm.nih.gov/research/umls/rxnorm", "MedicationRequest/mmr"),  # carboplatin at ANC 420
+    ("L01XA02", "http://www.whocc.no/atc", "MedicationRequest/mmr"),  # carboplatin by ATC L01
+])
+def test_a_draft_coded_by_the_oid_of_its_code_system_is_checked(client: FlaskClient, code: str, system: str,
+                                                                 resource_id: str) -> None:
+    """R9 at ANC 420: a draft whose code system is named by its OID is checked as by the system's URL -- critical."""
+    body = order_request("order-sign", anc(420), drafts=[draft(code, system, id="mmr")])
+    (card,) = assert_cds_response(client.post("/cds-services/neutropenia-order-sign", json=_as_oids(body)).get_json())
+    assert card["indicator"] == "critical"
+    assert card["suggestions"][0]["actions"][0]["resourceId"] == resource_id
