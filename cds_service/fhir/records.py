@@ -36,14 +36,13 @@ from cds_service.fhir.resources import (
     OtherType,
     Received,
     Unreadable,
-    canonical_system,
     element,
     elements,
     instant,
     read_resource,
 )
 from cds_service.knowledge import Knowledge
-from cds_service.knowledge.vocabulary import Role
+from cds_service.knowledge.vocabulary import Role, canonical_system
 
 log = logging.getLogger(__name__)
 

@@ -11,22 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-# The code systems the rules read, by the OID HL7 Terminology (THO) gives as each CodeSystem's identifier: records
-# converted from C-CDA or HL7 v2 name their systems so. Read as the system's URL (FHIR's own name for it).
-SYSTEM_BY_OID = {
-    "urn:oid:2.16.840.1.113883.6.1": "http://loinc.org",
-    "urn:oid:2.16.840.1.113883.6.8": "http://unitsofmeasure.org",
-    "urn:oid:2.16.840.1.113883.6.88": "http://www.nlm.nih.gov/research/umls/rxnorm",
-    "urn:oid:2.16.840.1.113883.6.96": "http://snomed.info/sct",
-    "urn:oid:2.16.840.1.113883.6.90": "http://hl7.org/fhir/sid/icd-10-cm",
-    "urn:oid:2.16.840.1.113883.12.292": "http://hl7.org/fhir/sid/cvx",
-    "urn:oid:2.16.840.1.113883.6.73": "http://www.whocc.no/atc",
-}
-
-
-def canonical_system(system: Any) -> Any:
-    """A code system by its URL when it was named by its OID (SYSTEM_BY_OID); anything else as it is."""
-    return SYSTEM_BY_OID.get(system, system) if isinstance(system, str) else system
+from cds_service.knowledge.vocabulary import SYSTEM_BY_OID
 
 
 # (A coding's display, a concept's text and a reference's display are matched by no rule on these resources: not

@@ -13,7 +13,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from cds_service.knowledge.vocabulary import LlnBasis, Measure, Role, Severity
+from cds_service.knowledge.vocabulary import LlnBasis, Measure, Role, Severity, canonical_system
 
 _DURATION = re.compile(r"^(\d+)([hdy])$")
 
@@ -575,13 +575,14 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
 
 
 def parse_system_codes(entries: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """'system|code' strings as (system, code) pairs; KnowledgeError for one without both parts."""
+    """'system|code' strings as (system, code) pairs, a system named by its OID as its URL (SYSTEM_BY_OID, as every
+    code the service reads); KnowledgeError for one without both parts."""
     pairs = []
     for entry in entries:
         system, _, code = entry.strip().rpartition("|")
         if not system or not code:
             raise KnowledgeError(f"{entry!r} is not of the form system|code")
-        pairs.append((system, code))
+        pairs.append((canonical_system(system), code))
     return tuple(pairs)
 
 

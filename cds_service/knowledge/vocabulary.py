@@ -1,9 +1,11 @@
-"""The words the knowledge files and the clinical rules share: roles of results, kinds of quantity, severity bands and
-the basis of a lower limit. They live with the knowledge, which the clinical core reads (never the other way)."""
+"""The words the knowledge files and the clinical rules share: roles of results, kinds of quantity, severity bands,
+the basis of a lower limit, and the other names of the code systems they read. They live with the knowledge, which the
+clinical core reads (never the other way)."""
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class Role(enum.StrEnum):
@@ -47,3 +49,22 @@ class LlnBasis(enum.StrEnum):
     STANDARD = "standard"
     VERY_LOW_BIRTH_WEIGHT = "very-low-birth-weight"
     AGE_UNKNOWN = "age-unknown"
+
+
+# The code systems the rules read, by the OID HL7 Terminology (THO) gives as each CodeSystem's identifier: records
+# converted from C-CDA or HL7 v2, and sites' own configuration, name their systems so. Read as the system's URL
+# (FHIR's own name for it) wherever a code is read.
+SYSTEM_BY_OID = {
+    "urn:oid:2.16.840.1.113883.6.1": "http://loinc.org",
+    "urn:oid:2.16.840.1.113883.6.8": "http://unitsofmeasure.org",
+    "urn:oid:2.16.840.1.113883.6.88": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "urn:oid:2.16.840.1.113883.6.96": "http://snomed.info/sct",
+    "urn:oid:2.16.840.1.113883.6.90": "http://hl7.org/fhir/sid/icd-10-cm",
+    "urn:oid:2.16.840.1.113883.12.292": "http://hl7.org/fhir/sid/cvx",
+    "urn:oid:2.16.840.1.113883.6.73": "http://www.whocc.no/atc",
+}
+
+
+def canonical_system(system: Any) -> Any:
+    """A code system by its URL when it was named by its OID (SYSTEM_BY_OID); anything else as it is."""
+    return SYSTEM_BY_OID.get(system, system) if isinstance(system, str) else system

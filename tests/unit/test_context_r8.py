@@ -11,7 +11,7 @@ from cds_service.clinical.assessment import assess
 from cds_service.clinical.context import clinical_context, clozapine_action
 from cds_service.clinical.model import ClinicalContext, ClozapineAction, DataKind, DuffyStatus, Finding
 from cds_service.fhir.records import build_record
-from cds_service.knowledge import Knowledge
+from cds_service.knowledge import Knowledge, parse_system_codes
 from tests.builders import (
     LOINC,
     NOW,
@@ -172,6 +172,18 @@ def test_r8_duffy_site_value_set(knowledge: Knowledge) -> None:
     assert result.finding is Finding.DUFFY_NULL_RANGE
     unconfigured = assess(build_record(PATIENT_ID, patient(), [anc(1300), marked], knowledge), NOW, knowledge)
     assert unconfigured.finding is Finding.NEUTROPENIA
+
+
+@pytest.mark.parametrize(("configured", "sent"), [
+    ("urn:oid:2.16.840.1.113883.6.96|DUFFY-NULL-1", "http://snomed.info/sct"),  # SNOMED CT's OID, configured
+    ("http://snomed.info/sct|DUFFY-NULL-1", "urn:oid:2.16.840.1.113883.6.96"),  # ... or sent
+])
+def test_r8_a_site_code_matches_whichever_name_of_its_system_is_used(knowledge: Knowledge, configured: str,
+                                                                     sent: str) -> None:
+    """R8(c): a code system named by its OID on one side and by its URL on the other is one system."""
+    site = knowledge.configured(7, 90, parse_system_codes([configured]))
+    record = build_record(PATIENT_ID, patient(), [anc(1300), condition("DUFFY-NULL-1", system=sent)], site)
+    assert assess(record, NOW, site).finding is Finding.DUFFY_NULL_RANGE
 
 
 def test_r8_race_is_never_used(assess_record: AssessFn) -> None:
