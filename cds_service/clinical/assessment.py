@@ -151,6 +151,10 @@ def _before(item: Classified, dose: ChemotherapyDose) -> bool:
 
 
 _COLLECTED_AT = attrgetter("anc.collected_at")
+# R6, the safer reading: no clock runs further ahead of UTC than a time zone's offset (UTC+14), so an ANC dated later
+# than that after now cannot be placed in time ("2062" for "2026"): it is read as undated -- never current, never
+# hiding a dated one. One dated less far ahead is a clock or a zone error of a recent result: the newest.
+FURTHEST_AHEAD = timedelta(hours=14)
 
 
 def _standing(dated: list[Classified], since: datetime | None = None) -> Classified | None:
@@ -191,7 +195,8 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     measurements, contradictions = anc_measurements(read.results, knowledge)
     problems.extend(contradictions)
     for anc in measurements:
-        limit = ages.limit_at(anc.collected_at or now)
+        placed_at = anc.collected_at if anc.collected_at and anc.collected_at <= now + FURTHEST_AHEAD else None
+        limit = ages.limit_at(placed_at or now)
         item = classify(anc, limit, thresholds)
         if anc.source is AncSource.WBC_BOUND and item.severity is normal:
             continue  # R4.4: a WBC at or above the LLN with no differential says nothing about the ANC
@@ -199,7 +204,7 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
             # "<2000" says nothing about how low the count is: a data problem, never "normal".
             problems.append(DataProblem(Problem.UPPER_BOUND_ABOVE_LIMIT, Role.ANC, "", None, anc.collected_at))
             continue
-        (dated if anc.collected_at is not None else undated).append(item)
+        (dated if placed_at is not None else undated).append(item)
 
     dated.sort(key=_COLLECTED_AT)
     undated_abnormal = tuple(sorted((c for c in undated if c.severity is not normal),

@@ -157,14 +157,17 @@ def rule_source(template: CardTemplate, rule: str, drug: str | None) -> dict[str
             "url": source["url"].replace("{drug}", quote(name, safe=""))}
 
 
-def _classified_view(item: Classified, now: datetime) -> dict[str, Any]:
+def _classified_view(item: Classified, now: datetime, placed: bool = True) -> dict[str, Any]:
+    """`placed`: False for an ANC the assessment read as undated (R6): with no date, or dated further ahead than any
+    clock error explains ("future")."""
     anc = item.anc
     return {
         "anc": count_text(anc.value, anc.comparator),
         "value": int(anc.value),
         "comparator": anc.comparator,
         "date": day_text(anc.collected_at, now),
-        "dated": anc.collected_at is not None,
+        "dated": placed and anc.collected_at is not None,
+        "future": not placed and anc.collected_at is not None,
         "when": time_text(anc.collected_at, now) if anc.collected_at else "no collection time",
         "source": str(anc.source),
         "preliminary": anc.preliminary,
@@ -281,7 +284,7 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
         "clozapine_action": str(assessment.clozapine_action) if assessment.clozapine_action else None,
         "suggest_duffy_phenotyping": assessment.suggest_duffy_phenotyping,
         "finding": str(assessment.finding) if assessment.finding else None,
-        "anc": _classified_view(headline, now) if headline else None,
+        "anc": _classified_view(headline, now, headline not in assessment.undated_abnormal) if headline else None,
         "anc_before_dose": assessment.anc_before_dose,
         "undated_count": len(assessment.undated_abnormal),
         "trend": {

@@ -126,6 +126,9 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
     samples.append(("no-current-anc undated", Assessment(
         now=_NOW, finding=Finding.NO_CURRENT_ANC,
         undated_abnormal=(_classified("99", Severity.SEVERE, LlnBasis.AGE_UNKNOWN, days_ago=None),))))
+    samples.append(("no-current-anc dated in the future", Assessment(
+        now=_NOW, finding=Finding.NO_CURRENT_ANC,
+        undated_abnormal=(_classified("99", Severity.SEVERE, LlnBasis.AGE_UNKNOWN, days_ago=-365 * 36),))))
     for problem in Problem:
         for role in Role:
             data = DataProblem(problem, role, "26464-8", "x", _NOW - timedelta(days=40),

@@ -393,3 +393,13 @@ def test_a_draft_coded_by_the_oid_of_its_code_system_is_checked(client: FlaskCli
     (card,) = assert_cds_response(client.post("/cds-services/neutropenia-order-sign", json=_as_oids(body)).get_json())
     assert card["indicator"] == "critical"
     assert card["suggestions"][0]["actions"][0]["resourceId"] == resource_id
+
+
+def test_an_abnormal_anc_dated_in_the_future_is_shown_and_never_current(client: FlaskClient) -> None:
+    """R6: ANC 300 dated Nov 24, 2062 (a year typed wrong) and nothing else: no time can be trusted, so it is no
+    current ANC -- an info card with its value and its date, asking to check the date; never let go."""
+    (card,) = assert_cds_response(client.post(URL, json=hook_request(anc(300, when="2062-11-24T08:00:00Z"))).get_json())
+    assert card["indicator"] == "info"
+    assert card["summary"] == "No ANC in the last 7 days; one dated in the future (Nov 24, 2062) was severe: 300/uL"
+    assert "An ANC dated in the future cannot be treated as current: check its date." in card["detail"]
+    assert "- **ANC 300/uL**, Nov 24, 2062 08:00 UTC, reported by the laboratory." in card["detail"]

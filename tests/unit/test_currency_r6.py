@@ -155,3 +155,28 @@ def test_r6_the_look_back_card_reads_only_the_look_back(assess_record: AssessFn)
     result = assess_record(anc(300, when=ago(days=100)), _wbc(1200, days=80))
     assert result.finding is Finding.NO_CURRENT_ANC
     assert result.last_abnormal is not None and result.last_abnormal.anc.comparator == "<="
+
+
+@pytest.mark.parametrize(("ahead", "finding"), [
+    ({"hours": 14}, None),  # a clock or a time zone ahead of the service's: the newest ANC, normal -- no card
+    ({"hours": 14, "minutes": 1}, Finding.NEUTROPENIA),  # past what any zone's offset explains: it hides nothing
+    ({"days": 365 * 36}, Finding.NEUTROPENIA),  # "2062" for "2026"
+])
+def test_r6_an_anc_dated_past_any_clock_error_never_hides_a_dated_one(assess_record: AssessFn,
+                                                                        ahead: dict[str, float],
+                                                                        finding: Finding | None) -> None:
+    """R6, the safer reading: ANC 420 yesterday, and an ANC of 2,500 dated after now. No clock is more than 14 hours
+    ahead of UTC (UTC+14), so a result dated later than that cannot be placed in time: it is read as undated --
+    never current, never the latest -- and the 420 of yesterday is the current ANC."""
+    result = assess_record(anc(420, when=ago(days=1)), anc(2500, when=ago(**{k: -v for k, v in ahead.items()})))
+    assert result.finding is finding
+    if finding is not None:
+        assert result.current is not None and result.current.anc.value == 420
+
+
+def test_r6_an_abnormal_anc_dated_past_any_clock_error_is_read_as_undated(assess_record: AssessFn) -> None:
+    """R6: ANC 300 dated 36 years ahead, and nothing else: not current (no time can be trusted), but never let go --
+    the card for an ANC that cannot be treated as current, with the value."""
+    result = assess_record(anc(300, when=ago(days=-365 * 36)))
+    assert result.finding is Finding.NO_CURRENT_ANC and result.current is None and not result.history
+    assert [c.anc.value for c in result.undated_abnormal] == [300]
