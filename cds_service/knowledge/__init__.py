@@ -161,6 +161,8 @@ class DrugNames:
 
     ingredient_by_name: Mapping[str, str]  # case-folded name -> ingredient key
     live_vaccine_names: tuple[str, ...]  # brands and abbreviations of live vaccines whose names do not say "live"
+    live_vaccine_generic_names: tuple[str, ...]  # "yellow fever vaccine": every vaccine so named is live
+    not_live_kind_words: tuple[str, ...]  # what R9 calls not live: "inactivated", "recombinant"...
     live_word: str
     not_live_words: tuple[str, ...]
     non_systemic_dose_forms: tuple[str, ...]
@@ -182,6 +184,14 @@ class DrugNames:
     @functools.cached_property
     def not_live(self) -> Words:
         return Words(self.not_live_words)
+
+    @functools.cached_property
+    def live_generic(self) -> Words:
+        return Words(self.live_vaccine_generic_names)
+
+    @functools.cached_property
+    def not_live_kinds(self) -> Words:
+        return Words(self.not_live_kind_words)
 
     @functools.cached_property
     def non_systemic(self) -> Words:
@@ -502,6 +512,8 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
         unverified.append("live-vaccine brand names " + ", ".join(orders["live_vaccine_brands"]))
     if not orders.get("live_vaccine_abbreviations_verified", False):
         unverified.append("live-vaccine abbreviations " + ", ".join(orders["live_vaccine_abbreviations"]))
+    if not orders.get("live_vaccine_generic_names_verified", False):
+        unverified.append("live-vaccine generic names " + ", ".join(orders["live_vaccine_generic_names"]))
     unverified.append("SNOMED CT " + ", ".join(orders["non_systemic_routes_snomed"]) + " non-systemic routes")
     causes = []
     for entry in data["cause"]:
@@ -530,6 +542,8 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
         drug_names=DrugNames(
             ingredient_by_name=names,
             live_vaccine_names=(*orders["live_vaccine_brands"], *orders["live_vaccine_abbreviations"]),
+            live_vaccine_generic_names=tuple(orders["live_vaccine_generic_names"]),
+            not_live_kind_words=tuple(orders["not_live_kind_words"]),
             live_word=orders["live_word"],
             not_live_words=tuple(orders["not_live_words"]),
             non_systemic_dose_forms=tuple(orders["non_systemic_dose_forms"]),

@@ -112,6 +112,16 @@ def test_every_product_of_the_table_names_what_it_maps_to(knowledge: Knowledge) 
     (named_draft("MMRV vaccine"), CRITICAL_LIVE),
     (named_draft("Influenza vaccine LAIV4 intranasal"), CRITICAL_LIVE),
     (named_draft("OPV"), CRITICAL_LIVE),
+    # a generic name every licensed vaccine of which is live, as a local order names it
+    (named_draft("YELLOW FEVER VACCINE INJ", {"system": "urn:oid:1.2.3", "code": "8"}), CRITICAL_LIVE),
+    (named_draft("Varicella Virus Vaccine SUBQ"), CRITICAL_LIVE),
+    (named_draft("ROTAVIRUS VACCINE ORAL SUSP"), CRITICAL_LIVE),
+    (named_draft("measles, mumps and rubella virus vaccine"), CRITICAL_LIVE),
+    (named_draft("yellow fever vaccine, inactivated"), []),  # what R9 calls not live, said of it
+    (named_draft("Varicella-Zoster Vaccine Recombinant, Adjuvanted"), []),  # Shingrix, as a local order names it
+    (named_draft("varicella zoster immune globulin"), []),  # no vaccine
+    (named_draft("typhoid vaccine"), []),  # oral (live) or injected (not): the name does not say which
+    (named_draft("Influenza vaccine"), []),
     (named_draft("hepatitis B vaccine recombinant"), []),
     (named_draft("Smallpox and Monkeypox Vaccine, Live, Non-replicating"), []),  # JYNNEOS is not live
     (named_draft("Zoster Vaccine Recombinant, Adjuvanted"), []),
