@@ -163,6 +163,7 @@ class DrugNames:
     live_vaccine_names: tuple[str, ...]  # brands and abbreviations of live vaccines whose names do not say "live"
     live_vaccine_generic_names: tuple[str, ...]  # "yellow fever vaccine": every vaccine so named is live
     not_live_kind_words: tuple[str, ...]  # what R9 calls not live: "inactivated", "recombinant"...
+    test_words: tuple[str, ...]  # "titer", "IgG": a test of immunity, named like the vaccine
     live_word: str
     not_live_words: tuple[str, ...]
     non_systemic_dose_forms: tuple[str, ...]
@@ -192,6 +193,10 @@ class DrugNames:
     @functools.cached_property
     def not_live_kinds(self) -> Words:
         return Words(self.not_live_kind_words)
+
+    @functools.cached_property
+    def tests(self) -> Words:
+        return Words(self.test_words)
 
     @functools.cached_property
     def non_systemic(self) -> Words:
@@ -544,6 +549,7 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
             live_vaccine_names=(*orders["live_vaccine_brands"], *orders["live_vaccine_abbreviations"]),
             live_vaccine_generic_names=tuple(orders["live_vaccine_generic_names"]),
             not_live_kind_words=tuple(orders["not_live_kind_words"]),
+            test_words=tuple(orders["test_words"]),
             live_word=orders["live_word"],
             not_live_words=tuple(orders["not_live_words"]),
             non_systemic_dose_forms=tuple(orders["non_systemic_dose_forms"]),

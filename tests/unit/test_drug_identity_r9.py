@@ -28,6 +28,12 @@ def named_draft(text: str | None, *codings: dict[str, str], id: str = "d1", **fi
             "subject": {"reference": f"Patient/{PATIENT_ID}"}, "medicationCodeableConcept": concept, **fields}
 
 
+def named_test(text: str) -> dict[str, Any]:
+    """A draft ServiceRequest named only by its text, as a laboratory test is ordered."""
+    return {"resourceType": "ServiceRequest", "id": "d1", "status": "draft", "intent": "order",
+            "subject": {"reference": f"Patient/{PATIENT_ID}"}, "code": {"text": text}}
+
+
 def rx(code: str, display: str | None = None) -> dict[str, str]:
     coding = {"system": RXNORM, "code": code}
     if display is not None:
@@ -122,6 +128,10 @@ def test_every_product_of_the_table_names_what_it_maps_to(knowledge: Knowledge) 
     (named_draft("varicella zoster immune globulin"), []),  # no vaccine
     (named_draft("typhoid vaccine"), []),  # oral (live) or injected (not): the name does not say which
     (named_draft("Influenza vaccine"), []),
+    # a laboratory test of immunity named with a live vaccine's abbreviation or generic name (a ServiceRequest)
+    (named_test("MMR IgG antibodies"), []),
+    (named_test("MEASLES MUMPS RUBELLA (MMR) IMMUNITY PROFILE"), []),
+    (named_draft("Varicella vaccine titer"), []),
     (named_draft("hepatitis B vaccine recombinant"), []),
     (named_draft("Smallpox and Monkeypox Vaccine, Live, Non-replicating"), []),  # JYNNEOS is not live
     (named_draft("Zoster Vaccine Recombinant, Adjuvanted"), []),
