@@ -173,7 +173,7 @@ def check_drafts(request: HookRequest, data: PatientData, deps: ServiceDependenc
     """order-select and order-sign: the draft orders the hook names (request.draft_orders) against R9."""
     orders = with_terminology(list(request.draft_orders), deps.terminology, deps.knowledge.context)
     for order in orders:
-        if not identify(order.concept, deps.knowledge.context).recognised:
+        if not order.service and not identify(order.concept, deps.knowledge.context).recognised:
             noticed(log, "unrecognised medication in a draft order")  # R9: counted, never flagged
     assessment = assess_patient(request, data, deps)
     risks = check_orders(orders, assessment, deps.knowledge)

@@ -78,10 +78,11 @@ def rectal(concept: MedicationConcept, context: ContextKnowledge) -> bool:
         context.drug_names.rectal.found_in(*said) and not context.drug_names.not_rectal.found_in(*said))
 
 
-def identify(concept: MedicationConcept, context: ContextKnowledge) -> DrugIdentity:
+def identify(concept: MedicationConcept, context: ContextKnowledge, drug_names: bool = True) -> DrugIdentity:
     """R9 "Drug identity": listed codes, Medication.ingredient, the product table; then names, only when no code
     identified the drug; then a terminology service's ingredients, only when nothing else did. A medication none of
-    these identifies is not flagged."""
+    these identifies is not flagged. `drug_names` False: names identify a live vaccine only, never a drug (a
+    ServiceRequest naming a drug is a test of its level: "VANCOMYCIN TROUGH")."""
     found: dict[str, Evidence] = {}
     cvx: dict[str, Evidence] = {}
     _by_codes(concept.codings, context, Evidence.CODE, found, cvx)
@@ -90,7 +91,8 @@ def identify(concept: MedicationConcept, context: ContextKnowledge) -> DrugIdent
     live_by: Evidence | None = next((how for code, how in cvx.items() if code in context.live_vaccines), None)
     listed_vaccine = any(code in context.live_vaccines or code in context.not_live_vaccines for code in cvx)
     if not found and atc is None and not listed_vaccine:  # the explicit lists win over names
-        _by_names(concept.names, context, found)
+        if drug_names:
+            _by_names(concept.names, context, found)
         if _live_by_name(concept.names, context):
             live_by = Evidence.NAME
     if not found and atc is None and not listed_vaccine and live_by is None:

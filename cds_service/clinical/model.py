@@ -469,6 +469,9 @@ class DraftOrder(msgspec.Struct, frozen=True):
     name: str  # the order's own text, for the card (escaped when rendered)
     concept: MedicationConcept  # the medication (or service) codes, names and routes
     status: str | None = None  # as sent (R9: some are not checked)
+    # a ServiceRequest: it may order a vaccine; a drug it names is a test of its level ("VANCOMYCIN TROUGH"), so only
+    # a code of a drug makes it one (R9 drug identity, evidence 1-3), never a name
+    service: bool = False
 
 
 class OrderRule(enum.StrEnum):

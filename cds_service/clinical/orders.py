@@ -86,7 +86,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
     context = assessment.context or ClinicalContext()
     findings: list[OrderFinding] = []
     drug: str | None = None
-    identity = identify(order.concept, codes)
+    identity = identify(order.concept, codes, drug_names=not order.service)
     evidence = dict(identity.ingredients)
     recognised_by: Evidence | None = None
     lookback = timedelta(days=thresholds.lookback_days)  # R6

@@ -86,7 +86,8 @@ def _draft_order(resource: dict[str, Any], reference: str,
     # (a drug named only by a Medication not sent is still an order: its route is checked, and it is counted as an
     # unrecognised medication)
     status = resource.get("status")
-    return DraftOrder(reference, _name(reference, concept), concept, status if isinstance(status, str) else None)
+    return DraftOrder(reference, _name(reference, concept), concept, status if isinstance(status, str) else None,
+                      service=resource["resourceType"] == "ServiceRequest")
 
 
 def _selected(selection: str, names: Mapping[str, str]) -> str | None:

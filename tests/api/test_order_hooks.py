@@ -283,3 +283,42 @@ def test_a_live_vaccine_while_an_antineoplastic_order_is_still_active(client: Fl
     assert card["suggestions"][0]["isRecommended"] is True
     assert card["suggestions"][0]["actions"] == [{"type": "delete", "description": "Remove MedicationRequest/mmr",
                                                   "resourceId": "MedicationRequest/mmr"}]
+
+
+def _test_of_a_drug_level(text: str, coding: dict[str, str] | None = None) -> dict[str, Any]:
+    code: dict[str, Any] = {"text": text, **({"coding": [coding]} if coding else {})}
+    return {"resourceType": "ServiceRequest", "id": "level", "status": "draft", "intent": "order",
+            "subject": {"reference": f"Patient/{PATIENT_ID}"}, "code": code}
+
+
+@pytest.mark.parametrize("order", [
+    _test_of_a_drug_level("VANCOMYCIN TROUGH"),
+    _test_of_a_drug_level("Vancomycin [Mass/volume] in Serum or Plasma --trough",
+                          {"system": "http://loinc.org", "code": "4092-3"}),
+    _test_of_a_drug_level("Methotrexate level"),
+    _test_of_a_drug_level("CLOZAPINE LEVEL"),
+], ids=["vancomycin-trough", "vancomycin-trough-loinc", "methotrexate-level", "clozapine-level"])
+def test_a_service_request_naming_a_drug_is_no_drug_order(client: FlaskClient, order: dict[str, Any]) -> None:
+    """R9's drug rows are for drugs ordered, which a ServiceRequest never orders: one naming a drug is a test of its
+    level (a vancomycin trough, every day of a febrile neutropenia treated with vancomycin). At ANC 420: no card --
+    not 'drug linked to neutropenia', 'chemotherapy' or 'clozapine' for a blood test."""
+    body = order_request("order-sign", anc(420), drafts=[order])
+    assert assert_cds_response(client.post(SIGN, json=body).get_json()) == []
+
+
+def test_a_service_request_coded_as_a_drug_is_checked_as_one(client: FlaskClient) -> None:
+    """A code names what it names (R9 evidence 1-3), whatever resource carries it: carboplatin by its RxNorm code in a
+    ServiceRequest, at ANC 420 -- critical."""
+    order = _test_of_a_drug_level("carboplatin", {"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                  "code": "40048"})
+    body = order_request("order-sign", anc(420), drafts=[order])
+    (card,) = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "critical" and "chemotherapy" in card["summary"]
+
+
+def test_a_live_vaccine_named_in_a_service_request_is_still_checked(client: FlaskClient) -> None:
+    """A vaccine may be ordered as a ServiceRequest, named only ("YELLOW FEVER VACCINE INJ"): at ANC 420, critical."""
+    (card,) = assert_cds_response(client.post(SIGN, json=order_request(
+        "order-sign", anc(420), drafts=[_test_of_a_drug_level("YELLOW FEVER VACCINE INJ")])).get_json())
+    assert card["indicator"] == "critical"
+    assert card["suggestions"][0]["actions"][0]["resourceId"] == "ServiceRequest/level"
