@@ -218,6 +218,11 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     fever = detect_fever(readings, now, knowledge)
     context = clinical_context(record, now, knowledge)
     previous = _standing(dated) if current is None else None  # the last ANC, however old (R7)
+    unplaced = undated_abnormal[0] if current is None and undated_abnormal else None  # (the lowest)
+    if unplaced is not None and (previous is None or unplaced.anc.value < previous.anc.value):
+        # R7's "older than 7 days (no newer result)", the safer reading: an ANC no time places may be that old or
+        # newer than the last dated one -- the lower of the two is read as the last
+        previous = unplaced
     dose = _window_dose(context, current or previous)
     if dose is not None and dose is not context.chemotherapy:
         context = msgspec.structs.replace(context, chemotherapy=dose)  # the dose the card speaks of

@@ -403,3 +403,16 @@ def test_an_abnormal_anc_dated_in_the_future_is_shown_and_never_current(client: 
     assert card["summary"] == "No ANC in the last 7 days; one dated in the future (Nov 24, 2062) was severe: 300/uL"
     assert "An ANC dated in the future cannot be treated as current: check its date." in card["detail"]
     assert "- **ANC 300/uL**, Nov 24, 2062 08:00 UTC, reported by the laboratory." in card["detail"]
+
+
+@pytest.mark.parametrize("when", [None, "2062-11-24T08:00:00Z"], ids=["no-time", "dated-2062"])
+def test_fever_with_an_anc_below_500_that_no_time_places_is_possible_febrile_neutropenia(client: FlaskClient,
+                                                                                     when: str | None) -> None:
+    """R7: fever now, and an ANC of 300 with no time, or dated 2062: it may be older than 7 days, or newer -- either
+    way R7 asks for an urgent CBC. Critical, never the info card of an ANC that is not current."""
+    result = anc(300, when=when) if when else {k: v for k, v in anc(300).items() if k != "effectiveDateTime"}
+    body = hook_request(result)
+    body["prefetch"]["vitals"] = bundle(temperature("38.6"))
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["summary"].startswith("Possible febrile neutropenia: 38.6 °C (Nov 25), last ANC 300/uL (")

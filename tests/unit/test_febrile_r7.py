@@ -150,6 +150,26 @@ def test_r7_possible_febrile_neutropenia(assess_record: AssessFn, resources: lis
     assert result.finding is finding
 
 
+def _undated(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "effectiveDateTime"}
+
+
+@pytest.mark.parametrize(("resources", "finding"), [
+    ([_undated(anc(499))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # no time at all
+    ([anc(499, when=ago(days=-365 * 36))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),  # dated 2062: read as undated
+    ([_undated(anc(500))], Finding.NO_CURRENT_ANC),  # 500: not below R7's 500
+    # a dated one of 2,500 twenty days ago may be older or newer: it rules the undated 300 out no more than nothing
+    ([_undated(anc(300)), anc(2500, when=ago(days=20))], Finding.POSSIBLE_FEBRILE_NEUTROPENIA),
+    ([_undated(anc(300)), anc(2500, when=ago(days=1))], None),  # a current ANC: that one is read (R6)
+])
+def test_r7_fever_with_an_anc_below_500_that_no_time_places(assess_record: AssessFn, resources: list[dict[str, Any]],
+                                                            finding: Finding | None) -> None:
+    """R7, the safer reading of "an ANC < 500 that is older than 7 days (no newer result)": fever now and an ANC below
+    500 no time places -- it may be that old, or newer -- is possible febrile neutropenia: get an urgent CBC."""
+    result = assess_record(*resources, temperature("38.6"))
+    assert result.finding is finding
+
+
 # The classic presentation: fever days after a dose, and only the count taken before it -- normal, as it had to be
 # for the dose to be given. A count from before the dose says nothing of its nadir: R7's proxy ("expected to fall
 # below 500 within 48 h") cannot be judged on it, so, as with no count at all (the safer reading), an urgent CBC.
