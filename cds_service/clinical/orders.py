@@ -54,9 +54,13 @@ def _last_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal,
     when it was below the row's limits and nothing newer says otherwise -- the safer reading of the row's "ANC
     below", which names no window (R7 reads an older ANC below 500 alike, with a fever) -- or, for an upper bound that
     is not below them, a warning that it may have been. Else None."""
+    if assessment.current is not None:
+        return None
     last = assessment.last_abnormal
-    if assessment.current is not None or last is None or last.anc.collected_at is None or (
-            last.anc.collected_at < assessment.now - lookback):
+    if last is None or last.anc.collected_at is None or last.anc.collected_at < assessment.now - lookback:
+        # none in the look-back: an abnormal ANC no time places (none, or past any clock error) may be recent (R6)
+        last = assessment.undated_abnormal[0] if assessment.undated_abnormal else None
+    if last is None:
         return None
     for limit in (critical_below, warning_below):
         if is_below(last.anc.value, last.anc.comparator, limit):
@@ -96,7 +100,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
 
     if identity.live_vaccine_by is not None:
         drug, recognised_by = "live vaccine", identity.live_vaccine_by
-        headline = assessment.current or assessment.last_abnormal
+        headline = assessment.headline
         if headline is not None:  # R9: a warning from 500 to below the LLN for the age at collection (R5)
             band = _band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
                          headline.limit.lln, lookback)

@@ -162,6 +162,25 @@ def test_a_live_vaccine_after_a_severe_anc_with_none_since_asks_for_a_count(clie
     assert card["suggestions"][1]["actions"][0]["resource"]["code"]["coding"][0]["code"] == "57021-8"
 
 
+def _no_time(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "effectiveDateTime"}
+
+
+@pytest.mark.parametrize("result", [_no_time(anc(300)), anc(300, when="2062-11-24T08:00:00Z")],
+                         ids=["no-time", "dated-2062"])
+@pytest.mark.parametrize("order", [draft("03", CVX, id="d", text="MMR"), draft("40048", id="d", text="carboplatin"),
+                                   draft("2626", id="d", text="clozapine"), draft("10831", id="d", text="TMP-SMX")],
+                         ids=["live-vaccine", "antineoplastic", "clozapine", "associated-drug"])
+def test_an_anc_below_500_that_no_time_places_asks_for_a_count(client: FlaskClient, result: dict[str, Any],
+                                                                order: dict[str, Any]) -> None:
+    """R9 with no current ANC, the safer reading: an ANC of 300 with no time, or dated 2062, may be recent (R6) --
+    like the last ANC of the look-back, a warning that asks for a CBC, never silence."""
+    body = order_request("order-sign", result, drafts=[order])
+    [card] = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "warning"
+    assert "with ANC 300/uL (" in card["summary"]
+
+
 def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:
     body = order_request("order-sign", anc(420), drafts=[])
     assert assert_cds_response(client.post(SIGN, json=body).get_json()) == []
