@@ -43,7 +43,8 @@ def detect_fever(readings: list[TemperatureReading], now: datetime, knowledge: K
     thresholds = knowledge.thresholds
     since = now - timedelta(hours=thresholds.fever_window_hours)
     # and a reading dated after `now`: a temperature is never taken in the future, so its time is a clock ahead of
-    # this service's or a time charted rounded up -- it is taken as now (as an ANC dated after now is current, R6)
+    # this service's or a time charted rounded up -- it is taken as now, however far ahead (an ANC dated further
+    # ahead than any clock error is read as undated, R6; a fever is never let go so)
     window = [r for r in readings if r.at >= since]
     single = [r for r in window if r.celsius >= thresholds.single_fever_from_c]
     if single:

@@ -50,10 +50,11 @@ def _may_be_below(assessment: Assessment, rule: OrderRule, limit: Decimal) -> Or
 
 def _last_band(assessment: Assessment, rule: OrderRule, critical_below: Decimal, warning_below: Decimal,
                lookback: timedelta) -> OrderFinding | None:
-    """With no current ANC (R6), the row's finding for the last ANC of the look-back: a warning that asks for a count
-    when it was below the row's limits and nothing newer says otherwise -- the safer reading of the row's "ANC
-    below", which names no window (R7 reads an older ANC below 500 alike, with a fever) -- or, for an upper bound that
-    is not below them, a warning that it may have been. Else None."""
+    """With no current ANC (R6), the row's finding for the last ANC of the look-back (or, with none, for an abnormal
+    one no time places): a warning that asks for a count when it was below the row's limits and nothing newer says
+    otherwise -- the safer reading of the row's "ANC below", which names no window (R7 reads an older ANC below 500
+    alike, with a fever) -- or, for an upper bound that is not below them, a warning that it may have been. Else
+    None."""
     if assessment.current is not None:
         return None
     last = assessment.last_abnormal
