@@ -48,10 +48,14 @@ log = logging.getLogger(__name__)
 
 
 class _Named(msgspec.Struct):
-    """What a resource that cannot be read is still known by: its id and code (nothing else is decoded)."""
+    """What a resource that cannot be read is still known by: its id, code and time (nothing else is decoded)."""
 
     id: Any = None
     code: Any = None
+    effectiveDateTime: Any = None  # noqa: N815
+    effectivePeriod: Any = None  # noqa: N815
+    effectiveInstant: Any = None  # noqa: N815
+    issued: Any = None
 
 
 _NAMED = msgspec.json.Decoder(_Named, float_hook=float)  # (a number past a double read as infinite, as in resources.py)
@@ -61,10 +65,9 @@ def _named(item: Received) -> dict[str, Any]:
     if isinstance(item, dict):
         return item
     try:
-        named = _NAMED.decode(item)
+        return msgspec.structs.asdict(_NAMED.decode(item))
     except (msgspec.ValidationError, msgspec.DecodeError):
         return {}
-    return {"id": named.id, "code": named.code}
 
 
 # -- codes -------------------------------------------------------------------------------------------------------------
@@ -571,9 +574,27 @@ def _unreadable(item: Received, knowledge: Knowledge, problems: list[DataProblem
     if matched is not None:
         resource_id = named.get("id")
         problems.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
-                                    resource_id if isinstance(resource_id, str) else None, None))
+                                    resource_id if isinstance(resource_id, str) else None,
+                                    _unreadable_time(named, knowledge.zone)))
     else:
         log.warning("a resource failed FHIR validation and was skipped")
+
+
+def _unreadable_time(named: dict[str, Any], zone: tzinfo) -> datetime | None:
+    """When a result that cannot be read was collected -- its own effective[x], else `issued` (R1) -- so that R6 can
+    tell whether it is newer than the current ANC (then a card says it could not be read); None when no time of it
+    can be read either."""
+    period = named.get("effectivePeriod")
+    period = period if isinstance(period, dict) else {}
+    for value in (named.get("effectiveDateTime"), period.get("end"), period.get("start"),
+                  named.get("effectiveInstant"), named.get("issued")):
+        try:
+            found = instant(value, zone) if isinstance(value, str) else None
+        except Unreadable:
+            continue
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass

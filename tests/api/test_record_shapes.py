@@ -416,3 +416,17 @@ def test_fever_with_an_anc_below_500_that_no_time_places_is_possible_febrile_neu
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical"
     assert card["summary"].startswith("Possible febrile neutropenia: 38.6 °C (Nov 25), last ANC 300/uL (")
+
+
+@pytest.mark.parametrize("value", ["0.3", {"value": 0.3}])
+def test_a_newer_result_that_cannot_be_read_is_said_beside_an_older_normal_one(client: FlaskClient,
+                                                                                value: Any) -> None:
+    """R10 with R6: ANC 2,500 three days ago, and yesterday's ANC whose value is no number ("0.3", as a converter
+    writes it). The newer one cannot be read -- it may be severe -- so it is said in an info card, dated; never
+    silence because the older, normal one is current."""
+    newer = anc(0.3, "10*3/uL")
+    newer["valueQuantity"]["value"] = value
+    body = hook_request(anc(2500, when=ago(days=3)), newer)
+    (card,) = assert_cds_response(client.post(URL, json=body).get_json())
+    assert card["indicator"] == "info" and card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
+    assert "- ANC (LOINC 751-8), Nov 24:" in card["detail"]
