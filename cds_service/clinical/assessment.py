@@ -242,11 +242,14 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
         finding = Finding.NO_CURRENT_ANC
 
     newest = latest.anc.collected_at if latest else None
+    fever_since = now - timedelta(hours=thresholds.fever_window_hours)
     relevant = tuple(sorted(
         (p for p in problems
          if (p.collected_at is None and current is None)
          or (p.collected_at is not None and p.collected_at >= lookback_since
-             and (newest is None or p.collected_at > newest))),
+             and (newest is None or p.collected_at > newest))
+         # R7 reads every temperature of its window, whatever the ANC's time: one there may be the fever
+         or (p.role is Role.TEMPERATURE and p.collected_at is not None and p.collected_at >= fever_since)),
         key=_problem_order))
     headline = current or last_abnormal
     recent = current or stale  # the label's action reads a count of the look-back, never an older one (R7 may show it)

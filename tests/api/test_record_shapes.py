@@ -430,3 +430,19 @@ def test_a_newer_result_that_cannot_be_read_is_said_beside_an_older_normal_one(c
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "info" and card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
     assert "- ANC (LOINC 751-8), Nov 24:" in card["detail"]
+
+
+@pytest.mark.parametrize("change", [{"unit": "kelvin"}, {"value": "38.9"}], ids=["unknown-unit", "value-a-string"])
+def test_a_temperature_of_the_fever_window_that_cannot_be_read_is_said(client: FlaskClient,
+                                                                        change: dict[str, Any]) -> None:
+    """R7 with R10: ANC 800 at 08:00 today, and a temperature at 07:00 that cannot be read. R7 reads every temperature
+    of the last 24 hours, whatever the ANC's time, so that one may be the fever that makes this a febrile neutropenia:
+    an info card says it could not be read, beside the ANC's card -- never dropped for being older than the ANC."""
+    reading = temperature("38.9", when="2026-11-25T07:00:00Z", ucum=False, unit="Cel")
+    reading["valueQuantity"].update(change)
+    body = hook_request(anc(800, when="2026-11-25T08:00:00Z"))
+    body["prefetch"]["vitals"] = bundle(reading)
+    cards = assert_cds_response(client.post(URL, json=body).get_json())
+    assert [c["indicator"] for c in cards] == ["warning", "info"]
+    assert cards[1]["extension"]["neutropenia-cds"]["finding"] == "data-problem"
+    assert "- Temperature (LOINC 8310-5), Nov 25:" in cards[1]["detail"]
