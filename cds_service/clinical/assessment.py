@@ -151,10 +151,6 @@ def _before(item: Classified, dose: ChemotherapyDose) -> bool:
 
 
 _COLLECTED_AT = attrgetter("anc.collected_at")
-# R6, the safer reading: no clock runs further ahead of UTC than a time zone's offset (UTC+14), so an ANC dated later
-# than that after now cannot be placed in time ("2062" for "2026"): it is read as undated -- never current, never
-# hiding a dated one. One dated less far ahead is a clock or a zone error of a recent result: the newest.
-FURTHEST_AHEAD = timedelta(hours=14)
 
 
 def _standing(dated: list[Classified], since: datetime | None = None) -> Classified | None:
@@ -194,8 +190,9 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     normal = Severity.NONE
     measurements, contradictions = anc_measurements(read.results, knowledge)
     problems.extend(contradictions)
+    placed_until = now + timedelta(hours=thresholds.furthest_ahead_hours)  # R6: later, no clock explains the date
     for anc in measurements:
-        placed_at = anc.collected_at if anc.collected_at and anc.collected_at <= now + FURTHEST_AHEAD else None
+        placed_at = anc.collected_at if anc.collected_at and anc.collected_at <= placed_until else None
         limit = ages.limit_at(placed_at or now)
         item = classify(anc, limit, thresholds)
         if anc.source is AncSource.WBC_BOUND and item.severity is normal:

@@ -293,6 +293,7 @@ class Thresholds:
     ctcae_g3_from: Decimal = dataclasses.field(metadata=_rule("R5"))
     current_window_days: int = dataclasses.field(metadata=_rule("R6", "whole"))  # POLICY
     lookback_days: int = dataclasses.field(metadata=_rule("R6", "whole"))  # POLICY
+    furthest_ahead_hours: int = dataclasses.field(metadata=_rule("R6", "whole"))  # the safer reading of "latest"
     trend_window_days: int = dataclasses.field(metadata=_rule("R6", "whole"))
     trend_values: int = dataclasses.field(metadata=_rule("R6", "whole"))
     falling_below_fraction: Decimal = dataclasses.field(metadata=_rule("R6"))
