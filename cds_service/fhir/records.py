@@ -588,10 +588,7 @@ def _unreadable_time(named: dict[str, Any], zone: tzinfo) -> datetime | None:
     period = period if isinstance(period, dict) else {}
     for value in (named.get("effectiveDateTime"), period.get("end"), period.get("start"),
                   named.get("effectiveInstant"), named.get("issued")):
-        try:
-            found = instant(value, zone) if isinstance(value, str) else None
-        except Unreadable:
-            continue
+        found = _lenient_time(value, zone, "a time of a result that cannot be read is no FHIR time: read as none")
         if found is not None:
             return found
     return None
