@@ -160,55 +160,16 @@ class DrugNames:
     """R9 evidence 4: listed ingredient and brand names, and the words that make a vaccine name live or not."""
 
     ingredient_by_name: Mapping[str, str]  # case-folded name -> ingredient key
-    live_vaccine_names: tuple[str, ...]  # brands and abbreviations of live vaccines whose names do not say "live"
-    live_vaccine_generic_names: tuple[str, ...]  # "yellow fever vaccine": every vaccine so named is live
-    not_live_kind_words: tuple[str, ...]  # what R9 calls not live: "inactivated", "recombinant"...
-    test_words: tuple[str, ...]  # "titer", "IgG": a test of immunity, named like the vaccine
-    live_word: str
-    not_live_words: tuple[str, ...]
-    non_systemic_dose_forms: tuple[str, ...]
-    rectal_route_words: tuple[str, ...]  # a route or dose form named
-    not_rectal_words: tuple[str, ...]
-
-    @functools.cached_property
-    def ingredients(self) -> Words:
-        return Words(self.ingredient_by_name)
-
-    @functools.cached_property
-    def live(self) -> Words:
-        return Words([self.live_word])
-
-    @functools.cached_property
-    def live_names(self) -> Words:
-        return Words(self.live_vaccine_names)
-
-    @functools.cached_property
-    def not_live(self) -> Words:
-        return Words(self.not_live_words)
-
-    @functools.cached_property
-    def live_generic(self) -> Words:
-        return Words(self.live_vaccine_generic_names)
-
-    @functools.cached_property
-    def not_live_kinds(self) -> Words:
-        return Words(self.not_live_kind_words)
-
-    @functools.cached_property
-    def tests(self) -> Words:
-        return Words(self.test_words)
-
-    @functools.cached_property
-    def non_systemic(self) -> Words:
-        return Words(self.non_systemic_dose_forms)
-
-    @functools.cached_property
-    def rectal(self) -> Words:
-        return Words(self.rectal_route_words)
-
-    @functools.cached_property
-    def not_rectal(self) -> Words:
-        return Words(self.not_rectal_words)
+    ingredients: Words  # the names above
+    live: Words  # the word that makes a vaccine name live
+    not_live: Words  # ... except beside these ("non-replicating")
+    live_names: Words  # brands and abbreviations of live vaccines whose names do not say "live"
+    live_generic: Words  # "yellow fever vaccine": every vaccine so named is live
+    not_live_kinds: Words  # what R9 calls not live: "inactivated", "recombinant"...
+    tests: Words  # "titer", "IgG": a test of immunity, named like the vaccine
+    non_systemic: Words  # dose forms: "Topical Gel", "Ophthalmic Gel", "Otic Solution"
+    rectal: Words  # a rectal route or dose form named
+    not_rectal: Words  # ... unless the name says vaginal or urethral
 
 
 @dataclass(frozen=True)
@@ -547,15 +508,16 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
         products=products,
         drug_names=DrugNames(
             ingredient_by_name=names,
-            live_vaccine_names=(*orders["live_vaccine_brands"], *orders["live_vaccine_abbreviations"]),
-            live_vaccine_generic_names=tuple(orders["live_vaccine_generic_names"]),
-            not_live_kind_words=tuple(orders["not_live_kind_words"]),
-            test_words=tuple(orders["test_words"]),
-            live_word=orders["live_word"],
-            not_live_words=tuple(orders["not_live_words"]),
-            non_systemic_dose_forms=tuple(orders["non_systemic_dose_forms"]),
-            rectal_route_words=tuple(orders["rectal_route_words"]),
-            not_rectal_words=tuple(orders["not_rectal_words"]),
+            ingredients=Words(names),
+            live=Words([orders["live_word"]]),
+            not_live=Words(orders["not_live_words"]),
+            live_names=Words([*orders["live_vaccine_brands"], *orders["live_vaccine_abbreviations"]]),
+            live_generic=Words(orders["live_vaccine_generic_names"]),
+            not_live_kinds=Words(orders["not_live_kind_words"]),
+            tests=Words(orders["test_words"]),
+            non_systemic=Words(orders["non_systemic_dose_forms"]),
+            rectal=Words(orders["rectal_route_words"]),
+            not_rectal=Words(orders["not_rectal_words"]),
         ),
         clozapine=clozapine["rxnorm"],
         associated_drugs=associated,
