@@ -179,6 +179,7 @@ def test_an_anc_below_500_that_no_time_places_asks_for_a_count(client: FlaskClie
     [card] = assert_cds_response(client.post(SIGN, json=body).get_json())
     assert card["indicator"] == "warning"
     assert "with ANC 300/uL (" in card["summary"]
+    assert ("dated in the future: check its date" in card["detail"]) == ("effectiveDateTime" in result)
 
 
 def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:

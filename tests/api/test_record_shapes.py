@@ -401,8 +401,9 @@ def test_an_abnormal_anc_dated_in_the_future_is_shown_and_never_current(client: 
     (card,) = assert_cds_response(client.post(URL, json=hook_request(anc(300, when="2062-11-24T08:00:00Z"))).get_json())
     assert card["indicator"] == "info"
     assert card["summary"] == "No ANC in the last 7 days; one dated in the future (Nov 24, 2062) was severe: 300/uL"
-    assert "An ANC dated in the future cannot be treated as current: check its date." in card["detail"]
-    assert "- **ANC 300/uL**, Nov 24, 2062 08:00 UTC, reported by the laboratory." in card["detail"]
+    assert "An ANC dated in the future cannot be treated as current." in card["detail"]
+    assert ("- **ANC 300/uL**, Nov 24, 2062 08:00 UTC -- **dated in the future: check its date**, reported by the "
+            "laboratory.") in card["detail"]
 
 
 @pytest.mark.parametrize("when", [None, "2062-11-24T08:00:00Z"], ids=["no-time", "dated-2062"])
@@ -416,6 +417,9 @@ def test_fever_with_an_anc_below_500_that_no_time_places_is_possible_febrile_neu
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "critical"
     assert card["summary"].startswith("Possible febrile neutropenia: 38.6 °C (Nov 25), last ANC 300/uL (")
+    # the ANC as it is: with no time, or with its date and a word to check it (a year typed wrong)
+    assert ("- **ANC 300/uL**, Nov 24, 2062 08:00 UTC -- **dated in the future: check its date**, reported" if when
+            else "- **ANC 300/uL**, no collection time, reported") in card["detail"]
 
 
 @pytest.mark.parametrize("value", ["0.3", {"value": 0.3}])
