@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from cds_service.knowledge.vocabulary import SYSTEM_BY_OID
+from cds_service.knowledge.vocabulary import SYSTEM_URLS, canonical_system
 
 
 # (A coding's display, a concept's text and a reference's display are matched by no rule on these resources: not
@@ -21,8 +21,8 @@ class Coding(msgspec.Struct, frozen=True):
     code: str | None = None
 
     def __post_init__(self) -> None:
-        if self.system in SYSTEM_BY_OID:
-            msgspec.structs.force_setattr(self, "system", SYSTEM_BY_OID[self.system])
+        if self.system is not None and self.system not in SYSTEM_URLS:
+            msgspec.structs.force_setattr(self, "system", canonical_system(self.system))
 
 
 class CodeableConcept(msgspec.Struct, frozen=True):
@@ -46,8 +46,8 @@ class Quantity(msgspec.Struct, frozen=True):
     code: str | None = None
 
     def __post_init__(self) -> None:
-        if self.system in SYSTEM_BY_OID:  # (UCUM's)
-            msgspec.structs.force_setattr(self, "system", SYSTEM_BY_OID[self.system])
+        if self.system is not None and self.system not in SYSTEM_URLS:  # (UCUM's OID or another spelling of its URL)
+            msgspec.structs.force_setattr(self, "system", canonical_system(self.system))
 
     @property
     def decimal(self) -> Decimal | None:

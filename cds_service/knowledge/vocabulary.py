@@ -65,6 +65,24 @@ SYSTEM_BY_OID = {
 }
 
 
+# The same systems as records write their URLs in the wild: https for http, with or without "www." before the host, a
+# trailing slash, capitals ("Https://loinc.org/"). None of these spellings names another code system: each is read
+# as FHIR's URL.
+def _spellings(url: str) -> set[str]:
+    host, _, path = url.removeprefix("http://").partition("/")
+    bare = host.removeprefix("www.")
+    return {f"{scheme}{name}{'/' + path if path else ''}{slash}"
+            for scheme in ("http://", "https://") for name in (bare, "www." + bare) for slash in ("", "/")}
+
+
+SYSTEM_URLS = frozenset(SYSTEM_BY_OID.values())  # FHIR's own names, as most records write them
+SYSTEM_BY_NAME = {**{spelling: url for url in SYSTEM_URLS for spelling in _spellings(url)},
+                  **SYSTEM_BY_OID}
+
+
 def canonical_system(system: Any) -> Any:
-    """A code system by its URL when it was named by its OID (SYSTEM_BY_OID); anything else as it is."""
-    return SYSTEM_BY_OID.get(system, system) if isinstance(system, str) else system
+    """A code system by FHIR's URL when it was named by its OID or by another spelling of that URL (SYSTEM_BY_NAME);
+    anything else as it is."""
+    if not isinstance(system, str):
+        return system
+    return SYSTEM_BY_NAME.get(system) or SYSTEM_BY_NAME.get(system.lower(), system)

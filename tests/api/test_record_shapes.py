@@ -4,6 +4,7 @@ a temperature above the thermometer's range; numbers past a double's range in el
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -356,24 +357,37 @@ _OIDS = {
 }
 
 
-def _as_oids(value: Any) -> Any:
-    """Every code system of a request named by its OID, as a converted record names them."""
+def _spelled(value: Any, spell: Callable[[str], str]) -> Any:
+    """Every code system of a request named as `spell` names it (by its OID, as a converted record does; by another
+    spelling of its URL, as records in the wild do)."""
     if isinstance(value, dict):
-        return {k: (_OIDS.get(v, v) if k == "system" else _as_oids(v)) for k, v in value.items()}
+        return {k: (spell(v) if k == "system" and v in _OIDS else _spelled(v, spell)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_as_oids(v) for v in value]
+        return [_spelled(v, spell) for v in value]
     return value
 
 
-def test_a_record_whose_code_systems_are_named_by_their_oids_reaches_the_card(client: FlaskClient) -> None:
+_SPELLINGS = {
+    "oid": _OIDS.__getitem__,
+    "https": lambda url: url.replace("http://", "https://"),
+    "trailing-slash": lambda url: url + "/",
+    "www": lambda url: url.replace("http://", "http://www.") if "//www." not in url else url.replace("www.", ""),
+    "capitals": lambda url: "Https://" + url.removeprefix("http://").upper() + "/",
+}
+
+
+@pytest.mark.parametrize("spelling", _SPELLINGS)
+def test_a_record_whose_code_systems_are_named_by_their_oids_reaches_the_card(client: FlaskClient,
+                                                                               spelling: str) -> None:
     """R2, R3.1, R7, R8: ANC 0.3 10*3/uL, 38.6 Cel, carboplatin (RxNorm 40048) given 5 days ago, acute myeloid
-    leukaemia (ICD-10-CM C92.00) -- every system an OID, LOINC's, UCUM's, RxNorm's, ICD-10-CM's: febrile neutropenia
-    after chemotherapy, the leukaemia found in the record; not "no ANC", which is what unread codes would leave."""
+    leukaemia (ICD-10-CM C92.00) -- every system, LOINC's, UCUM's, RxNorm's, ICD-10-CM's, named by its OID or by
+    another spelling of its URL ("https://loinc.org", "http://loinc.org/"): febrile neutropenia after chemotherapy,
+    the leukaemia found in the record; not "no ANC", which is what unread codes would leave."""
     body = hook_request(anc(0.3, "10*3/uL"))
     body["prefetch"]["vitals"] = bundle(temperature("38.6"))
     body["prefetch"]["medicationAdministrations"] = bundle(medication("MedicationAdministration", "40048", ago(days=5)))
     body["prefetch"]["conditions"] = bundle(condition("C92.00"))
-    (card,) = assert_cds_response(client.post(URL, json=_as_oids(body)).get_json())
+    (card,) = assert_cds_response(client.post(URL, json=_spelled(body, _SPELLINGS[spelling])).get_json())
     assert card["summary"] == "Febrile neutropenia: ANC 300/uL (Nov 24), 38.6 °C (Nov 25) -- antibiotics within 60 min"
     assessment = card["extension"]["neutropenia-cds"]
     assert assessment["finding"] == "febrile-neutropenia"
@@ -381,16 +395,19 @@ def test_a_record_whose_code_systems_are_named_by_their_oids_reaches_the_card(cl
     assert "- **Found in the record** (possible contributors, not a diagnosis): leukemia." in card["detail"]
 
 
+@pytest.mark.parametrize("spelling", _SPELLINGS)
 @pytest.mark.parametrize(("code", "system", "resource_id"), [
     ("03", "http://hl7.org/fhir/sid/cvx", "MedicationRequest/mmr"),  # MMR, live (R9)
     ("40048", "http://www.nlm.nih.gov/research/umls/rxnorm", "MedicationRequest/mmr"),  # carboplatin at ANC 420
     ("L01XA02", "http://www.whocc.no/atc", "MedicationRequest/mmr"),  # carboplatin by ATC L01
 ])
 def test_a_draft_coded_by_the_oid_of_its_code_system_is_checked(client: FlaskClient, code: str, system: str,
-                                                                 resource_id: str) -> None:
-    """R9 at ANC 420: a draft whose code system is named by its OID is checked as by the system's URL -- critical."""
+                                                                 resource_id: str, spelling: str) -> None:
+    """R9 at ANC 420: a draft whose code system is named by its OID, or by another spelling of its URL, is checked as
+    by the system's URL -- critical."""
     body = order_request("order-sign", anc(420), drafts=[draft(code, system, id="mmr")])
-    (card,) = assert_cds_response(client.post("/cds-services/neutropenia-order-sign", json=_as_oids(body)).get_json())
+    (card,) = assert_cds_response(client.post("/cds-services/neutropenia-order-sign",
+                                              json=_spelled(body, _SPELLINGS[spelling])).get_json())
     assert card["indicator"] == "critical"
     assert card["suggestions"][0]["actions"][0]["resourceId"] == resource_id
 
