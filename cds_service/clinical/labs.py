@@ -115,7 +115,8 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
                         or obs.issued)
         if obs.quantity is None:
             if not obs.data_absent:
-                problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at))
+                problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at,
+                                            sent=obs.value_text))
             continue  # R1: dataAbsentReason and no value -- ignored
         value, reference_low = _normalise(obs, measure_by_role[obs.role], units)
         if isinstance(value, Problem):

@@ -115,6 +115,7 @@ class ObservationFacts(msgspec.Struct, frozen=True):
     specimen: str | None = None
     reference_low: Quantity | None = None
     data_absent: bool = False
+    value_text: str | None = None  # a valueString sent in place of a quantity: said, never read (R10)
 
 
 class ReportFacts(msgspec.Struct, frozen=True):
@@ -298,6 +299,7 @@ class DataProblem(msgspec.Struct, frozen=True):
     observation_id: str | None
     collected_at: datetime | None
     unit: str | None = None
+    sent: str | None = None  # the value as sent ("<0.1" as text, "0.3" as a string), for the clinician to read
 
 
 class AncMeasurement(msgspec.Struct, frozen=True):

@@ -48,10 +48,13 @@ log = logging.getLogger(__name__)
 
 
 class _Named(msgspec.Struct):
-    """What a resource that cannot be read is still known by: its id, code and time (nothing else is decoded)."""
+    """What a resource that cannot be read is still known by: its id, code, time and value as sent (nothing else is
+    decoded)."""
 
     id: Any = None
     code: Any = None
+    valueQuantity: Any = None  # noqa: N815
+    valueString: Any = None  # noqa: N815
     effectiveDateTime: Any = None  # noqa: N815
     effectivePeriod: Any = None  # noqa: N815
     effectiveInstant: Any = None  # noqa: N815
@@ -236,6 +239,7 @@ def observation_facts(obs: fhir.Observation, role: Role, loinc: str, effective: 
         specimen=_reference(obs.specimen),
         reference_low=reference_low,
         data_absent=obs.dataAbsentReason is not None,
+        value_text=element(obs.valueString, str) if obs.valueQuantity is None else None,
     )
 
 
@@ -575,9 +579,17 @@ def _unreadable(item: Received, knowledge: Knowledge, problems: list[DataProblem
         resource_id = named.get("id")
         problems.append(DataProblem(Problem.UNREADABLE, matched[0], matched[1],
                                     resource_id if isinstance(resource_id, str) else None,
-                                    _unreadable_time(named, knowledge.zone)))
+                                    _unreadable_time(named, knowledge.zone), sent=_sent_value(named)))
     else:
         log.warning("a resource failed FHIR validation and was skipped")
+
+
+def _sent_value(named: dict[str, Any]) -> str | None:
+    """The value of a result that cannot be read, as sent, when it is text: a number sent as a string ("0.3"), or a
+    valueString ("<0.1") -- for the clinician to read on the data-problem card, never for a rule."""
+    quantity = named.get("valueQuantity")
+    value = quantity.get("value") if isinstance(quantity, dict) else named.get("valueString")
+    return value if isinstance(value, str) else None
 
 
 def _unreadable_time(named: dict[str, Any], zone: tzinfo) -> datetime | None:

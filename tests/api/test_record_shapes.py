@@ -451,6 +451,23 @@ def test_a_newer_result_that_cannot_be_read_is_said_beside_an_older_normal_one(c
     (card,) = assert_cds_response(client.post(URL, json=body).get_json())
     assert card["indicator"] == "info" and card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
     assert "- ANC (LOINC 751-8), Nov 24:" in card["detail"]
+    assert ('(its value as sent: "0\\.3")' in card["detail"]) == (value == "0.3")  # the value, Markdown-escaped
+
+
+# (U+2039: the look-alike the cards show for "<", inert as Markdown and as plain text)
+@pytest.mark.parametrize(("sent", "shown"), [("<0.1", "\u20390\\.1"), ("0.3 K/uL", "0\\.3 K/uL"),
+                                             ("Critical: *see note*", "Critical: \\*see note\\*")])
+def test_a_count_sent_as_text_is_shown_as_sent_on_the_data_problem_card(client: FlaskClient, sent: str,
+                                                                         shown: str) -> None:
+    """R10: yesterday's ANC sent as a valueString ("<0.1": a laboratory's 'below what it can count') cannot be read --
+    no unit can be trusted with it -- so it is said, never classified; the card shows the text as sent, inert as
+    Markdown, so that the clinician sees at once what the laboratory reported."""
+    result = anc(0.1, "10*3/uL")
+    del result["valueQuantity"]
+    result["valueString"] = sent
+    (card,) = assert_cds_response(client.post(URL, json=hook_request(result)).get_json())
+    assert card["indicator"] == "info" and card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
+    assert f'- ANC (LOINC 751-8), Nov 24: a value that is not a number with a unit ("{shown}").' in card["detail"]
 
 
 @pytest.mark.parametrize("change", [{"unit": "kelvin"}, {"value": "38.9"}], ids=["unknown-unit", "value-a-string"])
