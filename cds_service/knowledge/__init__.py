@@ -433,14 +433,18 @@ def ingredient_key(entry: Mapping[str, Any]) -> str:
 
 
 def _drug_list(entries: list[dict[str, Any]], unverified: list[str], names: dict[str, str]) -> dict[str, str]:
-    """Listed drugs by ingredient key; their ingredient and brand names go into `names` (R9 evidence 4)."""
+    """Listed drugs by ingredient key; their ingredient and brand names and abbreviations go into `names` (R9
+    evidence 4)."""
     found: dict[str, str] = {}
     for entry in entries:
         key = ingredient_key(entry)
         found[key] = str(entry["name"])
-        for name in [entry["name"], *entry.get("names", [])]:
+        abbreviations = entry.get("abbreviations", [])
+        for name in [entry["name"], *entry.get("names", []), *abbreviations]:
             if " / " not in name:  # a combination's own name is matched through its components' names
                 names.setdefault(name.casefold(), key)
+        if abbreviations:
+            unverified.append(f"abbreviations of {entry['name']}: {', '.join(abbreviations)}")
         if not entry.get("verified", False):
             unverified.append(f"RxNorm|{entry['rxnorm']} {entry['name']}" if "rxnorm" in entry
                               else f"{entry['name']} (by name, no RxNorm code)")

@@ -137,6 +137,17 @@ def test_every_product_of_the_table_names_what_it_maps_to(knowledge: Knowledge) 
     (named_draft("Zoster Vaccine Recombinant, Adjuvanted"), []),
     (named_draft("influenza virus vaccine, inactivated"), []),
     (named_draft("Clozapinex 5 MG Oral Tablet"), []),  # not the whole word
+    # the drug's other names and the abbreviations order catalogues write for it, each naming it alone
+    (named_draft("co-trimoxazole 960 mg tablet"), [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL,
+                                                    "critical")]),
+    (named_draft("SMX-TMP DS TABS", {"system": "urn:oid:1.2.3", "code": "9"}),
+     [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("TMP/SMX 160/800 tablet"), [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("PTU 50 MG PO TABS"), [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("6-MP 50 mg tablet"), [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical"),
+                                        (OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("trimethoprim 100 MG Oral Tablet"), []),  # trimethoprim alone is not the combination
+    (named_draft("MTX 2.5 mg tablet"), []),  # methotrexate or mitoxantrone: an abbreviation left out
     (named_draft("ondansetron 4 MG Oral Tablet"), []),
 ])
 def test_r9_names(assess_record: AssessFn, knowledge: Knowledge, concept: dict[str, Any], expected: Found) -> None:
