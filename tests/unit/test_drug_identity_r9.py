@@ -146,6 +146,10 @@ def test_every_product_of_the_table_names_what_it_maps_to(knowledge: Knowledge) 
     (named_draft("PTU 50 MG PO TABS"), [(OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
     (named_draft("6-MP 50 mg tablet"), [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical"),
                                         (OrderRule.ASSOCIATED_DRUG, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("5-FU 500 mg/10 mL IV", {"system": "urn:oid:1.2.3", "code": "10"}),
+     [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("Ara-C 100 mg IV"), [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
+    (named_draft("VP-16 100 mg"), [(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")]),
     (named_draft("trimethoprim 100 MG Oral Tablet"), []),  # trimethoprim alone is not the combination
     (named_draft("MTX 2.5 mg tablet"), []),  # methotrexate or mitoxantrone: an abbreviation left out
     (named_draft("ondansetron 4 MG Oral Tablet"), []),
