@@ -495,6 +495,7 @@ class OrderReason(enum.StrEnum):
     ACTIVE_CHEMOTHERAPY = "antineoplastic-active"  # an antineoplastic order or statement still active, doses undated
     NO_CURRENT_ANC = "no-current-anc"
     ANC_MAY_BE_BELOW = "anc-may-be-below"  # an upper bound (a WBC with no differential) above the row's limit
+    ANC_UNREADABLE = "anc-unreadable"  # a count newer than the ANC read (or with none) could not be read (R10)
 
 
 class OrderFinding(msgspec.Struct, frozen=True):
@@ -518,5 +519,5 @@ class OrderRisk(msgspec.Struct, frozen=True):
 
     @property
     def suggest_cbc(self) -> bool:
-        return any(f.reason in (OrderReason.NO_CURRENT_ANC, OrderReason.ANC_MAY_BE_BELOW)
+        return any(f.reason in (OrderReason.NO_CURRENT_ANC, OrderReason.ANC_MAY_BE_BELOW, OrderReason.ANC_UNREADABLE)
                    or f.rule in (OrderRule.CLOZAPINE, OrderRule.ANTINEOPLASTIC) for f in self.findings)

@@ -19,6 +19,7 @@ from cds_service.clinical.model import (
 )
 from cds_service.clinical.severity import is_below
 from cds_service.knowledge import Knowledge
+from cds_service.knowledge.vocabulary import Measure
 
 CRITICAL, WARNING = "critical", "warning"
 
@@ -78,6 +79,13 @@ def _band(assessment: Assessment, rule: OrderRule, critical_below: Decimal, warn
             else _last_band(assessment, rule, critical_below, warning_below, lookback))
 
 
+def _count_unreadable(assessment: Assessment, knowledge: Knowledge) -> bool:
+    """Whether a count (an ANC, or a WBC or differential it is made of) newer than the ANC the rows read -- or any,
+    with no current ANC -- could not be read (R10: the data problems R6 keeps): it may be below any row's limit."""
+    counts = (Measure.COUNT, Measure.PERCENT)
+    return any(knowledge.codes.measure_by_role[p.role] in counts for p in assessment.data_problems)
+
+
 def _recent_chemotherapy(context: ClinicalContext, knowledge: Knowledge) -> bool:
     latest = context.latest_chemotherapy
     return latest is not None and latest.last_days_before <= knowledge.thresholds.live_vaccine_chemotherapy_days
@@ -96,11 +104,14 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
     recognised_by: Evidence | None = None
     lookback = timedelta(days=thresholds.lookback_days)  # R6
 
+    rows: list[OrderRule] = []  # the rows the order belongs to
+
     def asks_for_a_count() -> bool:  # (one row asking for a count is enough: the card asks once)
         return any(f.reason is OrderReason.NO_CURRENT_ANC for f in findings)
 
     if identity.live_vaccine_by is not None:
         drug, recognised_by = "live vaccine", identity.live_vaccine_by
+        rows.append(OrderRule.LIVE_VACCINE)
         headline = assessment.headline
         if headline is not None:  # R9: a warning from 500 to below the LLN for the age at collection (R5)
             band = _band(assessment, OrderRule.LIVE_VACCINE, thresholds.live_vaccine_critical_below,
@@ -114,6 +125,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
 
     if identity.antineoplastic is not None:
         drug, recognised_by = identity.antineoplastic, identity.antineoplastic_by
+        rows.append(OrderRule.ANTINEOPLASTIC)
         band = _anc_band(assessment, OrderRule.ANTINEOPLASTIC, thresholds.antineoplastic_critical_below,
                          thresholds.antineoplastic_warning_below)
         if assessment.current is None:
@@ -123,6 +135,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
 
     if identity.has(codes.clozapine):
         drug, recognised_by = "clozapine", evidence[codes.clozapine]
+        rows.append(OrderRule.CLOZAPINE)
         start = (thresholds.clozapine_start_duffy_null if context.duffy is not DuffyStatus.UNKNOWN
                  else thresholds.clozapine_start_general)
         band = _anc_band(assessment, OrderRule.CLOZAPINE, thresholds.clozapine_critical_below, start)
@@ -134,6 +147,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
     # R9: a topical, ophthalmic or otic product does not count for the neutropenia-associated drug row
     associated = [] if identity.non_systemic else [key for key in evidence if key in codes.associated_drugs]
     if associated:
+        rows.append(OrderRule.ASSOCIATED_DRUG)
         if drug is None:
             drug, recognised_by = codes.associated_drugs[associated[0]], evidence[associated[0]]
         band = _band(assessment, OrderRule.ASSOCIATED_DRUG, thresholds.associated_critical_below,
@@ -142,6 +156,7 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
             findings.append(band)
 
     if rectal(order.concept, codes):
+        rows.append(OrderRule.RECTAL_ROUTE)
         limit, current = thresholds.rectal_warning_below, assessment.current
         if current is not None and is_below(current.anc.value, current.anc.comparator, limit):
             findings.append(OrderFinding(OrderRule.RECTAL_ROUTE, OrderReason.ANC_BELOW_CRITICAL, WARNING, limit))
@@ -150,6 +165,10 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
         elif (last := _last_band(assessment, OrderRule.RECTAL_ROUTE, limit, limit, lookback)) and not (
                 asks_for_a_count()):
             findings.append(last)
+    if rows and not findings and _count_unreadable(assessment, knowledge):
+        # R10 with R9, the safer reading: a count that could not be read may be below the row's limit -- a warning
+        # that says so, never an order let pass in silence on an older count, or on none
+        findings.append(OrderFinding(rows[0], OrderReason.ANC_UNREADABLE, WARNING))
     return OrderRisk(order, tuple(findings), drug, recognised_by) if findings else None
 
 

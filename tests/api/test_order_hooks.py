@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.builders import CVX, PATIENT_ID, ago, anc, draft, medication, order_request, patient
+from tests.builders import CVX, PATIENT_ID, ago, anc, draft, medication, observation, order_request, patient
 from tests.contract import assert_cds_response, assert_operation_outcome
 
 SELECT = "/cds-services/neutropenia-order-select"
@@ -180,6 +180,23 @@ def test_an_anc_below_500_that_no_time_places_asks_for_a_count(client: FlaskClie
     assert card["indicator"] == "warning"
     assert "with ANC 300/uL (" in card["summary"]
     assert ("dated in the future: check its date" in card["detail"]) == ("effectiveDateTime" in result)
+
+
+@pytest.mark.parametrize("current", [None, anc(2500, when=ago(days=3))], ids=["no-other-anc", "older-normal-anc"])
+def test_a_live_vaccine_with_an_anc_that_cannot_be_read_is_a_warning_that_says_so(
+        client: FlaskClient, current: dict[str, Any] | None) -> None:
+    """R10 with R9: yesterday's ANC in a unit no table knows ('furlongs') may be below 500 -- the MMR order gets a
+    warning that names the result and asks to check it (and offers a CBC), where it passed in silence."""
+    unreadable = observation("751-8", 0.3, "furlongs", when=ago(days=1))
+    results = [unreadable] if current is None else [current, unreadable]
+    body = order_request("order-sign", *results, drafts=[draft("03", CVX, id="mmr", text="MMR")])
+    [card] = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "warning"
+    newer = "" if current is None else "a newer"
+    assert card["summary"] == f"MMR: live vaccine with {newer or 'an'} ANC that could not be read"
+    assert "check it in the laboratory system before giving a live vaccine.**" in card["detail"]
+    assert "- ANC (LOINC 751-8), Nov 24: unrecognised unit 'furlongs'." in card["detail"]
+    assert [s["label"] for s in card["suggestions"]] == ["Remove the draft order", "Order a CBC with differential"]
 
 
 def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:

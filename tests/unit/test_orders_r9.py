@@ -378,3 +378,50 @@ def test_r9_a_count_measured_under_a_later_bound_decides_the_row(assess_record: 
     an MMR order is critical, as with the 300 alone (it was a warning, the bound's band)."""
     found = _check(assess_record, knowledge, draft("03", CVX), anc(300, when=ago(days=2)), _wbc(1200))
     assert found == [(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_CRITICAL, "critical")]
+
+
+# R10 with R9: a count that could not be read (an unknown unit, a WBC sent as a string) may be below any row's limit.
+# Where it is newer than the ANC the rows read -- or there is no current ANC -- an order that would pass gets a warning
+# that says so, never silence on an older count or on none; chemotherapy and clozapine ask for a count already when
+# none is current.
+UNREADABLE = OrderReason.ANC_UNREADABLE
+CLOZAPINE, CARBOPLATIN, MMR = draft("2626"), draft("40048"), draft("03", CVX)
+
+
+def _unreadable(role_code: str = "751-8", days: float = 1) -> dict[str, Any]:
+    return observation(role_code, 0.3, "furlongs", when=ago(days=days))
+
+
+@pytest.mark.parametrize(("order", "expected"), [
+    (MMR, [(OrderRule.LIVE_VACCINE, UNREADABLE, "warning")]),
+    (CARBAMAZEPINE, [(OrderRule.ASSOCIATED_DRUG, UNREADABLE, "warning")]),
+    (SUPPOSITORY, [(OrderRule.RECTAL_ROUTE, UNREADABLE, "warning")]),
+    (CARBOPLATIN, [(OrderRule.ANTINEOPLASTIC, STALE, "warning")]),  # (as with no ANC at all)
+    (CLOZAPINE, [(OrderRule.CLOZAPINE, STALE, "warning")]),
+    (draft("26225"), []),  # ondansetron: on no row
+])
+def test_r9_an_order_with_only_a_count_that_cannot_be_read(assess_record: AssessFn, knowledge: Knowledge,
+                                                          order: dict[str, Any],
+                                                          expected: list[tuple[OrderRule, OrderReason, str]]) -> None:
+    assert _check(assess_record, knowledge, order, _unreadable()) == expected
+
+
+@pytest.mark.parametrize("role_code", ["751-8", "6690-2", "770-8"])  # ANC, WBC, neutrophils %
+@pytest.mark.parametrize(("order", "rule"), [(MMR, OrderRule.LIVE_VACCINE), (CARBAMAZEPINE, OrderRule.ASSOCIATED_DRUG),
+                                             (SUPPOSITORY, OrderRule.RECTAL_ROUTE),
+                                             (CARBOPLATIN, OrderRule.ANTINEOPLASTIC), (CLOZAPINE, OrderRule.CLOZAPINE)])
+def test_r9_a_count_newer_than_a_normal_anc_that_cannot_be_read(assess_record: AssessFn, knowledge: Knowledge,
+                                                                order: dict[str, Any], rule: OrderRule,
+                                                                role_code: str) -> None:
+    """ANC 2,500 three days ago (current), and yesterday's count that cannot be read: a warning, never a pass."""
+    found = _check(assess_record, knowledge, order, anc(2500, when=ago(days=3)), _unreadable(role_code))
+    assert found == [(rule, UNREADABLE, "warning")]
+
+
+@pytest.mark.parametrize("order", [MMR, CARBAMAZEPINE, SUPPOSITORY, CARBOPLATIN, CLOZAPINE])
+def test_r9_a_count_that_cannot_be_read_older_than_the_current_anc_changes_nothing(
+        assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any]) -> None:
+    """The controls: the unreadable count is older than today's normal ANC, or it is a temperature -- no card."""
+    assert _check(assess_record, knowledge, order, anc(2500, when=ago(hours=2)), _unreadable(days=3)) == []
+    assert _check(assess_record, knowledge, order, anc(2500, when=ago(days=3)),
+                  observation("8310-5", 38.0, "furlongs", when=ago(hours=1))) == []
