@@ -359,7 +359,8 @@ def _given(resource: Any, zone: tzinfo) -> _Given:
     administration's effectivePeriod; a statement dated once -- by effectiveDateTime, else by dateAsserted -- taken
     from then on while it is active), with the period's end if it has one; and whether an order says nothing of its
     doses after its date (no repeat, bounds or count: a sig in words only). An order or a statement that no date
-    places is a course from a start not recorded (None): given now while it is active."""
+    places is a course from a start not recorded (None): given now while it is active. A date that is no FHIR time
+    ("28/07/2026") places nothing, as if absent: the drug is never dropped for it."""
     if isinstance(resource, fhir.MedicationRequest):
         try:  # (a dosage no rule can read gives no start: authoredOn then)
             dosages = elements(resource.dosageInstruction, fhir.Dosage)
@@ -367,12 +368,12 @@ def _given(resource: Any, zone: tzinfo) -> _Given:
             dosages = []
         repeats = [d.timing.repeat for d in dosages if d.timing and d.timing.repeat]
         bounds = [r.boundsPeriod for r in repeats if r.boundsPeriod]
-        starts = [found for b in bounds if (found := instant(b.start, zone)) is not None]
+        starts = [found for b in bounds if (found := _dose_time(b.start, zone)) is not None]
         if starts:
             ends = [_course_end(b.end, zone) for b in bounds]
             last = max(e for e in ends if e is not None) if all(ends) else None  # one with no end: on
             return _Given(min(starts), True, last)
-        authored = instant(resource.authoredOn, zone)
+        authored = _dose_time(resource.authoredOn, zone)
         lengths = [_length(r.boundsDuration) for r in repeats if r.boundsDuration]
         if authored is not None and lengths and all(lengths):  # "for 14 days", from the order's date
             try:
@@ -384,16 +385,19 @@ def _given(resource: Any, zone: tzinfo) -> _Given:
         repeating = any((r.frequency is not None or r.period is not None) and r.count != 1 for r in repeats)
         silent = not any(r.frequency is not None or r.period is not None or r.count is not None for r in repeats)
         return _Given(authored, repeating or authored is None, None, silent)
-    period = resource.effectivePeriod
+    try:
+        period = element(resource.effectivePeriod, fhir.Period)
+    except Unreadable:
+        log.warning("the effectivePeriod of a %s is no FHIR Period: read as none", type(resource).__name__)
+        period = None
     if resource.effectiveDateTime is not None or period is None:
+        given = _dose_time(resource.effectiveDateTime, zone)
         if isinstance(resource, fhir.MedicationStatement):
             # taken then -- the patient's or a clinician's word of that day -- and from then on while its status
             # says so ("active": still being taken)
-            if resource.effectiveDateTime is not None:
-                return _Given(instant(resource.effectiveDateTime, zone), True)
-            return _Given(_asserted(resource.dateAsserted, zone), True)
-        return _Given(instant(resource.effectiveDateTime, zone), False)
-    start = instant(period.start, zone)
+            return _Given(given or _asserted(resource.dateAsserted, zone), True)
+        return _Given(given, False)
+    start = _dose_time(period.start, zone)
     return _Given(start, start is not None, _course_end(period.end, zone) if start is not None else None)
 
 
@@ -405,6 +409,11 @@ def _lenient_time(value: Any, zone: tzinfo, warning: str) -> datetime | None:
     except Unreadable:
         log.warning(warning)
         return None
+
+
+def _dose_time(value: Any, zone: tzinfo) -> datetime | None:
+    """When a dose was given, an order written or a course started; one that is no FHIR time is read as none."""
+    return _lenient_time(value, zone, "a date of a drug is no FHIR time: read as none (undated)")
 
 
 def _course_end(value: str | None, zone: tzinfo) -> datetime | None:

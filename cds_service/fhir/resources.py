@@ -155,7 +155,7 @@ class MedicationRequest(DrugNaming, frozen=True, tag="MedicationRequest", tag_fi
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
     # its bounds are read leniently (`element`): a draft-like dosage; its routes by `medication_concept`
     dosageInstruction: Any = None  # noqa: N815
-    authoredOn: str | None = None  # noqa: N815
+    authoredOn: Any = None  # noqa: N815 -- read leniently (`_given`): a drug is never dropped for its date
     doNotPerform: Any = None  # noqa: N815 -- FHIR's modifier: true orders that the drug NOT be given (no dose)
 
 
@@ -163,8 +163,9 @@ class MedicationAdministration(DrugNaming, frozen=True, tag="MedicationAdministr
     status: str
     id: CarriedId = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
-    effectiveDateTime: str | None = None  # noqa: N815
-    effectivePeriod: Period | None = None  # noqa: N815
+    # read leniently (`_given`): a drug is never dropped for its date
+    effectiveDateTime: Any = None  # noqa: N815
+    effectivePeriod: Any = None  # noqa: N815
     dosage: Any = None  # its route, read by `medication_concept`
 
 
@@ -172,8 +173,9 @@ class MedicationStatement(DrugNaming, frozen=True, tag="MedicationStatement", ta
     status: str
     id: CarriedId = None
     subject: Any = None  # read leniently (`subject_of`): whose it is, never a reason to drop it
-    effectiveDateTime: str | None = None  # noqa: N815
-    effectivePeriod: Period | None = None  # noqa: N815
+    # read leniently (`_given`): a drug is never dropped for its date
+    effectiveDateTime: Any = None  # noqa: N815
+    effectivePeriod: Any = None  # noqa: N815
     dateAsserted: Any = None  # noqa: N815 -- dates a statement with no effective[x], read leniently (`_given`)
     dosage: Any = None  # its routes, read by `medication_concept`
 

@@ -114,6 +114,15 @@ def test_r9_live_vaccine_within_90_days_of_a_course_of_chemotherapy(assess_recor
     ("MedicationStatement", "completed", {"dateAsserted": ago(days=90)}, True),
     ("MedicationStatement", "completed", {"dateAsserted": ago(days=91)}, False),
     ("MedicationStatement", "active", {"dateAsserted": "last spring"}, True),  # no FHIR time: read as undated
+    # a date that is no FHIR time places nothing, as if absent -- the drug is never dropped for it
+    ("MedicationRequest", "active", {"authoredOn": "28/07/2026"}, True),  # a day-first date, as converters write
+    ("MedicationRequest", "active", {"authoredOn": 20260728}, True),
+    ("MedicationStatement", "active", {"effectiveDateTime": "2026-07-28 09:00"}, True),
+    ("MedicationStatement", "active", {"effectivePeriod": {"start": "July 2026"}}, True),
+    ("MedicationStatement", "active", {"effectivePeriod": "since July"}, True),
+    ("MedicationRequest", "active", {"dosageInstruction": [{"timing": {"repeat": {
+        "boundsPeriod": {"start": "28/07/2026"}, "frequency": 2, "period": 1, "periodUnit": "d"}}}]}, True),
+    ("MedicationStatement", "completed", {"effectiveDateTime": "28/07/2026"}, False),  # over, and dated by nothing
 ])
 def test_r9_live_vaccine_with_chemotherapy_no_date_places(assess_record: AssessFn, knowledge: Knowledge, kind: str,
                                                           status: str, fields: dict[str, Any], flagged: bool) -> None:
