@@ -96,6 +96,7 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     """Apply R1 (versions, subject, status, absent values, collection time) and R3 (units) to a record."""
     thresholds = knowledge.thresholds
     usable, preliminary = thresholds.usable_statuses, thresholds.preliminary_statuses
+    never = thresholds.never_statuses
     measure_by_role, units = knowledge.codes.measure_by_role, knowledge.units
     reports = _report_index(record.reports, record.panels)
     panels = _panel_index(record.panels)
@@ -103,7 +104,8 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     problems: list[DataProblem] = list(record.unreadable)
     other_patient = 0
     for obs in latest_versions(record.observations):
-        if obs.status not in usable:
+        status = obs.status if obs.status in usable else obs.status.strip().lower()  # in any case: "Final" is final
+        if status in never:
             continue  # R1: registered, cancelled, entered-in-error, unknown -- never used
         if not is_patient_reference(obs.subject, record.patient_id):
             other_patient += 1
@@ -113,6 +115,10 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
         # R1: effective[x], else the listing panel's, else the listing DiagnosticReport's, else issued.
         collected_at = (obs.effective or (panel.effective if panel else None) or (report.effective if report else None)
                         or obs.issued)
+        if status not in usable:  # no FHIR status: not known to be usable -- said, never used (R10)
+            problems.append(DataProblem(Problem.UNKNOWN_STATUS, obs.role, obs.loinc, obs.id, collected_at,
+                                        sent=obs.status))
+            continue
         if obs.quantity is None:
             if not obs.data_absent:
                 problems.append(DataProblem(Problem.NOT_A_QUANTITY, obs.role, obs.loinc, obs.id, collected_at,
@@ -131,7 +137,7 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
                 value=value,
                 comparator=obs.quantity.comparator,
                 collected_at=collected_at,
-                preliminary=obs.status in preliminary,
+                preliminary=status in preliminary,
                 specimen=obs.specimen,
                 report=report.id if report else None,
                 reference_low=reference_low,

@@ -59,6 +59,7 @@ class Problem(enum.StrEnum):
     NOT_A_QUANTITY = "not-a-quantity"
     UPPER_BOUND_ABOVE_LIMIT = "upper-bound-above-limit"
     ANC_ABOVE_WBC = "anc-above-wbc"  # R4.4: the ANC cannot exceed the WBC of its collection
+    UNKNOWN_STATUS = "unknown-status"  # R1: a status that is no FHIR Observation status -- not known to be usable
 
 
 class Note(enum.StrEnum):

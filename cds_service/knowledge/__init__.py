@@ -237,6 +237,7 @@ class Thresholds:
 
     usable_statuses: frozenset[str] = dataclasses.field(metadata=_rule("R1", "set"))
     preliminary_statuses: frozenset[str] = dataclasses.field(metadata=_rule("R1", "set"))
+    never_statuses: frozenset[str] = dataclasses.field(metadata=_rule("R1", "set"))
     reported_computed_mismatch_fraction: Decimal = dataclasses.field(metadata=_rule("R4"))
     age_bands: tuple[AgeBand, ...] = dataclasses.field(metadata=_rule("R5", "bands"))
     vlbw_birth_weight_below_g: Decimal = dataclasses.field(metadata=_rule("R5"))

@@ -484,3 +484,13 @@ def test_a_temperature_of_the_fever_window_that_cannot_be_read_is_said(client: F
     assert [c["indicator"] for c in cards] == ["warning", "info"]
     assert cards[1]["extension"]["neutropenia-cds"]["finding"] == "data-problem"
     assert "- Temperature (LOINC 8310-5), Nov 25:" in cards[1]["detail"]
+
+
+def test_an_anc_whose_status_is_no_fhir_status_is_said_with_its_status(client: FlaskClient) -> None:
+    """R1 with R10: yesterday's ANC of 300 with the status "completed" (an order's word, no result status) cannot be
+    known to be final: the data-problem info card names it with the status as sent -- never silence, never used."""
+    (card,) = assert_cds_response(client.post(URL, json=hook_request(anc(300, status="completed"))).get_json())
+    assert card["indicator"] == "info" and card["extension"]["neutropenia-cds"]["finding"] == "data-problem"
+    assert ("- ANC (LOINC 751-8), Nov 24: a status that is no FHIR result status ('completed'): not known to be a "
+            "final result.") in card["detail"]
+    assert card["source"]["label"] == "HL7 FHIR Observation resource: status"

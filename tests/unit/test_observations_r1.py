@@ -30,6 +30,33 @@ def test_r1_status(assess_record: AssessFn, status: str, used: bool, preliminary
     assert result.current.anc.preliminary is preliminary
 
 
+@pytest.mark.parametrize(("status", "used", "preliminary"), [
+    ("Final", True, False), ("FINAL", True, False), (" final ", True, False), ("Amended", True, False),
+    ("Preliminary", True, True), ("CANCELLED", False, False), ("Entered-In-Error", False, False),
+])
+def test_r1_a_status_is_read_in_any_case(assess_record: AssessFn, status: str, used: bool, preliminary: bool) -> None:
+    """R1's statuses as feeds write them ("Final"): the same statuses -- an ANC of 420 "Final" is severe, never
+    dropped; one "CANCELLED" is never used, and nothing is said of it."""
+    result = assess_record(anc(420, status=status))
+    assert not result.data_problems
+    if not used:
+        assert result.current is None and result.finding is None
+        return
+    assert result.current is not None and result.current.severity is Severity.SEVERE
+    assert result.current.anc.preliminary is preliminary
+
+
+@pytest.mark.parametrize("status", ["F", "completed", "resulted", "verified", ""])
+def test_r10_a_status_that_is_no_fhir_status_is_said_never_used_nor_dropped(assess_record: AssessFn,
+                                                                          status: str) -> None:
+    """R1 names the statuses that count and those that never do; one that is neither (an HL7 v2 code "F", an order's
+    "completed") says nothing of whether the result is final: never used, never dropped unsaid -- a data problem
+    that carries the status as sent (R10). An ANC of 420 "completed" was ignored in silence: no card at all."""
+    result = assess_record(anc(420, status=status))
+    assert result.current is None
+    assert [(p.problem, p.sent) for p in result.data_problems] == [(Problem.UNKNOWN_STATUS, status)]
+
+
 def test_r1_data_absent_reason_without_value_is_ignored(assess_record: AssessFn) -> None:
     absent = observation("751-8", None, when=ago(days=1),
                          dataAbsentReason={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
