@@ -18,7 +18,7 @@ from cds_service.clinical.model import (
 )
 from cds_service.clinical.units import normalise
 from cds_service.knowledge import Knowledge, Units
-from cds_service.knowledge.vocabulary import Measure
+from cds_service.knowledge.vocabulary import Measure, status_code
 
 
 class ReadResults(msgspec.Struct, frozen=True):
@@ -104,7 +104,7 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     problems: list[DataProblem] = list(record.unreadable)
     other_patient = 0
     for obs in latest_versions(record.observations):
-        status = obs.status if obs.status in usable else obs.status.strip().lower()  # in any case: "Final" is final
+        status = status_code(obs.status)  # in any case: "Final" is final
         if status in never:
             continue  # R1: registered, cancelled, entered-in-error, unknown -- never used
         if not is_patient_reference(obs.subject, record.patient_id):

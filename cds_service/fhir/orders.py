@@ -15,6 +15,7 @@ from cds_service.clinical.model import DraftOrder, MedicationConcept
 from cds_service.errors import BadRequest
 from cds_service.fhir.bundle import bundle_entries
 from cds_service.fhir.records import concept_names, medication_concept, raw_codings
+from cds_service.knowledge.vocabulary import status_code
 from cds_service.observability import noticed
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,8 @@ def _draft_order(resource: dict[str, Any], reference: str,
     # (a drug named only by a Medication not sent is still an order: its route is checked, and it is counted as an
     # unrecognised medication)
     status = resource.get("status")
-    return DraftOrder(reference, _name(reference, concept), concept, status if isinstance(status, str) else None,
+    return DraftOrder(reference, _name(reference, concept), concept,
+                      status_code(status) if isinstance(status, str) else None,
                       service=resource["resourceType"] == "ServiceRequest")
 
 

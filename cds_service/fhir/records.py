@@ -42,7 +42,7 @@ from cds_service.fhir.resources import (
     read_resource,
 )
 from cds_service.knowledge import Knowledge
-from cds_service.knowledge.vocabulary import Role, canonical_system
+from cds_service.knowledge.vocabulary import Role, canonical_system, status_code
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def observation_facts(obs: fhir.Observation, role: Role, loinc: str, effective: 
         id=obs.id,
         role=role,
         loinc=loinc,
-        status=obs.status,
+        status=obs.status,  # read in any case by the rules (status_code); said as sent when it is none of theirs
         subject=_reference(obs.subject),
         quantity=_quantity(obs.valueQuantity),
         effective=effective,
@@ -247,7 +247,7 @@ def coded_observation_facts(obs: fhir.Observation, zone: tzinfo) -> CodedObserva
     """An Observation that can document Duffy-null status (R8)."""
     return CodedObservationFacts(
         id=obs.id,
-        status=obs.status,
+        status=status_code(obs.status),
         subject=_reference(obs.subject),
         codings=codings_of(obs.code),
         value_codings=codings_of(element(obs.valueCodeableConcept, fhir.CodeableConcept)),
@@ -457,17 +457,18 @@ def _carried(resource_id: fhir.CarriedId) -> str | None:
 def procedure_facts(procedure: fhir.Procedure, zone: tzinfo) -> ProcedureFacts:
     period, procedure_id = procedure.performedPeriod, _carried(procedure.id)
     if procedure.performedDateTime is not None or period is None:
-        return ProcedureFacts(procedure_id, procedure.status, codings_of(procedure.code),
+        return ProcedureFacts(procedure_id, status_code(procedure.status), codings_of(procedure.code),
                               instant(procedure.performedDateTime, zone), subject_of(procedure))
     start = instant(period.start, zone)
-    return ProcedureFacts(procedure_id, procedure.status, codings_of(procedure.code), start, subject_of(procedure),
+    return ProcedureFacts(procedure_id, status_code(procedure.status), codings_of(procedure.code), start,
+                          subject_of(procedure),
                           course=start is not None,
                           ended_at=_course_end(period.end, zone) if start is not None else None)
 
 
 def _status_code(concept: fhir.CodeableConcept | None) -> str | None:
     codes = codings_of(concept)
-    return codes[0].code if codes else None
+    return status_code(codes[0].code) if codes and codes[0].code is not None else None
 
 
 def condition_facts(condition: fhir.Condition) -> ConditionFacts:
@@ -774,9 +775,10 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
         kind = type(model).__name__
         try:
             given = _given(model, knowledge.zone)
-            facts.medications.append(MedicationFacts(_carried(model.id), _MEDICATION_KINDS[kind], model.status,
-                                                     concept, identity, given.start, subject_of(model), given.course,
-                                                     given.end, given.later_doses_unknown))
+            facts.medications.append(MedicationFacts(_carried(model.id), _MEDICATION_KINDS[kind],
+                                                     status_code(model.status), concept, identity, given.start,
+                                                     subject_of(model), given.course, given.end,
+                                                     given.later_doses_unknown))
         except Unreadable:
             log.warning("a %s failed FHIR validation and was skipped", kind)
 

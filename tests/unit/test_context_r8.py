@@ -301,6 +301,12 @@ def test_r8_stopped_clozapine_is_not_active(assess_record: AssessFn) -> None:
     ([condition("C92.00", clinical="resolved")], ()),
     ([condition("C92.00", verification="refuted")], ()),
     ([condition("C92.00"), medication("MedicationRequest", "6851", "2026-01-01")], ("methotrexate", "leukemia")),
+    # statuses as feeds write them: the same statuses, in any case, without spaces around them
+    ([medication("MedicationRequest", "2002", "2026-01-01", status="Active")], ("carbamazepine",)),
+    ([medication("MedicationStatement", "2020", "2026-01-01", status=" ACTIVE ")], ("carbimazole",)),
+    ([medication("MedicationRequest", "2002", "2026-01-01", status="Completed")], ()),
+    ([condition("C92.00", clinical="Active")], ("leukemia",)),
+    ([condition("C92.00", verification="Refuted")], ()),
 ])
 def test_r8_causes_found_in_the_record(assess_record: AssessFn, resources: list[dict[str, Any]],
                                        causes: tuple[str, ...]) -> None:
