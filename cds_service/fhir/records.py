@@ -87,12 +87,13 @@ def codings_of(concept: fhir.CodeableConcept | None) -> tuple[Coding, ...]:
 
 
 def _raw_pairs(concept: Any) -> list[tuple[Any, str]]:
-    """(system, code) of each coding of a raw CodeableConcept, for the filters that run before validation."""
+    """(system, code) of each coding of a raw CodeableConcept, for the filters that run before validation. A code sent
+    as a JSON integer -- an RxNorm or CVX code a generator wrote as a number, 40048 -- is read as its digits."""
     codings = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(codings, list):
         return []
-    return [(canonical_system(c.get("system")), code) for c in codings
-            if isinstance(c, dict) and isinstance(code := c.get("code"), str)]
+    return [(canonical_system(c.get("system")), code if type(code) is str else str(code)) for c in codings
+            if isinstance(c, dict) and type(code := c.get("code")) in (str, int)]
 
 
 def concept_names(concept: Any) -> list[str]:

@@ -251,3 +251,19 @@ def test_r8_clozapine_product_in_the_record_is_active_clozapine(assess_record: A
     assessment = assess_record(anc(800), medication("MedicationRequest", "104776", ago(days=30)))
     assert assessment.context is not None and assessment.context.clozapine_active
     assert "clozapine" in assessment.context.causes
+
+
+@pytest.mark.parametrize(("code", "recognised"), [("40048", True), (40048, True), (True, False), (40048.0, False)])
+def test_r9_a_code_sent_as_a_json_integer_is_read_as_its_digits(assess_record: AssessFn, knowledge: Knowledge,
+                                                               code: Any, recognised: bool) -> None:
+    """Carboplatin's RxNorm code as a generator writes it, a number (FHIR: a string): the same code -- critical at
+    ANC 400, in a draft and as the dose of a febrile neutropenia. A boolean or a decimal is no code."""
+    drafted = {"resourceType": "MedicationRequest", "id": "carbo", "status": "draft", "intent": "order",
+               "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": code}]}}
+    found, _ = _check(assess_record, knowledge, [drafted], anc(400))
+    assert found == ([(OrderRule.ANTINEOPLASTIC, OrderReason.ANC_BELOW_CRITICAL, "critical")] if recognised else [])
+    given = medication("MedicationAdministration", "40048", ago(days=5))
+    given["medicationCodeableConcept"]["coding"][0]["code"] = code
+    fever = observation("8310-5", 38.6, "Cel", when=ago(hours=1))
+    result = assess_record(anc(800), fever, given)
+    assert (result.finding is Finding.FEBRILE_NEUTROPENIA) is recognised
