@@ -403,13 +403,18 @@ def _given(resource: Any, zone: tzinfo) -> _Given:
 
 
 def _lenient_time(value: Any, zone: tzinfo, warning: str) -> datetime | None:
-    """A time only a course's length or a statement's date reads; one that is no FHIR time is read as none (with the
-    `warning` logged) -- the rest still dates the dose, and a drug is never dropped for such an element."""
-    try:
-        return instant(value, zone) if isinstance(value, str) else None
-    except Unreadable:
-        log.warning(warning)
+    """A time read leniently -- a dose's, a course's end, a statement's date, an unreadable result's: one that is no
+    FHIR time, or no string at all, is read as none (with the `warning` logged), so the rest still dates the dose and
+    a drug is never dropped for such an element."""
+    if value is None:
         return None
+    try:
+        if isinstance(value, str):
+            return instant(value, zone)
+    except Unreadable:
+        pass
+    log.warning(warning)
+    return None
 
 
 def _dose_time(value: Any, zone: tzinfo) -> datetime | None:

@@ -450,3 +450,14 @@ def test_r9_a_count_that_cannot_be_read_older_than_the_current_anc_changes_nothi
     assert _check(assess_record, knowledge, order, anc(2500, when=ago(hours=2)), _unreadable(days=3)) == []
     assert _check(assess_record, knowledge, order, anc(2500, when=ago(days=3)),
                   observation("8310-5", 38.0, "furlongs", when=ago(hours=1))) == []
+
+
+@pytest.mark.parametrize("authored_on", ["28/07/2026", 20260728, {"date": "2026-07-28"}])
+def test_r9_a_medication_date_read_as_none_is_logged(assess_record: AssessFn, knowledge: Knowledge,
+                                                     authored_on: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A date no rule can read is read as none -- and said in the log (no value, no PHI), whatever its JSON type."""
+    chemo = medication("MedicationRequest", "194000", None, authoredOn=authored_on)
+    with caplog.at_level("WARNING"):
+        found = _check(assess_record, knowledge, MMR, anc(2500), chemo)
+    assert found == [(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")]
+    assert "a date of a drug is no FHIR time: read as none (undated)" in caplog.messages
