@@ -377,8 +377,8 @@ _SPELLINGS = {
 
 
 @pytest.mark.parametrize("spelling", _SPELLINGS)
-def test_a_record_whose_code_systems_are_named_by_their_oids_reaches_the_card(client: FlaskClient,
-                                                                               spelling: str) -> None:
+def test_a_record_whose_code_systems_are_named_by_oid_or_another_spelling_reaches_the_card(
+        client: FlaskClient, spelling: str) -> None:
     """R2, R3.1, R7, R8: ANC 0.3 10*3/uL, 38.6 Cel, carboplatin (RxNorm 40048) given 5 days ago, acute myeloid
     leukaemia (ICD-10-CM C92.00) -- every system, LOINC's, UCUM's, RxNorm's, ICD-10-CM's, named by its OID or by
     another spelling of its URL ("https://loinc.org", "http://loinc.org/"): febrile neutropenia after chemotherapy,
@@ -401,8 +401,8 @@ def test_a_record_whose_code_systems_are_named_by_their_oids_reaches_the_card(cl
     ("40048", "http://www.nlm.nih.gov/research/umls/rxnorm", "MedicationRequest/mmr"),  # carboplatin at ANC 420
     ("L01XA02", "http://www.whocc.no/atc", "MedicationRequest/mmr"),  # carboplatin by ATC L01
 ])
-def test_a_draft_coded_by_the_oid_of_its_code_system_is_checked(client: FlaskClient, code: str, system: str,
-                                                                 resource_id: str, spelling: str) -> None:
+def test_a_draft_coded_by_the_oid_or_another_spelling_of_its_code_system_is_checked(
+        client: FlaskClient, code: str, system: str, resource_id: str, spelling: str) -> None:
     """R9 at ANC 420: a draft whose code system is named by its OID, or by another spelling of its URL, is checked as
     by the system's URL -- critical."""
     body = order_request("order-sign", anc(420), drafts=[draft(code, system, id="mmr")])
