@@ -38,6 +38,11 @@ _LARGEST = 1e300  # past a double's range is no laboratory value
 Number = int | Annotated[float, msgspec.Meta(ge=-_LARGEST, le=_LARGEST)]
 
 
+# A comparator as converters write it -- HTML-escaped, as a CDA's text carries it ("&lt;"), or as one sign ("≤") --
+# is FHIR's: the same bound, never a guess.
+_COMPARATOR_SPELLINGS = {"&lt;": "<", "&lt;=": "<=", "\u2264": "<=", "&gt;": ">", "&gt;=": ">=", "\u2265": ">="}
+
+
 class Quantity(msgspec.Struct, frozen=True):
     value: Number | None = None
     comparator: str | None = None
@@ -48,6 +53,8 @@ class Quantity(msgspec.Struct, frozen=True):
     def __post_init__(self) -> None:
         if self.system is not None and self.system not in SYSTEM_URLS:  # (UCUM's OID or another spelling of its URL)
             msgspec.structs.force_setattr(self, "system", canonical_system(self.system))
+        if self.comparator is not None and self.comparator in _COMPARATOR_SPELLINGS:
+            msgspec.structs.force_setattr(self, "comparator", _COMPARATOR_SPELLINGS[self.comparator])
 
     @property
     def decimal(self) -> Decimal | None:

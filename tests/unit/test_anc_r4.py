@@ -275,3 +275,16 @@ def test_r4_a_reported_bound_above_the_lln_with_a_wbc_above_it_stays_a_data_prob
     result = assess_record(anc(2000, when=T, comparator="<"), wbc(1.8))
     assert result.current is None and result.finding is None
     assert [p.problem for p in result.data_problems] == [Problem.UPPER_BOUND_ABOVE_LIMIT]
+
+
+@pytest.mark.parametrize(("comparator", "read_as", "profound"), [
+    ("<", "<", True), ("&lt;", "<", True), ("\u2264", "<=", False), ("&lt;=", "<=", False),
+])
+def test_a_comparator_as_converters_write_it_is_fhirs(assess_record: AssessFn, comparator: str, read_as: str,
+                                                      profound: bool) -> None:
+    """An ANC "<100" as a CDA's text carries it, HTML-escaped ("&lt;"), or with the one-character sign ("≤"): the same
+    bound -- "<100" is profound (R5: 99), "≤100" may be 100, severe -- where it was a data problem (info card)."""
+    result = assess_record(anc(100, comparator=comparator))
+    assert result.current is not None and not result.data_problems
+    assert (result.current.anc.comparator, result.current.profound) == (read_as, profound)
+    assert result.current.severity is Severity.SEVERE
