@@ -88,10 +88,7 @@ def canonical_system(system: Any) -> Any:
     return SYSTEM_BY_NAME.get(system) or SYSTEM_BY_NAME.get(system.lower(), system)
 
 
-_AS_RULES_NAME_THEM = frozenset({"final", "amended", "corrected", "preliminary", "active", "completed", "draft"})
-
-
 def status_code(value: str) -> str:
     """A FHIR status code as feeds write it -- "Final", "ACTIVE", " completed" -- read in any case, without spaces
     around it, as the rules name it (FHIR's status codes are all lower case)."""
-    return value if value in _AS_RULES_NAME_THEM else value.strip().lower()
+    return value.strip().lower()
