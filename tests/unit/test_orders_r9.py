@@ -401,22 +401,6 @@ def _unreadable(role_code: str = "751-8", days: float = 1) -> dict[str, Any]:
     return observation(role_code, 0.3, "furlongs", when=ago(days=days))
 
 
-@pytest.mark.parametrize("status", ["completed", "Completed", " COMPLETED "])
-def test_r9_a_dose_status_is_read_in_any_case(assess_record: AssessFn, knowledge: Knowledge, status: str) -> None:
-    """Cyclophosphamide given 30 days ago, its administration "Completed" as a feed writes it: chemotherapy within
-    90 days -- the MMR draft is critical, never let pass for the capital letter."""
-    chemo = medication("MedicationAdministration", "3002", ago(days=30), status=status)
-    found = _check(assess_record, knowledge, MMR, anc(2500), chemo)
-    assert found == [(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")]
-
-
-@pytest.mark.parametrize(("status", "checked"), [("draft", True), ("Cancelled", False), ("ENTERED-IN-ERROR", False)])
-def test_r9_a_draft_status_is_read_in_any_case(assess_record: AssessFn, knowledge: Knowledge, status: str,
-                                               checked: bool) -> None:
-    found = _check(assess_record, knowledge, {**MMR, "status": status}, anc(420))
-    assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_CRITICAL, "critical")] if checked else [])
-
-
 @pytest.mark.parametrize(("order", "expected"), [
     (MMR, [(OrderRule.LIVE_VACCINE, UNREADABLE, "warning")]),
     (CARBAMAZEPINE, [(OrderRule.ASSOCIATED_DRUG, UNREADABLE, "warning")]),
@@ -450,6 +434,22 @@ def test_r9_a_count_that_cannot_be_read_older_than_the_current_anc_changes_nothi
     assert _check(assess_record, knowledge, order, anc(2500, when=ago(hours=2)), _unreadable(days=3)) == []
     assert _check(assess_record, knowledge, order, anc(2500, when=ago(days=3)),
                   observation("8310-5", 38.0, "furlongs", when=ago(hours=1))) == []
+
+
+@pytest.mark.parametrize("status", ["completed", "Completed", " COMPLETED "])
+def test_r9_a_dose_status_is_read_in_any_case(assess_record: AssessFn, knowledge: Knowledge, status: str) -> None:
+    """Cyclophosphamide given 30 days ago, its administration "Completed" as a feed writes it: chemotherapy within
+    90 days -- the MMR draft is critical, never let pass for the capital letter."""
+    chemo = medication("MedicationAdministration", "3002", ago(days=30), status=status)
+    found = _check(assess_record, knowledge, MMR, anc(2500), chemo)
+    assert found == [(OrderRule.LIVE_VACCINE, OrderReason.RECENT_CHEMOTHERAPY, "critical")]
+
+
+@pytest.mark.parametrize(("status", "checked"), [("draft", True), ("Cancelled", False), ("ENTERED-IN-ERROR", False)])
+def test_r9_a_draft_status_is_read_in_any_case(assess_record: AssessFn, knowledge: Knowledge, status: str,
+                                               checked: bool) -> None:
+    found = _check(assess_record, knowledge, {**MMR, "status": status}, anc(420))
+    assert found == ([(OrderRule.LIVE_VACCINE, OrderReason.ANC_BELOW_CRITICAL, "critical")] if checked else [])
 
 
 @pytest.mark.parametrize("authored_on", ["28/07/2026", 20260728, {"date": "2026-07-28"}])
