@@ -778,15 +778,10 @@ def identify_medications(knowledge: Knowledge, facts: _Facts) -> None:
         identity = identify(concept, knowledge.context)
         if not identity.recognised:
             continue
-        kind = type(model).__name__
-        try:
-            given = _given(model, knowledge.zone)
-            facts.medications.append(MedicationFacts(_carried(model.id), _MEDICATION_KINDS[kind],
-                                                     status_code(model.status), concept, identity, given.start,
-                                                     subject_of(model), given.course, given.end,
-                                                     given.later_doses_unknown))
-        except Unreadable:
-            log.warning("a %s failed FHIR validation and was skipped", kind)
+        given = _given(model, knowledge.zone)  # (every date read leniently: a drug is never dropped for one)
+        facts.medications.append(MedicationFacts(_carried(model.id), _MEDICATION_KINDS[type(model).__name__],
+                                                 status_code(model.status), concept, identity, given.start,
+                                                 subject_of(model), given.course, given.end, given.later_doses_unknown))
 
 
 def build_record(
