@@ -136,9 +136,12 @@ def sentence_case(text: str) -> str:
 
 def _order_name(risk: OrderRisk) -> str:
     """What a card calls a draft order: the name it was sent with; for one sent with a code alone, the drug it was
-    recognised as, then that code ("Carboplatin (code 40048)", "Live vaccine (code 03)")."""
+    recognised as, then that code ("Carboplatin (code 40048)", "Live vaccine (code 03)") -- or that code alone when
+    the drug is named by it ("ATC L01AA01")."""
     if risk.order.concept.names or not risk.drug:
         return risk.order.name
+    if risk.drug.split()[-1] == risk.order.name.split()[-1]:
+        return risk.drug
     return f"{sentence_case(risk.drug)} ({risk.order.name})"
 
 

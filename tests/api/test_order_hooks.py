@@ -241,6 +241,16 @@ def test_a_draft_naming_an_unsaved_medication_with_no_id_is_checked(client: Flas
     assert "- Recognised as carboplatin." in card["detail"].splitlines()
 
 
+def test_an_order_sent_as_its_atc_code_alone_is_named_once(client: FlaskClient) -> None:
+    """R9 evidence 1: an antineoplastic ordered by its ATC code alone is named by that code -- once (it was
+    "ATC L01AA01 (code L01AA01)", the one code twice)."""
+    body = order_request("order-sign", anc(420), drafts=[draft("L01AA01", "http://www.whocc.no/atc")])
+    (card,) = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "ATC L01AA01: chemotherapy with ANC 420/uL (Nov 24)"
+    assert "- Recognised as ATC L01AA01." in card["detail"].splitlines()
+
+
 @pytest.mark.parametrize("reference", ["Medication/carboplatin", "Medication/carboplatin/_history/2"])
 def test_service_request_vaccine_and_medication_reference(client: FlaskClient, reference: str) -> None:
     """A live vaccine ordered as a ServiceRequest, and a drug named through a bundled Medication (a reference may
