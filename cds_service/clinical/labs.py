@@ -14,11 +14,12 @@ from cds_service.clinical.model import (
     PanelFacts,
     PatientRecord,
     Problem,
+    Quantity,
     ReportFacts,
 )
 from cds_service.clinical.units import normalise
 from cds_service.knowledge import Knowledge, Units
-from cds_service.knowledge.vocabulary import Measure, status_code
+from cds_service.knowledge.vocabulary import Measure, Role, status_code
 
 
 class ReadResults(msgspec.Struct, frozen=True):
@@ -92,11 +93,17 @@ def _normalise(obs: ObservationFacts, measure: Measure, units: Units) -> tuple[D
     return value, reference_low
 
 
+def _sent_unit(quantity: Quantity) -> str | None:
+    """The unit a result was sent with, for the card: its UCUM code, else its display unit."""
+    return quantity.code if quantity.system and quantity.code else quantity.unit
+
+
 def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
     """Apply R1 (versions, subject, status, absent values, collection time) and R3 (units) to a record."""
     thresholds = knowledge.thresholds
     usable, preliminary = thresholds.usable_statuses, thresholds.preliminary_statuses
     never = thresholds.never_statuses
+    lowest_temperature, highest_temperature = thresholds.body_temperature_from_c, thresholds.body_temperature_to_c
     measure_by_role, units = knowledge.codes.measure_by_role, knowledge.units
     reports = _report_index(record.reports, record.panels)
     panels = _panel_index(record.panels)
@@ -126,8 +133,12 @@ def read_results(record: PatientRecord, knowledge: Knowledge) -> ReadResults:
             continue  # R1: dataAbsentReason and no value -- ignored
         value, reference_low = _normalise(obs, measure_by_role[obs.role], units)
         if isinstance(value, Problem):
-            unit = obs.quantity.code if obs.quantity.system and obs.quantity.code else obs.quantity.unit
-            problems.append(DataProblem(value, obs.role, obs.loinc, obs.id, collected_at, unit))
+            problems.append(DataProblem(value, obs.role, obs.loinc, obs.id, collected_at, _sent_unit(obs.quantity)))
+            continue
+        if obs.role is Role.TEMPERATURE and not lowest_temperature <= value <= highest_temperature:
+            # R10: no living patient's body temperature (a scale sent as the other) -- said, never read as one
+            problems.append(DataProblem(Problem.NOT_A_BODY_TEMPERATURE, obs.role, obs.loinc, obs.id, collected_at,
+                                        _sent_unit(obs.quantity), sent=str(obs.quantity.value)))
             continue
         results.append(
             LabResult(

@@ -60,6 +60,7 @@ class Problem(enum.StrEnum):
     UPPER_BOUND_ABOVE_LIMIT = "upper-bound-above-limit"
     ANC_ABOVE_WBC = "anc-above-wbc"  # R4.4: the ANC cannot exceed the WBC of its collection
     UNKNOWN_STATUS = "unknown-status"  # R1: a status that is no FHIR Observation status -- not known to be usable
+    NOT_A_BODY_TEMPERATURE = "not-a-body-temperature"  # R10: no living patient's (98.6 "Cel"): check its unit
 
 
 class Note(enum.StrEnum):

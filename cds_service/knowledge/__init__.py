@@ -266,6 +266,8 @@ class Thresholds:
     sustained_fever_from_c: Decimal = dataclasses.field(metadata=_rule("R7"))
     sustained_minutes: int = dataclasses.field(metadata=_rule("R7", "whole"))
     fever_window_hours: int = dataclasses.field(metadata=_rule("R7", "whole"))  # POLICY
+    body_temperature_from_c: Decimal = dataclasses.field(metadata=_rule("R7"))  # POLICY (R10: data validity)
+    body_temperature_to_c: Decimal = dataclasses.field(metadata=_rule("R7"))
     fn_anc_below: Decimal = dataclasses.field(metadata=_rule("R7"))
     fn_chemotherapy_anc_below: Decimal = dataclasses.field(metadata=_rule("R7"))
     duffy_range_from: Decimal = dataclasses.field(metadata=_rule("R8"))

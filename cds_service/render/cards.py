@@ -301,6 +301,7 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
                 "loinc": p.loinc,
                 "unit": plain_text(p.unit, 24) if p.unit else None,  # plain-text summary
                 "unit_md": markdown_text(p.unit, 24) if p.unit else None,
+                "sent": plain_text(p.sent, 24) if p.sent else None,  # plain-text summary
                 "sent_md": markdown_text(p.sent, 24) if p.sent else None,
                 "date": day_text(p.collected_at, now),
             }

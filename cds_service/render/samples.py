@@ -132,9 +132,11 @@ def sample_assessments() -> list[tuple[str, Assessment]]:
     for problem in Problem:
         for role in Role:
             data = DataProblem(problem, role, "26464-8", "x", _NOW - timedelta(days=40),
-                               unit="x" * 60 if problem is Problem.UNRECOGNISED_UNIT else None,
+                               unit="x" * 60 if problem in (Problem.UNRECOGNISED_UNIT,
+                                                            Problem.NOT_A_BODY_TEMPERATURE) else None,
                                sent="<" + "x" * 60 if problem in (Problem.NOT_A_QUANTITY, Problem.UNREADABLE,
-                                                                 Problem.UNKNOWN_STATUS) else None)
+                                                                 Problem.UNKNOWN_STATUS,
+                                                                 Problem.NOT_A_BODY_TEMPERATURE) else None)
             samples.append((f"data-problem {problem} {role}", Assessment(
                 now=_NOW, finding=None, data_problems=(data, data))))
     return samples

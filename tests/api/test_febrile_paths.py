@@ -199,3 +199,17 @@ def test_fever_with_an_antineoplastic_order_still_active_from_months_ago(client:
     assert card["indicator"] == "critical"
     assert card["extension"]["neutropenia-cds"]["finding"] == "possible-febrile-neutropenia"
     assert "- **Chemotherapy**: capecitabine, Jul 28 (120 days ago), still active." in card["detail"].splitlines()
+
+
+def test_a_fahrenheit_reading_sent_as_celsius_is_no_fever_and_the_card_says_so(client: FlaskClient) -> None:
+    """R10 (thresholds.toml R7, POLICY): 98.6 "Cel" -- a normal temperature in Fahrenheit sent as Celsius -- was read
+    as a fever of 98.6 °C: the febrile neutropenia emergency card, "98.6 °C / 209.5 °F", for a patient without fever.
+    Now the severe neutropenia card stands, and an info card names the reading and asks to check its unit."""
+    body = hook_request(anc(300))
+    body["prefetch"]["vitals"] = bundle(temperature("98.6", "Cel", when=ago(hours=1)))
+    severe, problem = assert_cds_response(client.post(URL, json=body).get_json())
+    assert (severe["indicator"], severe["summary"]) == ("critical", "Severe neutropenia: ANC 300/uL (Nov 24)")
+    assert (problem["indicator"], problem["summary"]) == (
+        "info", "Temperature of 98.6 Cel is no body temperature; check its unit")
+    assert ("- Temperature (LOINC 8310-5), Nov 25: 98\\.6 Cel, which no living patient's body temperature is: check "
+            "its unit.") in problem["detail"].splitlines()

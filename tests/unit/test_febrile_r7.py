@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cds_service.clinical.fever import detect_fever
-from cds_service.clinical.model import FeverRule, Finding, TemperatureReading
+from cds_service.clinical.model import FeverRule, Finding, Problem, TemperatureReading
 from cds_service.knowledge import Knowledge
 from cds_service.knowledge.vocabulary import Role
 from tests.builders import NOW, ago, anc, medication, observation, temperature
@@ -74,6 +74,35 @@ def test_r7_a_lower_bound_below_38_neither_makes_nor_breaks_a_sustained_fever(as
     temps = [temperature("38.1", when=ago(minutes=90)), temperature("37.5", comparator=">", when=ago(minutes=60)),
              temperature("38.1", when=ago(minutes=30))]
     assert assess_record(anc(300), *temps).febrile
+
+
+@pytest.mark.parametrize(("value", "unit", "read"), [
+    # a body temperature no living patient has is a data problem, never a fever nor its absence (thresholds.toml R7,
+    # POLICY: 10 to 50 C, wide of the extremes survived on record, 13.7 and 46.5 C)
+    ("10", "Cel", True), ("9.99", "Cel", False), ("50", "Cel", True), ("50.01", "Cel", False),
+    ("50", "[degF]", True), ("49.9", "[degF]", False), ("122", "[degF]", True), ("122.1", "[degF]", False),
+    # as feeds get it wrong: a Fahrenheit reading sent as Celsius, a Celsius reading sent as Fahrenheit
+    ("98.6", "Cel", False), ("101.5", "Cel", False), ("38.5", "[degF]", False), ("36.8", "[degF]", False),
+    ("98.6", "[degF]", True), ("38.5", "Cel", True),
+])
+def test_r7_a_temperature_no_living_patient_has_is_a_data_problem(assess_record: AssessFn, value: str, unit: str,
+                                                                   read: bool) -> None:
+    result = assess_record(anc(300), temperature(value, unit))
+    problems = [p for p in result.data_problems if p.role is Role.TEMPERATURE]
+    if read:
+        assert not problems
+    else:
+        assert [(p.problem, p.sent, p.unit) for p in problems] == [(Problem.NOT_A_BODY_TEMPERATURE, value, unit)]
+        assert not result.febrile and result.finding is Finding.NEUTROPENIA  # (it was febrile neutropenia at 98.6)
+
+
+def test_r7_a_temperature_no_living_patient_has_neither_makes_nor_breaks_a_sustained_fever(
+        assess_record: AssessFn) -> None:
+    temps = [temperature("38.1", when=ago(minutes=90)), temperature("37.9", "[degF]", when=ago(minutes=60)),
+             temperature("38.1", when=ago(minutes=30))]
+    assert assess_record(anc(300), *temps).febrile
+    assert not assess_record(anc(300), temperature("38.1", when=ago(minutes=90)),
+                             temperature("100.4", when=ago(minutes=30))).febrile
 
 
 @pytest.mark.parametrize(("age", "febrile"), [
