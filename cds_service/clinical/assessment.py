@@ -240,15 +240,18 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
 
     newest = latest.anc.collected_at if latest else None
     fever_since = now - timedelta(hours=thresholds.fever_window_hours)
+    headline = current or last_abnormal
+    # R5: term limits were used for want of a birth weight -- one that could not be read may be a very low one
+    weight_wanted = headline is not None and headline.limit.birth_weight_missing
     relevant = tuple(sorted(
         (p for p in problems
          if (p.collected_at is None and current is None)
          or (p.collected_at is not None and p.collected_at >= lookback_since
              and (newest is None or p.collected_at > newest))
          # R7 reads every temperature of its window, whatever the ANC's time: one there may be the fever
-         or (p.role is Role.TEMPERATURE and p.collected_at is not None and p.collected_at >= fever_since)),
+         or (p.role is Role.TEMPERATURE and p.collected_at is not None and p.collected_at >= fever_since)
+         or (p.role is Role.BIRTH_WEIGHT and weight_wanted)),
         key=_problem_order))
-    headline = current or last_abnormal
     recent = current or stale  # the label's action reads a count of the look-back, never an older one (R7 may show it)
     clozapine = (clozapine_action(recent.anc.value, recent.anc.comparator, context.duffy, knowledge)
                  if context.clozapine_active and recent is not None and recent is headline else None)

@@ -494,3 +494,28 @@ def test_an_anc_whose_status_is_no_fhir_status_is_said_with_its_status(client: F
     assert ("- ANC (LOINC 751-8), Nov 24: a status that is no FHIR result status ('completed'): not known to be a "
             "final result.") in card["detail"]
     assert card["source"]["label"] == "HL7 FHIR Observation resource: status"
+
+
+@pytest.mark.parametrize(("weight", "cards"), [
+    # R5: 2.5 lb is 1,134 g, a very low birth weight: LLN 1,100 from 61 hours to 28 days -- ANC 1,200 is normal
+    # (it was read as no birth weight: term limits, a mild neutropenia card saying "No birth weight is recorded")
+    ({"value": 2.5, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"}, []),
+    # a weight no table knows the unit of: term limits, and both cards say it could not be read
+    ({"value": 1200, "unit": "grammes?"}, [
+        ("info", "Mild neutropenia: ANC 1,200/uL (Nov 24)"),
+        ("info", "Birth weight reported with unrecognised unit 'grammes?'; cannot interpret")]),
+])
+def test_a_birth_weight_as_us_records_keep_it(client: FlaskClient, weight: dict[str, Any],
+                                              cards: list[tuple[str, str]]) -> None:
+    body = hook_request(anc(1200), patient_resource={"resourceType": "Patient", "id": PATIENT_ID,
+                                                     "birthDate": "2026-11-15"})
+    body["prefetch"]["vitals"] = bundle({
+        "resourceType": "Observation", "id": "birth-weight", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8339-4"}]},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"}, "effectiveDateTime": "2026-11-15T03:10:00Z",
+        "valueQuantity": weight})
+    answer = assert_cds_response(client.post(URL, json=body).get_json())
+    assert [(c["indicator"], c["summary"]) for c in answer] == cards
+    if cards:
+        assert ("- Lower limit used: 1,500/uL (72 hours to 2 weeks of age). No birth weight could be read: term "
+                "limits were used.") in answer[0]["detail"].splitlines()

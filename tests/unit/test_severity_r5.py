@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from cds_service.clinical.model import Finding
+from cds_service.clinical.model import Finding, Problem
 from cds_service.clinical.severity import age_scale, below_for, is_below
 from cds_service.knowledge import Knowledge
-from cds_service.knowledge.vocabulary import LlnBasis, Severity
+from cds_service.knowledge.vocabulary import LlnBasis, Role, Severity
 from tests.builders import ago, anc, observation
 from tests.conftest import AssessFn
 
@@ -168,6 +168,38 @@ def test_r5_very_low_birth_weight(assess_record: AssessFn, birth_date: str, coll
     assert result.current is not None
     assert (result.current.limit.lln, result.current.limit.basis) == (lln, basis)
     assert result.current.limit.birth_weight_missing is missing
+
+
+@pytest.mark.parametrize(("value", "unit", "ucum", "vlbw"), [
+    # a birth weight in the units US records keep (UCUM's avoirdupois pound and ounce: 453.59237 g, 28.349523125 g)
+    ("3.30", "[lb_av]", True, True), ("3.31", "[lb_av]", True, False),  # 1496.9 g, 1501.4 g
+    ("52.9", "[oz_av]", True, True), ("53", "[oz_av]", True, False),  # 1499.7 g, 1502.5 g
+    ("3.30", "lb", False, True), ("3.31", "lbs", False, False), ("52.9", "oz", False, True),
+    ("1499", "gm", False, True), ("1500", "grams", False, False), ("1.499", "kilograms", False, True),
+])
+def test_r5_a_birth_weight_in_pounds_or_ounces(assess_record: AssessFn, value: str, unit: str, ucum: bool,
+                                               vlbw: bool) -> None:
+    weight = observation("8339-4", value, unit, ucum=ucum, when="2026-11-01T00:00:00Z")
+    result = assess_record(anc(1050, when="2026-11-20T12:00:00Z"), weight, birth_date="2026-11-01",
+                           now=datetime.fromisoformat("2026-11-20T12:00:00Z"))
+    assert result.current is not None and not result.data_problems
+    # (it was no birth weight: term limits, and "no birth weight is recorded")
+    expected = (1100, LlnBasis.VERY_LOW_BIRTH_WEIGHT, False) if vlbw else (1000, LlnBasis.INFANT, False)
+    assert (result.current.limit.lln, result.current.limit.basis, result.current.limit.birth_weight_missing) == expected
+
+
+def test_r5_a_birth_weight_that_cannot_be_read_is_said_when_term_limits_are_used_for_want_of_it(
+        assess_record: AssessFn) -> None:
+    """R5 with R10: an infant of 10 days, ANC 1,200, a birth weight sent with a unit no table knows: term limits (mild)
+    -- and the unreadable weight, which may be a very low one (no card), is shown, though older than the ANC (it was
+    left out as older than the count, as results older than the ANC change no answer)."""
+    weight = observation("8339-4", "1200", "grammes?", ucum=False, when="2026-11-15T00:00:00Z")
+    result = assess_record(anc(1200), weight, birth_date="2026-11-15")
+    assert result.current is not None and result.current.limit.birth_weight_missing
+    assert result.finding is Finding.NEUTROPENIA and result.current.severity is Severity.MILD
+    assert [(p.problem, p.role) for p in result.data_problems] == [(Problem.UNRECOGNISED_UNIT, Role.BIRTH_WEIGHT)]
+    # an adult's unreadable birth weight changes nothing, and is not shown
+    assert not assess_record(anc(1200), weight, birth_date="1980-05-01").data_problems
 
 
 def test_r5_no_birth_date_uses_adult_rules(assess_record: AssessFn) -> None:
