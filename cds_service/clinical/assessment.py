@@ -243,11 +243,15 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     headline = current or last_abnormal
     # R5: term limits were used for want of a birth weight -- one that could not be read may be a very low one
     weight_wanted = headline is not None and headline.limit.birth_weight_missing
+    # R1: a version of the ANC shown (its amendment, its withdrawal) that could not be read
+    shown_ids = frozenset(headline.anc.observation_ids) if headline else frozenset()
     relevant = tuple(sorted(
         (p for p in problems
          if (p.collected_at is None and current is None)
+         # a result of the newest collection may be its count (R4: the lowest of one kind), and a newer one hides it
          or (p.collected_at is not None and p.collected_at >= lookback_since
-             and (newest is None or p.collected_at > newest))
+             and (newest is None or p.collected_at >= newest))
+         or (p.observation_id is not None and p.observation_id in shown_ids)
          # R7 reads every temperature of its window, whatever the ANC's time: one there may be the fever
          or (p.role is Role.TEMPERATURE and p.collected_at is not None and p.collected_at >= fever_since)
          or (p.role is Role.BIRTH_WEIGHT and weight_wanted)),

@@ -30,7 +30,7 @@ from cds_service.clinical.model import (
     OrderRisk,
 )
 from cds_service.knowledge import Knowledge
-from cds_service.knowledge.vocabulary import Severity
+from cds_service.knowledge.vocabulary import Measure, Severity
 from cds_service.render.plain import json_number
 
 log = logging.getLogger(__name__)
@@ -308,6 +308,12 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
             for p in assessment.data_problems
         ],
         "other_patient_count": assessment.ignored_other_patient,
+        # a count that could not be read collected after the ANC shown, or at no known time (else it is of the ANC's
+        # collection, or a version of it: R1, R4)
+        "unreadable_count_newer": any(
+            knowledge.codes.measure_by_role[p.role] in (Measure.COUNT, Measure.PERCENT)
+            and (headline is None or p.collected_at is None or headline.anc.collected_at is None
+                 or p.collected_at > headline.anc.collected_at) for p in assessment.data_problems),
     }
 
 

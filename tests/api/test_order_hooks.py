@@ -199,6 +199,19 @@ def test_a_live_vaccine_with_an_anc_that_cannot_be_read_is_a_warning_that_says_s
     assert [s["label"] for s in card["suggestions"]] == ["Remove the draft order", "Order a CBC with differential"]
 
 
+def test_a_live_vaccine_with_a_count_of_the_current_collection_that_cannot_be_read(client: FlaskClient) -> None:
+    """R4 with R9 and R10: an automated ANC of 1,600 and a manual ANC (753-4) of the same collection in a unit no table
+    knows -- of two ANCs of one collection the lower is the count, so the unread one may be it: a warning (the MMR
+    passed in silence, the manual count hidden as no newer than the 1,600)."""
+    results = [anc(1600, when=ago(days=1)), observation("753-4", 0.3, "furlongs", when=ago(days=1))]
+    body = order_request("order-sign", *results, drafts=[draft("03", CVX, id="mmr", text="MMR")])
+    [card] = assert_cds_response(client.post(SIGN, json=body).get_json())
+    assert (card["indicator"], card["summary"]) == ("warning", "MMR: live vaccine with an ANC that could not be read")
+    assert card["detail"].startswith("**A count of this ANC's collection could not be interpreted and may be lower -- "
+                                     "check it in the laboratory system before giving a live vaccine.**")
+    assert "- ANC (LOINC 753-4), Nov 24: unrecognised unit 'furlongs'." in card["detail"]
+
+
 def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:
     body = order_request("order-sign", anc(420), drafts=[])
     assert assert_cds_response(client.post(SIGN, json=body).get_json()) == []

@@ -11,7 +11,7 @@ from cds_service.clinical.assessment import assess
 from cds_service.clinical.model import Finding, Problem
 from cds_service.fhir.records import Window, build_record
 from cds_service.knowledge import Knowledge
-from cds_service.knowledge.vocabulary import Severity
+from cds_service.knowledge.vocabulary import Role, Severity
 from tests.builders import NOW, PATIENT_ID, ago, anc, observation, patient
 from tests.conftest import AssessFn
 
@@ -232,6 +232,28 @@ def test_r1_a_version_whose_last_updated_is_no_time_cannot_be_placed(assess_reco
         result = assess_record(*order)
         assert result.current is not None and result.current.anc.value == 450
         assert result.current.severity is Severity.SEVERE
+
+
+def test_r10_a_later_version_that_cannot_be_read_is_said_beside_the_version_read(assess_record: AssessFn) -> None:
+    """The amendment (1,450) or the withdrawal of an ANC of 450 that cannot be read: the 450 is read, as the safer
+    reading -- and the card now says a version of it could not be read (it was hidden, as no newer than the ANC)."""
+    original = anc(450, id="cbc-anc", when=ago(days=1), last_updated="2026-11-24T13:00:00Z")
+    for later in (anc(1450, id="cbc-anc", status="amended", when=ago(days=1), last_updated="24/11/2026 15:00"),
+                  anc(450, id="cbc-anc", status="entered-in-error", when="2026-11-24 12:00:00Z",
+                      last_updated="2026-11-24T15:00:00Z")):
+        result = assess_record(original, later)
+        assert result.current is not None and result.current.severity is Severity.SEVERE
+        assert [(p.problem, p.role, p.observation_id) for p in result.data_problems] == [
+            (Problem.UNREADABLE, Role.ANC, "cbc-anc")]
+
+
+def test_r10_a_count_of_the_current_collection_that_cannot_be_read_is_said(assess_record: AssessFn) -> None:
+    """R4: of two ANCs of one collection the lower is used -- so a manual ANC that cannot be read, beside an automated
+    1,600 of the same collection, may be the count: said (it was hidden, as no newer than the 1,600; no card)."""
+    manual = observation("753-4", 400, "kcells", ucum=False, when=ago(days=1))
+    result = assess_record(anc(1600, when=ago(days=1)), manual)
+    assert result.finding is None
+    assert [(p.problem, p.loinc) for p in result.data_problems] == [(Problem.UNRECOGNISED_UNIT, "753-4")]
 
 
 def test_r1_versions_none_of_which_can_be_placed_are_data_problems(assess_record: AssessFn) -> None:
