@@ -333,6 +333,7 @@ def test_a_wbc_bound_after_a_severe_anc_is_shown_with_no_direction(client: Flask
 @pytest.mark.parametrize(("count_unit", "temperature_unit"), [
     ("\u00d710\u2079/L", "\u2103"),  # a European report as printed: x10^9/L in superscript, the degree Celsius sign
     ("10^3/\u00b5L", "\u00b0C"),  # the x of x10^3/uL left out
+    ("10*3/uL", "Cel"),  # UCUM's codes in `unit`, with no system (the ANC was "unrecognised unit '10*3/uL'")
 ])
 def test_units_as_laboratories_print_them_reach_the_card(client: FlaskClient, count_unit: str,
                                                          temperature_unit: str) -> None:

@@ -43,6 +43,10 @@ DISPLAY_COUNTS = [
     ("\u00d710\u2079/L", 1000), ("\u00d7 10\u2079/L", 1000), ("10\u2079/L", 1000), ("\u00d710\u00b3/\u00b5L", 1000),
     ("x10\u00b3/uL", 1000), ("10\u00b3/\u03bcL", 1000), ("\u00d710E3/uL", 1000),
     ("cells/cu mm", 1), ("cells/cumm", 1), ("cells/mm\u00b3", 1),  # a cubic millimetre, as reports write mm3
+    # R3.1's UCUM codes as the display unit, with no system (it was "unrecognised unit '10*3/uL'": a severe ANC of 0.3
+    # an info card); with `code` but no `system` too (below)
+    ("10*3/uL", 1000), ("10*3/mcL", 1000), ("10*9/L", 1000), ("10*9/l", 1000), ("10*3/mm3", 1000), ("10*6/mL", 1000),
+    ("/nL", 1000), ("/uL", 1), ("/mcL", 1), ("1/uL", 1), ("{cells}/uL", 1), ("/mm3", 1), ("{cells}/mm3", 1),
 ]
 
 
@@ -58,6 +62,15 @@ def test_r3_2_display_units(knowledge: Knowledge, unit: str, factor: int) -> Non
     assert normalise(quantity, Measure.COUNT, knowledge.units) == Decimal("0.5") * factor
 
 
+@pytest.mark.parametrize(("unit", "code"), [("10*3/uL", None), ("10*3/uL", "10*3/uL"), ("/uL", "/uL")])
+def test_r3_a_ucum_code_sent_with_no_system_is_read_as_its_unit(knowledge: Knowledge, unit: str,
+                                                                code: str | None) -> None:
+    """A feed that writes the UCUM code in `unit` (and in `code`) but sends no `system`: R3.1's codes name one unit
+    each, so the display table holds them (it was an unrecognised unit: a severe ANC only an info card)."""
+    quantity = Quantity(Decimal("0.3"), unit=unit, code=code)
+    assert normalise(quantity, Measure.COUNT, knowledge.units) == Decimal("0.3") * (1000 if "10*3" in unit else 1)
+
+
 @pytest.mark.parametrize("unit", ["K/uL", "G/L", "cells/uL"])
 def test_r3_4_display_strings_are_not_ucum_codes(knowledge: Knowledge, unit: str) -> None:
     """UCUM reads K/uL as kelvin per uL and G/L as gauss per liter: as UCUM codes they are not counts."""
@@ -66,7 +79,7 @@ def test_r3_4_display_strings_are_not_ucum_codes(knowledge: Knowledge, unit: str
 
 
 @pytest.mark.parametrize(("unit", "system", "code"), [
-    ("kcells", None, None), ("10*3/uL", None, None), ("mmol/L", UCUM, "mmol/L"), ("K", None, None),
+    ("kcells", None, None), ("10*3", None, None), ("mmol/L", UCUM, "mmol/L"), ("K", None, None),
     ("10^6/L", None, None), ("x10(6)/uL", None, None), ("10(12)/L", None, None),  # other powers: never read as these
     ("\u00d710\u00b9\u00b2/L", None, None), ("10\u2076/L", None, None), ("\u00d710\u2079", None, None),
     ("x103/uL", None, None), ("109/L", None, None),  # a power whose superscript was lost: 103 is not 10^3
