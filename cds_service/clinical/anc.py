@@ -23,6 +23,16 @@ _ANC_ROLES = frozenset(
 )
 
 
+def may_change(source: AncSource, role: Role) -> bool:
+    """R4: whether one more result of this role, were it read, may change the ANC a collection gave by this path --
+    one of its path (of several of one kind, the lowest is used) or of a path R4 prefers to it."""
+    if source is AncSource.REPORTED:
+        return role is Role.ANC
+    if source is AncSource.SEGS_BANDS:
+        return role in (Role.ANC, Role.SEGS, Role.BANDS)
+    return role in _ANC_ROLES
+
+
 def collections(results: Iterable[LabResult]) -> list[list[LabResult]]:
     """Group results of one collection (R4.3): same DiagnosticReport, same panel (R1), same specimen, or same
     effective time.

@@ -8,7 +8,7 @@ from operator import attrgetter
 
 import msgspec
 
-from cds_service.clinical.anc import anc_measurements
+from cds_service.clinical.anc import anc_measurements, may_change
 from cds_service.clinical.context import clinical_context, clozapine_action
 from cds_service.clinical.fever import detect_fever, temperature_readings
 from cds_service.clinical.labs import read_results
@@ -248,9 +248,10 @@ def assess(record: PatientRecord, now: datetime, knowledge: Knowledge) -> Assess
     relevant = tuple(sorted(
         (p for p in problems
          if (p.collected_at is None and current is None)
-         # a result of the newest collection may be its count (R4: the lowest of one kind), and a newer one hides it
          or (p.collected_at is not None and p.collected_at >= lookback_since
-             and (newest is None or p.collected_at >= newest))
+             and (newest is None or p.collected_at > newest))
+         # one of the newest collection that may change its ANC (R4: of several of one kind, the lowest is used)
+         or (latest is not None and p.collected_at == newest and may_change(latest.anc.source, p.role))
          or (p.observation_id is not None and p.observation_id in shown_ids)
          # R7 reads every temperature of its window, whatever the ANC's time: one there may be the fever
          or (p.role is Role.TEMPERATURE and p.collected_at is not None and p.collected_at >= fever_since)

@@ -80,9 +80,9 @@ def _band(assessment: Assessment, rule: OrderRule, critical_below: Decimal, warn
 
 
 def _count_unreadable(assessment: Assessment, knowledge: Knowledge) -> bool:
-    """Whether a count (an ANC, or a WBC or differential it is made of) of the collection of the ANC the rows read or
-    newer -- or any, with no current ANC -- could not be read (R10: the data problems R6 keeps): it may be below any
-    row's limit."""
+    """Whether a count (an ANC, or a WBC or differential it is made of) newer than the ANC the rows read, or of its
+    collection where R4 may make it the count -- or any, with no current ANC -- could not be read (R10: the data
+    problems R6 keeps): it may be below any row's limit."""
     counts = (Measure.COUNT, Measure.PERCENT)
     return any(knowledge.codes.measure_by_role[p.role] in counts for p in assessment.data_problems)
 

@@ -256,6 +256,28 @@ def test_r10_a_count_of_the_current_collection_that_cannot_be_read_is_said(asses
     assert [(p.problem, p.loinc) for p in result.data_problems] == [(Problem.UNRECOGNISED_UNIT, "753-4")]
 
 
+@pytest.mark.parametrize(("code", "shown"), [
+    ("753-4", True),  # another ANC of the collection: of two, the lower is the count (R4)
+    ("764-1", False), ("6690-2", False), ("770-8", False),  # a band %, a WBC, a neutrophil %: R4 uses the reported ANC
+])
+def test_r10_a_result_of_the_current_collection_is_said_only_when_it_may_change_its_anc(
+        assess_record: AssessFn, code: str, shown: bool) -> None:
+    """No card for nothing: beside a reported ANC of 1,600, only another ANC of that collection that cannot be read
+    may change the count."""
+    result = assess_record(anc(1600, when=ago(days=1)), observation(code, 4, "kcells", ucum=False, when=ago(days=1)))
+    assert [p.loinc for p in result.data_problems] == ([code] if shown else [])
+
+
+def test_r10_a_wbc_that_cannot_be_read_beside_a_computed_anc_is_said(assess_record: AssessFn) -> None:
+    """A computed ANC (WBC x %) and a second WBC of the same collection that cannot be read: of two WBCs the lower is
+    used (R4) -- it may change the count."""
+    result = assess_record(observation("6690-2", 4000, when=ago(days=1)), observation("770-8", 40, "%",
+                                                                                    when=ago(days=1)),
+                           observation("26464-8", 2, "kcells", ucum=False, when=ago(days=1)))
+    assert result.current is not None and result.current.anc.value == 1600
+    assert [p.loinc for p in result.data_problems] == ["26464-8"]
+
+
 def test_r1_versions_none_of_which_can_be_placed_are_data_problems(assess_record: AssessFn) -> None:
     first = anc(450, id="cbc-anc", last_updated="yesterday")
     second = anc(1450, id="cbc-anc", status="amended", last_updated="today")
