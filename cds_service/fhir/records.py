@@ -501,10 +501,13 @@ def birth_date(patient: Received | None, patient_id: str,
     if model.id is not None and model.id != patient_id:
         log.warning("patient resource is not the hook's patient; age treated as unknown")
         return None, "day", None
-    parts = (model.birthDate or "").split("-")
+    # a dateTime sent for the date ("2026-11-24T00:00:00Z", as some converters write every date): its day, counted
+    # from midnight as any birthDate is (R5) -- the hour of birth is the birthTime extension's to give
+    day = (model.birthDate or "").partition("T")[0]
+    parts = day.split("-")
     try:
         if len(parts) == 3:
-            born = date.fromisoformat(model.birthDate or "")
+            born = date.fromisoformat(day)
             return born, "day", _birth_time(model, born, zone)
         if len(parts) in (1, 2) and parts[0]:
             return (date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, 1),

@@ -115,6 +115,17 @@ def test_r5_the_hour_of_birth_where_the_record_gives_it(assess_record: AssessFn,
     assert result.finding is (Finding.LOW_FOR_AGE if lln == 1800 else None)  # 1600: below 1800, not below 1500
 
 
+@pytest.mark.parametrize("birth_date", ["2026-11-22T00:00:00Z", "2026-11-22T00:00:00", "2026-11-22T09:30:00-05:00"])
+def test_r5_a_birth_date_sent_as_a_date_time_is_its_day(assess_record: AssessFn, birth_date: str) -> None:
+    """A dateTime sent for the birthDate, as some converters write every date: its day, counted from midnight as any
+    birthDate (R5) -- ANC 1,600 at 44 hours is low for age (1,800). It was an unknown age: adult limits, no card."""
+    born = {"resourceType": "Patient", "id": "pat-1", "birthDate": birth_date}
+    result = assess_record(anc(1600, when="2026-11-23T20:00:00Z"), patient_resource=born)
+    assert result.current is not None
+    assert (result.current.limit.lln, result.current.limit.basis) == (1800, LlnBasis.NEONATE_UNDER_72H)
+    assert result.finding is Finding.LOW_FOR_AGE
+
+
 @pytest.mark.parametrize(("birth_date", "collected", "value", "finding", "severity"), [
     # <72 h, LLN 1800: 1799 is below for age but above 1500 -> low-for-age (mild, info)
     ("2026-11-23", "2026-11-24T12:00:00Z", 1799, Finding.LOW_FOR_AGE, Severity.MILD),
