@@ -140,7 +140,7 @@ def _order_name(risk: OrderRisk) -> str:
     the drug is named by it ("ATC L01AA01")."""
     if risk.order.concept.names or not risk.drug:
         return risk.order.name
-    if risk.drug.split()[-1] == risk.order.name.split()[-1]:
+    if risk.drug.endswith(" " + risk.order.name.removeprefix("code ")):  # named by the code it was sent with
         return risk.drug
     return f"{sentence_case(risk.drug)} ({risk.order.name})"
 
