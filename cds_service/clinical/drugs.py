@@ -42,10 +42,11 @@ def _atc_antineoplastic(codings: Iterable[Coding], context: ContextKnowledge) ->
 def _live_by_name(names: tuple[str, ...], context: ContextKnowledge) -> bool:
     """Evidence 4 for vaccines: a name that says "live" (not "non-replicating"), a live vaccine's brand or
     abbreviation ("MMR"), or a generic name every vaccine of which is live ("yellow fever vaccine") when the name says
-    nothing R9 calls not live ("inactivated", "recombinant") -- never a test of immunity named like it ("MMR IgG")."""
+    nothing R9 calls not live ("inactivated", "recombinant") -- never a test of immunity named like it ("MMR IgG"), nor
+    an order about live vaccines ("Counsel patient: no live vaccines")."""
     words = context.drug_names
     for name in names:
-        if words.not_live.found_in(name) or words.tests.found_in(name):
+        if words.not_live.found_in(name) or words.tests.found_in(name) or words.about.found_in(name):
             continue
         if (words.live.found_in(name) and "vaccin" in name.lower()) or words.live_names.found_in(name) or (
                 words.live_generic.found_in(name) and not words.not_live_kinds.found_in(name)):

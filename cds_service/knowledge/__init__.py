@@ -167,6 +167,7 @@ class DrugNames:
     live_generic: Words  # "yellow fever vaccine": every vaccine so named is live
     not_live_kinds: Words  # what R9 calls not live: "inactivated", "recombinant"...
     tests: Words  # "titer", "IgG": a test of immunity, named like the vaccine
+    about: Words  # "counsel", "screening": an order about live vaccines, not of one
     non_systemic: Words  # dose forms: "Topical Gel", "Ophthalmic Gel", "Otic Solution"
     rectal: Words  # a rectal route or dose form named
     not_rectal: Words  # ... unless the name says vaginal or urethral
@@ -522,6 +523,7 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
             live_generic=Words(orders["live_vaccine_generic_names"]),
             not_live_kinds=Words(orders["not_live_kind_words"]),
             tests=Words(orders["test_words"]),
+            about=Words(orders["about_vaccine_words"]),
             non_systemic=Words(orders["non_systemic_dose_forms"]),
             rectal=Words(orders["rectal_route_words"]),
             not_rectal=Words(orders["not_rectal_words"]),
