@@ -318,6 +318,21 @@ def test_r9_other_routes_are_not_rectal(assess_record: AssessFn, knowledge: Know
     assert _check(assess_record, knowledge, order, anc(99)) == []
 
 
+@pytest.mark.parametrize(("name", "kind"), [
+    # the neutropenic precautions themselves, ordered with the patient's other orders: no card telling to avoid the
+    # rectal route for an order that says so (each was a warning "rectal route with ANC 300")
+    ("No rectal temperatures, suppositories or enemas", "ServiceRequest"),
+    ("Neutropenic precautions: no rectal thermometers", "ServiceRequest"),
+    ("Avoid rectal medications", "ServiceRequest"),
+    ("Nothing per rectum", "ServiceRequest"),
+    ("Do not give rectally", "MedicationRequest"),
+])
+def test_r9_an_order_that_forbids_the_rectal_route_is_not_one_by_it(assess_record: AssessFn, knowledge: Knowledge,
+                                                                    name: str, kind: str) -> None:
+    order = draft("161", "http://example.org/local-orders", text=name, kind=kind)
+    assert _check(assess_record, knowledge, order, anc(300)) == []
+
+
 def test_r9_oral_route_and_unlisted_drug_pass(assess_record: AssessFn, knowledge: Knowledge) -> None:
     assert _check(assess_record, knowledge, draft("161", route="26643006"), anc(99)) == []
 
