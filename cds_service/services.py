@@ -11,7 +11,7 @@ from typing import Any
 from cds_service.clinical.assessment import assess
 from cds_service.clinical.drugs import identify
 from cds_service.clinical.model import Assessment, DataKind
-from cds_service.clinical.orders import check_orders
+from cds_service.clinical.orders import cbc_drafted, check_orders
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.hook_request import HookRequest
 from cds_service.fhir.prefetch import PATIENT_KEY, PatientData, PrefetchTemplate, resolve
@@ -177,7 +177,8 @@ def check_drafts(request: HookRequest, data: PatientData, deps: ServiceDependenc
             noticed(log, "unrecognised medication in a draft order")  # R9: counted, never flagged
     assessment = assess_patient(request, data, deps)
     risks = check_orders(orders, assessment, deps.knowledge)
-    return deps.renderer.order_cards(risks, assessment, request.patient_id, deps.base_url)
+    return deps.renderer.order_cards(risks, assessment, request.patient_id, deps.base_url,
+                                     cbc_drafted(request.drafted, deps.knowledge))
 
 
 def answer(service: CdsService, request: HookRequest, deps: ServiceDependencies) -> list[dict[str, Any]]:

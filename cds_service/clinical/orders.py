@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -171,6 +172,22 @@ def check_order(order: DraftOrder, assessment: Assessment, knowledge: Knowledge)
         # that says so, never an order let pass in silence on an older count, or on none
         findings.append(OrderFinding(rows[0], OrderReason.ANC_UNREADABLE, WARNING))
     return OrderRisk(order, tuple(findings), drug, recognised_by) if findings else None
+
+
+def cbc_drafted(drafts: Iterable[DraftOrder], knowledge: Knowledge) -> bool:
+    """R9: whether a CBC with differential is among the draft orders (one that will be checked: not cancelled or in
+    error) -- by its LOINC code or its name -- so that no card suggests a second one."""
+    context = knowledge.context
+    for draft in drafts:
+        if not draft.service or draft.status in context.statuses.draft_not_checked:
+            continue
+        concept = draft.concept
+        if any(c.system == knowledge.codes.system and c.code in context.cbc_differential_codes
+               for c in concept.codings) or any(
+                context.cbc_names.found_in(name) and context.differential_names.found_in(name)
+                for name in concept.names):
+            return True
+    return False
 
 
 def check_orders(orders: list[DraftOrder], assessment: Assessment, knowledge: Knowledge) -> list[OrderRisk]:

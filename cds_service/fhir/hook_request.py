@@ -23,6 +23,7 @@ class HookRequest(msgspec.Struct, frozen=True):
     fhir_authorization: Mapping[str, Any] | None
     prefetch: Any  # as sent: fhir/prefetch.py reads each key (a value it cannot read is fetched instead)
     draft_orders: tuple[DraftOrder, ...] = ()  # order-select: the selected drafts; order-sign: all (R9)
+    drafted: tuple[DraftOrder, ...] = ()  # every draft order, selected or not
     fhir_problem: str | None = None  # why a fhirServer sent cannot be fetched from (then fhir_server is None)
 
     @property
@@ -65,6 +66,7 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...],
                          "not only dots") from None
     prefetch = body.get("prefetch")
     fhir_server, authorization, fhir_problem = _fhir_access(body)
+    checked, drafted = read_draft_orders(context, drafts == "selected") if drafts else ([], [])
     return HookRequest(
         hook=hook,
         hook_instance=hook_instance,
@@ -72,7 +74,8 @@ def parse_hook_request(body: Any, hook: str, required_context: tuple[str, ...],
         fhir_server=fhir_server,
         fhir_authorization=authorization,
         prefetch={} if prefetch is None else prefetch,
-        draft_orders=tuple(read_draft_orders(context, drafts == "selected")) if drafts else (),
+        draft_orders=tuple(checked),
+        drafted=tuple(drafted),
         fhir_problem=fhir_problem,
     )
 

@@ -103,10 +103,11 @@ def _selected(selection: str, names: Mapping[str, str]) -> str | None:
     return None
 
 
-def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[DraftOrder]:
-    """The draft orders to check: the selected ones (order-select) or all (order-sign). No draftOrders, or an empty
-    Bundle, is nothing to check. BadRequest only for what makes the call meaningless: draftOrders that is not an
-    object, or a selection that names no draft order."""
+def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> tuple[list[DraftOrder], list[DraftOrder]]:
+    """The draft orders to check -- the selected ones (order-select) or all (order-sign) -- and every draft order (R9:
+    one of them may be the CBC a card would suggest). No draftOrders, or an empty Bundle, is nothing to check.
+    BadRequest only for what makes the call meaningless: draftOrders that is not an object, or a selection that names
+    no draft order."""
     entries = _bundle_resources(context.get("draftOrders"))
     medications: dict[str, dict[str, Any]] = {}  # a draft Medication by its id, and by its entry's fullUrl: an
     for full_url, resource in entries:  # unsaved one may have no id, named by its urn:uuid alone (FHIR R4 Bundle)
@@ -128,7 +129,7 @@ def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[D
         if full_url is not None and reference is not None:
             names.setdefault(full_url, reference)
     if not orders:
-        return []  # no draftOrders, an empty Bundle, or one with no order in it: nothing to check
+        return [], []  # no draftOrders, an empty Bundle, or one with no order in it: nothing to check
     if selected_only:
         selections = context.get("selections")
         if selections is None:
@@ -144,5 +145,6 @@ def read_draft_orders(context: Mapping[str, Any], selected_only: bool) -> list[D
         chosen = [(r, orders[r]) for r in dict.fromkeys(chosen_references) if r in orders]
     else:
         chosen = list(orders.items())
-    drafts = (_draft_order(resource, reference, medications) for reference, resource in chosen)
-    return [draft for draft in drafts if draft is not None]
+    every = {reference: _draft_order(resource, reference, medications) for reference, resource in orders.items()}
+    drafted = [draft for draft in every.values() if draft is not None]
+    return [draft for reference, _ in chosen if (draft := every[reference]) is not None], drafted

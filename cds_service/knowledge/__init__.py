@@ -199,6 +199,9 @@ class ContextKnowledge:
     non_systemic_routes: frozenset[str]  # R9, SNOMED CT routes: topical, ophthalmic, otic
     cbc_loinc: str  # R9
     cbc_display: str
+    cbc_differential_codes: frozenset[str]  # R9: a CBC with differential already drafted -- by LOINC code
+    cbc_names: Words  # ... or named: "CBC" with
+    differential_names: Words  # "diff"
     statuses: Statuses
     unverified: tuple[str, ...]  # "system|code name" of every code not checked against its release
 
@@ -552,6 +555,9 @@ def _context(data: dict[str, Any], product_data: dict[str, Any]) -> ContextKnowl
         non_systemic_routes=frozenset(orders["non_systemic_routes_snomed"]),
         cbc_loinc=data["orders"]["cbc_loinc"],
         cbc_display=data["orders"]["cbc_display"],
+        cbc_differential_codes=frozenset(orders["cbc_differential_loinc"]),
+        cbc_names=Words(orders["cbc_names"]),
+        differential_names=Words(orders["differential_names"]),
         statuses=Statuses(
             given={kind: frozenset(data["statuses"][f"given_{kind}"])
                    for kind in ("MedicationAdministration", "MedicationRequest", "MedicationStatement")},

@@ -382,13 +382,14 @@ class CardRenderer:
         return card
 
     def order_cards(self, risks: list[OrderRisk], assessment: Assessment, patient_id: str,
-                    base_url: str) -> list[dict[str, Any]]:
-        """R9: one card per risky draft order, with remove / order-a-CBC suggestions and override reasons."""
+                    base_url: str, cbc_drafted: bool = False) -> list[dict[str, Any]]:
+        """R9: one card per risky draft order, with remove / order-a-CBC suggestions and override reasons -- no CBC
+        offered when one is among the draft orders already (`cbc_drafted`): the card says so."""
         template = self.templates[str(Finding.ORDER_RISK)]
         base = template_context(assessment, self.knowledge, self.wording)
         cards = []
         for risk in risks:
-            context = {**base, "order": self._order_view(risk)}
+            context = {**base, "order": self._order_view(risk), "cbc_drafted": risk.suggest_cbc and cbc_drafted}
             card = self.card(Finding.ORDER_RISK, assessment.current, context, base_url, assessment.febrile,
                              risk.indicator, rule_source(template, str(risk.findings[0].rule), risk.drug), patient_id)
             suggestions = [] if "#" in risk.order.reference else [{  # (a draft sent without an id cannot be named)
@@ -398,7 +399,7 @@ class CardRenderer:
                 "actions": [{"type": "delete", "description": f"Remove {risk.order.reference}",
                              "resourceId": risk.order.reference}],
             }]
-            if risk.suggest_cbc:
+            if risk.suggest_cbc and not cbc_drafted:
                 suggestions.append({
                     "label": template.suggestions.get("cbc", "Order a CBC with differential"),
                     "uuid": str(uuid.uuid4()),

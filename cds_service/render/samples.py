@@ -186,8 +186,9 @@ def template_problems(renderer: CardRenderer) -> list[str]:
             problems.extend(check_rendered(card, f"{template.path.name} ({name})"))
     for name, risks, assessment in sample_order_risks():
         try:
-            for card in renderer.order_cards(risks, assessment, "sample-patient", SAMPLE_BASE_URL):
-                problems.extend(check_rendered(card, f"order-risk.toml ({name})"))
+            for cbc_drafted in (False, True):  # (a CBC among the drafts: no CBC suggested, a line said instead)
+                for card in renderer.order_cards(risks, assessment, "sample-patient", SAMPLE_BASE_URL, cbc_drafted):
+                    problems.extend(check_rendered(card, f"order-risk.toml ({name})"))
         except Exception as exc:
             problems.append(f"{name}: {type(exc).__name__}: {exc}")
     return problems

@@ -212,6 +212,39 @@ def test_a_live_vaccine_with_a_count_of_the_current_collection_that_cannot_be_re
     assert "- ANC (LOINC 753-4), Nov 24: unrecognised unit 'furlongs'." in card["detail"]
 
 
+def _cbc(code: str | None, text: str, status: str = "draft") -> dict[str, Any]:
+    concept: dict[str, Any] = {"text": text}
+    if code is not None:
+        concept["coding"] = [{"system": "http://loinc.org", "code": code}]
+    return {"resourceType": "ServiceRequest", "id": "cbc", "status": status, "intent": "order",
+            "subject": {"reference": f"Patient/{PATIENT_ID}"}, "code": concept}
+
+
+@pytest.mark.parametrize(("hook", "cbc", "suggested"), [
+    ("order-sign", _cbc("57021-8", "CBC with differential"), False),
+    ("order-sign", _cbc(None, "CBC W/ AUTO DIFF"), False),  # a local lab order, named
+    ("order-sign", _cbc(None, "Complete blood count with differential"), False),
+    ("order-select", _cbc("69742-5", "CBC W Differential panel"), False),  # drafted, though not selected
+    ("order-sign", _cbc("58410-2", "CBC panel"), True),  # a CBC without a differential gives no ANC
+    ("order-sign", _cbc(None, "CBC"), True),
+    ("order-sign", _cbc("57021-8", "CBC with differential", status="cancelled"), True),
+])
+def test_no_cbc_is_suggested_when_one_is_among_the_draft_orders(client: FlaskClient, hook: str,
+                                                                cbc: dict[str, Any], suggested: bool) -> None:
+    """R9: a chemotherapy order set that holds its CBC with differential, signed with no current ANC -- the card still
+    warns, but does not offer to order a second CBC (accepted, it drafted a duplicate); it says one is among the
+    orders."""
+    body = order_request(hook, drafts=[draft("3002", id="cyc", text="cyclophosphamide 500 mg IV"), cbc],
+                         **({"selections": ["MedicationRequest/cyc"]} if hook == "order-select" else {}))
+    [card] = assert_cds_response(client.post(SIGN if hook == "order-sign" else SELECT, json=body).get_json())
+    assert card["indicator"] == "warning"
+    labels = [s["label"] for s in card["suggestions"]]
+    assert labels == (["Remove the draft order", "Order a CBC with differential"] if suggested
+                      else ["Remove the draft order"])
+    assert ("- A CBC with differential is among the draft orders: wait for its result." in card["detail"]) is (
+        not suggested)
+
+
 def test_order_sign_with_no_drafts_is_empty(client: FlaskClient) -> None:
     body = order_request("order-sign", anc(420), drafts=[])
     assert assert_cds_response(client.post(SIGN, json=body).get_json()) == []

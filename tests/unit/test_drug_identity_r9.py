@@ -43,7 +43,7 @@ def rx(code: str, display: str | None = None) -> dict[str, str]:
 
 def _check(assess_record: AssessFn, knowledge: Knowledge, drafts: list[dict[str, Any]],
            *record: dict[str, Any]) -> tuple[Found, list[Evidence | None]]:
-    orders = read_draft_orders({"draftOrders": bundle(*drafts)}, selected_only=False)
+    orders = read_draft_orders({"draftOrders": bundle(*drafts)}, selected_only=False)[0]
     risks = check_orders(orders, assess_record(*record), knowledge)
     return [(f.rule, f.reason, f.indicator) for r in risks for f in r.findings], [r.recognised_by for r in risks]
 
@@ -234,7 +234,7 @@ def test_r9_drafts_of_these_statuses_are_not_checked(assess_record: AssessFn, kn
 def test_r9_a_draft_with_no_medication_is_nothing_to_check(assess_record: AssessFn, knowledge: Knowledge) -> None:
     sandbox_before_a_drug_is_chosen = {"resourceType": "MedicationRequest", "id": "request-123", "status": "draft",
                                        "subject": {"reference": f"Patient/{PATIENT_ID}"}, "authoredOn": "2026-12-01"}
-    assert read_draft_orders({"draftOrders": bundle(sandbox_before_a_drug_is_chosen)}, selected_only=False) == []
+    assert read_draft_orders({"draftOrders": bundle(sandbox_before_a_drug_is_chosen)}, selected_only=False) == ([], [])
 
 
 # -- R8 uses the same identity: chemotherapy products and names in the record ----------------------------------------

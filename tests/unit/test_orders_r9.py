@@ -20,7 +20,7 @@ NOT_LIVE = ["187", "101", "206", "140", "141", "150", "158", "161", "197"]
 
 
 def _orders(*drafts: dict[str, Any]) -> list[DraftOrder]:
-    return read_draft_orders({"draftOrders": bundle(*drafts)}, selected_only=False)
+    return read_draft_orders({"draftOrders": bundle(*drafts)}, selected_only=False)[0]
 
 
 def _check(assess_record: AssessFn, knowledge: Knowledge, order: dict[str, Any],
