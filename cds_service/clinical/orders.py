@@ -10,6 +10,7 @@ from cds_service.clinical.drugs import identify, rectal
 from cds_service.clinical.model import (
     Assessment,
     ClinicalContext,
+    DataProblem,
     DraftOrder,
     DuffyStatus,
     Evidence,
@@ -80,12 +81,16 @@ def _band(assessment: Assessment, rule: OrderRule, critical_below: Decimal, warn
             else _last_band(assessment, rule, critical_below, warning_below, lookback))
 
 
+def is_count(problem: DataProblem, knowledge: Knowledge) -> bool:
+    """Whether a result that could not be read is a count -- an ANC, or a WBC or differential it is made of -- not a
+    temperature or a birth weight."""
+    return knowledge.codes.measure_by_role[problem.role] in (Measure.COUNT, Measure.PERCENT)
+
+
 def _count_unreadable(assessment: Assessment, knowledge: Knowledge) -> bool:
-    """Whether a count (an ANC, or a WBC or differential it is made of) newer than the ANC the rows read, or of its
-    collection where R4 may make it the count -- or any, with no current ANC -- could not be read (R10: the data
-    problems R6 keeps): it may be below any row's limit."""
-    counts = (Measure.COUNT, Measure.PERCENT)
-    return any(knowledge.codes.measure_by_role[p.role] in counts for p in assessment.data_problems)
+    """Whether a count newer than the ANC the rows read, or of its collection where R4 may make it the count -- or
+    any, with no current ANC -- could not be read (R10: the data problems R6 keeps): it may be below any row's limit."""
+    return any(is_count(p, knowledge) for p in assessment.data_problems)
 
 
 def _recent_chemotherapy(context: ClinicalContext, knowledge: Knowledge) -> bool:

@@ -170,7 +170,7 @@ class DrugNames:
     about: Words  # "counsel", "screening": an order about live vaccines, not of one
     non_systemic: Words  # dose forms: "Topical Gel", "Ophthalmic Gel", "Otic Solution"
     rectal: Words  # a rectal route or dose form named
-    not_rectal: Words  # ... unless the name says vaginal or urethral
+    not_rectal: Words  # ... unless the name says vaginal or urethral, or forbids the route ("no rectal")
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ from cds_service.clinical.model import (
     Finding,
     OrderRisk,
 )
+from cds_service.clinical.orders import is_count
 from cds_service.knowledge import Knowledge
-from cds_service.knowledge.vocabulary import Measure, Severity
+from cds_service.knowledge.vocabulary import Severity
 from cds_service.render.plain import json_number
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,7 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
                 "sent": plain_text(p.sent, 24) if p.sent else None,  # plain-text summary
                 "sent_md": markdown_text(p.sent, 24) if p.sent else None,
                 "date": day_text(p.collected_at, now),
+                "count": is_count(p, knowledge),  # an ANC, WBC or differential (not a temperature, a birth weight)
             }
             for p in assessment.data_problems
         ],
@@ -311,9 +313,9 @@ def template_context(assessment: Assessment, knowledge: Knowledge,
         # a count that could not be read collected after the ANC shown, or at no known time (else it is of the ANC's
         # collection, or a version of it: R1, R4)
         "unreadable_count_newer": any(
-            knowledge.codes.measure_by_role[p.role] in (Measure.COUNT, Measure.PERCENT)
-            and (headline is None or p.collected_at is None or headline.anc.collected_at is None
-                 or p.collected_at > headline.anc.collected_at) for p in assessment.data_problems),
+            is_count(p, knowledge) and (headline is None or p.collected_at is None or headline.anc.collected_at is None
+                                        or p.collected_at > headline.anc.collected_at)
+            for p in assessment.data_problems),
     }
 
 
